@@ -1,0 +1,1 @@
+"""REST controllers, one module per domain; `ROUTES` is what the app mounts."""

@@ -1,0 +1,176 @@
+"""Accounts: signup, login, refresh with rotation and reuse detection, logout, me."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from litestar import Request, get, post
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+
+from hub.auth import AppServices, Caller
+from hub.errors import (
+    EmailTaken,
+    InvalidCredentials,
+    RateLimited,
+    TokenReused,
+    Unauthorized,
+    ValidationFailed,
+)
+from hub.passwords import hash_password, verify_password
+from hub.services import Services
+from hub.tokens import hash_refresh_token, new_refresh_token
+from persistence import accounts, profiles
+from persistence.identity import SERVICE
+
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
+Password = Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class SignupIn(msgspec.Struct, forbid_unknown_fields=True):
+    email: Email
+    password: Password
+    full_name: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
+class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
+    email: Email
+    password: Annotated[str, msgspec.Meta(max_length=256)]
+
+
+class RefreshIn(msgspec.Struct, forbid_unknown_fields=True):
+    refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+
+
+class TokenPair(msgspec.Struct):
+    access_token: str
+    refresh_token: str
+    token_type: str
+    expires_in: int
+    expires_at: int
+    user: dict[str, Any]
+
+
+def roles_of(app_metadata: dict[str, Any]) -> list[str]:
+    role = app_metadata.get("role")
+    return [role] if role in ("admin", "host") else []
+
+
+async def user_view(conn: asyncpg.Connection, user: asyncpg.Record, free_tier_level: int) -> dict[str, Any]:
+    """The user as `GET /api/auth/me` shows it: account, profile, level, XP, roles, subscription."""
+    app_metadata = accounts.metadata(user["raw_app_meta_data"])
+    profile = await profiles.own_profile(conn, user["id"])
+    subscription = await profiles.subscription_summary(conn, user["id"])
+    return {
+        "id": user["id"],
+        "email": user["email"],
+        "created_at": user["created_at"],
+        "app_metadata": app_metadata,
+        "user_metadata": accounts.metadata(user["raw_user_meta_data"]),
+        "roles": roles_of(app_metadata),
+        "profile": dict(profile) if profile else None,
+        "level": profile["current_level"] if profile else 1,
+        "total_xp": profile["total_xp"] if profile else 0,
+        "subscription": dict(subscription) if subscription else None,
+        "level_access_limit": subscription["level_access_limit"] if subscription else free_tier_level,
+    }
+
+
+async def _issue_pair(services: Services, conn: asyncpg.Connection, user: asyncpg.Record, *,
+                      family_id: UUID, parent_id: UUID | None) -> TokenPair:
+    settings = services.settings
+    token, token_hash = new_refresh_token()
+    await accounts.insert_refresh_token(
+        conn, user_id=user["id"], family_id=family_id, token_hash=token_hash, parent_id=parent_id,
+        expires_at=datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl_s),
+    )
+    access, exp = services.tokens.issue_access(
+        user_id=user["id"], email=user["email"], app_metadata=accounts.metadata(user["raw_app_meta_data"]),
+        user_metadata=accounts.metadata(user["raw_user_meta_data"]), session_id=family_id,
+    )
+    return TokenPair(access_token=access, refresh_token=token, token_type="bearer",
+                     expires_in=settings.access_token_ttl_s, expires_at=exp,
+                     user=await user_view(conn, user, settings.free_tier_level))
+
+
+@post("/api/auth/signup", status_code=201, tags=["accounts"], security=[])
+async def signup(data: JSONBody[SignupIn], services: AppServices) -> TokenPair:
+    email = data.email.strip().lower()
+    if not _EMAIL.match(email):
+        raise ValidationFailed({"email": "is not an email address"})
+    password_hash = await hash_password(data.password)
+    async with services.db.transaction(SERVICE) as conn:
+        user = await accounts.create_user(conn, email, password_hash, data.full_name)
+        if user is None:
+            raise EmailTaken()
+        return await _issue_pair(services, conn, user, family_id=uuid.uuid4(), parent_id=None)
+
+
+@post("/api/auth/login", status_code=HTTP_200_OK, tags=["accounts"], security=[])
+async def login(data: JSONBody[LoginIn], services: AppServices, request: Request[Any, Any, Any]) -> TokenPair:
+    email = data.email.strip().lower()
+    limit = services.settings.login_attempts_per_minute
+    client_ip = request.client.host if request.client else "unknown"
+    for key in (f"login:email:{email}", f"login:ip:{client_ip}"):
+        retry_after = await services.limiter.hit(key, limit, 60)
+        if retry_after:
+            raise RateLimited(retry_after)
+    async with services.db.transaction(SERVICE) as conn:
+        user = await accounts.user_by_email(conn, email)
+        if not await verify_password(user["encrypted_password"] if user else None, data.password):
+            raise InvalidCredentials()
+        assert user is not None
+        await accounts.record_sign_in(conn, user["id"])
+        return await _issue_pair(services, conn, user, family_id=uuid.uuid4(), parent_id=None)
+
+
+@post("/api/auth/refresh", status_code=HTTP_200_OK, tags=["accounts"], security=[])
+async def refresh(data: JSONBody[RefreshIn], services: AppServices) -> TokenPair:
+    token_hash = hash_refresh_token(data.refresh_token)
+    reused = False
+    async with services.db.transaction(SERVICE) as conn:
+        spent = await accounts.spend_refresh_token(conn, token_hash)
+        if spent is None:
+            state = await accounts.refresh_token_state(conn, token_hash)
+            if state is None or state["used_at"] is None:
+                raise Unauthorized("Refresh token is invalid, expired or revoked")
+            # A spent token presented again means it leaked: end the whole family.
+            await accounts.revoke_family(conn, state["family_id"])
+            reused = True
+        else:
+            user = await accounts.user_by_id(conn, spent["user_id"])
+            if user is None:
+                raise Unauthorized("Account no longer exists")
+            return await _issue_pair(services, conn, user, family_id=spent["family_id"], parent_id=spent["id"])
+    # Raised after the block so the family's revocation commits before the 401 goes out.
+    assert reused
+    raise TokenReused()
+
+
+@post("/api/auth/logout", status_code=HTTP_204_NO_CONTENT, tags=["accounts"])
+async def logout(data: JSONBody[RefreshIn], user: Caller, services: AppServices) -> None:
+    async with services.db.transaction(SERVICE) as conn:
+        state = await accounts.refresh_token_state(conn, hash_refresh_token(data.refresh_token))
+        if state is not None and state["user_id"] == user.user_id:
+            await accounts.revoke_family(conn, state["family_id"])
+
+
+@get("/api/auth/me", tags=["accounts"])
+async def me(user: Caller, services: AppServices) -> dict[str, Any]:
+    # auth.users is closed to the user's role: read the account on the privileged path, the rest as the user.
+    async with services.db.transaction(SERVICE) as conn:
+        row = await accounts.user_by_id(conn, user.require_user_id())
+    if row is None:
+        raise Unauthorized("Account no longer exists")
+    async with services.db.transaction(user) as conn:
+        return await user_view(conn, row, services.settings.free_tier_level)
+
+
+ROUTES = [signup, login, refresh, logout, me]

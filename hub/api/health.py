@@ -1,0 +1,38 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar import Response, get
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from hub.auth import AppServices
+from hub.readiness import readiness_problems
+
+
+@get("/healthz", tags=["operations"], security=[])
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", tags=["operations"], security=[])
+async def readyz(services: AppServices) -> Response[dict[str, Any]]:
+    problems = await readiness_problems(services)
+    if problems:
+        return Response({"status": "not_ready", "code": "not_ready", "failing": problems}, status_code=503,
+                        media_type="application/problem+json")
+    return Response({"status": "ready"})
+
+
+@get("/metrics", tags=["operations"], security=[], include_in_schema=False)
+async def metrics(services: AppServices) -> Response[bytes]:
+    in_use, size = services.db.pool_stats()
+    services.metrics.pool_in_use.set(in_use)
+    services.metrics.pool_size.set(size)
+    body = await asyncio.to_thread(services.metrics.render)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+ROUTES = [healthz, readyz, metrics]

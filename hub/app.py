@@ -1,0 +1,109 @@
+"""The application factory. No global state: everything hangs off the `Services` of one app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+
+from hub.api import accounts, health, profiles
+from hub.auth import DEPENDENCIES
+from hub.metrics import metrics_middleware
+from hub.problems import EXCEPTION_HANDLERS
+from hub.services import Services, build_services
+from hub.settings import Settings
+from persistence import events
+from persistence.identity import SERVICE
+
+log = logging.getLogger("hub")
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+# Other layers register a starter here: called with the Services at start-up, it returns a stopper.
+Starter = Callable[[Services], Awaitable[Callable[[], Awaitable[None]]]]
+
+
+async def _prune_forever(services: Services, every_s: float = 3600.0) -> None:
+    """Trims the event log to the retention settings; failures are logged and retried next round."""
+    settings = services.settings
+    while True:
+        try:
+            async with services.db.transaction(SERVICE) as conn:
+                deleted = await events.prune_events(conn, settings.event_retention_days,
+                                                    settings.event_retention_count)
+            if deleted:
+                log.info("pruned %d events", deleted)
+        except Exception:
+            log.exception("event pruning failed")
+        await asyncio.sleep(every_s)
+
+
+ROUTE_MODULES: list[Any] = [accounts, profiles, health]
+STARTERS: list[Starter] = []
+
+
+def create_app(settings: Settings, database_dsn: str) -> Litestar:
+    """The app for one instance; `database_dsn` is the pool's (non-owner) connection string."""
+    services = build_services(settings, database_dsn)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await services.db.open()
+        stoppers: list[Callable[[], Awaitable[None]]] = []
+        pruner = asyncio.create_task(_prune_forever(services), name="event-pruner")
+        try:
+            for start in STARTERS:
+                stoppers.append(await start(services))
+            if settings.redis_url is None:
+                log.info("no REDIS_URL: in-process broker and presence (one instance only)")
+            yield
+        finally:
+            for stop in reversed(stoppers):
+                await stop()
+            pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pruner
+            if services.redis is not None:
+                await services.redis.aclose()
+            await services.db.close()
+
+    handlers: list[Any] = []
+    for module in ROUTE_MODULES:
+        handlers.extend(module.ROUTES)
+    if STATIC_DIR.is_dir():
+        handlers.append(create_static_files_router(path="/", directories=[STATIC_DIR], html_mode=True,
+                                                   include_in_schema=False))
+
+    app = Litestar(
+        route_handlers=handlers,
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[metrics_middleware(services.metrics)],
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title="hub",
+            version="1.0.0",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+            components=Components(security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+            }),
+            security=[{"bearer": []}],
+        ),
+        cors_config=CORSConfig(allow_origins=[settings.public_url]),
+        request_max_body_size=1_048_576,
+        logging_config=None,
+        debug=False,
+    )
+    app.state.services = services
+    return app

@@ -1,0 +1,18 @@
+"""ASGI entry for uvicorn workers: `uvicorn hub.asgi:create --factory` (the Procfile's `web:`)."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+
+from hub.app import create_app
+from hub.logs import configure_logging
+from hub.settings import Settings, SettingsError
+
+
+def create() -> Litestar:
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    if settings.database_url is None:
+        raise SettingsError("DATABASE_URL: required for uvicorn workers (`python -m hub serve` sets it "
+                            "when it starts the embedded server)")
+    return create_app(settings, settings.database_url)

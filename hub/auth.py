@@ -1,0 +1,67 @@
+"""Who is calling: the bearer token becomes an `Identity` that every transaction runs as."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.di import NamedDependency, Provide
+
+from hub.errors import Forbidden, Unauthorized
+from hub.services import Services
+from persistence.identity import ANON, Identity, user_identity
+
+
+def services_of(request: Request[Any, Any, Any]) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def bearer_token(request: Request[Any, Any, Any]) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authorization must be 'Bearer <token>'")
+    return token.strip()
+
+
+async def provide_caller(request: Request[Any, Any, Any]) -> Identity:
+    """Anonymous without a token; a bad or expired token is a 401, never a silent downgrade to anon."""
+    token = bearer_token(request)
+    if token is None:
+        return ANON
+    return user_identity(services_of(request).tokens.verify(token))
+
+
+async def provide_user(request: Request[Any, Any, Any]) -> Identity:
+    caller = await provide_caller(request)
+    if caller.user_id is None:
+        raise Unauthorized()
+    return caller
+
+
+async def provide_services(request: Request[Any, Any, Any]) -> Services:
+    return services_of(request)
+
+
+def require_admin(identity: Identity) -> None:
+    if not identity.is_admin:
+        raise Forbidden("Admins only")
+
+
+def require_host(identity: Identity) -> None:
+    if not identity.is_host:
+        raise Forbidden("Hosts and admins only")
+
+
+DEPENDENCIES = {
+    "caller": Provide(provide_caller),
+    "user": Provide(provide_user),
+    "services": Provide(provide_services),
+}
+
+# Handler parameter types: Litestar injects by parameter name (`user`, `caller`, `services`).
+Caller = NamedDependency[Identity]
+AppServices = NamedDependency[Services]

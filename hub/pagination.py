@@ -1,0 +1,54 @@
+"""Keyset pagination: opaque cursors holding the sort key of the last row of a page."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from hub.errors import ValidationFailed
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+class Page(msgspec.Struct, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def encode_cursor(key: list[Any]) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode(key)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
+    """The key a cursor holds, or None for the first page; a foreign or damaged cursor is a 422."""
+    if cursor is None or cursor == "":
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = msgspec.json.decode(raw)
+    except (ValueError, msgspec.DecodeError):
+        raise ValidationFailed({"cursor": "is not a cursor this route issued"}) from None
+    if not isinstance(key, list) or len(key) != arity:
+        raise ValidationFailed({"cursor": "is not a cursor this route issued"})
+    return key
+
+
+def check_limit(limit: int | None) -> int:
+    if limit is None:
+        return DEFAULT_LIMIT
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationFailed({"limit": f"must be between 1 and {MAX_LIMIT}"})
+    return limit
+
+
+def page_of(rows: list[T], limit: int, key_of: Any) -> Page[T]:
+    """Rows were fetched with `limit + 1`: the extra row only tells that a next page exists."""
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return Page(items=rows, next_cursor=encode_cursor(key_of(rows[-1])))
+    return Page(items=rows, next_cursor=None)

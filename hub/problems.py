@@ -1,0 +1,97 @@
+"""RFC 9457 problem details for every failure, each with a stable `code`; never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import asyncpg
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from hub.errors import ApiError
+from persistence.db import DatabaseUnavailable
+
+log = logging.getLogger("hub.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+_CODE_BY_STATUS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
+    503: "not_ready",
+}
+
+
+def problem(status: int, code: str, title: str, detail: str, *, extra: dict[str, Any] | None = None,
+            headers: dict[str, str] | None = None) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": f"https://hub.example/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if extra:
+        body.update(extra)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def handle_api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[dict[str, Any]]:
+    return problem(exc.status, exc.code, exc.title, exc.detail, extra=exc.extra, headers=exc.headers)
+
+
+def handle_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+    errors: dict[str, str] = {}
+    if isinstance(exc.extra, list):
+        for item in exc.extra:
+            if isinstance(item, dict):
+                errors[str(item.get("key") or item.get("source") or "body")] = str(item.get("message"))
+    detail = "; ".join(f"{k}: {v}" for k, v in errors.items()) or "Invalid request"
+    return problem(422, "validation_failed", "Validation failed", detail, extra={"errors": errors})
+
+
+def handle_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    if status >= 500:
+        log.error("http error %s: %s", status, exc.detail)
+        return problem(status, "internal", "Internal error", "The server could not complete the request")
+    code = _CODE_BY_STATUS.get(status, "bad_request")
+    detail = str(exc.detail)
+    if status == 400 and "JSON is malformed" in detail:
+        code = "bad_json"
+    return problem(status, code, code.replace("_", " ").capitalize(), detail,
+                   headers=dict(exc.headers) if exc.headers else None)
+
+
+def handle_unavailable(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return problem(503, "not_ready", "Service not ready", "The database is unavailable; retry shortly",
+                   headers={"Retry-After": "1"})
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    # The trace goes to the log (without request bodies or headers); the client gets a code only.
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem(500, "internal", "Internal error", "The server could not complete the request")
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ApiError: handle_api_error,
+    ValidationException: handle_validation,
+    HTTPException: handle_http,
+    DatabaseUnavailable: handle_unavailable,
+    asyncpg.PostgresConnectionError: handle_unavailable,
+    asyncpg.exceptions.QueryCanceledError: handle_unavailable,
+    ConnectionError: handle_unavailable,
+    Exception: handle_unexpected,
+}

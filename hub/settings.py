@@ -1,0 +1,206 @@
+"""Settings from the environment, parsed and validated once at start-up.
+
+Every limit is a named setting here, with its worst-case memory next to it where it has one.
+A bad value stops start-up with a message naming the variable (`SettingsError`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A variable has a value the hub cannot use; the message names it."""
+
+
+def _url(schemes: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if urlsplit(value).scheme not in schemes:
+            raise ValueError(f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
+        return value
+
+    return parse
+
+
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        number = int(value)
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return number
+
+    return parse
+
+
+def _float_in(low: float, high: float) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        number = float(value)
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return number
+
+    return parse
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return value
+
+    return parse
+
+
+def _text(value: str) -> str:
+    return value
+
+
+def _secret(value: str) -> str:
+    if len(value) < 32:
+        raise ValueError("must be at least 32 characters")
+    return value
+
+
+def env(name: str, parse: Callable[[str], T], default: T, doc: str) -> Any:
+    """Declare a setting read from the variable `name`; `doc` is shown by `python -m hub settings`."""
+    return field(default=default, metadata={"env": name, "parse": parse, "doc": doc})
+
+
+_PG = ("postgresql", "postgres")
+_REDIS = ("redis", "rediss", "unix")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # --- where things are
+    database_url: str | None = env("DATABASE_URL", _url(_PG), None,
+        "PostgreSQL for the app (a non-owner role such as hub_app or Supabase's authenticator); "
+        "unset: start the embedded server")
+    migration_database_url: str | None = env("MIGRATION_DATABASE_URL", _url(_PG), None,
+        "owner connection for migrations and role set-up; default DATABASE_URL")
+    redis_url: str | None = env("REDIS_URL", _url(_REDIS), None,
+        "Redis for presence and ephemeral events; unset: in-process broker (one worker only)")
+    data_dir: str = env("HUB_DATA_DIR", _text, ".hub-data",
+        "folder for the embedded PostgreSQL and the development JWT secret")
+    namespace: str | None = env("HUB_NAMESPACE", _text, None,
+        "prefix of every Redis key and pub/sub channel; default derived from the database name")
+    environment: str = env("HUB_ENV", _choice("development", "production"), "development",
+        "production requires JWT_SECRET and DATABASE_URL")
+    host: str = env("HOST", _text, "127.0.0.1", "address to bind")
+    port: int = env("PORT", _int_in(0, 65535), 8000, "port to bind")
+    log_level: str = env("LOG_LEVEL", _choice("debug", "info", "warning", "error"), "info", "log level")
+    web_concurrency: int = env("WEB_CONCURRENCY", _int_in(1, 64), 1,
+        "uvicorn workers; more than one requires REDIS_URL")
+    # --- auth
+    jwt_secret: str | None = env("JWT_SECRET", _secret, None,
+        "HS256 secret shared with Supabase; generated into the data folder in development")
+    jwt_issuer: str = env("JWT_ISSUER", _text, "hub", "iss of tokens the hub issues (any iss is accepted)")
+    access_token_ttl_s: int = env("ACCESS_TOKEN_TTL", _int_in(5, 86_400), 3600, "access token lifetime")
+    refresh_token_ttl_s: int = env("REFRESH_TOKEN_TTL", _int_in(60, 90 * 86_400), 30 * 86_400,
+        "refresh token lifetime")
+    login_attempts_per_minute: int = env("LOGIN_RATE_PER_MINUTE", _int_in(1, 10_000), 10,
+        "failed and successful logins per email and per IP per minute")
+    # --- billing
+    stripe_secret_key: str | None = env("STRIPE_SECRET_KEY", _text, None, "unset: billing answers 503")
+    stripe_webhook_secret: str | None = env("STRIPE_WEBHOOK_SECRET", _text, None, "whsec_… for webhooks")
+    stripe_api_base: str | None = env("STRIPE_API_BASE", _url(("http", "https")), None,
+        "Stripe API base URL (a local stand-in in tests)")
+    public_url: str = env("PUBLIC_URL", _url(("http", "https")), "http://127.0.0.1:8000",
+        "where the browser app lives, for Stripe return URLs")
+    free_tier_level: int = env("FREE_TIER_LEVEL", _int_in(0, 1000), 1,
+        "highest lesson level open without a subscription")
+    # --- database
+    db_pool_min: int = env("DB_POOL_MIN", _int_in(0, 100), 1, "pool connections kept open")
+    db_pool_max: int = env("DB_POOL_MAX", _int_in(1, 200), 10, "pool connections at most")
+    db_statement_timeout_ms: int = env("DB_STATEMENT_TIMEOUT_MS", _int_in(100, 600_000), 30_000,
+        "statement timeout of every query")
+    db_acquire_timeout_s: float = env("DB_ACQUIRE_TIMEOUT", _float_in(0.1, 60), 5.0,
+        "wait for a pool connection before answering 503")
+    event_retention_days: int = env("EVENT_RETENTION_DAYS", _int_in(1, 3650), 7,
+        "events older than this are pruned from the channel log")
+    event_retention_count: int = env("EVENT_RETENTION_COUNT", _int_in(100, 10_000_000), 10_000,
+        "events kept per channel at most")
+    # --- websocket limits
+    ws_max_frame_bytes: int = env("WS_MAX_FRAME_BYTES", _int_in(1024, 1 << 24), 65_536,
+        "client frames over this close with 1009")
+    ws_send_queue: int = env("WS_SEND_QUEUE", _int_in(8, 100_000), 1024,
+        "frames queued per connection before 4008; worst case queue × ~1 KiB × connections")
+    ws_auth_timeout_s: float = env("WS_AUTH_TIMEOUT", _float_in(0.05, 60), 5.0, "first auth frame deadline")
+    ws_heartbeat_s: float = env("WS_HEARTBEAT", _float_in(0.05, 600), 25.0, "server ping interval")
+    ws_max_connections_per_user: int = env("WS_MAX_CONNECTIONS_PER_USER", _int_in(1, 10_000), 20,
+        "more close with 4029")
+    ws_max_subscriptions: int = env("WS_MAX_SUBSCRIPTIONS", _int_in(1, 10_000), 100,
+        "channels per connection")
+    ws_publish_rate: float = env("WS_PUBLISH_RATE", _float_in(0.1, 10_000), 5.0,
+        "client publishes per second per user and channel (sustained)")
+    ws_publish_burst: int = env("WS_PUBLISH_BURST", _int_in(1, 10_000), 10, "publish burst")
+    ws_compression: bool = env("WS_COMPRESSION", lambda v: v.lower() in ("1", "true", "yes"), False,
+        "permessage-deflate; off by default (see docs/benchmarks.md for the memory cost)")
+    coalesce_ms: int = env("COALESCE_MS", _int_in(1, 10_000), 100, "counts frames per channel at most every")
+    presence_batch_ms: int = env("PRESENCE_BATCH_MS", _int_in(1, 10_000), 250, "presence diff window")
+    presence_ttl_s: int = env("PRESENCE_TTL", _int_in(2, 3600), 30,
+        "a crashed instance's presence entries vanish within this")
+    large_room_threshold: int = env("LARGE_ROOM_THRESHOLD", _int_in(1, 1_000_000), 200,
+        "present users above which participants get counts instead of the full list")
+    drain_timeout_s: float = env("DRAIN_TIMEOUT", _float_in(0, 600), 10.0, "SIGTERM drain budget")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        source = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = f.metadata["env"]
+            raw = source.get(name)
+            if raw is None or raw == "":
+                continue
+            try:
+                values[f.name] = f.metadata["parse"](raw.strip())
+            except ValueError as exc:
+                raise SettingsError(f"{name}: {exc}") from None
+        values.update(overrides)
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.environment == "production":
+            if not self.jwt_secret:
+                raise SettingsError("JWT_SECRET: required when HUB_ENV=production")
+            if not self.database_url:
+                raise SettingsError("DATABASE_URL: required when HUB_ENV=production")
+        if self.web_concurrency > 1 and not self.redis_url:
+            raise SettingsError("WEB_CONCURRENCY: more than one worker needs REDIS_URL "
+                                "(the in-process broker cannot reach other workers)")
+        if self.db_pool_min > self.db_pool_max:
+            raise SettingsError("DB_POOL_MIN: must not exceed DB_POOL_MAX")
+
+    @property
+    def billing_enabled(self) -> bool:
+        return bool(self.stripe_secret_key and self.stripe_webhook_secret)
+
+    def data_path(self) -> Path:
+        return Path(self.data_dir).resolve()
+
+    def secret_or_generated(self) -> str:
+        """The JWT secret; in development one is generated once and kept in the data folder."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        path = self.data_path() / "jwt-secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for every setting: the README's table is generated from this."""
+    return [(f.metadata["env"], repr(f.default), f.metadata["doc"]) for f in fields(Settings)]

@@ -1,0 +1,84 @@
+"""Supabase-shaped HS256 access tokens and opaque refresh tokens.
+
+Access tokens carry the claims Supabase puts in its own (`sub`, `email`, `role`, `aud`, `app_metadata`,
+`user_metadata`, `session_id`, `iat`, `exp`), so a Supabase project's tokens validate here when the
+secret is shared, whatever their `iss`. Refresh tokens are random strings; only their SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import jwt
+
+from hub.errors import Unauthorized
+
+AUDIENCE = "authenticated"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenService:
+    secret: str
+    issuer: str
+    access_ttl_s: int
+
+    def issue_access(self, *, user_id: UUID, email: str, app_metadata: dict[str, Any],
+                     user_metadata: dict[str, Any], session_id: UUID, now: float | None = None) -> tuple[str, int]:
+        """Returns (token, exp)."""
+        iat = int(now if now is not None else time.time())
+        exp = iat + self.access_ttl_s
+        claims = {
+            "iss": self.issuer,
+            "sub": str(user_id),
+            "aud": AUDIENCE,
+            "exp": exp,
+            "iat": iat,
+            "email": email,
+            "phone": "",
+            "role": "authenticated",
+            "aal": "aal1",
+            "amr": [{"method": "password", "timestamp": iat}],
+            "session_id": str(session_id),
+            "is_anonymous": False,
+            "app_metadata": app_metadata,
+            "user_metadata": user_metadata,
+        }
+        return jwt.encode(claims, self.secret, algorithm="HS256"), exp
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """The token's claims, or `Unauthorized` for anything not a valid, unexpired, HS256,
+        `aud=authenticated` token about a UUID subject with role `authenticated`."""
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self.secret,
+                algorithms=["HS256"],
+                audience=AUDIENCE,
+                options={"require": ["exp", "sub", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("Token expired") from None
+        except jwt.PyJWTError:
+            raise Unauthorized("Invalid token") from None
+        if claims.get("role") != "authenticated":
+            raise Unauthorized("Token role must be authenticated")
+        try:
+            UUID(str(claims["sub"]))
+        except ValueError:
+            raise Unauthorized("Token subject is not a user id") from None
+        return claims
+
+
+def new_refresh_token() -> tuple[str, str]:
+    """(token for the client, hash to store)."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_refresh_token(token)
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

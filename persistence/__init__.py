@@ -1,0 +1,1 @@
+"""PostgreSQL: migrations, the pool, identity-carrying transactions, queries per domain, the event log."""

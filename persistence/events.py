@@ -1,0 +1,61 @@
+"""The durable per-channel event log (`realtime.*`).
+
+`append_event` runs inside the caller's transaction: the event exists, and its notification is sent,
+if and only if that transaction commits. Sequence numbers per channel are gapless and follow commit
+order because writers of one channel queue on the channel's head row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+NOTIFY_CHANNEL = "hub_events"
+STATE_CHANNEL = "hub_state"
+
+
+async def append_event(conn: asyncpg.Connection, channel: str, event: str, data: Any) -> int:
+    seq: int = await conn.fetchval("SELECT realtime.append_event($1, $2, $3::jsonb)", channel, event, data)
+    return seq
+
+
+async def channel_position(conn: asyncpg.Connection, channel: str) -> tuple[int, int]:
+    """(head seq, trimmed seq) of a channel; (0, 0) for a channel that never had an event."""
+    row = await conn.fetchrow(
+        "SELECT seq, trimmed_seq FROM realtime.channel_heads WHERE channel = $1", channel
+    )
+    return (0, 0) if row is None else (int(row["seq"]), int(row["trimmed_seq"]))
+
+
+async def events_after(conn: asyncpg.Connection, channel: str, after: int, *, through: int | None = None,
+                       limit: int = 1000) -> list[asyncpg.Record]:
+    """Retained events with `after < seq <= through`, in order, at most `limit`."""
+    return await conn.fetch(
+        """
+        SELECT seq, event, data, created_at FROM realtime.events
+        WHERE channel = $1 AND seq > $2 AND ($3::bigint IS NULL OR seq <= $3)
+        ORDER BY seq LIMIT $4
+        """,
+        channel, after, through, limit,
+    )
+
+
+async def events_after_raw(conn: asyncpg.Connection, channel: str, after: int, through: int,
+                           limit: int = 1000) -> list[asyncpg.Record]:
+    """Like `events_after` but with `data` as JSON text, so fan-out can splice it without re-encoding."""
+    return await conn.fetch(
+        """
+        SELECT seq, event, data::text AS data_json, created_at FROM realtime.events
+        WHERE channel = $1 AND seq > $2 AND seq <= $3
+        ORDER BY seq LIMIT $4
+        """,
+        channel, after, through, limit,
+    )
+
+
+async def prune_events(conn: asyncpg.Connection, max_age_days: int, keep_per_channel: int) -> int:
+    deleted: int = await conn.fetchval(
+        "SELECT realtime.prune_events(make_interval(days => $1), $2)", max_age_days, keep_per_channel
+    )
+    return deleted

@@ -1,0 +1,103 @@
+"""Shared fixtures: a fresh database and Redis namespace per run, and a real uvicorn server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from hub.app import create_app
+from hub.settings import Settings
+from persistence.db import Database, init_connection
+from persistence.migrate import apply_migrations
+from tests.helpers.server import serve_in_thread
+from tests.helpers.services import (
+    DatabaseUnderTest,
+    create_database,
+    drop_database,
+    postgres_server,
+    redis_server,
+    run_tag,
+)
+
+TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+
+
+@pytest.fixture(scope="session")
+def pg_server_dsn() -> Iterator[str]:
+    with postgres_server() as dsn:
+        yield dsn
+
+
+@pytest.fixture(scope="session")
+async def test_db(pg_server_dsn: str) -> AsyncIterator[DatabaseUnderTest]:
+    name = f"hub_test_{run_tag()}"
+    database = await create_database(pg_server_dsn, name)
+    await apply_migrations(database.owner_dsn, log=lambda _: None)
+    yield database
+    await drop_database(pg_server_dsn, name)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def base_settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settings:
+    return Settings(
+        jwt_secret=TEST_SECRET,
+        data_dir=str(tmp_path_factory.mktemp("data")),
+        namespace=f"hubtest:{run_tag()}",
+        redis_url=redis_url,
+        login_attempts_per_minute=100_000,
+        db_pool_max=5,
+    )
+
+
+@pytest.fixture(scope="session")
+def hub_url(test_db: DatabaseUnderTest, base_settings: Settings) -> Iterator[str]:
+    with serve_in_thread(create_app(base_settings, test_db.app_dsn)) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def start_hub(test_db: DatabaseUnderTest, base_settings: Settings) -> object:
+    """Starts a further in-thread hub with changed settings: `with start_hub(login_...=3) as url:`."""
+
+    def start(**changes: object) -> object:
+        return serve_in_thread(create_app(replace(base_settings, **changes), test_db.app_dsn))
+
+    return start
+
+
+@pytest.fixture
+async def client(hub_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=hub_url, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+async def owner_conn(test_db: DatabaseUnderTest) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(test_db.owner_dsn)
+    await init_connection(conn)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def app_db(test_db: DatabaseUnderTest) -> AsyncIterator[Database]:
+    """The app's own transaction helper on the app's own (non-owner) role."""
+    database = Database(test_db.app_dsn, min_size=0, max_size=4)
+    await database.open()
+    yield database
+    await database.close()
+
+
+def migrations_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "persistence" / "migrations"
