@@ -52,9 +52,12 @@ ROUTE_MODULES: list[Any] = [accounts, profiles, health]
 STARTERS: list[Starter] = []
 
 
-def create_app(settings: Settings, database_dsn: str) -> Litestar:
-    """The app for one instance; `database_dsn` is the pool's (non-owner) connection string."""
+def create_app(settings: Settings, database_dsn: str, *, clock: Callable[[], float] | None = None) -> Litestar:
+    """The app for one instance; `database_dsn` is the pool's (non-owner) connection string.
+    `clock` (wall-clock seconds, default `time.time`) is injected so tests can move time."""
     services = build_services(settings, database_dsn)
+    if clock is not None:
+        services.clock = clock
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -20,10 +20,11 @@ APP_ROLE = "hub_app"
 def start_postgres(data_dir: Path) -> tuple[str, Any]:
     """Starts (or reuses) the embedded server; returns (owner DSN of database `hub`, server handle).
     The server stops when the handle is closed or the process exits."""
-    import pgserver
+    import pgserver  # type: ignore[import-untyped,unused-ignore]
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(str(data_dir / "pg"), cleanup_mode="stop")
+    server = pgserver.get_server(  # type: ignore[attr-defined,unused-ignore]
+        str(data_dir / "pg"), cleanup_mode="stop")
     if "(1 row)" not in server.psql("SELECT 1 FROM pg_database WHERE datname = 'hub';"):
         server.psql("CREATE DATABASE hub;")
     return with_database(server.get_uri(), "hub"), server

@@ -31,7 +31,7 @@ async def channel_position(conn: asyncpg.Connection, channel: str) -> tuple[int,
 async def events_after(conn: asyncpg.Connection, channel: str, after: int, *, through: int | None = None,
                        limit: int = 1000) -> list[asyncpg.Record]:
     """Retained events with `after < seq <= through`, in order, at most `limit`."""
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         """
         SELECT seq, event, data, created_at FROM realtime.events
         WHERE channel = $1 AND seq > $2 AND ($3::bigint IS NULL OR seq <= $3)
@@ -39,12 +39,13 @@ async def events_after(conn: asyncpg.Connection, channel: str, after: int, *, th
         """,
         channel, after, through, limit,
     )
+    return rows
 
 
 async def events_after_raw(conn: asyncpg.Connection, channel: str, after: int, through: int,
                            limit: int = 1000) -> list[asyncpg.Record]:
     """Like `events_after` but with `data` as JSON text, so fan-out can splice it without re-encoding."""
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         """
         SELECT seq, event, data::text AS data_json, created_at FROM realtime.events
         WHERE channel = $1 AND seq > $2 AND seq <= $3
@@ -52,6 +53,7 @@ async def events_after_raw(conn: asyncpg.Connection, channel: str, after: int, t
         """,
         channel, after, through, limit,
     )
+    return rows
 
 
 async def prune_events(conn: asyncpg.Connection, max_age_days: int, keep_per_channel: int) -> int:

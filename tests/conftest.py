@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -68,10 +68,11 @@ def hub_url(test_db: DatabaseUnderTest, base_settings: Settings) -> Iterator[str
 
 @pytest.fixture(scope="session")
 def start_hub(test_db: DatabaseUnderTest, base_settings: Settings) -> object:
-    """Starts a further in-thread hub with changed settings: `with start_hub(login_...=3) as url:`."""
+    """Starts a further in-thread hub with changed settings and optionally an injected wall clock:
+    `with start_hub(login_attempts_per_minute=3) as url:` or `start_hub(clock=fake.now)`."""
 
-    def start(**changes: object) -> object:
-        return serve_in_thread(create_app(replace(base_settings, **changes), test_db.app_dsn))
+    def start(clock: Callable[[], float] | None = None, **changes: object) -> object:
+        return serve_in_thread(create_app(replace(base_settings, **changes), test_db.app_dsn, clock=clock))
 
     return start
 

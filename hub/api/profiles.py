@@ -17,6 +17,7 @@ from persistence import profiles
 _TIMEZONES = frozenset(zoneinfo.available_timezones())
 
 Short = Annotated[str, msgspec.Meta(max_length=200)]
+Goals = Annotated[list[Short], msgspec.Meta(max_length=20)]
 
 
 class ProfilePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -30,7 +31,7 @@ class ProfilePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
         msgspec.UNSET)
     trading_experience: Literal["beginner", "intermediate", "advanced", "professional"] | msgspec.UnsetType = (
         msgspec.UNSET)
-    trading_goals: Annotated[list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=20)] | msgspec.UnsetType | None = msgspec.UNSET
+    trading_goals: Goals | msgspec.UnsetType | None = msgspec.UNSET
 
 
 @get("/api/profiles/me", tags=["profiles"])

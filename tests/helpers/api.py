@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import httpx
+
+from persistence.accounts import set_app_role
 
 
 @dataclass
@@ -39,3 +42,14 @@ async def login(client: httpx.AsyncClient, account: Account) -> Account:
     body = response.json()
     account.access_token, account.refresh_token = body["access_token"], body["refresh_token"]
     return account
+
+
+async def with_role(client: httpx.AsyncClient, owner_conn: asyncpg.Connection, account: Account,
+                    role: str) -> Account:
+    """Grants `admin` or `host` (as `python -m hub grant` does) and logs in again to get it in the token."""
+    assert await set_app_role(owner_conn, account.email, role)
+    return await login(client, account)
+
+
+async def admin(client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> Account:
+    return await with_role(client, owner_conn, await signup(client), "admin")

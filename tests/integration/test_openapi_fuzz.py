@@ -6,6 +6,7 @@ The schema is read from the running server, so routes added later are covered wi
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import httpx
 import pytest
@@ -30,21 +31,25 @@ def test_every_route_survives_generated_requests(hub_url: str, fuzz_headers: dic
     assert len(operations) >= 8, "the document lists the routes"
     failures: list[str] = []
     for operation in operations:
-        label = f"{operation.method.upper()} {operation.path}"
-
-        @settings(max_examples=EXAMPLES, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
-        @given(case=operation.as_strategy(), authed=st.booleans())
-        def fuzz(case: schemathesis.Case, authed: bool) -> None:
-            response = case.call(base_url=hub_url, headers=fuzz_headers if authed else None, timeout=30)
-            if response.status_code >= 500:
-                failures.append(f"{label}: {response.status_code} {response.text[:200]}")
-            elif response.status_code >= 400:
-                value = response.headers.get("content-type") or ""
-                content_type = value[0] if isinstance(value, list) else value
-                body = response.json() if "json" in content_type else {}
-                if not content_type.startswith("application/problem+json") or "code" not in body:
-                    failures.append(f"{label}: {response.status_code} not a problem document: {response.text[:200]}")
-
-        fuzz()
+        check_operation(operation, hub_url, fuzz_headers, failures)
     assert not failures, "\n".join(sorted(set(failures))[:30])
+
+
+def check_operation(operation: Any, hub_url: str, fuzz_headers: dict[str, str], failures: list[str]) -> None:
+    label = f"{operation.method.upper()} {operation.path}"
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy(), authed=st.booleans())
+    def fuzz(case: schemathesis.Case, authed: bool) -> None:
+        response = case.call(base_url=hub_url, headers=fuzz_headers if authed else None, timeout=30)
+        if response.status_code >= 500:
+            failures.append(f"{label}: {response.status_code} {response.text[:200]}")
+        elif response.status_code >= 400:
+            value = response.headers.get("content-type") or ""
+            content_type = value[0] if isinstance(value, list) else value
+            body = response.json() if "json" in content_type else {}
+            if not content_type.startswith("application/problem+json") or "code" not in body:
+                failures.append(f"{label}: {response.status_code} not a problem document: {response.text[:200]}")
+
+    fuzz()

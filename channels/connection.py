@@ -1,0 +1,245 @@
+"""One websocket connection's protocol state, without I/O.
+
+States: ``AWAITING_AUTH`` → ``OPEN`` → ``CLOSED``. Methods return
+:data:`Action` lists (frames to send, a close) or raise
+:class:`~channels.errors.ProtocolError`; the I/O layer turns an error into actions
+with :meth:`Connection.reply_error`. After a ``Close`` action the connection is
+``CLOSED`` and every method returns no actions.
+
+Times: ``now`` is monotonic seconds; ``wall_now`` (only in ``on_auth``) is Unix
+time, needed once to turn the token's ``exp`` into a monotonic deadline.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Set
+from dataclasses import dataclass
+from enum import Enum
+
+from channels.errors import (
+    AlreadySubscribed,
+    CloseCode,
+    Forbidden,
+    FrameError,
+    NotSubscribed,
+    ProtocolError,
+    RateLimited,
+    TokenExpired,
+    TooManySubscriptions,
+    Unauthorized,
+)
+from channels.frames import (
+    Auth,
+    ClientFrame,
+    Ping,
+    decode_client_frame,
+    encode_error,
+    encode_pong,
+    encode_reply_error,
+    encode_reply_ok,
+)
+from channels.limits import ProtocolLimits
+from channels.names import ChannelName, parse_channel
+from channels.publishes import PublishRule, check_publish
+from channels.ratelimit import KeyedLimiter, PublishLimiter
+
+__all__ = ["Action", "Close", "ConnState", "Connection", "ProtocolLimits", "SendFrame"]
+
+
+class ConnState(Enum):
+    AWAITING_AUTH = "awaiting_auth"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class SendFrame:
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    code: CloseCode
+    reason: str
+
+
+Action = SendFrame | Close
+
+
+class Connection:
+    def __init__(
+        self,
+        conn_id: str,
+        now: float,
+        limits: ProtocolLimits | None = None,
+        publish_limiter: PublishLimiter | None = None,
+    ) -> None:
+        """``publish_limiter`` may be shared by a user's connections; default: one per connection."""
+        self.conn_id = conn_id
+        self.limits = limits or ProtocolLimits()
+        self.state = ConnState.AWAITING_AUTH
+        self.user_id: str | None = None
+        self.expires_at: float | None = None  # token exp, Unix seconds
+        self._auth_deadline = now + self.limits.auth_timeout_s
+        self._expiry_deadline: float | None = None  # monotonic
+        self._subscriptions: set[ChannelName] = set()
+        self._strikes: deque[float] = deque(maxlen=self.limits.bad_frame_limit)
+        self._limiter: PublishLimiter = publish_limiter or KeyedLimiter(
+            self.limits.publish_rate_per_s,
+            self.limits.publish_burst,
+            max_keys=self.limits.max_subscriptions * 4,
+        )
+
+    @property
+    def subscriptions(self) -> Set[ChannelName]:
+        return frozenset(self._subscriptions)
+
+    # --- inbound ---------------------------------------------------------------
+
+    def receive(self, raw: bytes | str, now: float) -> tuple[ClientFrame | None, list[Action]]:
+        """Decode one inbound frame.
+
+        Returns the frame for the I/O layer to act on (``auth``, ``subscribe``,
+        ``unsubscribe``, ``publish``), or ``None`` with the actions already decided:
+        ``pong``, a ``bad_frame`` reply (and close 1008 after too many), close 1009
+        for an oversize frame, close 4001 for anything but ``auth`` before auth.
+        """
+        if self.state is ConnState.CLOSED:
+            return None, []
+        if _size(raw, self.limits.max_frame_bytes) > self.limits.max_frame_bytes:
+            return None, self._close(CloseCode.TOO_BIG, "frame too big")
+        try:
+            frame = decode_client_frame(raw)
+        except FrameError as err:
+            return None, self.reply_error(err.frame_id, err, now)
+        if self.state is ConnState.AWAITING_AUTH and not isinstance(frame, Auth):
+            actions = self.reply_error(frame.id, Unauthorized("authenticate first"), now)
+            return None, actions + self._close(CloseCode.UNAUTHENTICATED, "authenticate first")
+        if isinstance(frame, Ping):
+            return None, [SendFrame(encode_pong(frame.id))]
+        return frame, []
+
+    def on_auth(
+        self, frame_id: int | None, user_id: str, exp: float, now: float, wall_now: float
+    ) -> list[Action]:
+        """A verified token for ``user_id`` expiring at ``exp`` (Unix seconds).
+
+        First auth opens the connection; a later one with the same user refreshes
+        the expiry; another user is refused (``forbidden``), the old identity stays.
+        An already expired ``exp`` raises ``token_expired``.
+        """
+        if self.state is ConnState.CLOSED:
+            return []
+        if self.user_id is not None and user_id != self.user_id:
+            raise Forbidden("token is for another user")
+        if exp <= wall_now:
+            raise TokenExpired()
+        self.user_id = user_id
+        self.expires_at = exp
+        self._expiry_deadline = now + (exp - wall_now)
+        self.state = ConnState.OPEN
+        result = {
+            "user_id": user_id,
+            "expires_at": int(exp),
+            "connection_id": self.conn_id,
+            "heartbeat_s": self.limits.heartbeat_s,
+        }
+        return [SendFrame(encode_reply_ok(frame_id, result))]
+
+    def subscribe(self, channel: str) -> ChannelName:
+        """Reserve a subscription slot; the I/O layer then checks access and resumes.
+
+        Raises ``unknown_channel``, ``already_subscribed``, ``too_many_subscriptions``.
+        If the access check then fails, call :meth:`drop_subscription`.
+        """
+        name = parse_channel(channel)
+        if name in self._subscriptions:
+            raise AlreadySubscribed(details={"channel": str(name)})
+        if len(self._subscriptions) >= self.limits.max_subscriptions:
+            raise TooManySubscriptions(details={"max": self.limits.max_subscriptions})
+        self._subscriptions.add(name)
+        return name
+
+    def unsubscribe(self, channel: str) -> ChannelName:
+        """Raises ``unknown_channel`` or ``not_subscribed``."""
+        name = parse_channel(channel)
+        if name not in self._subscriptions:
+            raise NotSubscribed(details={"channel": str(name)})
+        self._subscriptions.remove(name)
+        return name
+
+    def drop_subscription(self, name: ChannelName) -> None:
+        self._subscriptions.discard(name)
+
+    def check_publish(self, channel: str, event: str, now: float) -> tuple[ChannelName, PublishRule]:
+        """Table check plus the per-user, per-channel rate limit.
+
+        Raises ``unknown_channel``, ``event_not_allowed``, ``rate_limited``. The
+        payload (``publishes.validate_payload``) and who may send it
+        (``access.decide_publish``) are checked next by the caller.
+        """
+        name = parse_channel(channel)
+        rule = check_publish(name, event)
+        retry_after = self._limiter.try_acquire(f"{self.user_id}|{name}", now)
+        if retry_after > 0:
+            raise RateLimited(retry_after)
+        return name, rule
+
+    # --- errors and time -------------------------------------------------------
+
+    def reply_error(self, frame_id: int | None, err: ProtocolError, now: float) -> list[Action]:
+        """Answer a request with ``err`` (``reply`` if it had an id, else an ``error`` frame).
+
+        ``bad_frame`` counts as a strike; too many strikes add a close 1008.
+        """
+        if self.state is ConnState.CLOSED:
+            return []
+        data = encode_reply_error(frame_id, err) if frame_id is not None else encode_error(err)
+        actions: list[Action] = [SendFrame(data)]
+        if isinstance(err, FrameError):
+            self._strikes.append(now)
+            window = self.limits.bad_frame_window_s
+            if len(self._strikes) == self._strikes.maxlen and now - self._strikes[0] < window:
+                actions += self._close(CloseCode.POLICY, "too many bad frames")
+        return actions
+
+    def tick(self, now: float) -> list[Action]:
+        """Deadlines: no auth in time → close 4001; token expired → ``token_expired`` error, close 4001."""
+        if self.state is ConnState.AWAITING_AUTH and now >= self._auth_deadline:
+            return self._close(CloseCode.UNAUTHENTICATED, "authentication timeout")
+        if (
+            self.state is ConnState.OPEN
+            and self._expiry_deadline is not None
+            and now >= self._expiry_deadline
+        ):
+            notice = SendFrame(encode_error(TokenExpired()))
+            return [notice, *self._close(CloseCode.UNAUTHENTICATED, "token expired")]
+        return []
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`tick` next has something to do."""
+        if self.state is ConnState.AWAITING_AUTH:
+            return self._auth_deadline
+        if self.state is ConnState.OPEN:
+            return self._expiry_deadline
+        return None
+
+    def close(self, code: CloseCode, reason: str = "") -> list[Action]:
+        """Close from the server side (draining 1001, slow consumer 4008, …)."""
+        return [] if self.state is ConnState.CLOSED else self._close(code, reason)
+
+    def _close(self, code: CloseCode, reason: str) -> list[Action]:
+        self.state = ConnState.CLOSED
+        return [Close(code, reason)]
+
+
+def _size(raw: bytes | str, limit: int) -> int:
+    if isinstance(raw, bytes):
+        return len(raw)
+    # Cheap bounds first: a str of n code points is n..4n UTF-8 bytes.
+    if len(raw) > limit:
+        return len(raw)
+    if 4 * len(raw) <= limit:
+        return len(raw)
+    return len(raw.encode("utf-8", "surrogatepass"))

@@ -1,0 +1,253 @@
+"""Wire frames of protocol v1: client frames in, server frames out.
+
+Decoding never raises anything but :class:`~channels.errors.FrameError`, for any
+input. Encoding uses one reusable encoder; an event's ``data`` can be spliced in
+already encoded (``msgspec.Raw``), so an event read from the log is encoded once
+per event, not once per subscriber.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+
+from channels.errors import FrameError, ProtocolError
+
+__all__ = [
+    "Auth",
+    "ClientFrame",
+    "Ping",
+    "Publish",
+    "Subscribe",
+    "Unsubscribe",
+    "decode_client_frame",
+    "encode_error",
+    "encode_event",
+    "encode_json",
+    "encode_pong",
+    "encode_presence",
+    "encode_reply_error",
+    "encode_reply_ok",
+    "encode_reset",
+]
+
+# Ids and sequences stay within what both JavaScript numbers (2**53 - 1) and a
+# PostgreSQL bigint hold exactly, so a huge integer is a bad frame, not a crash later.
+MAX_SAFE_INT = 2**53 - 1
+FrameId = Annotated[int, msgspec.Meta(ge=0, le=MAX_SAFE_INT)]
+Seq = Annotated[int, msgspec.Meta(ge=0, le=MAX_SAFE_INT)]
+Token = Annotated[str, msgspec.Meta(max_length=4096)]
+ChannelText = Annotated[str, msgspec.Meta(max_length=200)]
+EventName = Annotated[str, msgspec.Meta(max_length=64)]
+
+
+class _ClientFrame(msgspec.Struct, tag_field="op", forbid_unknown_fields=True, frozen=True, kw_only=True):
+    id: FrameId | None = None
+
+
+class Auth(_ClientFrame, tag="auth", frozen=True):
+    token: Token
+
+
+class Subscribe(_ClientFrame, tag="subscribe", frozen=True):
+    channel: ChannelText
+    since: Seq | None = None
+
+
+class Unsubscribe(_ClientFrame, tag="unsubscribe", frozen=True):
+    channel: ChannelText
+
+
+class Publish(_ClientFrame, tag="publish", frozen=True):
+    channel: ChannelText
+    event: EventName
+    data: dict[str, Any]
+
+
+class Ping(_ClientFrame, tag="ping", frozen=True):
+    pass
+
+
+ClientFrame = Auth | Subscribe | Unsubscribe | Publish | Ping
+
+_DECODER: msgspec.json.Decoder[ClientFrame] = msgspec.json.Decoder(ClientFrame)
+
+
+class _IdProbe(msgspec.Struct):
+    id: FrameId | None = None
+
+
+_ID_PROBE = msgspec.json.Decoder(_IdProbe)
+_PATH = re.compile(r" - at `(?P<path>[^`]*)`$")
+
+
+def decode_client_frame(raw: bytes | str) -> ClientFrame:
+    """Decode one client frame.
+
+    Raises :class:`FrameError` (``bad_frame``) for anything that is not a valid
+    frame: bad JSON or UTF-8, wrong types, unknown ``op`` or fields, values out of
+    range, nesting too deep. ``details`` carry msgspec's ``message`` and, when it
+    names one, the ``path`` (``$.since``). Nothing else is ever raised.
+    """
+    try:
+        return _DECODER.decode(raw)
+    except msgspec.ValidationError as exc:
+        raise _frame_error(raw, str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise FrameError("malformed JSON", {"message": str(exc)}) from None
+    except UnicodeError:
+        # A str with lone surrogates cannot be UTF-8 encoded.
+        raise FrameError("malformed JSON", {"message": "invalid unicode text"}) from None
+    except RecursionError:
+        raise FrameError("malformed JSON", {"message": "nesting too deep"}) from None
+
+
+def _frame_error(raw: bytes | str, text: str) -> FrameError:
+    details: dict[str, Any] = {"message": text, "path": "$"}
+    match = _PATH.search(text)
+    if match is not None:
+        details["message"] = text[: match.start()]
+        details["path"] = match.group("path")
+    return FrameError("invalid frame", details, frame_id=_probe_id(raw))
+
+
+def _probe_id(raw: bytes | str) -> int | None:
+    """The frame's ``id`` if it is readable on its own, so a bad frame still gets its reply."""
+    try:
+        return _ID_PROBE.decode(raw).id
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
+        return None
+
+
+# --- server frames -----------------------------------------------------------
+
+Timestamp = str | datetime
+
+
+class _ErrorBody(msgspec.Struct, omit_defaults=True):
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class _ReplyOk(msgspec.Struct, tag_field="op", tag="reply"):
+    id: int | None
+    ok: bool
+    result: Any
+
+
+class _ReplyError(msgspec.Struct, tag_field="op", tag="reply"):
+    id: int | None
+    ok: bool
+    error: _ErrorBody
+
+
+class _Event(msgspec.Struct, tag_field="op", tag="event"):
+    channel: str
+    seq: int | None
+    event: str
+    data: msgspec.Raw
+    ts: Timestamp
+
+
+class _PresenceEntry(msgspec.Struct):
+    metas: Sequence[Any]
+
+
+class _Presence(msgspec.Struct, tag_field="op", tag="presence"):
+    channel: str
+    joins: dict[str, _PresenceEntry]
+    leaves: dict[str, _PresenceEntry]
+
+
+class _Reset(msgspec.Struct, tag_field="op", tag="reset"):
+    channel: str
+    seq: int
+    reason: str
+
+
+class _Error(msgspec.Struct, tag_field="op", tag="error"):
+    error: _ErrorBody
+
+
+class _Pong(msgspec.Struct, tag_field="op", tag="pong"):
+    id: int | None
+
+
+# msgspec encoders are reusable and keep an internal buffer; one per module is
+# safe because encoding never yields control in the middle.
+_ENCODER = msgspec.json.Encoder()
+
+
+def encode_json(value: Any) -> msgspec.Raw:
+    """Encode an event's ``data`` once, to be spliced into many frames by :func:`encode_event`."""
+    return msgspec.Raw(_ENCODER.encode(value))
+
+
+def encode_reply_ok(frame_id: int | None, result: Mapping[str, Any] | msgspec.Struct | None = None) -> bytes:
+    """``{"op":"reply","id":…,"ok":true,"result":{…}}``; ``result`` defaults to ``{}``."""
+    return _ENCODER.encode(_ReplyOk(frame_id, True, {} if result is None else result))
+
+
+def _body(err: ProtocolError) -> _ErrorBody:
+    return _ErrorBody(err.code, err.message, err.details)
+
+
+def encode_reply_error(frame_id: int | None, err: ProtocolError) -> bytes:
+    """``{"op":"reply","id":…,"ok":false,"error":{code,message,details?}}``."""
+    return _ENCODER.encode(_ReplyError(frame_id, False, _body(err)))
+
+
+def encode_error(err: ProtocolError) -> bytes:
+    """``{"op":"error","error":{code,message,details?}}``: a problem not tied to a request."""
+    return _ENCODER.encode(_Error(_body(err)))
+
+
+def encode_event(
+    channel: str,
+    seq: int | None,
+    event: str,
+    data_json: bytes | msgspec.Raw,
+    ts: Timestamp,
+) -> bytes:
+    """An ``event`` frame. ``data_json`` is already-encoded JSON, spliced in as is.
+
+    The caller guarantees ``data_json`` is one valid JSON value (it comes from the
+    log or :func:`encode_json`). ``seq`` is ``None`` for ephemeral events. ``ts``
+    is an ISO 8601 string or an aware datetime (encoded as RFC 3339).
+    """
+    raw = data_json if isinstance(data_json, msgspec.Raw) else msgspec.Raw(data_json)
+    return _ENCODER.encode(_Event(channel, seq, event, raw, ts))
+
+
+def encode_presence(
+    channel: str,
+    joins: Mapping[str, Sequence[Any]],
+    leaves: Mapping[str, Sequence[Any]],
+) -> bytes:
+    """A ``presence`` diff: maps of user id → metas, wrapped as ``{"metas": [...]}``."""
+    return _ENCODER.encode(
+        _Presence(
+            channel,
+            {user: _PresenceEntry(metas) for user, metas in joins.items()},
+            {user: _PresenceEntry(metas) for user, metas in leaves.items()},
+        )
+    )
+
+
+def presence_state(entries: Mapping[str, Sequence[Any]]) -> dict[str, dict[str, Sequence[Any]]]:
+    """Presence state in the shape of ``joins`` (for a subscribe reply's ``result.presence``)."""
+    return {user: {"metas": metas} for user, metas in entries.items()}
+
+
+def encode_reset(channel: str, seq: int, reason: str) -> bytes:
+    """``reset``: the client must refetch the channel's state through REST."""
+    return _ENCODER.encode(_Reset(channel, seq, reason))
+
+
+def encode_pong(frame_id: int | None) -> bytes:
+    return _ENCODER.encode(_Pong(frame_id))

@@ -1,0 +1,69 @@
+"""Every limit of the realtime protocol, in one frozen settings object.
+
+Worst-case memory is written next to the limits that hold memory; "per
+connection" figures multiply by the connections of an instance (e.g. 10,000).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ProtocolLimits"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolLimits:
+    # Seconds after the upgrade within which `auth` must arrive, else close 4001.
+    auth_timeout_s: float = 5.0
+    # Server websocket ping interval, announced in the auth reply.
+    heartbeat_s: float = 25.0
+    # Largest client frame; larger closes with 1009. One frame is held while decoded:
+    # 64 KiB per connection being read.
+    max_frame_bytes: int = 64 * 1024
+    # Subscriptions per connection. Each costs a Subscription (~1 KiB when idle)
+    # plus its replay buffer while replaying: 100 x 1 KiB = 100 KiB per connection idle.
+    max_subscriptions: int = 100
+    # Live frames held per subscription while its log read is in flight; overflow is
+    # re-read from the log, not lost. Frames are shared (encoded once), so the cost
+    # is references: 256 x 8 B per replaying subscription, frames themselves ≤ 64 KiB each.
+    replay_buffer_frames: int = 256
+    # Outgoing frames queued per connection before it is closed 4008 (slow consumer).
+    # Frames are shared bytes; worst case 1024 x 64 KiB = 64 MiB only if every queued
+    # frame is distinct and maximal; typical events are < 2 KiB → ~2 MiB.
+    send_queue_frames: int = 1024
+    # `bad_frame_limit` invalid frames within `bad_frame_window_s` close with 1008.
+    bad_frame_limit: int = 10
+    bad_frame_window_s: float = 10.0
+    # Client publishes per user and channel: bucket of `publish_burst`, refilled at
+    # `publish_rate_per_s`. ~200 B per active (user, channel) key.
+    publish_rate_per_s: float = 2.0
+    publish_burst: int = 10
+    # Coalescing window of counters (votes, question.votes, participants.count, leaderboard).
+    coalesce_window_s: float = 0.1
+    # Presence diffs are batched over this window.
+    presence_window_s: float = 0.25
+    # Above this many present users, participants get their own entry + a count only.
+    large_room_threshold: int = 200
+
+    def __post_init__(self) -> None:
+        for name in (
+            "auth_timeout_s",
+            "heartbeat_s",
+            "bad_frame_window_s",
+            "publish_rate_per_s",
+            "coalesce_window_s",
+            "presence_window_s",
+        ):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0")
+        for name in (
+            "max_frame_bytes",
+            "max_subscriptions",
+            "replay_buffer_frames",
+            "send_queue_frames",
+            "bad_frame_limit",
+            "publish_burst",
+            "large_room_threshold",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")

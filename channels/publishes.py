@@ -1,0 +1,148 @@
+"""What clients may publish: the protocol's "Client publishes" table and its payloads.
+
+``check_publish`` answers from the table alone (channel kind x event). Whether
+*this* viewer may send it right now (participant, host, session live) is decided
+by :func:`channels.access.decide_publish` with facts looked up by the I/O layer.
+
+Reactions use a fixed set, :data:`REACTION_EMOJI`:
+👍 (U+1F44D), 👏 (U+1F44F), 🎉 (U+1F389), ❤️ (U+2764 U+FE0F), 😂 (U+1F602),
+😮 (U+1F62E), 🔥 (U+1F525), 🚀 (U+1F680). Exactly these strings; ❤ without the
+variation selector is refused, so every client renders the same glyph.
+
+``hand.lower`` takes ``{}`` (one's own hand) or ``{"user_id": <uuid>}`` so that
+the host can lower anyone's hand, as the table requires.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from typing import Annotated, Any, Literal, get_args
+
+import msgspec
+
+from channels.errors import EventNotAllowed, FrameError
+from channels.names import ChannelKind, ChannelName
+
+__all__ = [
+    "REACTION_EMOJI",
+    "AskQuestion",
+    "ChatMessage",
+    "Empty",
+    "HandLower",
+    "PublishRule",
+    "QuestionRef",
+    "Reaction",
+    "Sender",
+    "check_publish",
+    "validate_payload",
+]
+
+EmojiName = Literal["👍", "👏", "🎉", "❤️", "😂", "😮", "🔥", "🚀"]
+REACTION_EMOJI: frozenset[str] = frozenset(get_args(EmojiName))
+
+_UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+Uuid = Annotated[str, msgspec.Meta(pattern=_UUID_PATTERN)]
+
+
+class _Payload(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    pass
+
+
+class ChatMessage(_Payload, frozen=True):
+    text: Text
+
+
+class AskQuestion(_Payload, frozen=True):
+    text: Text
+
+
+class Announcement(_Payload, frozen=True):
+    text: Text
+
+
+class QuestionRef(_Payload, frozen=True):
+    """``question.vote`` / ``question.answer``: a question by id (lower-case uuid)."""
+
+    question_id: Uuid
+
+
+class Empty(_Payload, frozen=True):
+    pass
+
+
+class HandLower(_Payload, frozen=True):
+    user_id: Uuid | None = None
+
+
+class Reaction(_Payload, frozen=True):
+    emoji: EmojiName
+
+
+class Sender(Enum):
+    """Who may send an event (checked by ``access.decide_publish``)."""
+
+    PARTICIPANT = "participant"  # registered/attended participant, the host, or an admin
+    HOST = "host"  # the session's host or an admin
+    AUTHENTICATED = "authenticated"
+
+
+@dataclass(frozen=True, slots=True)
+class PublishRule:
+    kind: ChannelKind
+    event: str
+    payload: type[_Payload]
+    stored: bool  # durable: appended to the channel log (seq); else ephemeral (seq null)
+    sender: Sender
+    requires_live: bool  # only while the session's status is ``live``
+
+
+def _rule(
+    event: str, payload: type[_Payload], stored: bool, sender: Sender, live: bool = False
+) -> PublishRule:
+    return PublishRule(ChannelKind.SESSION, event, payload, stored, sender, live)
+
+
+_RULES: dict[tuple[ChannelKind, str], PublishRule] = {
+    (r.kind, r.event): r
+    for r in (
+        _rule("chat.message", ChatMessage, True, Sender.PARTICIPANT, live=True),
+        _rule("question.ask", AskQuestion, True, Sender.PARTICIPANT, live=True),
+        _rule("question.vote", QuestionRef, True, Sender.PARTICIPANT),
+        _rule("question.answer", QuestionRef, True, Sender.HOST),
+        _rule("announcement", Announcement, True, Sender.HOST),
+        # hand.lower of someone else's hand is host-only; access.decide_publish checks the target.
+        _rule("hand.raise", Empty, False, Sender.PARTICIPANT),
+        _rule("hand.lower", HandLower, False, Sender.PARTICIPANT),
+        _rule("reaction", Reaction, False, Sender.PARTICIPANT),
+        PublishRule(ChannelKind.THREAD, "typing", Empty, False, Sender.AUTHENTICATED, False),
+    )
+}
+
+
+def check_publish(channel: ChannelName, event: str) -> PublishRule:
+    """The rule for publishing ``event`` on ``channel``; ``event_not_allowed`` if there is none."""
+    rule = _RULES.get((channel.kind, event))
+    if rule is None:
+        raise EventNotAllowed(details={"channel": str(channel), "event": event[:64]})
+    return rule
+
+
+_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+
+
+def validate_payload(rule: PublishRule, data: dict[str, Any]) -> Any:
+    """Check ``data`` against the rule's payload struct; ``bad_frame`` with ``details.path`` if invalid.
+
+    Returns the payload struct instance (``ChatMessage``, ``QuestionRef``, …).
+    """
+    try:
+        return msgspec.convert(data, rule.payload)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        match = _PATH.search(text)
+        path = "$.data" + (match.group("path") if match else "")
+        message = text[: match.start()] if match else text
+        raise FrameError("invalid data", {"message": message, "path": path}) from None

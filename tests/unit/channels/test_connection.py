@@ -1,0 +1,162 @@
+import json
+
+import pytest
+
+from channels.connection import Close, Connection, ConnState, SendFrame
+from channels.errors import CloseCode, Forbidden, TokenExpired
+from channels.frames import Subscribe
+from channels.limits import ProtocolLimits
+
+U = "6f1c2a3b-0000-4000-8000-00000000abcd"
+
+
+def opened(limits: ProtocolLimits | None = None) -> Connection:
+    conn = Connection("c1", now=0.0, limits=limits)
+    conn.on_auth(1, "u1", exp=1_000_100.0, now=0.0, wall_now=1_000_000.0)
+    return conn
+
+
+def frames(actions: list[SendFrame | Close]) -> list[dict[str, object]]:
+    return [json.loads(a.data) for a in actions if isinstance(a, SendFrame)]
+
+
+def test_auth_reply_carries_identity_expiry_connection_and_heartbeat() -> None:
+    conn = Connection("c1", now=0.0)
+    actions = conn.on_auth(1, "u1", exp=1_000_100.0, now=0.0, wall_now=1_000_000.0)
+    assert frames(actions) == [
+        {
+            "op": "reply",
+            "id": 1,
+            "ok": True,
+            "result": {"user_id": "u1", "expires_at": 1_000_100, "connection_id": "c1", "heartbeat_s": 25.0},
+        }
+    ]
+    assert conn.state is ConnState.OPEN
+
+
+def test_no_auth_within_the_deadline_closes_4001() -> None:
+    conn = Connection("c1", now=100.0)
+    assert conn.next_deadline() == 105.0
+    assert conn.tick(104.9) == []
+    assert conn.tick(105.0) == [Close(CloseCode.UNAUTHENTICATED, "authentication timeout")]
+    assert conn.state is ConnState.CLOSED
+    assert conn.tick(200.0) == []
+
+
+def test_frame_before_auth_is_refused_and_closes_4001() -> None:
+    conn = Connection("c1", now=0.0)
+    frame, actions = conn.receive('{"op":"subscribe","id":3,"channel":"feed"}', 0.1)
+    assert frame is None
+    assert frames(actions)[0]["error"] == {"code": "unauthorized", "message": "authenticate first"}
+    assert actions[-1] == Close(CloseCode.UNAUTHENTICATED, "authenticate first")
+
+
+def test_token_expiry_sends_token_expired_then_closes_4001() -> None:
+    conn = opened()
+    assert conn.next_deadline() == 100.0
+    assert conn.tick(99.0) == []
+    actions = conn.tick(100.0)
+    assert frames(actions) == [
+        {"op": "error", "error": {"code": "token_expired", "message": "token expired"}}
+    ]
+    assert actions[-1] == Close(CloseCode.UNAUTHENTICATED, "token expired")
+
+
+def test_reauth_by_the_same_user_extends_expiry() -> None:
+    conn = opened()
+    conn.on_auth(2, "u1", exp=1_000_500.0, now=50.0, wall_now=1_000_050.0)
+    assert conn.tick(100.0) == []
+    assert conn.next_deadline() == 500.0
+
+
+def test_reauth_as_another_user_is_forbidden_and_keeps_the_old_identity() -> None:
+    conn = opened()
+    with pytest.raises(Forbidden):
+        conn.on_auth(2, "u2", exp=1_000_500.0, now=1.0, wall_now=1_000_001.0)
+    assert conn.user_id == "u1"
+
+
+def test_already_expired_token_is_refused() -> None:
+    with pytest.raises(TokenExpired):
+        Connection("c1", now=0.0).on_auth(1, "u1", exp=10.0, now=0.0, wall_now=10.0)
+
+
+def test_ping_is_answered_with_pong() -> None:
+    frame, actions = opened().receive(b'{"op":"ping","id":8}', 1.0)
+    assert frame is None
+    assert actions == [SendFrame(b'{"op":"pong","id":8}')]
+
+
+def test_valid_frames_are_handed_to_the_io_layer() -> None:
+    frame, actions = opened().receive(b'{"op":"subscribe","id":2,"channel":"feed","since":3}', 1.0)
+    assert frame == Subscribe(id=2, channel="feed", since=3)
+    assert actions == []
+
+
+def test_oversize_frame_closes_1009() -> None:
+    conn = opened(ProtocolLimits(max_frame_bytes=100))
+    assert conn.receive("x" * 101, 1.0) == (None, [Close(CloseCode.TOO_BIG, "frame too big")])
+    conn = opened(ProtocolLimits(max_frame_bytes=100))
+    assert conn.receive("é" * 51, 1.0)[1] == [Close(CloseCode.TOO_BIG, "frame too big")]
+
+
+def test_bad_frame_gets_a_reply_with_its_id() -> None:
+    _, actions = opened().receive(b'{"op":"subscribe","id":5,"channel":1}', 1.0)
+    reply = frames(actions)[0]
+    assert (reply["op"], reply["id"], reply["ok"]) == ("reply", 5, False)
+    assert isinstance(reply["error"], dict)
+    assert reply["error"]["code"] == "bad_frame"
+
+
+def test_ten_bad_frames_within_ten_seconds_close_1008() -> None:
+    conn = opened()
+    for i in range(9):
+        _, actions = conn.receive(b"garbage", float(i))
+        assert not any(isinstance(a, Close) for a in actions)
+    _, actions = conn.receive(b"garbage", 9.5)
+    assert actions[-1] == Close(CloseCode.POLICY, "too many bad frames")
+
+
+def test_bad_frames_spread_out_do_not_close() -> None:
+    conn = opened()
+    for i in range(30):
+        _, actions = conn.receive(b"garbage", i * 1.5)
+        assert not any(isinstance(a, Close) for a in actions)
+
+
+def test_subscription_set_enforces_unknown_duplicate_missing_and_max() -> None:
+    conn = opened(ProtocolLimits(max_subscriptions=2))
+    assert str(conn.subscribe("feed")) == "feed"
+    with pytest.raises(Exception) as info:
+        conn.subscribe("feed")
+    assert getattr(info.value, "code", None) == "already_subscribed"
+    conn.subscribe(f"thread:{U}")
+    with pytest.raises(Exception) as info:
+        conn.subscribe("leaderboard:daily")
+    assert getattr(info.value, "code", None) == "too_many_subscriptions"
+    with pytest.raises(Exception) as info:
+        conn.subscribe("bogus")
+    assert getattr(info.value, "code", None) == "unknown_channel"
+    conn.unsubscribe("feed")
+    with pytest.raises(Exception) as info:
+        conn.unsubscribe("feed")
+    assert getattr(info.value, "code", None) == "not_subscribed"
+
+
+def test_publish_is_rate_limited_per_channel_with_retry_after() -> None:
+    conn = opened(ProtocolLimits(publish_rate_per_s=1.0, publish_burst=2))
+    channel = f"session:{U}"
+    conn.check_publish(channel, "reaction", 0.0)
+    conn.check_publish(channel, "reaction", 0.0)
+    with pytest.raises(Exception) as info:
+        conn.check_publish(channel, "reaction", 0.0)
+    assert getattr(info.value, "code", None) == "rate_limited"
+    assert getattr(info.value, "details", None) == {"retry_after": 1.0}
+    conn.check_publish(f"thread:{U}", "typing", 0.0)  # another channel, another bucket
+
+
+def test_closed_connection_emits_nothing_more() -> None:
+    conn = opened()
+    assert conn.close(CloseCode.GOING_AWAY, "draining") == [Close(CloseCode.GOING_AWAY, "draining")]
+    assert conn.receive(b'{"op":"ping"}', 1.0) == (None, [])
+    assert conn.close(CloseCode.NORMAL) == []
