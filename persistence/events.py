@@ -61,3 +61,9 @@ async def prune_events(conn: asyncpg.Connection, max_age_days: int, keep_per_cha
         "SELECT realtime.prune_events(make_interval(days => $1), $2)", max_age_days, keep_per_channel
     )
     return deleted
+
+
+async def notify_state(conn: asyncpg.Connection, payload: Any) -> None:
+    """A state signal (not logged) for the realtime layer, delivered at commit like the events:
+    `{"k": "leaderboard", "period": "weekly"}` and the vote counts the triggers send."""
+    await conn.execute("SELECT pg_notify($1, $2::jsonb::text)", STATE_CHANNEL, payload)

@@ -1,0 +1,62 @@
+"""`python -m hub serve` on a fresh folder with no environment: embedded PostgreSQL, migrations, demo
+data, and a ready hub on the port it was given."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from persistence.seed import DEMO_PASSWORD
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_serve_with_no_environment_starts_embedded_database_with_demo_data(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "REDIS_URL", "JWT_SECRET", "MIGRATION_DATABASE_URL", "HUB_NAMESPACE")}
+    env.update({"HUB_DATA_DIR": str(tmp_path / "data"), "PORT": str(port)})
+    log = (tmp_path / "serve.log").open("w")
+    process = subprocess.Popen([sys.executable, "-m", "hub", "serve"], cwd=ROOT, env=env, stdout=log,
+                               stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        ready = None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                ready = httpx.get(f"{base}/readyz", timeout=2)
+                if ready.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        output = (tmp_path / "serve.log").read_text()
+        assert ready is not None and ready.status_code == 200, output
+        assert "seed: done" in output and "migrate:" in output, "migrations and seeding print progress"
+        login = httpx.post(f"{base}/api/auth/login", json={"email": "alice@hub.local", "password": DEMO_PASSWORD})
+        assert login.status_code == 200, login.text
+        me = httpx.get(f"{base}/api/auth/me", headers={"Authorization": f"Bearer {login.json()['access_token']}"})
+        assert me.json()["profile"]["full_name"] == "Alice Learner"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
