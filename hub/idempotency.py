@@ -22,7 +22,7 @@ from persistence.identity import SERVICE, Identity
 
 T = TypeVar("T")
 
-IdempotencyKey = Annotated[str | None, HeaderParameter(header="Idempotency-Key", required=False)]
+IdempotencyKey = Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)]
 
 _encoder = msgspec.json.Encoder()
 

@@ -1,0 +1,164 @@
+"""Registration for live sessions, the participant list and feedback.
+
+Seats are never oversold: a registration counts the seats and inserts its row while holding the
+session's row lock (`persistence.sessions.lock_session`), so registrations for one session are
+serialised and `current_participants` (trigger-kept) is exact when read. Waitlist order is FIFO by
+(created_at, id), with `created_at` taken under that lock; positions are computed when read.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from litestar import Response, delete, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from hub.api.sessions import channel_of, fill_seats, participant_view, time_id_key
+from hub.auth import AppServices, Caller
+from hub.errors import AlreadyDone, NotFound, ValidationFailed
+from hub.idempotency import IdempotencyKey, create_once
+from hub.pagination import check_limit, decode_cursor, page_of
+from hub.rules.prerequisites import require_met, required_lessons
+from hub.rules.session_state import may_host, require_feedback_allowed, require_open, seat_for
+from persistence import profiles, sessions
+from persistence.db import set_identity
+from persistence.events import append_event
+from persistence.identity import SERVICE
+from persistence.plans import level_access_limit
+
+_STATUSES = ("attended", "missed", "registered", "waitlisted")
+
+
+class FeedbackIn(msgspec.Struct, forbid_unknown_fields=True):
+    rating: Annotated[int, msgspec.Meta(ge=1, le=5)]
+    text: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+
+
+async def check_prerequisites(conn: asyncpg.Connection, user_id: UUID, prerequisites: dict[str, Any] | None,
+                              free_tier_level: int) -> None:
+    """402 `plan_required` / 409 `prerequisites_not_met`; read as the user (own plan, level, progress)."""
+    if not prerequisites:
+        return
+    profile = await profiles.own_profile(conn, user_id)
+    require_met(
+        prerequisites,
+        plan_limit=await level_access_limit(conn, user_id, free_tier_level),
+        current_level=profile["current_level"] if profile else 1,
+        completed_lessons=await sessions.completed_lessons(conn, user_id, required_lessons(prerequisites)),
+    )
+
+
+@post("/api/sessions/{session_id:uuid}/registration", status_code=HTTP_201_CREATED, tags=["sessions"])
+async def register(session_id: FromPath[UUID], user: Caller, services: AppServices) -> Response[dict[str, Any]]:
+    """201 with the new participant row (`registered` while seats remain, else `waitlisted`); 200 with the
+    existing row when the caller is already registered or waitlisted."""
+    user_id = user.require_user_id()
+    async with services.db.transaction(user) as conn:
+        found = await sessions.session_rows(conn, [session_id], user_id)
+        if not found:
+            raise NotFound("Session not found")
+        [session] = found
+        is_new = session["my_status"] is None
+        if is_new:
+            require_open(session["status"])
+            await check_prerequisites(conn, user_id, session["prerequisites"], services.settings.free_tier_level)
+        await set_identity(conn, SERVICE)  # participant rows are server-owned
+        if is_new:
+            locked = await sessions.lock_session(conn, session_id)
+            if locked is None:
+                raise NotFound("Session not found")
+            require_open(locked["status"])  # it may have moved on while we checked prerequisites
+            seat = seat_for(locked["current_participants"], locked["max_participants"])
+            # False only when a concurrent request of the same user inserted first: answer its row.
+            is_new = await sessions.insert_participant(conn, session_id, user_id, seat)
+        row = await sessions.participant(conn, session_id, user_id)
+        assert row is not None
+        view = participant_view(row)
+        if is_new:
+            await append_event(conn, channel_of(session_id), f"participant.{row['attendance_status']}", view)
+    return Response(view, status_code=HTTP_201_CREATED if is_new else HTTP_200_OK)
+
+
+@delete("/api/sessions/{session_id:uuid}/registration", status_code=HTTP_204_NO_CONTENT, tags=["sessions"])
+async def cancel_registration(session_id: FromPath[UUID], user: Caller, services: AppServices) -> None:
+    """Deletes the caller's row (the schema has no `cancelled` status) and, when that freed a seat,
+    promotes the first waitlisted participant in the same transaction."""
+    user_id = user.require_user_id()
+    async with services.db.transaction(user) as conn:
+        if await sessions.channel_facts(conn, session_id, user_id) is None:
+            raise NotFound("Session not found")
+        await set_identity(conn, SERVICE)  # participant rows are server-owned
+        locked = await sessions.lock_session(conn, session_id)
+        row = await sessions.participant(conn, session_id, user_id)
+        if locked is None or row is None:
+            raise NotFound("You are not registered for this session")
+        require_open(locked["status"])
+        await sessions.delete_participant(conn, session_id, user_id)
+        await append_event(conn, channel_of(session_id), "participant.cancelled", participant_view(row))
+        await fill_seats(conn, session_id)
+
+
+def _participants_cursor(cursor: str | None) -> tuple[str, Any, UUID] | None:
+    key = decode_cursor(cursor, 3)
+    if key is None:
+        return None
+    if key[0] not in _STATUSES:
+        raise ValidationFailed({"cursor": "is not a cursor this route issued"})
+    created_at, row_id = time_id_key(key[1:])
+    return key[0], created_at, row_id
+
+
+@get("/api/sessions/{session_id:uuid}/participants", tags=["sessions"])
+async def participants(
+    session_id: FromPath[UUID],
+    user: Caller,
+    services: AppServices,
+    limit: Annotated[int | None, QueryParameter()] = None,
+    cursor: Annotated[str | None, QueryParameter()] = None,
+) -> dict[str, Any]:
+    """Host and admins: `{items, next_cursor, counts}`, everyone grouped by status, FIFO within it.
+    Anyone else: the counts only, `{registered, waitlisted, attended, missed}`."""
+    size = check_limit(limit)
+    after = _participants_cursor(cursor)
+    async with services.db.transaction(user) as conn:
+        facts = await sessions.channel_facts(conn, session_id, user.user_id)
+        if facts is None:
+            raise NotFound("Session not found")
+        hosts = may_host(user.user_id, facts["host_id"], user.is_admin)
+        rows = await sessions.participants_page(conn, session_id, after, size + 1) if hosts else []
+        await set_identity(conn, SERVICE)  # counts are public, the rows behind them are not
+        counts = (await sessions.status_counts(conn, [session_id]))[session_id]
+    if not hosts:
+        return counts
+    page = page_of(rows, size, lambda row: [row["attendance_status"], row["created_at"].isoformat(), str(row["id"])])
+    return {"items": [participant_view(row) for row in page.items], "next_cursor": page.next_cursor,
+            "counts": counts}
+
+
+@post("/api/sessions/{session_id:uuid}/feedback", status_code=HTTP_201_CREATED, tags=["sessions"])
+async def give_feedback(session_id: FromPath[UUID], data: JSONBody[FeedbackIn], user: Caller,
+                        services: AppServices, idempotency_key: IdempotencyKey) -> Response[Any]:
+    """Once per attendee, after the session ended: 409 `feedback_not_allowed` before that, 403 for
+    anyone who did not attend, 409 `already_done` for a second submission."""
+    user_id = user.require_user_id()
+
+    async def create(conn: asyncpg.Connection) -> dict[str, Any]:
+        facts = await sessions.channel_facts(conn, session_id, user_id)
+        if facts is None:
+            raise NotFound("Session not found")
+        require_feedback_allowed(facts["status"], facts["attendance_status"])
+        await set_identity(conn, SERVICE)  # participant rows are server-owned
+        row = await sessions.record_feedback(conn, session_id, user_id, data.rating, data.text)
+        if row is None:
+            raise AlreadyDone("Feedback was already given")
+        return dict(row)
+
+    return await create_once(services.db, user, idempotency_key, f"POST /api/sessions/{session_id}/feedback",
+                             create)
+
+
+ROUTES = [register, cancel_registration, participants, give_feedback]

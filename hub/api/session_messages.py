@@ -1,0 +1,62 @@
+"""The history of a live session's room: chat, questions (with upvotes and the answered flag), answers
+and announcements. The realtime layer writes them; this module owns their one JSON shape."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+from litestar import get
+from litestar.params import FromPath, QueryParameter
+
+from hub.api.sessions import time_id_cursor
+from hub.auth import AppServices, Caller
+from hub.errors import Forbidden, NotFound
+from hub.pagination import Page, check_limit, page_of
+from hub.rules.session_state import admitted, may_host
+from persistence import sessions
+
+
+def message_view(record: asyncpg.Record) -> dict[str, Any]:
+    """A message as REST and the `session:<id>` events show it. `record` has the columns of
+    `persistence.sessions.messages_page`; a deleted message keeps its place with `content` null."""
+    return {
+        "id": record["id"],
+        "session_id": record["session_id"],
+        "author_id": record["author_id"],
+        "author": {"id": record["author_id"], "full_name": record["author_full_name"]},
+        "kind": record["kind"],
+        "content": None if record["is_deleted"] else record["content"],
+        "parent_id": record["parent_id"],
+        "upvotes_count": record["upvotes_count"],
+        "is_answered": record["is_answered"],
+        "is_deleted": record["is_deleted"],
+        "created_at": record["created_at"],
+    }
+
+
+@get("/api/sessions/{session_id:uuid}/messages", tags=["sessions"])
+async def session_messages(
+    session_id: FromPath[UUID],
+    user: Caller,
+    services: AppServices,
+    limit: Annotated[int | None, QueryParameter()] = None,
+    cursor: Annotated[str | None, QueryParameter()] = None,
+) -> Page[dict[str, Any]]:
+    """Oldest first, keyset-paginated by (created_at, id); for those the session channel admits
+    (host, admins, seat holders), 403 for anyone else."""
+    size = check_limit(limit)
+    after = time_id_cursor(cursor)
+    async with services.db.transaction(user) as conn:
+        facts = await sessions.channel_facts(conn, session_id, user.user_id)
+        if facts is None:
+            raise NotFound("Session not found")
+        if not admitted(may_host(user.user_id, facts["host_id"], user.is_admin), facts["attendance_status"]):
+            raise Forbidden("Only the host, admins and registered participants may read this session")
+        rows = await sessions.messages_page(conn, session_id, after, size + 1)
+    page = page_of(rows, size, lambda row: [row["created_at"].isoformat(), str(row["id"])])
+    return Page(items=[message_view(row) for row in page.items], next_cursor=page.next_cursor)
+
+
+ROUTES = [session_messages]
