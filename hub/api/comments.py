@@ -1,0 +1,145 @@
+"""Threaded comments: the thread in display order, replies, author edits, soft deletes, and their
+events on `thread:<post_id>` (`comment.created`, `comment.updated`, `comment.deleted`).
+
+`comment_view` is the one representation, for REST and event data; it always carries `depth`
+(0 for a top-level comment). A deleted comment keeps its place and replies, with `content` null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from litestar import Response, delete, get, patch, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from hub.api.posts import NO_NUL, author_view, require_author_or_admin, thread_channel
+from hub.auth import AppServices, Caller
+from hub.errors import Locked, NotFound, ValidationFailed
+from hub.idempotency import IdempotencyKey, create_once
+from hub.pagination import Page, check_limit, decode_cursor, page_of
+from hub.rules.threads import parse_thread_cursor, score
+from persistence import community
+from persistence.events import append_event
+
+CommentContent = Annotated[str, msgspec.Meta(min_length=1, max_length=10_000, pattern=NO_NUL)]
+
+
+class CommentIn(msgspec.Struct, forbid_unknown_fields=True):
+    content: CommentContent
+    parent_comment_id: UUID | None = None
+
+
+class CommentPatch(msgspec.Struct, forbid_unknown_fields=True):
+    content: CommentContent
+
+
+def comment_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A comment as REST returns it and as its events carry it."""
+    return {
+        "id": row["id"],
+        "post_id": row["post_id"],
+        "parent_comment_id": row["parent_comment_id"],
+        "author_id": row["author_id"],
+        "author": author_view(row),
+        "content": None if row["is_deleted"] else row["content"],
+        "is_deleted": row["is_deleted"],
+        "upvotes_count": row["upvotes_count"],
+        "downvotes_count": row["downvotes_count"],
+        "score": score(row["upvotes_count"], row["downvotes_count"]),
+        "depth": row["depth"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+async def load_comment(conn: asyncpg.Connection, comment_id: UUID) -> dict[str, Any]:
+    row = await community.comment_by_id(conn, comment_id)
+    if row is None:
+        raise NotFound("Comment not found")
+    return comment_view(row)
+
+
+@get("/api/posts/{post_id:uuid}/comments", tags=["community"])
+async def list_thread(
+    post_id: FromPath[UUID],
+    user: Caller,
+    services: AppServices,
+    limit: Annotated[int | None, QueryParameter()] = None,
+    cursor: Annotated[str | None, QueryParameter(max_length=100_000)] = None,
+) -> Page[dict[str, Any]]:
+    size = check_limit(limit)
+    key = decode_cursor(cursor, 1)
+    try:
+        after = [] if key is None else parse_thread_cursor(key[0])
+    except ValueError:
+        raise ValidationFailed({"cursor": "is not a cursor this route issued"}) from None
+    async with services.db.transaction(user) as conn:
+        if await community.post_by_id(conn, post_id) is None:
+            raise NotFound("Post not found")
+        rows = await community.thread_page(conn, post_id, after, size + 1)
+    page = page_of(rows, size, lambda row: [list(row["path"])])
+    return Page(items=[comment_view(row) for row in page.items], next_cursor=page.next_cursor)
+
+
+@post("/api/posts/{post_id:uuid}/comments", status_code=201, tags=["community"])
+async def create_comment(post_id: FromPath[UUID], data: JSONBody[CommentIn], user: Caller, services: AppServices,
+                         idempotency_key: IdempotencyKey = None) -> Response[Any]:
+    async def create(conn: asyncpg.Connection) -> dict[str, Any]:
+        post_row = await community.post_by_id(conn, post_id)
+        if post_row is None:
+            raise NotFound("Post not found")
+        # The schema's RLS refuses the same; checking first gives the caller 423 rather than 403.
+        if post_row["is_locked"] and not user.is_admin:
+            raise Locked()
+        parent = data.parent_comment_id
+        if parent is not None and await community.comment_post_id(conn, parent) != post_id:
+            raise ValidationFailed({"parent_comment_id": "is not a comment of this post"})
+        try:
+            comment_id = await community.create_comment(conn, post_id, user.require_user_id(), data.content,
+                                                        parent)
+        except asyncpg.InsufficientPrivilegeError:
+            raise Locked() from None  # locked after our check: RLS refused the insert
+        except asyncpg.ForeignKeyViolationError:
+            raise NotFound("Post not found") from None  # deleted after our check
+        view = await load_comment(conn, comment_id)
+        await append_event(conn, thread_channel(post_id), "comment.created", view)
+        return view
+
+    return await create_once(services.db, user, idempotency_key, f"POST /api/posts/{post_id}/comments", create)
+
+
+@get("/api/comments/{comment_id:uuid}", tags=["community"])
+async def get_comment(comment_id: FromPath[UUID], user: Caller, services: AppServices) -> dict[str, Any]:
+    async with services.db.transaction(user) as conn:
+        return await load_comment(conn, comment_id)
+
+
+@patch("/api/comments/{comment_id:uuid}", tags=["community"])
+async def edit_comment(comment_id: FromPath[UUID], data: JSONBody[CommentPatch], user: Caller,
+                       services: AppServices) -> dict[str, Any]:
+    async with services.db.transaction(user) as conn:
+        current = await load_comment(conn, comment_id)
+        require_author_or_admin(user, current["author_id"])
+        if not await community.edit_comment(conn, comment_id, data.content):
+            raise NotFound("Comment was deleted")
+        view = await load_comment(conn, comment_id)
+        await append_event(conn, thread_channel(view["post_id"]), "comment.updated", view)
+    return view
+
+
+@delete("/api/comments/{comment_id:uuid}", tags=["community"])
+async def delete_comment(comment_id: FromPath[UUID], user: Caller, services: AppServices) -> None:
+    """Soft delete; deleting an already deleted comment changes nothing and announces nothing."""
+    async with services.db.transaction(user) as conn:
+        current = await load_comment(conn, comment_id)
+        require_author_or_admin(user, current["author_id"])
+        if await community.soft_delete_comment(conn, comment_id):
+            view = await load_comment(conn, comment_id)
+            await append_event(conn, thread_channel(view["post_id"]), "comment.deleted", view)
+
+
+ROUTES = [list_thread, create_comment, get_comment, edit_comment, delete_comment]

@@ -1,0 +1,233 @@
+"""Community posts: the feed, one post, author edits, admin moderation, and their channel events.
+
+`post_view` is the one representation of a post, for REST responses and for event data alike
+(`post.created`, `post.updated`, `post.pinned`, `post.locked` on `feed`, the last three also on the
+post's thread). Votes and comment counts change through the schema's triggers, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from litestar import Response, delete, get, patch, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from hub.auth import AppServices, Caller, require_admin
+from hub.errors import Forbidden, NotFound, ValidationFailed
+from hub.idempotency import IdempotencyKey, create_once
+from hub.pagination import Page, check_limit, decode_cursor, page_of
+from hub.rules.threads import (
+    POST_CURSOR_LENGTH,
+    PostSort,
+    first_post_key,
+    parse_post_cursor,
+    post_cursor_key,
+    score,
+)
+from hub.views_counter import views_counter_of
+from persistence import community
+from persistence.events import append_event
+from persistence.identity import Identity
+
+# PostgreSQL text cannot hold NUL; refusing it here keeps it a 422 instead of a database error.
+NO_NUL = r"^[^\x00]*$"
+
+PostType = Literal["discussion", "question", "announcement"]
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300, pattern=NO_NUL)]
+PostContent = Annotated[str, msgspec.Meta(max_length=20_000, pattern=NO_NUL)]
+Category = Annotated[str, msgspec.Meta(max_length=100, pattern=NO_NUL)]
+Tag = Annotated[str, msgspec.Meta(max_length=50, pattern=NO_NUL)]
+Tags = Annotated[list[Tag], msgspec.Meta(max_length=10)]
+
+
+class PostIn(msgspec.Struct, forbid_unknown_fields=True):
+    title: Title
+    content: PostContent | None = None
+    post_type: PostType = "discussion"
+    category: Category | None = None
+    tags: Tags = msgspec.field(default_factory=list)
+
+
+class PostPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Only the fields present are changed; counters, flags and the author are not accepted at all."""
+
+    title: Title | msgspec.UnsetType = msgspec.UNSET
+    content: PostContent | msgspec.UnsetType | None = msgspec.UNSET
+    post_type: PostType | msgspec.UnsetType = msgspec.UNSET
+    category: Category | msgspec.UnsetType | None = msgspec.UNSET
+    tags: Tags | msgspec.UnsetType = msgspec.UNSET
+
+
+FEED = "feed"
+
+
+def thread_channel(post_id: UUID) -> str:
+    return f"thread:{post_id}"
+
+
+def author_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The author block of a post or comment row (`author_*` columns from the author's profile)."""
+    return {"id": row["author_id"], "full_name": row["author_full_name"], "avatar_url": row["author_avatar_url"]}
+
+
+def post_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A post as REST returns it and as its events carry it."""
+    return {
+        "id": row["id"],
+        "author_id": row["author_id"],
+        "author": author_view(row),
+        "title": row["title"],
+        "content": row["content"],
+        "post_type": row["post_type"],
+        "category": row["category"],
+        "tags": list(row["tags"] or []),
+        "is_pinned": row["is_pinned"],
+        "is_locked": row["is_locked"],
+        "upvotes_count": row["upvotes_count"],
+        "downvotes_count": row["downvotes_count"],
+        "score": score(row["upvotes_count"], row["downvotes_count"]),
+        "comments_count": row["comments_count"],
+        "views_count": row["views_count"],
+        "last_activity_at": row["last_activity_at"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+async def load_post(conn: asyncpg.Connection, post_id: UUID) -> dict[str, Any]:
+    row = await community.post_by_id(conn, post_id)
+    if row is None:
+        raise NotFound("Post not found")
+    return post_view(row)
+
+
+def require_author_or_admin(identity: Identity, author_id: UUID) -> None:
+    if author_id != identity.user_id and not identity.is_admin:
+        raise Forbidden("Only the author or an admin may do this")
+
+
+def require_announcement_rights(identity: Identity, post_type: object) -> None:
+    if post_type == "announcement" and not identity.is_admin:
+        raise Forbidden("Only admins post announcements")
+
+
+@post("/api/posts", status_code=201, tags=["community"])
+async def create_post(data: JSONBody[PostIn], user: Caller, services: AppServices,
+                      idempotency_key: IdempotencyKey = None) -> Response[Any]:
+    require_announcement_rights(user, data.post_type)
+
+    async def create(conn: asyncpg.Connection) -> dict[str, Any]:
+        post_id = await community.create_post(conn, user.require_user_id(), msgspec.to_builtins(data))
+        view = await load_post(conn, post_id)
+        await append_event(conn, FEED, "post.created", view)
+        return view
+
+    return await create_once(services.db, user, idempotency_key, "POST /api/posts", create)
+
+
+@get("/api/posts", tags=["community"])
+async def list_posts(
+    user: Caller,
+    services: AppServices,
+    sort: Annotated[PostSort, QueryParameter()] = "active",
+    category: Annotated[str | None, QueryParameter(max_length=100, pattern=NO_NUL)] = None,
+    tag: Annotated[str | None, QueryParameter(max_length=50, pattern=NO_NUL)] = None,
+    post_type: Annotated[PostType | None, QueryParameter()] = None,
+    author_id: Annotated[UUID | None, QueryParameter()] = None,
+    limit: Annotated[int | None, QueryParameter()] = None,
+    cursor: Annotated[str | None, QueryParameter(max_length=1000)] = None,
+) -> Page[dict[str, Any]]:
+    size = check_limit(limit)
+    key = decode_cursor(cursor, POST_CURSOR_LENGTH[sort])
+    try:
+        after = first_post_key(sort) if key is None else parse_post_cursor(sort, key)
+    except ValueError:
+        raise ValidationFailed({"cursor": "is not a cursor this route issued"}) from None
+    async with services.db.transaction(user) as conn:
+        rows = await community.list_posts(conn, sort, after, category=category, tag=tag, post_type=post_type,
+                                          author_id=author_id, limit=size + 1)
+    return page_of([post_view(row) for row in rows], size, lambda view: post_cursor_key(sort, view))
+
+
+@get("/api/posts/{post_id:uuid}", tags=["community"])
+async def get_post(post_id: FromPath[UUID], user: Caller, services: AppServices) -> dict[str, Any]:
+    async with services.db.transaction(user) as conn:
+        view = await load_post(conn, post_id)
+    views_counter_of(services).count(post_id)
+    return view
+
+
+@patch("/api/posts/{post_id:uuid}", tags=["community"])
+async def edit_post(post_id: FromPath[UUID], data: JSONBody[PostPatch], user: Caller,
+                    services: AppServices) -> dict[str, Any]:
+    require_announcement_rights(user, data.post_type)
+    async with services.db.transaction(user) as conn:
+        current = await load_post(conn, post_id)
+        require_author_or_admin(user, current["author_id"])
+        try:
+            changed = await community.patch_post(conn, post_id, msgspec.to_builtins(data))
+        except asyncpg.InsufficientPrivilegeError:
+            # RLS: a non-admin may not keep an announcement (one whose author lost the admin role)
+            raise Forbidden("Only admins edit announcements") from None
+        if not changed:
+            raise NotFound("Post not found")
+        view = await load_post(conn, post_id)
+        await append_event(conn, FEED, "post.updated", view)
+        await append_event(conn, thread_channel(post_id), "post.updated", view)
+    return view
+
+
+@delete("/api/posts/{post_id:uuid}", tags=["community"])
+async def delete_post(post_id: FromPath[UUID], user: Caller, services: AppServices) -> None:
+    async with services.db.transaction(user) as conn:
+        current = await load_post(conn, post_id)
+        require_author_or_admin(user, current["author_id"])
+        if not await community.delete_post(conn, post_id):
+            raise NotFound("Post not found")
+        gone = {"id": post_id}
+        await append_event(conn, FEED, "post.deleted", gone)
+        await append_event(conn, thread_channel(post_id), "post.deleted", gone)
+
+
+async def _moderate(services: AppServices, user: Identity, post_id: UUID, *, pinned: bool | None = None,
+                    locked: bool | None = None) -> dict[str, Any]:
+    """Sets a moderation flag and announces it: `post.pinned` on the feed, `post.locked` on the feed
+    and the thread (one event name for both directions; the post in the data says which)."""
+    require_admin(user)
+    async with services.db.transaction(user) as conn:
+        if not await community.moderate(conn, post_id, pinned=pinned, locked=locked):
+            raise NotFound("Post not found")
+        view = await load_post(conn, post_id)
+        if pinned is not None:
+            await append_event(conn, FEED, "post.pinned", view)
+        if locked is not None:
+            await append_event(conn, FEED, "post.locked", view)
+            await append_event(conn, thread_channel(post_id), "post.locked", view)
+    return view
+
+
+@post("/api/posts/{post_id:uuid}/pin", status_code=200, tags=["community"])
+async def pin_post(post_id: FromPath[UUID], user: Caller, services: AppServices) -> dict[str, Any]:
+    return await _moderate(services, user, post_id, pinned=True)
+
+
+@post("/api/posts/{post_id:uuid}/unpin", status_code=200, tags=["community"])
+async def unpin_post(post_id: FromPath[UUID], user: Caller, services: AppServices) -> dict[str, Any]:
+    return await _moderate(services, user, post_id, pinned=False)
+
+
+@post("/api/posts/{post_id:uuid}/lock", status_code=200, tags=["community"])
+async def lock_post(post_id: FromPath[UUID], user: Caller, services: AppServices) -> dict[str, Any]:
+    return await _moderate(services, user, post_id, locked=True)
+
+
+@post("/api/posts/{post_id:uuid}/unlock", status_code=200, tags=["community"])
+async def unlock_post(post_id: FromPath[UUID], user: Caller, services: AppServices) -> dict[str, Any]:
+    return await _moderate(services, user, post_id, locked=False)
+
+
+ROUTES = [create_post, list_posts, get_post, edit_post, delete_post, pin_post, unpin_post, lock_post, unlock_post]

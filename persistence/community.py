@@ -1,0 +1,237 @@
+"""Community posts and comments, read and written as the caller (RLS and column grants decide).
+
+Counters (votes, comments_count, last_activity_at) belong to the schema's triggers and are never
+written here; `add_views` is the one server-owned write and runs as SERVICE.
+
+The list statements are module constants so the EXPLAIN test checks exactly what the routes run.
+Each feed statement takes the keyset bound first (see `hub.rules.threads`), then the four optional
+filters (category, tag, post_type, author_id; NULL = no filter), then the row limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+POST_BY_ID = """
+SELECT p.id, p.author_id, a.full_name AS author_full_name, a.avatar_url AS author_avatar_url,
+       p.title, p.content, p.post_type, p.category, p.tags, p.is_pinned, p.is_locked,
+       p.upvotes_count, p.downvotes_count, p.comments_count, p.views_count,
+       p.last_activity_at, p.created_at, p.updated_at
+FROM public.community_posts p LEFT JOIN public.user_profiles a ON a.id = p.author_id
+WHERE p.id = $1
+"""
+
+# Index: idx_posts_pinned_activity (and idx_posts_category_activity / idx_posts_type_activity), backwards.
+LIST_POSTS_ACTIVE = """
+SELECT p.id, p.author_id, a.full_name AS author_full_name, a.avatar_url AS author_avatar_url,
+       p.title, p.content, p.post_type, p.category, p.tags, p.is_pinned, p.is_locked,
+       p.upvotes_count, p.downvotes_count, p.comments_count, p.views_count,
+       p.last_activity_at, p.created_at, p.updated_at
+FROM public.community_posts p LEFT JOIN public.user_profiles a ON a.id = p.author_id
+WHERE (p.is_pinned, p.last_activity_at, p.id) < ($1, $2, $3)
+  AND ($4::text IS NULL OR p.category = $4)
+  AND ($5::text IS NULL OR p.tags @> ARRAY[$5::text])
+  AND ($6::text IS NULL OR p.post_type = $6)
+  AND ($7::uuid IS NULL OR p.author_id = $7)
+ORDER BY p.is_pinned DESC, p.last_activity_at DESC, p.id DESC
+LIMIT $8
+"""
+
+# Index: idx_posts_created (and idx_posts_author_created), backwards.
+LIST_POSTS_NEW = """
+SELECT p.id, p.author_id, a.full_name AS author_full_name, a.avatar_url AS author_avatar_url,
+       p.title, p.content, p.post_type, p.category, p.tags, p.is_pinned, p.is_locked,
+       p.upvotes_count, p.downvotes_count, p.comments_count, p.views_count,
+       p.last_activity_at, p.created_at, p.updated_at
+FROM public.community_posts p LEFT JOIN public.user_profiles a ON a.id = p.author_id
+WHERE (p.created_at, p.id) < ($1, $2)
+  AND ($3::text IS NULL OR p.category = $3)
+  AND ($4::text IS NULL OR p.tags @> ARRAY[$4::text])
+  AND ($5::text IS NULL OR p.post_type = $5)
+  AND ($6::uuid IS NULL OR p.author_id = $6)
+ORDER BY p.created_at DESC, p.id DESC
+LIMIT $7
+"""
+
+# Index: idx_posts_score on (upvotes_count - downvotes_count, id), backwards.
+LIST_POSTS_TOP = """
+SELECT p.id, p.author_id, a.full_name AS author_full_name, a.avatar_url AS author_avatar_url,
+       p.title, p.content, p.post_type, p.category, p.tags, p.is_pinned, p.is_locked,
+       p.upvotes_count, p.downvotes_count, p.comments_count, p.views_count,
+       p.last_activity_at, p.created_at, p.updated_at
+FROM public.community_posts p LEFT JOIN public.user_profiles a ON a.id = p.author_id
+WHERE ((p.upvotes_count - p.downvotes_count), p.id) < ($1, $2)
+  AND ($3::text IS NULL OR p.category = $3)
+  AND ($4::text IS NULL OR p.tags @> ARRAY[$4::text])
+  AND ($5::text IS NULL OR p.post_type = $5)
+  AND ($6::uuid IS NULL OR p.author_id = $6)
+ORDER BY (p.upvotes_count - p.downvotes_count) DESC, p.id DESC
+LIMIT $7
+"""
+
+LIST_POSTS = {"active": LIST_POSTS_ACTIVE, "new": LIST_POSTS_NEW, "top": LIST_POSTS_TOP}
+
+# The whole thread's (id, path) is built from idx_comments_post_created / idx_comments_parent; the
+# recursive step repeats `post_id = $1` so it can never fall back to scanning every comment. Paths are
+# compared in "C" collation: see `hub.rules.threads` for why that is display order. The page starts
+# after the path `$2` ('{}' for the first page, below every path).
+THREAD_PAGE = """
+WITH RECURSIVE thread (id, path) AS (
+    SELECT c.id,
+           ARRAY[(to_char(c.created_at AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSUS') || c.id::text) COLLATE "C"]
+    FROM public.community_comments c
+    WHERE c.post_id = $1 AND c.parent_comment_id IS NULL
+  UNION ALL
+    SELECT c.id,
+           t.path || ((to_char(c.created_at AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSUS') || c.id::text) COLLATE "C")
+    FROM thread t JOIN public.community_comments c ON c.parent_comment_id = t.id
+    WHERE c.post_id = $1
+)
+SELECT c.id, c.post_id, c.parent_comment_id, c.author_id,
+       a.full_name AS author_full_name, a.avatar_url AS author_avatar_url,
+       c.content, c.is_deleted, c.upvotes_count, c.downvotes_count, c.created_at, c.updated_at,
+       cardinality(t.path) - 1 AS depth, t.path
+FROM thread t
+JOIN public.community_comments c ON c.id = t.id
+LEFT JOIN public.user_profiles a ON a.id = c.author_id
+WHERE t.path > $2::text[] COLLATE "C"
+ORDER BY t.path COLLATE "C"
+LIMIT $3
+"""
+
+# depth = number of ancestors: the walk yields one row per comment from this one up to its root.
+COMMENT_BY_ID = """
+WITH RECURSIVE lineage (parent_comment_id) AS (
+    SELECT parent_comment_id FROM public.community_comments WHERE id = $1
+  UNION ALL
+    SELECT c.parent_comment_id FROM lineage l JOIN public.community_comments c ON c.id = l.parent_comment_id
+)
+SELECT c.id, c.post_id, c.parent_comment_id, c.author_id,
+       a.full_name AS author_full_name, a.avatar_url AS author_avatar_url,
+       c.content, c.is_deleted, c.upvotes_count, c.downvotes_count, c.created_at, c.updated_at,
+       (SELECT count(*) - 1 FROM lineage)::int AS depth
+FROM public.community_comments c LEFT JOIN public.user_profiles a ON a.id = c.author_id
+WHERE c.id = $1
+"""
+
+
+async def post_by_id(conn: asyncpg.Connection, post_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(POST_BY_ID, post_id)
+
+
+async def list_posts(conn: asyncpg.Connection, sort: str, after: tuple[Any, ...], *, category: str | None,
+                     tag: str | None, post_type: str | None, author_id: UUID | None,
+                     limit: int) -> list[asyncpg.Record]:
+    """One page of the feed. Custom plans only: a generic plan of these statements cannot see which
+    filters are NULL, misjudges their selectivity and scans instead of walking the sort's index."""
+    await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+    rows: list[asyncpg.Record] = await conn.fetch(LIST_POSTS[sort], *after, category, tag, post_type,
+                                                  author_id, limit)
+    return rows
+
+
+async def create_post(conn: asyncpg.Connection, author_id: UUID, fields: Mapping[str, Any]) -> UUID:
+    post_id: UUID = await conn.fetchval(
+        """
+        INSERT INTO public.community_posts (author_id, title, content, post_type, category, tags)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        RETURNING id
+        """,
+        author_id, fields["title"], fields["content"], fields["post_type"], fields["category"], fields["tags"],
+    )
+    return post_id
+
+
+async def patch_post(conn: asyncpg.Connection, post_id: UUID, patch: Mapping[str, Any]) -> bool:
+    """Applies only the keys present in `patch`; False when the post is gone."""
+    changed: UUID | None = await conn.fetchval(
+        """
+        UPDATE public.community_posts p
+        SET (title, content, post_type, category, tags)
+          = (SELECT r.title, r.content, r.post_type, r.category, r.tags
+             FROM jsonb_populate_record(p, $2::jsonb) r)
+        WHERE p.id = $1
+        RETURNING p.id
+        """,
+        post_id, patch,
+    )
+    return changed is not None
+
+
+async def moderate(conn: asyncpg.Connection, post_id: UUID, *, pinned: bool | None = None,
+                   locked: bool | None = None) -> bool:
+    """Sets the flags given (None keeps one); False when the post is gone. The schema's
+    guard_post_moderation trigger refuses this for non-admins."""
+    changed: UUID | None = await conn.fetchval(
+        """
+        UPDATE public.community_posts
+        SET is_pinned = coalesce($2, is_pinned), is_locked = coalesce($3, is_locked)
+        WHERE id = $1
+        RETURNING id
+        """,
+        post_id, pinned, locked,
+    )
+    return changed is not None
+
+
+async def delete_post(conn: asyncpg.Connection, post_id: UUID) -> bool:
+    """Hard delete; comments go by cascade and votes by the schema's delete trigger."""
+    deleted: UUID | None = await conn.fetchval(
+        "DELETE FROM public.community_posts WHERE id = $1 RETURNING id", post_id)
+    return deleted is not None
+
+
+async def add_views(conn: asyncpg.Connection, views: Mapping[UUID, int]) -> None:
+    """One increment per post, in id order so concurrent flushers lock rows in the same order."""
+    await conn.executemany(
+        "UPDATE public.community_posts SET views_count = views_count + $2 WHERE id = $1",
+        sorted(views.items()),
+    )
+
+
+async def thread_page(conn: asyncpg.Connection, post_id: UUID, after_path: list[str],
+                      limit: int) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(THREAD_PAGE, post_id, after_path, limit)
+    return rows
+
+
+async def comment_by_id(conn: asyncpg.Connection, comment_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(COMMENT_BY_ID, comment_id)
+
+
+async def comment_post_id(conn: asyncpg.Connection, comment_id: UUID) -> UUID | None:
+    post_id: UUID | None = await conn.fetchval(
+        "SELECT post_id FROM public.community_comments WHERE id = $1", comment_id)
+    return post_id
+
+
+async def create_comment(conn: asyncpg.Connection, post_id: UUID, author_id: UUID, content: str,
+                         parent_comment_id: UUID | None) -> UUID:
+    comment_id: UUID = await conn.fetchval(
+        """
+        INSERT INTO public.community_comments (post_id, author_id, content, parent_comment_id)
+        VALUES ($1, $2, $3, $4)
+        RETURNING id
+        """,
+        post_id, author_id, content, parent_comment_id,
+    )
+    return comment_id
+
+
+async def edit_comment(conn: asyncpg.Connection, comment_id: UUID, content: str) -> bool:
+    changed: UUID | None = await conn.fetchval(
+        "UPDATE public.community_comments SET content = $2 WHERE id = $1 AND NOT is_deleted RETURNING id",
+        comment_id, content)
+    return changed is not None
+
+
+async def soft_delete_comment(conn: asyncpg.Connection, comment_id: UUID) -> bool:
+    """True when this call deleted it; the row, its replies and its votes stay."""
+    changed: UUID | None = await conn.fetchval(
+        "UPDATE public.community_comments SET is_deleted = true WHERE id = $1 AND NOT is_deleted RETURNING id",
+        comment_id)
+    return changed is not None

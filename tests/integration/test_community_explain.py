@@ -1,0 +1,139 @@
+"""The feed and thread statements the routes run are index scans, never sequential scans.
+
+Thousands of posts and comments are inserted, the tables analysed, and `EXPLAIN` run on the exact SQL
+constants of `persistence.community`, as the app's own role, for every sort and filter and for the
+thread's first and a later page. Feed statements run with custom plans only (`list_posts` sets
+plan_cache_mode), so they are checked as planned for the given values; the thread statements are
+checked that way and also as the generic plan a long-lived prepared statement may switch to.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from hub.rules.threads import PostSort, first_post_key
+from persistence import community
+from persistence.db import Database
+from persistence.identity import user_identity
+from tests.helpers.api import signup
+
+POSTS, COMMENTS, TABLES = 4000, 6000, {"community_posts", "community_comments"}
+
+
+def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from nodes(child)
+
+
+def seq_scans(explained: Any) -> list[str]:
+    return [node["Relation Name"] for node in nodes(explained[0]["Plan"])
+            if node["Node Type"] == "Seq Scan" and node.get("Relation Name") in TABLES]
+
+
+@pytest.fixture(scope="module")
+async def bulk(hub_url: str, test_db: Any) -> dict[str, Any]:
+    """A community big enough that a sequential scan would be the planner's honest choice if allowed."""
+    async with httpx.AsyncClient(base_url=hub_url) as http:
+        author = await signup(http)
+    marker = f"bulk-{secrets.token_hex(3)}"
+    conn = await asyncpg.connect(test_db.owner_dsn)
+    try:
+        await conn.execute(
+            """
+            INSERT INTO community_posts (author_id, title, content, post_type, category, tags, is_pinned,
+                                         upvotes_count, downvotes_count, created_at, last_activity_at)
+            SELECT $1, $2 || ' ' || n, 'body', (ARRAY['discussion', 'question', 'announcement'])[1 + n % 3],
+                   $2 || '-cat-' || (n % 40), ARRAY[$2 || '-tag-' || (n % 25)], n % 500 = 0,
+                   (n * 7919) % 97, (n * 104729) % 13,
+                   now() - make_interval(secs => n * 37), now() - make_interval(secs => (n * 7919) % 100000)
+            FROM generate_series(1, $3) AS n
+            """,
+            author.user_id, marker, POSTS)
+        posts = [r["id"] for r in await conn.fetch(
+            "SELECT id FROM community_posts WHERE title LIKE $1 || ' %' ORDER BY created_at", marker)]
+        await conn.execute(
+            """
+            INSERT INTO community_comments (post_id, author_id, content, created_at)
+            SELECT ($2::uuid[])[1 + n % array_length($2::uuid[], 1)], $1, 'c' || n,
+                   now() - make_interval(secs => n)
+            FROM generate_series(1, $3) AS n
+            """,
+            author.user_id, posts, COMMENTS // 2)
+        # replies two levels down, all in the comment's own post
+        for _ in range(2):
+            await conn.execute(
+                """
+                INSERT INTO community_comments (post_id, author_id, parent_comment_id, content)
+                SELECT post_id, author_id, id, 'reply'
+                FROM community_comments WHERE post_id = ANY($1::uuid[]) ORDER BY created_at DESC LIMIT $2
+                """,
+                posts, COMMENTS // 4)
+        await conn.execute("ANALYZE community_posts")
+        await conn.execute("ANALYZE community_comments")
+        busiest = await conn.fetchval(
+            "SELECT post_id FROM community_comments WHERE post_id = ANY($1::uuid[]) "
+            "GROUP BY post_id ORDER BY count(*) DESC LIMIT 1", posts)
+        path = await conn.fetchval(
+            "SELECT ARRAY[to_char(created_at AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSUS') || id::text] "
+            "FROM community_comments WHERE post_id = $1 AND parent_comment_id IS NULL LIMIT 1", busiest)
+    finally:
+        await conn.close()
+    return {"author": author, "marker": marker, "busiest": busiest, "path": path}
+
+
+async def explain(app_db: Database, author_id: uuid.UUID, sql: str, args: list[Any], *, generic: bool) -> Any:
+    """The plan of `sql` with `args`, as the author's transaction would run it. `generic`: the plan a
+    prepared statement falls back to (parameters unknown), via PREPARE and EXPLAIN EXECUTE, which
+    takes literals only; each argument is turned into a typed literal by the server itself."""
+    identity = user_identity({"sub": str(author_id), "role": "authenticated", "aud": "authenticated"})
+    async with app_db.transaction(identity) as conn:
+        if not generic:
+            return await conn.fetchval("EXPLAIN (FORMAT JSON) " + sql, *args)
+        types = [param.name for param in (await conn.prepare(sql)).get_parameters()]
+        literals = [await conn.fetchval("SELECT quote_nullable($1::" + name + "::text) || '::' || $2", arg, name)
+                    for arg, name in zip(args, types, strict=True)]
+        await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        await conn.execute("PREPARE explained AS " + sql)
+        try:
+            return await conn.fetchval("EXPLAIN (FORMAT JSON) EXECUTE explained(" + ", ".join(literals) + ")")
+        finally:
+            await conn.execute("DEALLOCATE explained")
+
+
+def filters(bulk: dict[str, Any]) -> dict[str, list[Any]]:
+    """(category, tag, post_type, author_id) for each filter the feed offers, alone."""
+    return {
+        "none": [None, None, None, None],
+        "category": [f"{bulk['marker']}-cat-3", None, None, None],
+        "tag": [None, f"{bulk['marker']}-tag-4", None, None],
+        "post_type": [None, None, "question", None],
+        "author": [None, None, None, bulk["author"].user_id],
+    }
+
+
+@pytest.mark.parametrize("sort", ["active", "new", "top"])
+async def test_every_feed_sort_and_filter_is_an_index_scan(app_db: Database, bulk: dict[str, Any],
+                                                           sort: PostSort) -> None:
+    for name, values in filters(bulk).items():
+        args = [*first_post_key(sort), *values, 21]
+        plan = await explain(app_db, bulk["author"].user_id, community.LIST_POSTS[sort], args, generic=False)
+        assert seq_scans(plan) == [], (sort, name, plan)
+
+
+@pytest.mark.parametrize("generic", [False, True], ids=["custom", "generic"])
+async def test_thread_pages_are_index_scans(app_db: Database, bulk: dict[str, Any], generic: bool) -> None:
+    after: list[str]
+    for after in ([], bulk["path"]):
+        plan = await explain(app_db, bulk["author"].user_id, community.THREAD_PAGE,
+                             [bulk["busiest"], after, 21], generic=generic)
+        assert seq_scans(plan) == [], (after, plan)
+    plan = await explain(app_db, bulk["author"].user_id, community.POST_BY_ID, [bulk["busiest"]], generic=generic)
+    assert seq_scans(plan) == []
