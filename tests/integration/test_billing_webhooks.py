@@ -1,0 +1,318 @@
+"""Stripe webhooks: only verified deliveries count, each event counts once, and delivery order does not
+change the outcome. Signed with the SDK's own helper; the hub refetches from the local stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.helpers.api import Account, admin, signup
+from tests.helpers.stripe_stub import (
+    StripeStub,
+    billing_hub,
+    deliver,
+    event_body,
+    priced_plan,
+    signed_headers,
+    stripe_stub,
+    subscription_object,
+)
+
+LEVELS = 1000
+T = int(time.time()) - 3600  # event `created` times; signatures are made "now"
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[StripeStub]:
+    with stripe_stub() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def billing_url(start_hub: Any, stub: StripeStub) -> Iterator[str]:
+    with billing_hub(start_hub, stub) as url:
+        yield url
+
+
+@pytest.fixture
+async def http(billing_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=billing_url, timeout=30) as client:
+        yield client
+
+
+@dataclass
+class Subscriber:
+    account: Account
+    plan: dict[str, Any]
+    customer: str
+    subscription_id: str
+
+    def subscription(self, status: str, **changes: Any) -> dict[str, Any]:
+        return subscription_object(self.subscription_id, customer=self.customer, price=self.plan["stripe_price_id"],
+                                   status=status, **changes)
+
+    def invoice(self) -> dict[str, Any]:
+        return {"id": f"in_{secrets.token_hex(6)}", "object": "invoice", "customer": self.customer,
+                "parent": {"type": "subscription_details",
+                           "subscription_details": {"subscription": self.subscription_id}}}
+
+
+async def new_subscriber(http: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> Subscriber:
+    """A user whose Stripe customer is stored (as checkout leaves it) and a plan opening every level."""
+    plan = await priced_plan(http, (await admin(http, owner_conn)).headers, level_access_limit=LEVELS)
+    account = await signup(http)
+    customer = f"cus_{secrets.token_hex(8)}"
+    await owner_conn.execute("UPDATE auth.users SET stripe_customer_id = $2 WHERE id = $1", account.user_id, customer)
+    return Subscriber(account, plan, customer, f"sub_{secrets.token_hex(8)}")
+
+
+@pytest.fixture
+async def subscriber(http: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> Subscriber:
+    return await new_subscriber(http, owner_conn)
+
+
+async def row_of(owner_conn: asyncpg.Connection, subscription_id: str) -> dict[str, Any] | None:
+    row = await owner_conn.fetchrow(
+        """
+        SELECT user_id, plan_id::text AS plan_id, status, current_period_start, current_period_end, trial_end,
+               cancel_at_period_end, stripe_state_at
+        FROM public.user_subscriptions WHERE stripe_subscription_id = $1
+        """,
+        subscription_id,
+    )
+    return dict(row) if row else None
+
+
+async def state_of(owner_conn: asyncpg.Connection, subscription_id: str) -> tuple[Any, ...]:
+    row = await row_of(owner_conn, subscription_id)
+    assert row is not None
+    return (row["plan_id"], row["status"], row["current_period_end"], row["trial_end"], row["cancel_at_period_end"])
+
+
+async def user_events(owner_conn: asyncpg.Connection, account: Account) -> list[dict[str, Any]]:
+    rows = await owner_conn.fetch(
+        "SELECT data FROM realtime.events WHERE channel = $1 AND event = 'subscription.updated' ORDER BY seq",
+        f"user:{account.user_id}")
+    return [row["data"] for row in rows]
+
+
+async def ok(response: httpx.Response) -> None:
+    assert response.status_code == 200, response.text
+    assert response.json() == {"received": True}
+
+
+async def test_unsigned_badly_signed_stale_or_altered_deliveries_are_400_and_change_nothing(
+        http: httpx.AsyncClient, subscriber: Subscriber, owner_conn: asyncpg.Connection) -> None:
+    event_id = f"evt_{secrets.token_hex(8)}"
+    body = event_body("customer.subscription.created", subscriber.subscription("active"), created=T,
+                      event_id=event_id)
+    altered = body.replace('"status": "active"', '"status": "trialing"')
+    assert altered != body
+    attempts = [
+        (body, {}),
+        (body, {"Stripe-Signature": "garbage"}),
+        (body, signed_headers(body, secret="whsec_someone_else")),
+        (body, signed_headers(body, timestamp=int(time.time()) - 600)),
+        (altered, signed_headers(body)),
+    ]
+    for content, headers in attempts:
+        response = await http.post("/api/billing/webhook", content=content, headers=headers)
+        assert (response.status_code, response.json()["code"]) == (400, "bad_signature"), headers
+    assert await owner_conn.fetchval("SELECT count(*) FROM billing.stripe_events WHERE id = $1", event_id) == 0
+    assert await row_of(owner_conn, subscriber.subscription_id) is None
+    await ok(await http.post("/api/billing/webhook", content=body, headers=signed_headers(body)))
+    assert await owner_conn.fetchval("SELECT count(*) FROM billing.stripe_events WHERE id = $1", event_id) == 1
+
+
+async def test_subscription_status_moves_level_access_and_lesson_gating_at_once(
+        http: httpx.AsyncClient, subscriber: Subscriber, owner_conn: asyncpg.Connection) -> None:
+    lesson_id = await owner_conn.fetchval(
+        """
+        INSERT INTO public.lessons (level_id, gate_id, title, content_data)
+        VALUES ($1, $2, 'Gated', '{"body": "paid"}') RETURNING id
+        """,
+        secrets.randbelow(LEVELS - 2) + 2, secrets.randbelow(2_000_000_000))
+    headers = subscriber.account.headers
+
+    async def access() -> tuple[int, int, str]:
+        me = (await http.get("/api/auth/me", headers=headers)).json()
+        lesson = await http.get(f"/api/lessons/{lesson_id}", headers=headers)
+        view = (await http.get("/api/billing/subscription", headers=headers)).json()
+        assert view["level_access_limit"] == me["level_access_limit"]
+        return me["level_access_limit"], lesson.status_code, view["status"]
+
+    assert await access() == (1, 402, "free")
+    await ok(await deliver(http, "customer.subscription.created",
+                           subscriber.subscription("trialing", trial_end=T + 86_400), created=T))
+    assert await access() == (LEVELS, 200, "trialing")
+    await ok(await deliver(http, "invoice.payment_failed", subscriber.invoice(), created=T + 1))
+    assert await access() == (1, 402, "past_due")
+    await ok(await deliver(http, "invoice.paid", subscriber.invoice(), created=T + 2))
+    assert await access() == (LEVELS, 200, "active")
+    await ok(await deliver(http, "customer.subscription.updated", subscriber.subscription("past_due"), created=T + 3))
+    assert await access() == (1, 402, "past_due")
+    await ok(await deliver(http, "customer.subscription.deleted", subscriber.subscription("active"), created=T + 4))
+    assert await access() == (1, 402, "free")
+    assert (await row_of(owner_conn, subscriber.subscription_id) or {})["status"] == "canceled"
+
+
+async def test_each_change_is_published_on_the_users_channel_as_the_rest_view(
+        http: httpx.AsyncClient, subscriber: Subscriber, owner_conn: asyncpg.Connection) -> None:
+    await ok(await deliver(http, "customer.subscription.created", subscriber.subscription("trialing"), created=T))
+    view = (await http.get("/api/billing/subscription", headers=subscriber.account.headers)).json()
+    assert (view["status"], view["plan"]["id"]) == ("trialing", subscriber.plan["id"])
+    assert view["current_period_end"] == datetime.fromtimestamp(1_762_592_000, UTC).isoformat().replace("+00:00", "Z")
+    await ok(await deliver(http, "invoice.payment_failed", subscriber.invoice(), created=T + 1))
+    await ok(await deliver(http, "invoice.paid", subscriber.invoice(), created=T + 2))
+    events = await user_events(owner_conn, subscriber.account)
+    assert [e["status"] for e in events] == ["trialing", "past_due", "active"]
+    assert events[0] == view
+    assert events[-1] == (await http.get("/api/billing/subscription", headers=subscriber.account.headers)).json()
+
+
+async def test_replaying_every_event_twice_and_in_parallel_has_no_second_effect(
+        http: httpx.AsyncClient, subscriber: Subscriber, owner_conn: asyncpg.Connection) -> None:
+    sequence = [
+        ("customer.subscription.created", subscriber.subscription("trialing")),
+        ("customer.subscription.updated", subscriber.subscription("active")),
+        ("invoice.payment_failed", subscriber.invoice()),
+        ("invoice.paid", subscriber.invoice()),
+    ]
+    ids = [f"evt_{secrets.token_hex(8)}" for _ in sequence]
+    for offset, ((kind, obj), event_id) in enumerate(zip(sequence, ids, strict=True)):
+        copies = [deliver(http, kind, obj, created=T + offset, event_id=event_id) for _ in range(3)]
+        for response in await asyncio.gather(*copies):
+            await ok(response)
+        await ok(await deliver(http, kind, obj, created=T + offset, event_id=event_id))
+    assert await owner_conn.fetchval("SELECT count(*) FROM billing.stripe_events WHERE id = ANY($1)", ids) == 4
+    assert [e["status"] for e in await user_events(owner_conn, subscriber.account)] == [
+        "trialing", "active", "past_due", "active"]
+    assert (await row_of(owner_conn, subscriber.subscription_id) or {})["status"] == "active"
+    # A replay after later events still changes nothing: the ledger, not the ordering rule, stops it.
+    await ok(await deliver(http, "invoice.payment_failed", subscriber.invoice(), created=T + 10, event_id=ids[2]))
+    assert (await row_of(owner_conn, subscriber.subscription_id) or {})["status"] == "active"
+
+
+async def test_updated_before_created_ends_in_the_in_order_state(
+        http: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    in_order, reversed_ = [await new_subscriber(http, owner_conn) for _ in range(2)]
+
+    def events(s: Subscriber) -> list[tuple[str, dict[str, Any], int]]:
+        return [("customer.subscription.created", s.subscription("trialing", trial_end=T + 600), T),
+                ("customer.subscription.updated",
+                 s.subscription("active", trial_end=T + 600, cancel_at_period_end=True,
+                                period_end=1_765_000_000), T + 60)]
+
+    for kind, obj, created in events(in_order):
+        await ok(await deliver(http, kind, obj, created=created))
+    for kind, obj, created in reversed(events(reversed_)):
+        await ok(await deliver(http, kind, obj, created=created))
+    expected = await state_of(owner_conn, in_order.subscription_id)
+    assert expected[1:] == ("active", datetime.fromtimestamp(1_765_000_000, UTC),
+                            datetime.fromtimestamp(T + 600, UTC), True)
+    assert (await state_of(owner_conn, reversed_.subscription_id))[1:] == expected[1:]
+    assert (await row_of(owner_conn, reversed_.subscription_id) or {})["stripe_state_at"] == datetime.fromtimestamp(
+        T + 60, UTC)
+
+
+async def test_an_old_updated_after_a_newer_one_is_ignored(
+        http: httpx.AsyncClient, subscriber: Subscriber, owner_conn: asyncpg.Connection) -> None:
+    await ok(await deliver(http, "customer.subscription.created", subscriber.subscription("trialing"), created=T))
+    await ok(await deliver(http, "customer.subscription.updated",
+                           subscriber.subscription("active", cancel_at_period_end=True), created=T + 10))
+    await ok(await deliver(http, "customer.subscription.updated", subscriber.subscription("past_due"), created=T + 5))
+    await ok(await deliver(http, "invoice.payment_failed", subscriber.invoice(), created=T + 9))
+    assert (await state_of(owner_conn, subscriber.subscription_id))[1:] == (
+        "active", datetime.fromtimestamp(1_762_592_000, UTC), None, True)
+    assert [e["status"] for e in await user_events(owner_conn, subscriber.account)] == ["trialing", "active"]
+
+
+@pytest.mark.parametrize("newest_first", [True, False])
+async def test_events_of_the_same_second_end_in_stripes_current_state(
+        http: httpx.AsyncClient, stub: StripeStub, subscriber: Subscriber, owner_conn: asyncpg.Connection,
+        newest_first: bool) -> None:
+    current = subscriber.subscription("active", cancel_at_period_end=True)
+    stub.subscriptions[subscriber.subscription_id] = current
+    pair = [("customer.subscription.updated", current),
+            ("customer.subscription.updated", subscriber.subscription("past_due"))]
+    for kind, obj in pair if newest_first else reversed(pair):
+        await ok(await deliver(http, kind, obj, created=T))
+    assert (await state_of(owner_conn, subscriber.subscription_id))[1:] == (
+        "active", datetime.fromtimestamp(1_762_592_000, UTC), None, True)
+    assert stub.received("GET", f"/v1/subscriptions/{subscriber.subscription_id}")
+
+
+async def test_a_tie_that_cannot_be_refetched_is_retried_later_not_recorded(
+        http: httpx.AsyncClient, subscriber: Subscriber, owner_conn: asyncpg.Connection) -> None:
+    await ok(await deliver(http, "customer.subscription.created", subscriber.subscription("active"), created=T))
+    event_id = f"evt_{secrets.token_hex(8)}"
+    failed = await deliver(http, "customer.subscription.updated", subscriber.subscription("past_due"), created=T,
+                           event_id=event_id)
+    assert (failed.status_code, failed.json()["code"]) == (502, "stripe_unavailable")
+    assert await owner_conn.fetchval("SELECT count(*) FROM billing.stripe_events WHERE id = $1", event_id) == 0
+    assert (await row_of(owner_conn, subscriber.subscription_id) or {})["status"] == "active"
+
+
+async def test_checkout_completed_links_the_customer_and_stores_the_fetched_subscription(
+        http: httpx.AsyncClient, stub: StripeStub, owner_conn: asyncpg.Connection) -> None:
+    plan = await priced_plan(http, (await admin(http, owner_conn)).headers, level_access_limit=LEVELS)
+    account = await signup(http)
+    customer, subscription_id = f"cus_{secrets.token_hex(8)}", f"sub_{secrets.token_hex(8)}"
+    stub.subscriptions[subscription_id] = subscription_object(subscription_id, customer=customer,
+                                                              price=plan["stripe_price_id"], status="trialing",
+                                                              trial_end=T + 7 * 86_400)
+    session = {"id": f"cs_test_{secrets.token_hex(6)}", "object": "checkout.session", "mode": "subscription",
+               "client_reference_id": str(account.user_id), "customer": customer, "subscription": subscription_id,
+               "metadata": {"user_id": str(account.user_id), "plan_id": plan["id"]}}
+    await ok(await deliver(http, "checkout.session.completed", session, created=T))
+    assert await owner_conn.fetchval("SELECT stripe_customer_id FROM auth.users WHERE id = $1",
+                                     account.user_id) == customer
+    row = await row_of(owner_conn, subscription_id)
+    assert row is not None
+    assert (row["user_id"], row["plan_id"], row["status"]) == (account.user_id, plan["id"], "trialing")
+    assert row["trial_end"] == datetime.fromtimestamp(T + 7 * 86_400, UTC)
+    me = (await http.get("/api/auth/me", headers=account.headers)).json()
+    assert me["level_access_limit"] == LEVELS
+
+
+async def test_unhandled_and_unmatched_events_are_acknowledged_and_recorded(
+        http: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    other_id, stray_id = f"evt_{secrets.token_hex(8)}", f"evt_{secrets.token_hex(8)}"
+    await ok(await deliver(http, "customer.created", {"id": "cus_x", "object": "customer"}, created=T,
+                           event_id=other_id))
+    stray_subscription = f"sub_{secrets.token_hex(8)}"
+    stray = subscription_object(stray_subscription, customer="cus_nobody", price="price_nobody_sells",
+                                status="active")
+    await ok(await deliver(http, "customer.subscription.created", stray, created=T, event_id=stray_id))
+    assert await owner_conn.fetchval("SELECT count(*) FROM billing.stripe_events WHERE id = ANY($1)",
+                                     [other_id, stray_id]) == 2
+    assert await row_of(owner_conn, stray_subscription) is None
+
+
+async def test_a_signed_body_that_is_not_an_event_is_a_400(http: httpx.AsyncClient) -> None:
+    body = json.dumps({"object": "event", "id": "evt_x"})
+    response = await http.post("/api/billing/webhook", content=body, headers=signed_headers(body))
+    assert response.status_code == 400
+
+
+async def test_subscribers_keep_their_plan_after_it_is_withdrawn_from_sale(
+        http: httpx.AsyncClient, subscriber: Subscriber, owner_conn: asyncpg.Connection) -> None:
+    await ok(await deliver(http, "customer.subscription.created", subscriber.subscription("active"), created=T))
+    boss = await admin(http, owner_conn)
+    withdrawn = await http.patch(f"/api/plans/{subscriber.plan['id']}", json={"is_active": False},
+                                 headers=boss.headers)
+    assert withdrawn.status_code == 200
+    view = (await http.get("/api/billing/subscription", headers=subscriber.account.headers)).json()
+    assert (view["status"], view["plan"]["id"], view["level_access_limit"]) == ("active", subscriber.plan["id"], LEVELS)
+    me = (await http.get("/api/auth/me", headers=subscriber.account.headers)).json()
+    assert me["level_access_limit"] == LEVELS

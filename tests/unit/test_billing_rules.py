@@ -1,0 +1,103 @@
+"""The webhook rules: Stripe statuses onto the schema's set, what each event changes, and event ordering."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+from hub.billing.webhooks import (
+    ApplySnapshot,
+    CustomerLink,
+    Order,
+    Refetch,
+    SetStatus,
+    invoice_subscription_id,
+    order_of,
+    read_event,
+    subscription_state,
+    subscription_status,
+)
+
+USER = "6f1c1a52-5b1e-4bde-9b55-8d1f0c6b2a10"
+PLAN = "0b7e3c1d-2f4a-4c5e-8a9b-1c2d3e4f5a6b"
+T0 = datetime(2025, 10, 9, 8, 26, 40, tzinfo=UTC)
+
+
+def subscription(**changes: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "id": "sub_1", "object": "subscription", "customer": "cus_1", "status": "active",
+        "cancel_at_period_end": False, "trial_end": None, "metadata": {"user_id": USER, "plan_id": PLAN},
+        "items": {"data": [{"id": "si_1", "current_period_start": 1_760_000_000,
+                            "current_period_end": 1_762_592_000, "price": {"id": "price_pro"}}]},
+    }
+    base.update(changes)
+    return base
+
+
+def test_only_paid_up_stripe_statuses_map_onto_granting_statuses() -> None:
+    assert {s: subscription_status(s) for s in ("active", "trialing", "past_due", "unpaid", "canceled")} == {
+        "active": "active", "trialing": "trialing", "past_due": "past_due", "unpaid": "unpaid",
+        "canceled": "canceled"}
+    assert subscription_status("incomplete") == "unpaid"
+    assert subscription_status("incomplete_expired") == "canceled"
+    assert subscription_status("paused") == "past_due"
+    assert subscription_status("some_future_status") == "unpaid"
+    assert subscription_status(None) == "unpaid"
+
+
+def test_subscription_state_reads_the_period_from_items_and_from_the_legacy_top_level() -> None:
+    current = subscription_state(subscription(trial_end=1_760_600_000, cancel_at_period_end=True))
+    assert current.current_period_start == datetime.fromtimestamp(1_760_000_000, UTC)
+    assert current.current_period_end == datetime.fromtimestamp(1_762_592_000, UTC)
+    assert current.trial_end == datetime.fromtimestamp(1_760_600_000, UTC)
+    assert (current.price_id, current.customer_id, current.cancel_at_period_end) == ("price_pro", "cus_1", True)
+    assert (current.metadata_user_id, current.metadata_plan_id) == (UUID(USER), UUID(PLAN))
+    legacy = subscription_state(subscription(current_period_start=1_700_000_000, current_period_end=1_702_592_000,
+                                             customer={"id": "cus_expanded"}, metadata={"user_id": "not-a-uuid"}))
+    assert legacy.current_period_start == datetime.fromtimestamp(1_700_000_000, UTC)
+    assert legacy.current_period_end == datetime.fromtimestamp(1_702_592_000, UTC)
+    assert (legacy.customer_id, legacy.metadata_user_id) == ("cus_expanded", None)
+
+
+def test_invoice_subscription_is_found_in_the_old_and_the_2025_shape() -> None:
+    assert invoice_subscription_id({"subscription": "sub_old"}) == "sub_old"
+    assert invoice_subscription_id({"parent": {"subscription_details": {"subscription": "sub_new"}}}) == "sub_new"
+    assert invoice_subscription_id({"parent": None, "subscription": None}) is None
+
+
+def test_checkout_completed_links_the_customer_and_refetches_the_subscription() -> None:
+    effect = read_event("checkout.session.completed", 1_760_000_000,
+                        {"client_reference_id": USER, "customer": "cus_1", "subscription": "sub_1"})
+    assert effect.link == CustomerLink(UUID(USER), "cus_1")
+    assert effect.action == Refetch("sub_1")
+    assert effect.created == datetime.fromtimestamp(1_760_000_000, UTC)
+    anonymous = read_event("checkout.session.completed", 1, {"customer": "cus_1", "subscription": None})
+    assert (anonymous.link, anonymous.action) == (None, None)
+
+
+def test_subscription_events_carry_their_snapshot_and_deleted_means_canceled() -> None:
+    updated = read_event("customer.subscription.updated", 1, subscription(status="past_due"))
+    assert isinstance(updated.action, ApplySnapshot) and updated.action.state.status == "past_due"
+    deleted = read_event("customer.subscription.deleted", 1, subscription(status="active"))
+    assert isinstance(deleted.action, ApplySnapshot) and deleted.action.state.status == "canceled"
+    assert deleted.action.subscription_id == "sub_1"
+
+
+def test_invoice_events_move_only_from_the_statuses_they_concern() -> None:
+    paid = read_event("invoice.paid", 1, {"parent": {"subscription_details": {"subscription": "sub_1"}}})
+    assert paid.action == SetStatus("sub_1", "active", frozenset({"past_due", "unpaid"}))
+    failed = read_event("invoice.payment_failed", 1, {"subscription": "sub_1"})
+    assert failed.action == SetStatus("sub_1", "past_due", frozenset({"active", "trialing"}))
+    assert read_event("invoice.paid", 1, {"subscription": None}).action is None
+
+
+def test_events_the_hub_does_not_handle_change_nothing() -> None:
+    effect = read_event("customer.created", 1, {"id": "cus_1"})
+    assert (effect.link, effect.action) == (None, None)
+
+
+def test_order_of_an_event_against_the_stored_state() -> None:
+    assert order_of(None, T0) is Order.NEWER
+    assert order_of(datetime(2025, 10, 9, 8, 26, 39, tzinfo=UTC), T0) is Order.NEWER
+    assert order_of(T0, T0) is Order.SAME
+    assert order_of(datetime(2025, 10, 9, 8, 26, 41, tzinfo=UTC), T0) is Order.OLDER
