@@ -79,6 +79,14 @@ def handle_unavailable(_: Request[Any, Any, Any], exc: Exception) -> Response[di
                    headers={"Retry-After": "1"})
 
 
+def handle_data_error(_: Request[Any, Any, Any], exc: asyncpg.DataError) -> Response[dict[str, Any]]:
+    # Input PostgreSQL cannot hold (a NUL character, a number out of range) that got past the request
+    # structs: the transaction has rolled back, and it is the caller's input, so 422 rather than 500.
+    log.info("data rejected by the database: %s", exc.sqlstate)
+    return problem(422, "validation_failed", "Validation failed", "A value cannot be stored (for example a NUL "
+                   "character or an out-of-range number)", extra={"errors": {"body": "value cannot be stored"}})
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     # The trace goes to the log (without request bodies or headers); the client gets a code only.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -93,5 +101,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     asyncpg.PostgresConnectionError: handle_unavailable,
     asyncpg.exceptions.QueryCanceledError: handle_unavailable,
     ConnectionError: handle_unavailable,
+    asyncpg.DataError: handle_data_error,
     Exception: handle_unexpected,
 }

@@ -132,8 +132,12 @@ async def read_sessions(conn: asyncpg.Connection, viewer: Identity,
 
 
 def view_for(viewer: Identity, row: asyncpg.Record, waitlist_count: int) -> dict[str, Any]:
+    """The session as `viewer` sees it over REST: the shared view plus the viewer's own
+    `my_status` (registered, waitlisted, … or null), which events cannot carry."""
     hosts = may_host(viewer.user_id, row["host_id"], viewer.is_admin)
-    return session_view(row, waitlist_count, show_meeting_url=admitted(hosts, row["my_status"]))
+    view = session_view(row, waitlist_count, show_meeting_url=admitted(hosts, row["my_status"]))
+    view["my_status"] = row["my_status"]
+    return view
 
 
 async def announce_update(conn: asyncpg.Connection, viewer: Identity, session_id: UUID) -> dict[str, Any]:

@@ -36,3 +36,9 @@ async def test_health_ready_metrics_and_openapi(client: httpx.AsyncClient) -> No
     assert "hub_http_requests_total" in metrics.text
     spec = (await client.get("/schema/openapi.json")).json()
     assert "/api/auth/signup" in spec["paths"]
+
+
+async def test_nul_characters_are_refused_as_validation_errors_not_500(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/auth/login", json={"email": "a\u0000b@example.com", "password": "whatever1"})
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "validation_failed"

@@ -180,6 +180,7 @@ async def test_cancelling_promotes_the_first_waitlisted_and_tells_them_on_their_
     assert data["participant"] == promoted[1]
     assert (data["session"]["current_participants"], data["session"]["waitlist_count"]) == (1, 0)
     own_view = (await client.get(f"/api/sessions/{sid}", headers=second_headers)).json()
+    assert own_view.pop("my_status") == "registered"
     assert data["session"] == own_view
 
     not_registered = await client.delete(f"/api/sessions/{sid}/registration", headers=first_headers)

@@ -1,0 +1,185 @@
+/**
+ * app.js — the single-page shell: hash routes, the signed-in session, one HubClient for the whole app,
+ * the connection indicator, the user's own notification channel (toasts) and view lifecycles.
+ *
+ * A view module exports `render(root, ctx, params)`; it may return a cleanup function, called when the
+ * route changes (unsubscribe there). `ctx` = {api, hub, user, toast, navigate, userEvents}.
+ */
+
+import { Api } from "./api.js";
+import { clear, h, replace } from "./dom.js";
+import { HubClient } from "./hub-client.js";
+import * as authView from "./views/auth.js";
+import * as feedView from "./views/feed.js";
+import * as leaderboardView from "./views/leaderboard.js";
+import * as lessonsView from "./views/lessons.js";
+import * as postView from "./views/post.js";
+import * as roomView from "./views/room.js";
+import * as sessionsView from "./views/sessions.js";
+
+const ROUTES = [
+  { pattern: /^login$/, view: authView, public: true, params: () => ({ mode: "login" }) },
+  { pattern: /^signup$/, view: authView, public: true, params: () => ({ mode: "signup" }) },
+  { pattern: /^feed$/, view: feedView },
+  { pattern: /^posts\/([0-9a-f-]{36})$/, view: postView, params: (m) => ({ id: m[1] }) },
+  { pattern: /^lessons$/, view: lessonsView },
+  { pattern: /^leaderboard(?:\/(daily|weekly|monthly|all_time))?$/, view: leaderboardView, params: (m) => ({ period: m[1] }) },
+  { pattern: /^sessions$/, view: sessionsView },
+  { pattern: /^sessions\/([0-9a-f-]{36})$/, view: roomView, params: (m) => ({ id: m[1] }) },
+];
+
+const STATE_TEXT = {
+  idle: "offline",
+  connecting: "connecting…",
+  open: "live",
+  reconnecting: "reconnecting…",
+  unauthorized: "signed out",
+  closed: "offline",
+};
+
+const api = new Api();
+const userEvents = new EventTarget();
+let hub = null;
+let userSub = null;
+let cleanup = null;
+
+const view = document.getElementById("view");
+const conn = document.getElementById("conn");
+const whoami = document.getElementById("whoami");
+const logoutButton = document.getElementById("logout");
+
+export function toast(message, kind = "info") {
+  const box = document.getElementById("toasts");
+  const item = h("div", { class: `toast toast-${kind}` }, message);
+  box.appendChild(item);
+  setTimeout(() => item.remove(), 6000);
+}
+
+function navigate(path) {
+  if (location.hash === `#/${path}`) route();
+  else location.hash = `#/${path}`;
+}
+
+function wsUrl() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/ws`;
+}
+
+function showConnection({ state, retryInMs }) {
+  conn.dataset.state = state;
+  let text = STATE_TEXT[state] || state;
+  if (state === "reconnecting" && retryInMs > 1000) text = `reconnecting in ${Math.round(retryInMs / 1000)} s`;
+  conn.querySelector(".conn-text").textContent = text;
+  document.body.dataset.connection = state;
+}
+
+const USER_TOASTS = {
+  "xp.awarded": (d) => `+${d.amount ?? d.xp_awarded ?? d.xp ?? 0} XP`,
+  "level.up": (d) => `Level up! You reached level ${d.level ?? d.to ?? d.new_level}`,
+  "achievement.unlocked": (d) => `Achievement unlocked: ${d.title ?? d.achievement?.title ?? d.code ?? ""}`,
+  "session.promoted": (d) => `You got a seat in "${d.session?.title ?? "a workshop"}"`,
+};
+
+/** Connects the app's one HubClient for the signed-in user and listens to `user:<id>`. */
+function startHub() {
+  const user = api.user;
+  if (hub || !user) return;
+  hub = new HubClient({ url: wsUrl(), getToken: ({ forceRefresh }) => api.token({ forceRefresh }) });
+  window.hubClient = hub; // for debugging and the browser tests
+  hub.on("state", showConnection);
+  hub.on("unauthorized", () => signedOut());
+  userSub = hub.subscribe(`user:${user.id}`);
+  for (const [event, text] of Object.entries(USER_TOASTS)) {
+    userSub.on(event, (data) => toast(text(data), event === "xp.awarded" ? "xp" : "success"));
+  }
+  userSub.on("*", (frame) => userEvents.dispatchEvent(new CustomEvent(frame.event, { detail: frame.data })));
+  hub.connect();
+}
+
+function stopHub() {
+  if (!hub) return;
+  hub.close();
+  hub = null;
+  userSub = null;
+  showConnection({ state: "idle" });
+}
+
+function signedOut() {
+  stopHub();
+  api.clearSession();
+  navigate("login");
+}
+
+function renderHeader() {
+  const user = api.user;
+  replace(whoami, user ? h("span", { title: user.email }, user.profile?.full_name || user.email) : "");
+  logoutButton.hidden = !user;
+  document.getElementById("nav").hidden = !user;
+  const current = location.hash.replace(/^#\/?/, "").split("/")[0];
+  for (const link of document.querySelectorAll("#nav a")) {
+    if (link.dataset.route === current) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+async function route() {
+  const path = location.hash.replace(/^#\/?/, "");
+  if (cleanup) {
+    try {
+      cleanup();
+    } catch (err) {
+      console.error(err);
+    }
+    cleanup = null;
+  }
+  const match = ROUTES.map((r) => ({ r, m: r.pattern.exec(path) })).find((x) => x.m);
+  if (!match) {
+    navigate(api.user ? "feed" : "login");
+    return;
+  }
+  if (!match.r.public && !api.user) {
+    navigate("login");
+    return;
+  }
+  if (match.r.public && api.user) {
+    navigate("feed");
+    return;
+  }
+  if (api.user) startHub();
+  renderHeader();
+  clear(view);
+  const ctx = { api, hub, user: api.user, toast, navigate, userEvents, signedIn: onSignedIn };
+  try {
+    const result = await match.r.view.render(view, ctx, match.r.params ? match.r.params(match.m) : {});
+    if (typeof result === "function") cleanup = result;
+  } catch (err) {
+    console.error(err);
+    if (err.status === 401) {
+      signedOut();
+      return;
+    }
+    replace(view, h("div", { class: "error", role: "alert" }, `Could not load this page: ${err.message}`));
+  }
+}
+
+function onSignedIn() {
+  startHub();
+  navigate("feed");
+}
+
+logoutButton.addEventListener("click", async () => {
+  stopHub();
+  await api.logout();
+  navigate("login");
+});
+
+api.addEventListener("session", () => {
+  if (!api.session && hub) {
+    stopHub();
+    navigate("login");
+  }
+  renderHeader();
+});
+
+window.addEventListener("hashchange", route);
+route();

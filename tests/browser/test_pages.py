@@ -1,0 +1,100 @@
+"""Signing up and in through the forms, and the workshop list's registration and waitlist states."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from playwright.async_api import expect
+
+from tests.browser.conftest import PHONE, NewContext, screenshot
+from tests.browser.pages import channel_ready, open_as, wait_live
+from tests.helpers.api import signup, with_role
+
+pytestmark = pytest.mark.browser
+
+
+async def test_sign_up_log_out_and_log_in_through_the_forms_opens_the_live_feed(
+        new_context: NewContext, hub_url: str, owner_conn: asyncpg.Connection) -> None:
+    email = f"browser-{secrets.token_hex(4)}@example.com"
+    page = await (await new_context(viewport=PHONE)).new_page()
+    await page.goto(f"{hub_url}/")
+    await expect(page).to_have_url(f"{hub_url}/#/login")
+    await screenshot(page, "login-phone")
+    await page.get_by_role("link", name="Create an account").click()
+    await page.get_by_label("Your name").fill("Fresh Learner")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password (at least 8 characters)").fill("short")
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page).to_have_url(f"{hub_url}/#/signup")  # the browser's own check refuses a short one
+    await page.get_by_label("Password (at least 8 characters)").fill("a good long password")
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page).to_have_url(f"{hub_url}/#/feed")
+    await wait_live(page)
+    await expect(page.locator("#whoami")).to_have_text("Fresh Learner")
+    assert await owner_conn.fetchval("SELECT count(*) FROM auth.users WHERE email = $1", email) == 1
+
+    await page.get_by_role("button", name="Log out").click()
+    await expect(page).to_have_url(f"{hub_url}/#/login")
+    await expect(page.locator("#conn")).to_have_attribute("data-state", "idle")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill("a wrong password")
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("alert")).to_be_visible()
+    await page.get_by_label("Password").fill("a good long password")
+    await page.get_by_role("button", name="Log in").click()
+    await wait_live(page)
+    await screenshot(page, "feed-phone")
+
+
+async def test_registering_shows_seat_or_waitlist_and_a_promotion_arrives_live(
+        new_context: NewContext, client: httpx.AsyncClient, hub_url: str, owner_conn: asyncpg.Connection) -> None:
+    host = await with_role(client, owner_conn, await signup(client, full_name="Sam Host"), "host")
+    title = f"Risk clinic {secrets.token_hex(3)}"
+    response = await client.post("/api/sessions", headers=host.headers, json={
+        "title": title, "scheduled_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+        "duration": "PT45M", "max_participants": 1})
+    assert response.status_code == 201, response.text
+    session_id = response.json()["id"]
+    first = await signup(client, full_name="First In")
+    second = await signup(client, full_name="Second In")
+
+    page_1 = await open_as(await new_context(), hub_url, first, "sessions")
+    page_2 = await open_as(await new_context(viewport=PHONE), hub_url, second, "sessions")
+    await channel_ready(page_2, f"user:{second.user_id}")
+    card_1 = page_1.locator(f'.session-card[data-session-id="{session_id}"]')
+    card_2 = page_2.locator(f'.session-card[data-session-id="{session_id}"]')
+    await card_1.get_by_role("button", name="Register").click()
+    await expect(card_1.locator(".status-registered")).to_have_text("Registered")
+    await expect(card_1.get_by_role("link", name="Open the room")).to_be_visible()
+    await card_2.get_by_role("button", name="Register").click()
+    await expect(card_2.locator(".status-waitlisted")).to_have_text("Waitlisted")
+    await screenshot(page_2, "sessions-phone")
+
+    await card_1.get_by_role("button", name="Cancel registration").click()
+    await expect(card_1.get_by_role("button", name="Register")).to_be_visible()
+    await expect(page_2.locator("#toasts")).to_contain_text(f'You got a seat in "{title}"')
+    await expect(card_2.locator(".status-registered")).to_have_text("Registered")
+    statuses = await owner_conn.fetch(
+        "SELECT user_id, attendance_status FROM session_participants WHERE session_id = $1", session_id)
+    assert {(r["user_id"], r["attendance_status"]) for r in statuses} == {(second.user_id, "registered")}
+    await screenshot(page_1, "sessions-desktop")
+
+
+async def test_the_live_connection_outlives_short_access_tokens_by_refreshing_them_in_place(
+        new_context: NewContext, start_hub: Any) -> None:
+    with start_hub(access_token_ttl_s=6) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            account = await signup(http)
+        page = await open_as(await new_context(), url, account, "feed")
+        first_token = await page.evaluate("JSON.parse(localStorage.getItem('hub.session')).access_token")
+        await page.wait_for_timeout(9_000)  # past the first token's expiry: the hub closes with 4001 unless refreshed
+        assert await page.evaluate("window.hubClient.state") == "open"
+        assert await page.evaluate("window.hubClient.reconnects") == 0
+        assert await page.evaluate("JSON.parse(localStorage.getItem('hub.session')).access_token") != first_token
+        await page.get_by_role("link", name="Lessons").click()  # REST keeps working with the refreshed pair
+        await expect(page.locator(".stat-level dd")).to_have_text("1")
