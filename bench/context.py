@@ -1,0 +1,62 @@
+"""What every scenario gets: the size, the run's infrastructure, the report it adds rows to, and the
+answer to "does the hub's websocket endpoint work yet?" (asked once per run)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from bench.infra import Infra
+from bench.report import Report
+from bench.servers import Server
+from bench.sizes import Size
+
+
+@dataclass
+class Context:
+    size: Size
+    infra: Infra
+    report: Report
+    log: Callable[[str], None]
+    cache: dict[str, Any] = field(default_factory=dict)  # results one scenario reuses from another
+    _hub_problem: str | None = None
+    _hub_checked: bool = False
+
+    async def hub_problem(self, server: Server) -> str | None:
+        """None when `/ws` on `server` takes an `auth` and a `subscribe`; otherwise why not."""
+        if not self._hub_checked:
+            self._hub_problem = await _probe_ws(server.ws_url(), (await self.infra.tokens(1))[0])
+            self._hub_checked = True
+            if self._hub_problem:
+                self.log(f"hub: not available ({self._hub_problem})")
+                self.report.notes.append(f"hub websocket endpoint not available: {self._hub_problem}")
+        return self._hub_problem
+
+
+async def _probe_ws(url: str, token: str) -> str | None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus, WebSocketException
+
+    try:
+        async with asyncio.timeout(10):
+            async with connect(url, compression=None, ping_interval=None) as ws:
+                for request in ({"op": "auth", "id": 1, "token": token},
+                                {"op": "subscribe", "id": 2, "channel": "feed"}):
+                    await ws.send(msgspec.json.encode(request).decode())
+                    while True:
+                        reply = msgspec.json.decode(await ws.recv())
+                        if reply.get("op") == "reply" and reply.get("id") == request["id"]:
+                            break
+                    if not reply.get("ok"):
+                        return f"{request['op']} refused: {reply.get('error')}"
+    except InvalidStatus as exc:
+        return f"GET /ws answered HTTP {exc.response.status_code}"
+    except TimeoutError:
+        return "no reply to auth/subscribe within 10 s"
+    except (OSError, WebSocketException, msgspec.DecodeError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
