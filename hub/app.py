@@ -16,12 +16,32 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
-from hub.api import accounts, health, profiles
+from hub import ws
+from hub.api import (
+    accounts,
+    billing,
+    comments,
+    health,
+    leaderboard,
+    lessons,
+    plans,
+    posts,
+    profiles,
+    progress,
+    registrations,
+    session_messages,
+    sessions,
+    votes,
+)
+from hub.api import channels as channel_history
 from hub.auth import DEPENDENCIES
+from hub.billing import stripe_gateway
 from hub.metrics import metrics_middleware
 from hub.problems import EXCEPTION_HANDLERS
+from hub.realtime import start_realtime
 from hub.services import Services, build_services
 from hub.settings import Settings
+from hub.views_counter import start_views_counter
 from persistence import events
 from persistence.identity import SERVICE
 
@@ -48,8 +68,11 @@ async def _prune_forever(services: Services, every_s: float = 3600.0) -> None:
         await asyncio.sleep(every_s)
 
 
-ROUTE_MODULES: list[Any] = [accounts, profiles, health]
-STARTERS: list[Starter] = []
+ROUTE_MODULES: list[Any] = [
+    accounts, profiles, health, posts, comments, votes, sessions, registrations, session_messages,
+    lessons, progress, leaderboard, plans, billing, channel_history, ws,
+]
+STARTERS: list[Starter] = [start_views_counter, stripe_gateway.start, start_realtime]
 
 
 def create_app(settings: Settings, database_dsn: str, *, clock: Callable[[], float] | None = None) -> Litestar:

@@ -108,3 +108,47 @@ class BillingNotConfigured(ApiError):
 
 class BadSignature(ApiError):
     status, code, title = 400, "bad_signature", "Webhook signature is invalid"
+
+
+class CapacityBelowRegistered(Conflict):
+    code, title = "capacity_below_registered", "More participants are registered than the new capacity"
+
+
+class FeedbackNotAllowed(Conflict):
+    code, title = "feedback_not_allowed", "Feedback opens when the session has ended"
+
+
+class LessonExists(Conflict):
+    code, title = "lesson_exists", "A lesson already uses this level and gate"
+
+
+class LessonInUse(Conflict):
+    code, title = "lesson_in_use", "Learners have progress on this lesson; deactivate it instead"
+
+
+class PlanExists(Conflict):
+    code, title = "plan_exists", "A plan with this Stripe price exists"
+
+
+class PlanUnavailable(Conflict):
+    code, title = "plan_unavailable", "This plan cannot be bought"
+
+
+class NoCustomer(Conflict):
+    code, title = "no_customer", "No Stripe customer yet; start a checkout first"
+
+
+class StripeUnavailable(ApiError):
+    status, code, title = 502, "stripe_unavailable", "Stripe could not complete the request; retry shortly"
+
+
+class UnknownChannel(ApiError):
+    status, code, title = 422, "unknown_channel", "Not a channel name"
+
+
+class HistoryExpired(Conflict):
+    code, title = "history_expired", "The channel log no longer reaches back that far; refetch its state"
+
+    def __init__(self, head: int, trimmed: int) -> None:
+        super().__init__(f"Events up to {trimmed} were pruned; the head is {head}",
+                         extra={"head": head, "trimmed_seq": trimmed})

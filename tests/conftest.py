@@ -62,7 +62,8 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> S
 
 @pytest.fixture(scope="session")
 def hub_url(test_db: DatabaseUnderTest, base_settings: Settings) -> Iterator[str]:
-    with serve_in_thread(create_app(base_settings, test_db.app_dsn)) as url:
+    app = create_app(base_settings, test_db.app_dsn)
+    with serve_in_thread(app, ws_max_size=base_settings.ws_max_frame_bytes) as url:
         yield url
 
 
@@ -72,7 +73,9 @@ def start_hub(test_db: DatabaseUnderTest, base_settings: Settings) -> object:
     `with start_hub(login_attempts_per_minute=3) as url:` or `start_hub(clock=fake.now)`."""
 
     def start(clock: Callable[[], float] | None = None, **changes: object) -> object:
-        return serve_in_thread(create_app(replace(base_settings, **changes), test_db.app_dsn, clock=clock))
+        settings = replace(base_settings, **changes)
+        app = create_app(settings, test_db.app_dsn, clock=clock)
+        return serve_in_thread(app, ws_max_size=settings.ws_max_frame_bytes)
 
     return start
 

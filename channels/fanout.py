@@ -1,0 +1,273 @@
+"""Per-instance fan-out: channel → local subscribers, each behind a bounded send queue.
+
+Every frame is encoded once per event (by the listener, the broker or the state
+channels) and the same ``str`` is queued on every subscriber's :class:`Outbox`.
+Each connection has exactly one writer task draining its outbox, so nothing a
+slow client does can slow the others: a live frame that finds a full outbox
+closes that connection (4008) instead of waiting or growing memory.
+
+Durable channels go through the subscriber's :class:`~channels.sequencing.Subscription`
+(replay/live boundary, duplicates, gaps); ephemeral and state frames bypass it.
+Worst-case memory per connection: ``limit`` queued frames, plus, per replaying
+subscription, ``limit // 4`` buffered live frames (frames are shared references).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from channels.frames import encode_reset
+from channels.resume import HISTORY_EXPIRED
+from channels.sequencing import NeedsFill, Subscription
+
+__all__ = ["EventLog", "Fanout", "LogRow", "Outbox", "Subscriber"]
+
+log = logging.getLogger("hub.fanout")
+
+# (seq, encoded event frame) of one durable event.
+LogRow = tuple[int, str]
+
+
+class EventLog(Protocol):
+    """Read side of the durable log, as the fan-out and the listener need it."""
+
+    async def read(self, channel: str, after: int, through: int, limit: int) -> list[LogRow]:
+        """Retained events with ``after < seq <= through``, ascending, at most ``limit``."""
+        ...
+
+    async def position(self, channel: str) -> tuple[int, int]:
+        """``(head, trimmed_seq)`` of the channel; ``(0, 0)`` when it never had an event."""
+        ...
+
+
+class Outbox:
+    """One connection's send queue, drained by exactly one writer (:meth:`get`).
+
+    :meth:`push` (live frames) never waits: at ``limit`` queued frames the queue
+    is dropped, the outbox closes and ``on_overflow`` is called once. Replays use
+    :meth:`wait_room` then :meth:`push_replay`, so a long resume waits for the
+    client instead of overflowing. :meth:`close` lets the writer send what is
+    queued and then stop; :meth:`abort` drops it.
+    """
+
+    __slots__ = ("_closed", "_frames", "_on_overflow", "_ready", "_room", "limit", "overflowed")
+
+    def __init__(self, limit: int, on_overflow: Callable[[], None]) -> None:
+        if limit < 1:
+            raise ValueError("limit must be >= 1")
+        self.limit = limit
+        self.overflowed = False
+        self._on_overflow = on_overflow
+        self._frames: deque[str] = deque()
+        self._closed = False
+        self._ready = asyncio.Event()
+        self._room = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def push(self, frame: str) -> None:
+        if self._closed:
+            return
+        if len(self._frames) >= self.limit:
+            self.overflowed = True
+            self.abort()
+            self._on_overflow()
+            return
+        self._frames.append(frame)
+        self._ready.set()
+
+    def push_replay(self, frames: Iterable[str]) -> None:
+        """Queue frames whose room was reserved with :meth:`wait_room` (never overflows)."""
+        if self._closed:
+            return
+        self._frames.extend(frames)
+        if self._frames:
+            self._ready.set()
+
+    async def wait_room(self, n: int) -> None:
+        """Wait until ``n`` more frames fit under ``limit`` (an empty queue when ``n >= limit``)."""
+        target = max(self.limit - n, 0)
+        while not self._closed and len(self._frames) > target:
+            self._room.clear()
+            await self._room.wait()
+
+    async def get(self) -> str | None:
+        """The next frame; ``None`` once the outbox is closed and empty. Only the writer calls this."""
+        while not self._frames:
+            if self._closed:
+                return None
+            self._ready.clear()
+            await self._ready.wait()
+        frame = self._frames.popleft()
+        self._room.set()
+        return frame
+
+    def close(self) -> None:
+        self._closed = True
+        self._ready.set()
+        self._room.set()
+
+    def abort(self) -> None:
+        self._frames.clear()
+        self.close()
+
+
+class Subscriber:
+    """One connection's membership in one channel.
+
+    ``seq`` is set for durable channels. ``ready`` turns true once the subscribe
+    reply is queued: ephemeral and state frames are only sent after it.
+    """
+
+    __slots__ = ("channel", "fill_task", "full_view", "outbox", "ready", "seq", "user_id")
+
+    def __init__(
+        self, channel: str, outbox: Outbox, user_id: str, seq: Subscription[str] | None, *, full_view: bool = False
+    ) -> None:
+        self.channel = channel
+        self.outbox = outbox
+        self.user_id = user_id
+        self.seq = seq
+        self.full_view = full_view  # presence: host/admin see every entry in large rooms
+        self.ready = False
+        self.fill_task: asyncio.Task[None] | None = None
+
+
+class Fanout:
+    """Local subscribers by channel. ``on_open``/``on_close`` fire on a channel's first/last subscriber."""
+
+    def __init__(
+        self,
+        log: EventLog,
+        *,
+        on_open: Callable[[str], None] | None = None,
+        on_close: Callable[[str], None] | None = None,
+        retry_max_s: float = 2.0,
+    ) -> None:
+        self.log = log
+        self._subs: dict[str, set[Subscriber]] = {}
+        self._on_open = on_open
+        self._on_close = on_close
+        self._retry_max_s = retry_max_s
+
+    # --- registry --------------------------------------------------------------
+
+    def add(self, sub: Subscriber) -> None:
+        subs = self._subs.get(sub.channel)
+        if subs is None:
+            subs = self._subs[sub.channel] = set()
+            if self._on_open is not None:
+                self._on_open(sub.channel)
+        subs.add(sub)
+
+    def remove(self, sub: Subscriber) -> None:
+        if sub.fill_task is not None:
+            sub.fill_task.cancel()
+            sub.fill_task = None
+        subs = self._subs.get(sub.channel)
+        if subs is None or sub not in subs:
+            return
+        subs.discard(sub)
+        if not subs:
+            del self._subs[sub.channel]
+            if self._on_close is not None:
+                self._on_close(sub.channel)
+
+    def has(self, channel: str) -> bool:
+        return channel in self._subs
+
+    def channels(self) -> list[str]:
+        return list(self._subs)
+
+    def subscribers(self, channel: str) -> list[Subscriber]:
+        return list(self._subs.get(channel, ()))
+
+    def position(self, channel: str) -> int | None:
+        """Lowest sequence delivered by a positioned subscriber of ``channel`` (after a listener outage,
+        where the listener has to resume from)."""
+        positions = [
+            s.seq.last_seq for s in self._subs.get(channel, ()) if s.seq is not None and s.seq.last_seq is not None
+        ]
+        return min(positions) if positions else None
+
+    # --- delivery --------------------------------------------------------------
+
+    def deliver(self, channel: str, seq: int, frame: str) -> None:
+        """A durable event, passed on in sequence order by the listener."""
+        for sub in self._subs.get(channel, ()):
+            if sub.seq is None:
+                continue
+            step = sub.seq.offer_live(seq, frame)
+            for out in step.frames:
+                sub.outbox.push(out)
+            if step.fill is not None and sub.fill_task is None:
+                sub.fill_task = asyncio.create_task(self._live_fill(sub, step.fill), name=f"fill {channel}")
+
+    def broadcast(self, channel: str, frame: str, only: Callable[[Subscriber], bool] | None = None) -> None:
+        """An ephemeral or state frame (no sequence) to every ready subscriber (that ``only`` accepts)."""
+        for sub in self._subs.get(channel, ()):
+            if sub.ready and (only is None or only(sub)):
+                sub.outbox.push(frame)
+
+    async def catch_up(self, sub: Subscriber, fill: NeedsFill) -> None:
+        """Answer ``fill`` and every further gap from the log until ``sub`` is live.
+
+        Frames go out in sequence order, read in chunks of a quarter of the send
+        queue, each waiting for room first. When the log no longer has the start of
+        a range (pruned meanwhile) the subscriber gets ``reset`` and continues from
+        the head. Raises whatever the log raises; the subscription then stays in
+        replay (buffering, bounded) and the caller decides.
+        """
+        seq = sub.seq
+        if seq is None:
+            raise ValueError("catch_up needs a durable subscriber")
+        outbox = sub.outbox
+        chunk = max(1, outbox.limit // 4)
+        target = fill.through
+        current: NeedsFill | None = fill
+        while current is not None:
+            rows = await self.log.read(sub.channel, current.after, min(current.through, current.after + chunk), chunk)
+            if not rows or rows[0][0] != current.after + 1:
+                head, _ = await self.log.position(sub.channel)
+                await outbox.wait_room(1 + seq.buffered)
+                outbox.push_replay([encode_reset(sub.channel, head, HISTORY_EXPIRED).decode()])
+                step = seq.finish_replay([], after=max(head, current.after))
+            else:
+                await outbox.wait_room(len(rows) + seq.buffered)
+                step = seq.finish_replay(rows, after=current.after)
+            outbox.push_replay(step.frames)
+            current = step.fill
+            if current is not None:
+                target = max(target, current.through)
+                continue
+            last = seq.last_seq
+            if last is not None and last < target:
+                # Only part of the range was read: keep buffering live events while reading on.
+                seq.begin_replay()
+                current = NeedsFill(last, target)
+
+    async def _live_fill(self, sub: Subscriber, fill: NeedsFill) -> None:
+        """A gap seen on live delivery (e.g. a listener outage): fill it, retrying while the log is down."""
+        delay = 0.05
+        try:
+            while True:
+                try:
+                    last = sub.seq.last_seq if sub.seq is not None else None
+                    await self.catch_up(sub, NeedsFill(last if last is not None else fill.after, fill.through))
+                    return
+                except Exception:
+                    log.warning("gap fill of %s failed; retrying", sub.channel, exc_info=True)
+                    await asyncio.sleep(delay * (1 + random.random()))
+                    delay = min(delay * 2, self._retry_max_s)
+        finally:
+            sub.fill_task = None

@@ -1,0 +1,244 @@
+"""The instance's one PostgreSQL LISTEN connection: durable events in, in order, without loss.
+
+One dedicated asyncpg connection (outside the pool, ``application_name`` =
+``hub-listener``) listens on ``hub_events`` and ``hub_state``. Notifications are
+handled one at a time, in arrival order (= commit order), by one task.
+
+For every channel with local subscribers the listener remembers the last
+sequence it passed on. A notification further ahead means some were missed: the
+gap is read from the log and delivered first. A key-only notification (payload
+over PostgreSQL's limit) is read from the log. After the connection drops the
+listener reconnects with exponential backoff and jitter, LISTENs again, and only
+then reads every tracked channel's log from its last sequence, so nothing falls
+between the old and the new connection. ``connected`` is false from the drop
+until that catch-up is done (``/readyz`` reports it).
+
+State notifications (``hub_state``) are not logged; they go to ``on_state`` as
+received. Log reads use the :class:`~channels.fanout.EventLog` (service-role
+transactions from the pool).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+
+import asyncpg
+import msgspec
+
+from channels.fanout import EventLog, Fanout
+from channels.frames import encode_event
+
+__all__ = ["APPLICATION_NAME", "EVENTS_CHANNEL", "STATE_CHANNEL", "Listener"]
+
+log = logging.getLogger("hub.listener")
+
+EVENTS_CHANNEL = "hub_events"
+STATE_CHANNEL = "hub_state"
+APPLICATION_NAME = "hub-listener"
+_READ_CHUNK = 1000
+_NO_LIMIT = 2**62
+_YIELD_EVERY = 32
+
+
+class _Note(msgspec.Struct):
+    """``{"c": channel, "s": seq, "e": event, "d": data, "t": created_at}``; key-only: ``c`` and ``s``."""
+
+    c: str
+    s: int
+    e: str | None = None
+    d: msgspec.Raw = msgspec.Raw()
+    t: str | None = None
+
+
+_NOTE = msgspec.json.Decoder(_Note)
+
+
+class Listener:
+    def __init__(
+        self,
+        dsn: str,
+        fanout: Fanout,
+        log_reader: EventLog,
+        on_state: Callable[[str], None],
+        *,
+        on_reconnect: Callable[[], None] | None = None,
+        on_latency: Callable[[float], None] | None = None,
+        wall_clock: Callable[[], float] | None = None,
+        backoff_min_s: float = 0.05,
+        backoff_max_s: float = 5.0,
+        health_interval_s: float = 5.0,
+        max_pending: int = 10_000,
+    ) -> None:
+        self._dsn = dsn
+        self._fanout = fanout
+        self._log = log_reader
+        self._on_state = on_state
+        self._on_reconnect = on_reconnect
+        self._on_latency = on_latency
+        self._wall_clock = wall_clock
+        self._backoff = (backoff_min_s, backoff_max_s)
+        self._health_interval_s = health_interval_s
+        self._max_pending = max_pending
+        # Last sequence passed on, per tracked channel; None until the first one is known.
+        self._last: dict[str, int | None] = {}
+        self._pending: deque[str] = deque()
+        self._wake = asyncio.Event()
+        self._lost = False
+        self._resync = False
+        self._ever_connected = False
+        self.connected = False
+        self.backend_pid: int | None = None
+
+    # --- which channels matter ------------------------------------------------------
+
+    def track(self, channel: str) -> None:
+        """A channel got its first local subscriber."""
+        self._last.setdefault(channel, None)
+
+    def untrack(self, channel: str) -> None:
+        self._last.pop(channel, None)
+
+    # --- the connection ------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Listen until cancelled, reconnecting forever. Cancelling closes the connection."""
+        attempt = 0
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(
+                    self._dsn, timeout=5, server_settings={"application_name": APPLICATION_NAME}
+                )
+                self._lost = False
+                self._pending.clear()
+                conn.add_termination_listener(self._on_terminated)
+                await conn.add_listener(EVENTS_CHANNEL, self._on_event)
+                await conn.add_listener(STATE_CHANNEL, self._on_state_note)
+                self.backend_pid = conn.get_server_pid()
+                if self._ever_connected and self._on_reconnect is not None:
+                    self._on_reconnect()
+                self._ever_connected = True
+                await self._resync_all()
+                self.connected = True
+                attempt = 0
+                log.info("listening (backend pid %s)", self.backend_pid)
+                await self._process(conn)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("listener connection failed: %s", exc or type(exc).__name__)
+            except Exception:
+                # A log read may fail in other ways (pool closed, DatabaseUnavailable); reconnect all the same.
+                log.exception("listener failed")
+            finally:
+                self.connected = False
+                if conn is not None:
+                    conn.terminate()
+            low, high = self._backoff
+            delay = min(high, low * 2**attempt)
+            attempt = min(attempt + 1, 16)
+            await asyncio.sleep(delay * (0.5 + random.random()))
+
+    def _on_terminated(self, _conn: asyncpg.Connection) -> None:
+        self._lost = True
+        self._wake.set()
+
+    def _on_event(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        if len(self._pending) >= self._max_pending:
+            # Fell too far behind: drop the backlog and re-read every tracked channel's log instead.
+            self._pending.clear()
+            self._resync = True
+        else:
+            self._pending.append(payload)
+        self._wake.set()
+
+    def _on_state_note(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            self._on_state(payload)
+        except Exception:
+            log.exception("state notification handler failed")
+
+    async def _process(self, conn: asyncpg.Connection) -> None:
+        while not self._lost:
+            if self._resync:
+                self._resync = False
+                await self._resync_all()
+            handled = 0
+            while self._pending and not self._lost:
+                await self._handle(self._pending.popleft())
+                handled += 1
+                if handled % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # let the connections' writers drain between bursts
+            if self._lost or self._pending or self._resync:
+                continue
+            self._wake.clear()
+            try:
+                async with asyncio.timeout(self._health_interval_s):
+                    await self._wake.wait()
+            except TimeoutError:
+                # Quiet for a while: make sure the connection is really there (a silent network drop).
+                async with asyncio.timeout(self._health_interval_s):
+                    await conn.fetchval("SELECT 1")
+
+    # --- ordering ------------------------------------------------------------------
+
+    async def _handle(self, payload: str) -> None:
+        try:
+            note = _NOTE.decode(payload)
+        except msgspec.DecodeError:
+            log.error("unreadable notification: %.200s", payload)
+            return
+        channel = note.c
+        if channel not in self._last:
+            return
+        last = self._last[channel]
+        if last is not None:
+            if note.s <= last:
+                return
+            if note.s > last + 1:
+                await self._read_log(channel, last, note.s - 1)
+        if note.e is not None and len(note.d) and note.t is not None:
+            self._pass_on(channel, note.s, encode_event(channel, note.s, note.e, note.d, note.t).decode())
+            self._observe(note.t)
+        else:
+            await self._read_log(channel, note.s - 1, note.s)
+        if channel in self._last:
+            self._last[channel] = max(note.s, self._last[channel] or 0)
+
+    async def _read_log(self, channel: str, after: int, through: int) -> None:
+        """Pass on the retained events ``after < seq <= through`` of ``channel`` from the log."""
+        while after < through and channel in self._last:
+            rows = await self._log.read(channel, after, through, _READ_CHUNK)
+            for seq, frame in rows:
+                self._pass_on(channel, seq, frame)
+            if len(rows) < _READ_CHUNK:
+                break
+            after = rows[-1][0]
+
+    def _pass_on(self, channel: str, seq: int, frame: str) -> None:
+        if channel in self._last:
+            self._last[channel] = seq
+            self._fanout.deliver(channel, seq, frame)
+
+    async def _resync_all(self) -> None:
+        """After (re)connecting: everything each tracked channel missed, from the log."""
+        for channel in list(self._last):
+            last = self._last.get(channel)
+            if last is None:
+                last = self._fanout.position(channel)
+                if last is None:
+                    continue  # no subscriber is positioned yet; each positions itself from the log
+                self._last[channel] = last
+            await self._read_log(channel, last, _NO_LIMIT)
+
+    def _observe(self, ts: str) -> None:
+        if self._on_latency is None or self._wall_clock is None:
+            return
+        try:
+            committed = datetime.fromisoformat(ts).timestamp()
+        except ValueError:
+            return
+        self._on_latency(max(0.0, self._wall_clock() - committed))

@@ -1,0 +1,143 @@
+"""State channels: absolute, coalesced values instead of a log.
+
+``votes:<post_id>``: every instance hears the vote triggers' ``hub_state``
+notifications straight from PostgreSQL (``{"k":"votes","post_id","target_type",
+"target_id","up","down"}``, in commit order). For channels with local
+subscribers the latest counts per target are coalesced (:class:`~channels.coalesce.Coalescer`,
+window ``coalesce_s``) into ``counts`` events with ``seq`` null: at most one per
+target per window, and the last one sent is the last one committed. A
+subscriber gets a snapshot of every target when it subscribes.
+
+``leaderboard:<period>``: ``{"k":"leaderboard","period":…}`` marks a period
+changed; at most once per window the top 20 are loaded (``top20(period)``) and
+sent as ``leaderboard.changed``.
+
+One task (``run``) owns the timer; ``on_state`` is called by the listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from channels.coalesce import Coalescer
+from channels.fanout import Fanout
+from channels.frames import encode_event, encode_json
+
+__all__ = ["Counts", "LeaderboardLoader", "StateChannels", "counts_data"]
+
+log = logging.getLogger("hub.state")
+
+LeaderboardLoader = Callable[[str], Awaitable[list[dict[str, Any]]]]
+
+
+class Counts(msgspec.Struct, frozen=True):
+    """The ``data`` of a ``counts`` event (and one entry of a votes snapshot)."""
+
+    target_type: str
+    target_id: str
+    upvotes: int
+    downvotes: int
+    score: int
+
+
+def counts_data(target_type: str, target_id: str, up: int, down: int) -> Counts:
+    return Counts(target_type, target_id, up, down, up - down)
+
+
+class _Note(msgspec.Struct):
+    k: str
+    post_id: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    up: int | None = None
+    down: int | None = None
+    period: str | None = None
+
+
+_NOTE = msgspec.json.Decoder(_Note)
+
+_Key = tuple[str, str]  # (channel, target_id) or (channel, "") for a leaderboard
+
+
+class StateChannels:
+    def __init__(
+        self,
+        fanout: Fanout,
+        *,
+        coalesce_s: float,
+        top20: LeaderboardLoader | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fanout = fanout
+        self._top20 = top20
+        self._clock = clock
+        self._coalescer: Coalescer[_Key, Counts | None] = Coalescer(coalesce_s)
+        self._wake = asyncio.Event()
+
+    @property
+    def has_leaderboard(self) -> bool:
+        return self._top20 is not None
+
+    def on_state(self, payload: str) -> None:
+        """A ``hub_state`` notification (the listener calls this in commit order)."""
+        try:
+            note = _NOTE.decode(payload)
+        except msgspec.DecodeError:
+            log.error("unreadable state notification: %.200s", payload)
+            return
+        if note.k == "votes" and note.post_id and note.target_type and note.target_id:
+            channel = f"votes:{note.post_id}"
+            if self._fanout.has(channel):
+                counts = counts_data(note.target_type, note.target_id, note.up or 0, note.down or 0)
+                self._offer((channel, note.target_id), counts)
+        elif note.k == "leaderboard" and note.period:
+            channel = f"leaderboard:{note.period}"
+            if self._top20 is not None and self._fanout.has(channel):
+                self._offer((channel, ""), None)
+
+    def _offer(self, key: _Key, value: Counts | None) -> None:
+        self._coalescer.offer(key, value, self._clock())
+        self._wake.set()
+
+    async def leaderboard(self, period: str) -> list[dict[str, Any]] | None:
+        """The top 20 for a subscribe snapshot; ``None`` when no loader is wired."""
+        return None if self._top20 is None else await self._top20(period)
+
+    async def run(self) -> None:
+        """Send due values until cancelled."""
+        while True:
+            deadline = self._coalescer.next_deadline()
+            self._wake.clear()
+            if deadline is None:
+                await self._wake.wait()
+                continue
+            delay = deadline - self._clock()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
+                continue
+            for (channel, _target), value in self._coalescer.due(self._clock()):
+                try:
+                    await self._send(channel, value)
+                except Exception:
+                    log.exception("state update of %s failed", channel)
+
+    async def _send(self, channel: str, value: Counts | None) -> None:
+        now = datetime.now(UTC)
+        if value is not None:
+            frame = encode_event(channel, None, "counts", encode_json(value), now)
+        else:
+            period = channel.partition(":")[2]
+            top = await self.leaderboard(period)
+            data = {"period": period, "items": top}
+            frame = encode_event(channel, None, "leaderboard.changed", encode_json(data), now)
+        self._fanout.broadcast(channel, frame.decode())

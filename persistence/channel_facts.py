@@ -1,0 +1,55 @@
+"""What subscribing to a channel (or reading its history) depends on, looked up in one query.
+
+Run as SERVICE: the decision itself is made by `channels.access.decide_subscribe`, which must see
+rows the caller's RLS might hide (another user's attendance is never returned, only the caller's).
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+
+from channels.access import ChannelFacts
+from channels.names import ChannelKind, ChannelName
+
+_POST_EXISTS = "SELECT EXISTS (SELECT 1 FROM public.community_posts WHERE id = $1)"
+
+_SESSION = """
+SELECT s.host_id::text AS host_id, s.status, p.attendance_status
+FROM public.live_sessions s
+LEFT JOIN public.session_participants p ON p.session_id = s.id AND p.user_id = $2
+WHERE s.id = $1
+"""
+
+_VOTE_COUNTS = """
+SELECT 'post' AS target_type, id::text AS target_id, upvotes_count, downvotes_count
+FROM public.community_posts WHERE id = $1
+UNION ALL
+SELECT 'comment', id::text, upvotes_count, downvotes_count
+FROM public.community_comments WHERE post_id = $1
+"""
+
+
+async def channel_facts(conn: asyncpg.Connection, channel: ChannelName, user_id: UUID) -> ChannelFacts:
+    """Facts for `decide_subscribe`/`decide_publish`; channels that need none get the default."""
+    if channel.kind in (ChannelKind.THREAD, ChannelKind.VOTES):
+        exists: bool = await conn.fetchval(_POST_EXISTS, UUID(channel.key))
+        return ChannelFacts(exists=exists)
+    if channel.kind is ChannelKind.SESSION:
+        row = await conn.fetchrow(_SESSION, UUID(channel.key), user_id)
+        if row is None:
+            return ChannelFacts(exists=False)
+        return ChannelFacts(
+            exists=True,
+            host_id=row["host_id"],
+            session_status=row["status"],
+            attendance_status=row["attendance_status"],
+        )
+    return ChannelFacts()
+
+
+async def vote_counts(conn: asyncpg.Connection, post_id: str) -> list[asyncpg.Record]:
+    """(target_type, target_id, upvotes_count, downvotes_count) of a post and each of its comments."""
+    rows: list[asyncpg.Record] = await conn.fetch(_VOTE_COUNTS, UUID(post_id))
+    return rows

@@ -1,0 +1,160 @@
+"""A small protocol-v1 client for tests, on the `websockets` library.
+
+Frames are read on demand (no background task) and filed: replies by id, events
+by channel, plus presence/reset/error/pong lists, so a test can wait for what it
+needs while everything else is kept for later assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+Frame = dict[str, Any]
+
+
+def ws_url(base_url: str) -> str:
+    return base_url.replace("http://", "ws://", 1).rstrip("/") + "/ws"
+
+
+class ProtocolClient:
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self._next_id = 0
+        self.replies: dict[int, Frame] = {}
+        self.events: defaultdict[str, list[Frame]] = defaultdict(list)
+        self.presence: defaultdict[str, list[Frame]] = defaultdict(list)
+        self.resets: list[Frame] = []
+        self.errors: list[Frame] = []
+        self.pongs: list[Frame] = []
+        self.frames: list[Frame] = []  # everything, in arrival order
+
+    @classmethod
+    async def open(cls, base_url: str, token: str | None = None, **options: Any) -> ProtocolClient:
+        options.setdefault("compression", None)
+        options.setdefault("open_timeout", 10)
+        ws = await connect(ws_url(base_url), **options)
+        client = cls(ws)
+        if token is not None:
+            reply = await client.request({"op": "auth", "token": token})
+            assert reply["ok"], reply
+        return client
+
+    @property
+    def close_code(self) -> int | None:
+        return self.ws.close_code
+
+    def new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    async def send(self, frame: Frame | str | bytes) -> None:
+        await self.ws.send(frame if isinstance(frame, (str, bytes)) else json.dumps(frame))
+
+    async def pump(self, within: float) -> Frame | None:
+        """Read and file one frame; None on timeout. Raises ConnectionClosed when the server closed."""
+        try:
+            raw = await asyncio.wait_for(self.ws.recv(), within)
+        except TimeoutError:
+            return None
+        frame: Frame = json.loads(raw)
+        self.frames.append(frame)
+        op = frame.get("op")
+        if op == "reply":
+            self.replies[frame["id"]] = frame
+        elif op == "event":
+            self.events[frame["channel"]].append(frame)
+        elif op == "presence":
+            self.presence[frame["channel"]].append(frame)
+        elif op == "reset":
+            self.resets.append(frame)
+        elif op == "error":
+            self.errors.append(frame)
+        elif op == "pong":
+            self.pongs.append(frame)
+        return frame
+
+    async def until(self, done: Callable[[], bool], within: float = 10.0) -> None:
+        deadline = time.monotonic() + within
+        while not done():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("timed out waiting for the server")
+            await self.pump(left)
+
+    async def request(self, frame: Frame, within: float = 10.0) -> Frame:
+        frame_id = self.new_id()
+        await self.send({**frame, "id": frame_id})
+        await self.until(lambda: frame_id in self.replies, within)
+        return self.replies[frame_id]
+
+    async def subscribe(self, channel: str, since: int | None = None, within: float = 10.0) -> Frame:
+        frame: Frame = {"op": "subscribe", "channel": channel}
+        if since is not None:
+            frame["since"] = since
+        return await self.request(frame, within)
+
+    async def settle(self, quiet_s: float = 0.3) -> None:
+        """Read until nothing arrives for `quiet_s`."""
+        while await self.pump(quiet_s) is not None:
+            pass
+
+    async def wait_events(self, channel: str, count: int, within: float = 10.0) -> list[Frame]:
+        """Until `count` durable events (seq not null) of `channel` arrived; all of the channel's events."""
+        await self.until(lambda: len(self.durable(channel)) >= count, within)
+        return self.durable(channel)
+
+    def durable(self, channel: str) -> list[Frame]:
+        return [e for e in self.events[channel] if e["seq"] is not None]
+
+    async def wait_closed(self, within: float = 10.0) -> int | None:
+        """Read (and file) until the server closes; the close code."""
+        deadline = time.monotonic() + within
+        try:
+            while time.monotonic() < deadline:
+                await self.pump(deadline - time.monotonic())
+        except ConnectionClosed:
+            return self.close_code
+        raise AssertionError("connection was not closed")
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+def seqs(events: list[Frame]) -> list[int]:
+    return [e["seq"] for e in events]
+
+
+def assert_continuous(events: list[Frame], after: int, through: int | None = None) -> None:
+    """Sequences are exactly after+1, after+2, … (through `through` when given): no gap, no duplicate."""
+    got = seqs(events)
+    expected = list(range(after + 1, after + 1 + len(got))) if through is None else list(range(after + 1, through + 1))
+    assert got == expected, f"expected {expected[:3]}…{expected[-3:]}, got {got[:3]}…{got[-3:]} ({len(got)})"
+
+
+async def insert_post(owner_conn: Any, author_id: Any, title: str = "realtime test post") -> str:
+    """A post row (for `thread:`/`votes:` channels, whose subscribe checks the post exists)."""
+    post_id = await owner_conn.fetchval(
+        "INSERT INTO public.community_posts (author_id, title) VALUES ($1, $2) RETURNING id::text", author_id, title)
+    return str(post_id)
+
+
+async def append_events(db: Any, channel: str, count: int, *, event: str = "comment.created",
+                        per_transaction: int = 1, pad: int = 0) -> list[int]:
+    """Appends `count` events through the app's own role (SERVICE), `per_transaction` per commit; their seqs."""
+    from persistence.events import append_event
+    from persistence.identity import SERVICE
+
+    out: list[int] = []
+    while len(out) < count:
+        async with db.transaction(SERVICE) as conn:
+            for _ in range(min(per_transaction, count - len(out))):
+                out.append(await append_event(conn, channel, event, {"n": len(out), "pad": "x" * pad}))
+    return out
