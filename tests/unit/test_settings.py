@@ -8,11 +8,11 @@ from hub.settings import Settings, SettingsError, describe
 
 
 def test_bad_values_name_the_variable() -> None:
-    with pytest.raises(SettingsError, match="^PORT: must be between"):
+    with pytest.raises(SettingsError, match=r"^PORT: must be between"):
         Settings.from_env({"PORT": "99999"})
-    with pytest.raises(SettingsError, match="^DATABASE_URL: must be a URL"):
+    with pytest.raises(SettingsError, match=r"^DATABASE_URL: must be a URL"):
         Settings.from_env({"DATABASE_URL": "mysql://x"})
-    with pytest.raises(SettingsError, match="^WS_SEND_QUEUE"):
+    with pytest.raises(SettingsError, match=r"^WS_SEND_QUEUE"):
         Settings.from_env({"WS_SEND_QUEUE": "lots"})
 
 
