@@ -8,6 +8,7 @@ folder where that is harmless.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -20,13 +21,16 @@ APP_ROLE = "hub_app"
 def start_postgres(data_dir: Path) -> tuple[str, Any]:
     """Starts (or reuses) the embedded server; returns (owner DSN of database `hub`, server handle).
     The server stops when the handle is closed or the process exits."""
-    import pgserver  # type: ignore[import-untyped,unused-ignore]
-
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(  # type: ignore[attr-defined,unused-ignore]
-        str(data_dir / "pg"), cleanup_mode="stop")
-    if "(1 row)" not in server.psql("SELECT 1 FROM pg_database WHERE datname = 'hub';"):
-        server.psql("CREATE DATABASE hub;")
+    with warnings.catch_warnings():
+        # pgserver's platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); /tmp is fine for it.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver  # type: ignore[import-untyped,unused-ignore]
+
+        server = pgserver.get_server(  # type: ignore[attr-defined,unused-ignore]
+            str(data_dir / "pg"), cleanup_mode="stop")
+        if "(1 row)" not in server.psql("SELECT 1 FROM pg_database WHERE datname = 'hub';"):
+            server.psql("CREATE DATABASE hub;")
     return with_database(server.get_uri(), "hub"), server
 
 

@@ -24,7 +24,6 @@ class Metrics:
                                       registry=r)
         self.events_in = Counter("hub_events_received", "Events received from brokers", ["source"],
                                  registry=r)
-        self.events_published = Counter("hub_events_published", "Events appended to the log", registry=r)
         self.frames_out = Counter("hub_frames_sent", "Frames queued to connections", registry=r)
         self.queue_overflows = Counter("hub_send_queue_overflows", "Slow-consumer closes (4008)", registry=r)
         self.commit_to_send = Histogram("hub_commit_to_send_seconds", "Event commit to frame queued",
