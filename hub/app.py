@@ -36,6 +36,7 @@ from hub.api import (
 from hub.api import channels as channel_history
 from hub.auth import DEPENDENCIES
 from hub.billing import stripe_gateway
+from hub.live_room import start_live_room
 from hub.metrics import metrics_middleware
 from hub.problems import EXCEPTION_HANDLERS
 from hub.realtime import start_realtime
@@ -72,7 +73,7 @@ ROUTE_MODULES: list[Any] = [
     accounts, profiles, health, posts, comments, votes, sessions, registrations, session_messages,
     lessons, progress, leaderboard, plans, billing, channel_history, ws,
 ]
-STARTERS: list[Starter] = [start_views_counter, stripe_gateway.start, start_realtime]
+STARTERS: list[Starter] = [start_views_counter, stripe_gateway.start, start_realtime, start_live_room]
 
 
 def create_app(settings: Settings, database_dsn: str, *, clock: Callable[[], float] | None = None) -> Litestar:

@@ -37,6 +37,8 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
+import msgspec
+
 from channels.access import ChannelFacts, Role, Viewer, decide_publish, decide_subscribe
 from channels.brokers import Broker, BrokerUnavailable, InProcessBroker, InProcessBus, RedisBroker
 from channels.errors import CloseCode, EventNotAllowed, InternalError
@@ -60,7 +62,10 @@ from persistence.channel_facts import channel_facts, vote_counts
 from persistence.db import Database
 from persistence.identity import SERVICE, Identity
 
-__all__ = ["REALTIME", "Peer", "PublishContext", "PublishHandler", "Realtime", "start_realtime", "viewer_of"]
+__all__ = [
+    "REALTIME", "Peer", "PublishContext", "PublishHandler", "Realtime", "RoomJoined", "RoomLeft", "StateHandler",
+    "start_realtime", "viewer_of",
+]
 
 log = logging.getLogger("hub.realtime")
 
@@ -113,6 +118,41 @@ class PublishContext:
 
 
 PublishHandler = Callable[[PublishContext], Awaitable[dict[str, Any]]]
+
+# Session-room hooks (registered by hub.live_room for attendance). `RoomJoined` is awaited before the
+# subscribe reply, once the connection's presence joined `session:<id>`, with the facts the subscribe
+# was decided on; `RoomLeft` after a connection's presence left it (the hook decides whether it was
+# the user's last connection).
+RoomJoined = Callable[[ChannelName, str, ChannelFacts], Awaitable[None]]
+RoomLeft = Callable[[ChannelName, str], Awaitable[None]]
+# A `hub_state` notification kind handled outside `StateChannels` (hub.live_room's question votes);
+# called with the raw payload, in commit order, and must not block.
+StateHandler = Callable[[str], None]
+# Sees every durable event frame this instance passes on live (hub.live_room: a session going live).
+DurableObserver = Callable[[str, str], None]
+
+
+class _StateKind(msgspec.Struct):
+    k: str = ""
+
+
+_STATE_KIND = msgspec.json.Decoder(_StateKind)
+
+
+class ObservedFanout(Fanout):
+    """The fan-out, also showing each live durable event to `observers` (after delivering it)."""
+
+    def __init__(self, log: DbEventLog, *, on_open: Callable[[str], None], on_close: Callable[[str], None]) -> None:
+        super().__init__(log, on_open=on_open, on_close=on_close)
+        self.observers: list[DurableObserver] = []
+
+    def deliver(self, channel: str, seq: int, frame: str) -> None:
+        super().deliver(channel, seq, frame)
+        for observe in self.observers:
+            try:
+                observe(channel, frame)
+            except Exception:
+                log.exception("durable event observer failed on %s", channel)
 
 
 class DbEventLog:
@@ -172,7 +212,7 @@ class Realtime:
         # Shared by every connection of the instance: keys are "<user>|<channel>", so a user's tabs share a bucket.
         self.publish_limiter = KeyedLimiter(s.ws_publish_rate, s.ws_publish_burst, max_keys=100_000)
         self.log = DbEventLog(services.db)
-        self.fanout = Fanout(self.log, on_open=self._channel_opened, on_close=self._channel_closed)
+        self.fanout = ObservedFanout(self.log, on_open=self._channel_opened, on_close=self._channel_closed)
 
         def observe(latency: float) -> None:
             metrics.commit_to_send.observe(latency)
@@ -200,6 +240,9 @@ class Realtime:
         self.state = StateChannels(self.fanout, coalesce_s=s.coalesce_ms / 1000, top20=top20)
         # Durable client publishes (chat, questions, announcements) are registered by their domain.
         self.publish_handlers: dict[tuple[ChannelKind, str], PublishHandler] = {}
+        self.room_joined: list[RoomJoined] = []
+        self.room_left: list[RoomLeft] = []
+        self.state_handlers: dict[str, StateHandler] = {}
         self.peers: set[Peer] = set()
         self._peers_gone = asyncio.Event()
         self.draining = False
@@ -338,7 +381,8 @@ class Realtime:
         """
         viewer = peer.viewer
         channel = str(name)
-        decide_subscribe(name, viewer, await self.facts(name, peer.caller()))
+        facts = await self.facts(name, peer.caller())
+        decide_subscribe(name, viewer, facts)
         seq: Subscription[str] | None = (
             Subscription(max_buffer=self.limits.replay_buffer_frames) if name.is_durable else None
         )
@@ -354,11 +398,15 @@ class Realtime:
                                                             "snapshot": snapshot}).decode())
                 sub.ready = True
                 return
-            head, trimmed = await self.log.position(channel)
+            # A live start on a channel the listener already passes on needs no log read (connection storms).
+            known = self.listener.head(channel) if since is None else None
+            head, trimmed = (known, 0) if known is not None else await self.log.position(channel)
             decision = decide_resume(head, trimmed, since)
             result: dict[str, Any] = {"channel": channel, "seq": head, "snapshot": None}
             if name.has_presence:
-                result["presence"] = await self._join_presence(peer, name, sub)
+                result["presence"] = await self._join_presence(peer, name, sub, facts)
+                for joined in self.room_joined:
+                    await joined(name, viewer.user_id, facts)
             peer.outbox.push(encode_reply_ok(frame_id, result).decode())
             sub.ready = True
             if isinstance(decision, Replay) and decision.through > decision.after:
@@ -385,9 +433,8 @@ class Realtime:
         items = await self.state.leaderboard(name.key or "")
         return None if items is None else {"period": name.key, "items": items}
 
-    async def _join_presence(self, peer: Peer, name: ChannelName, sub: Subscriber) -> Any:
+    async def _join_presence(self, peer: Peer, name: ChannelName, sub: Subscriber, facts: ChannelFacts) -> Any:
         viewer = peer.viewer
-        facts = await self.facts(name, peer.caller())
         is_host = viewer.is_admin or facts.host_id == viewer.user_id
         sub.full_view = is_host
         meta = Meta(peer.conn_id, "host" if is_host else "participant", False, datetime.now(UTC).isoformat())
@@ -410,6 +457,11 @@ class Realtime:
                 await asyncio.wait_for(self.presence.leave(channel, sub.user_id, peer.conn_id), 2)
             except Exception as exc:
                 log.warning("presence leave failed: %s", exc or type(exc).__name__)
+            for left in self.room_left:
+                try:
+                    await left(name, sub.user_id)
+                except Exception:
+                    log.exception("session room leave hook failed on %s", channel)
 
     # --- publish -----------------------------------------------------------------
 
@@ -457,7 +509,14 @@ class Realtime:
 
     def _on_state(self, payload: str) -> None:
         self.services.metrics.events_in.labels("state").inc()
-        self.state.on_state(payload)
+        try:
+            handler = self.state_handlers.get(_STATE_KIND.decode(payload).k)
+        except msgspec.DecodeError:
+            handler = None
+        if handler is not None:
+            handler(payload)
+        else:
+            self.state.on_state(payload)
 
     def _channel_opened(self, channel: str) -> None:
         if parse_channel(channel).is_durable:

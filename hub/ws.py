@@ -1,8 +1,9 @@
 """`GET /ws`: the websocket endpoint of protocol v1 (see docs and `channels.connection`).
 
-One `WsSession` per connection runs three tasks: the reader (frames in, one at a
-time, through `channels.connection.Connection`), the writer (the only one
-sending, draining the connection's bounded `Outbox`) and the ticker (auth
+One `WsSession` per connection runs two tasks, the reader (frames in, one at a
+time, through `channels.connection.Connection`) and the writer (draining the
+connection's bounded `Outbox`; a frame pushed while it idles is sent by the
+pusher directly), plus one loop timer for the protocol's next deadline (auth
 deadline, token expiry). Whoever decides the connection ends calls
 `request_close`; `run` then stops the tasks, leaves every channel and sends the
 close frame. No exception leaves the handler: Litestar would close with 4500 and
@@ -57,7 +58,7 @@ class WsSession:
         self.conn = Connection(self.conn_id, time.monotonic(), realtime.limits, realtime.publish_limiter)
         self.peer = Peer(self.conn_id, self.outbox, self._server_close)
         self._done: asyncio.Future[tuple[int | None, str, bool]] = asyncio.get_running_loop().create_future()
-        self._rearm = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None  # a timer, not a task: idle connections stay small
         self._claimed: str | None = None
 
     # --- lifecycle -----------------------------------------------------------------
@@ -75,18 +76,19 @@ class WsSession:
         metrics.ws_open.inc()
         writer = asyncio.create_task(self._write_loop(), name=f"ws-writer {self.conn_id}")
         reader = asyncio.create_task(self._read_loop(), name=f"ws-reader {self.conn_id}")
-        ticker = asyncio.create_task(self._tick_loop(), name=f"ws-ticker {self.conn_id}")
+        self._arm_timer()
         code: int | None = None
         reason = ""
         flush = False
         try:
-            code, reason, flush = await asyncio.shield(self._done)
+            # Not shielded: once this task is cancelled nothing else resolves `_done` (request_close ignores it).
+            code, reason, flush = await self._done
         except asyncio.CancelledError:
             code, reason, flush = CloseCode.GOING_AWAY, "server stopping", False
         finally:
-            for task in (reader, ticker):
-                task.cancel()
-            await asyncio.gather(reader, ticker, return_exceptions=True)
+            self._cancel_timer()
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
             try:
                 await self.realtime.detach(self.peer)
             except Exception:
@@ -113,7 +115,7 @@ class WsSession:
         else:
             self.outbox.abort()
         self._done.set_result((code, reason, flush))
-        self._rearm.set()
+        self._cancel_timer()
 
     def _server_close(self, code: CloseCode, reason: str) -> None:
         self.request_close(int(code), reason, flush=False)
@@ -132,13 +134,16 @@ class WsSession:
 
     # --- tasks -----------------------------------------------------------------------
 
+    async def _send_frame(self, frame: str) -> None:
+        await self.socket.send(WebSocketSendEvent(type="websocket.send", text=frame, bytes=None))
+        self.services.metrics.frames_out.inc()
+
     async def _write_loop(self) -> None:
-        send = self.socket.send
-        frames_out = self.services.metrics.frames_out
+        # Frames pushed while this loop idles are sent by the pusher itself (no task switch per frame).
+        self.outbox.attach(self._send_frame)
         try:
             while (frame := await self.outbox.get()) is not None:
-                await send(WebSocketSendEvent(type="websocket.send", text=frame, bytes=None))
-                frames_out.inc()
+                await self._send_frame(frame)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -165,21 +170,23 @@ class WsSession:
             # The socket itself failed (disconnect mid-receive); there is nobody left to answer.
             self.request_close(None)
 
-    async def _tick_loop(self) -> None:
-        while not self._done.done():
-            deadline = self.conn.next_deadline()
-            self._rearm.clear()
-            if deadline is None:
-                await self._rearm.wait()
-                continue
-            delay = deadline - time.monotonic()
-            if delay > 0:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay):
-                        await self._rearm.wait()
-                continue
-            self._apply(self.conn.tick(time.monotonic()))
+    def _arm_timer(self) -> None:
+        """Schedule `conn.tick` at the protocol's next deadline (replacing any earlier timer)."""
+        self._cancel_timer()
+        deadline = None if self._done.done() else self.conn.next_deadline()
+        if deadline is not None:
+            # A timer that fires a little early finds nothing due in `tick` and is simply armed again.
+            self._timer = asyncio.get_running_loop().call_later(max(0.0, deadline - time.monotonic()), self._tick)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _tick(self) -> None:
+        self._timer = None
+        self._apply(self.conn.tick(time.monotonic()))
+        self._arm_timer()
 
     def _apply(self, actions: list[Action]) -> None:
         for action in actions:
@@ -243,7 +250,7 @@ class WsSession:
             raise
         self.peer.identity = identity
         self._apply(actions)
-        self._rearm.set()
+        self._arm_timer()
 
     async def _subscribe(self, frame: Subscribe) -> None:
         name = self.conn.subscribe(frame.channel)

@@ -149,6 +149,25 @@ async def _unlock_achievements(conn: asyncpg.Connection, award: _Award) -> list[
             return unlocked
 
 
+async def unlock_due_achievements(conn: asyncpg.Connection, user_id: UUID, now: datetime) -> list[dict[str, Any]]:
+    """After a change outside lessons (attending a live session): unlock what is now due, with its XP,
+    level, leaderboards and events, as a first completion would. Runs as `service_role` in the
+    caller's transaction; takes the user's streak lock first like every award."""
+    streak = _streak_of(await progress.lock_streak(conn, user_id))
+    award = _Award(user_id, now, streak_rules.current_as_of(streak, now.date()))
+    xp_row = await progress.xp_and_level(conn, user_id)
+    award.total_xp, award.level = (xp_row["total_xp"], xp_row["current_level"]) if xp_row else (0, 1)
+    level_before = award.level
+    unlocked = await _unlock_achievements(conn, award)
+    level_up = level_rules.level_change(level_before, award.level)
+    if level_up is not None:
+        await events.append_event(conn, award.channel, "level.up", level_up)
+    if award.xp_awarded:
+        for period in period_rules.PERIODS:
+            await events.notify_state(conn, {"k": "leaderboard", "period": period})
+    return unlocked
+
+
 async def _award_first_completion(conn: asyncpg.Connection, user_id: UUID, completed: asyncpg.Record,
                                   now: datetime) -> dict[str, Any]:
     """Streak, XP, level, leaderboards, activity, achievements and their events for a first completion."""

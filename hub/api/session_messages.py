@@ -7,15 +7,18 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from litestar import get
+from litestar import delete, get
 from litestar.params import FromPath, QueryParameter
 
-from hub.api.sessions import time_id_cursor
+from hub.api.sessions import channel_of, require_hosting, time_id_cursor
 from hub.auth import AppServices, Caller
 from hub.errors import Forbidden, NotFound
 from hub.pagination import Page, check_limit, page_of
 from hub.rules.session_state import admitted, may_host
-from persistence import sessions
+from persistence import session_room, sessions
+from persistence.db import set_identity
+from persistence.events import append_event
+from persistence.identity import SERVICE
 
 
 def message_view(record: asyncpg.Record) -> dict[str, Any]:
@@ -59,4 +62,20 @@ async def session_messages(
     return Page(items=[message_view(row) for row in page.items], next_cursor=page.next_cursor)
 
 
-ROUTES = [session_messages]
+@delete("/api/sessions/{session_id:uuid}/messages/{message_id:uuid}", status_code=204, tags=["sessions"])
+async def delete_chat_line(session_id: FromPath[UUID], message_id: FromPath[UUID], user: Caller,
+                           services: AppServices) -> None:
+    """Host or admin removes a chat line (soft: it keeps its place in the history with `content` null) and
+    the room gets `chat.deleted` `{id}`; removing it again changes nothing. 404 for anything that is not a
+    chat line of this session (questions and announcements are not removed here)."""
+    async with services.db.transaction(user) as conn:
+        await require_hosting(conn, user, session_id)
+        await set_identity(conn, SERVICE)  # message rows are server-owned
+        deleted_now = await session_room.delete_chat_line(conn, session_id, message_id)
+        if deleted_now is None:
+            raise NotFound("Chat line not found")
+        if deleted_now:
+            await append_event(conn, channel_of(session_id), "chat.deleted", {"id": message_id})
+
+
+ROUTES = [session_messages, delete_chat_line]

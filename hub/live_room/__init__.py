@@ -1,0 +1,43 @@
+"""The live room of a workshop session over `/ws`: its durable publishes, attendance and question votes.
+
+`start_live_room` (in `hub.app.STARTERS`, after `start_realtime`) registers on the instance's
+`Realtime`: the five durable publish handlers (`publishes`), the attendance hooks (`attendance`) and
+the coalesced `question.votes` (`question_votes`). Presence with roles and hands, reactions,
+`participants.count` and the large-room view are the realtime layer's (`channels.presence_store`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from channels.names import ChannelKind
+from hub.live_room.attendance import Attendance
+from hub.live_room.publishes import HANDLERS, QUESTION_VOTES
+from hub.live_room.question_votes import QuestionVotes
+from hub.realtime import REALTIME, Realtime
+from hub.services import Services
+
+__all__ = ["start_live_room"]
+
+
+async def start_live_room(services: Services) -> Callable[[], Awaitable[None]]:
+    realtime: Realtime = services.extras[REALTIME]
+    for event, handler in HANDLERS.items():
+        realtime.publish_handlers[(ChannelKind.SESSION, event)] = handler
+    attendance = Attendance(realtime)
+    realtime.room_joined.append(attendance.joined)
+    realtime.room_left.append(attendance.left)
+    realtime.fanout.observers.append(attendance.observe)
+    votes = QuestionVotes(realtime.fanout, coalesce_s=services.settings.coalesce_ms / 1000)
+    realtime.state_handlers[QUESTION_VOTES] = votes.on_state
+    task = asyncio.create_task(votes.run(), name="question-votes")
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await attendance.stop()
+
+    return stop

@@ -1,0 +1,74 @@
+"""`question.votes` on `session:<id>`: coalesced absolute upvote counts, one frame per question per window.
+
+Each instance hears every vote's `hub_state` note (`{"k": "question_votes", "session_id",
+"question_id", "up"}`, in commit order) through `Realtime.state_handlers`; for sessions with local
+subscribers the latest count per question is coalesced (`channels.coalesce.Coalescer`, window
+`COALESCE_MS`) and broadcast as `{"question_id", "upvotes"}` with `seq` null. The last frame of a storm
+carries the last committed count, which equals the stored votes. `run` owns the timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import msgspec
+
+from channels.coalesce import Coalescer
+from channels.fanout import Fanout
+from channels.frames import encode_event, encode_json
+
+__all__ = ["QuestionVotes"]
+
+log = logging.getLogger("hub.live_room")
+
+
+class _Note(msgspec.Struct):
+    session_id: str
+    question_id: str
+    up: int
+
+
+_NOTE = msgspec.json.Decoder(_Note)
+
+
+class QuestionVotes:
+    def __init__(self, fanout: Fanout, *, coalesce_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._fanout = fanout
+        self._clock = clock
+        self._coalescer: Coalescer[tuple[str, str], int] = Coalescer(coalesce_s)
+        self._wake = asyncio.Event()
+
+    def on_state(self, payload: str) -> None:
+        try:
+            note = _NOTE.decode(payload)
+        except msgspec.DecodeError:
+            log.error("unreadable question vote note: %.200s", payload)
+            return
+        channel = f"session:{note.session_id}"
+        if self._fanout.has(channel):
+            self._coalescer.offer((channel, note.question_id), note.up, self._clock())
+            self._wake.set()
+
+    async def run(self) -> None:
+        """Send due counts until cancelled."""
+        while True:
+            deadline = self._coalescer.next_deadline()
+            self._wake.clear()
+            if deadline is None:
+                await self._wake.wait()
+                continue
+            delay = deadline - self._clock()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
+                continue
+            now = datetime.now(UTC)
+            for (channel, question_id), upvotes in self._coalescer.due(self._clock()):
+                data = encode_json({"question_id": question_id, "upvotes": upvotes})
+                self._fanout.broadcast(channel, encode_event(channel, None, "question.votes", data, now).decode())
