@@ -16,10 +16,12 @@ import msgspec
 from litestar import Response, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from hub.api.progress import unlock_due_achievements
 from hub.auth import AppServices, Caller, require_admin
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
 from hub.pagination import Page, check_limit, decode_cursor, page_of
+from hub.rules.periods import utc_datetime
 from hub.rules.threads import (
     POST_CURSOR_LENGTH,
     PostSort,
@@ -30,8 +32,9 @@ from hub.rules.threads import (
 )
 from hub.views_counter import views_counter_of
 from persistence import community
+from persistence.db import set_identity
 from persistence.events import append_event
-from persistence.identity import Identity
+from persistence.identity import SERVICE, Identity
 
 # PostgreSQL text cannot hold NUL; refusing it here keeps it a 422 instead of a database error.
 NO_NUL = r"^[^\x00]*$"
@@ -121,9 +124,13 @@ async def create_post(data: JSONBody[PostIn], user: Caller, services: AppService
     require_announcement_rights(user, data.post_type)
 
     async def create(conn: asyncpg.Connection) -> dict[str, Any]:
-        post_id = await community.create_post(conn, user.require_user_id(), msgspec.to_builtins(data))
+        author = user.require_user_id()
+        post_id = await community.create_post(conn, author, msgspec.to_builtins(data))
         view = await load_post(conn, post_id)
         await append_event(conn, FEED, "post.created", view)
+        # `posts_created` achievements unlock the moment the post exists, in the same transaction.
+        await set_identity(conn, SERVICE)
+        await unlock_due_achievements(conn, author, utc_datetime(services.clock()))
         return view
 
     return await create_once(services.db, user, idempotency_key, "POST /api/posts", create)

@@ -313,3 +313,31 @@ async def test_views_are_buffered_and_written_once_per_interval_and_at_shutdown(
                 await get_json(second, f"/api/posts/{other['id']}", author)
     # the stopped instance flushed what it had buffered
     assert await owner_conn.fetchval("SELECT views_count FROM community_posts WHERE id = $1", other["id"]) == 3
+
+
+async def test_a_posts_created_achievement_unlocks_with_the_post_that_meets_it(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    code = f"posts-{uuid.uuid4().hex[:8]}"
+    await owner_conn.execute(
+        """INSERT INTO public.achievements (code, title, description, xp_reward, requirements)
+           VALUES ($1, 'Two posts', 'Write two posts', 10, '{"posts_created": 2}')""", code)
+    try:
+        author = await signup(client)
+
+        async def unlocked() -> list[str]:
+            rows = await owner_conn.fetch(
+                """SELECT a.code FROM public.user_achievements ua JOIN public.achievements a ON a.id = ua.achievement_id
+                   WHERE ua.user_id = $1""", author.user_id)
+            return [r["code"] for r in rows]
+
+        for n in (1, 2):
+            response = await client.post("/api/posts", json={"title": f"post {n}", "content": "x"},
+                                         headers=author.headers)
+            assert response.status_code == 201, response.text
+            assert (code in await unlocked()) is (n == 2)
+        events = await owner_conn.fetch(
+            "SELECT event, data FROM realtime.events WHERE channel = $1 AND event = 'achievement.unlocked'",
+            f"user:{author.user_id}")
+        assert [e["data"]["code"] for e in events if e["data"].get("code") == code] == [code]
+    finally:
+        await owner_conn.execute("UPDATE public.achievements SET is_active = false WHERE code = $1", code)
