@@ -54,7 +54,7 @@ async def insert_refresh_token(conn: asyncpg.Connection, *, user_id: UUID, famil
                                token_hash: str, parent_id: UUID | None, expires_at: datetime) -> UUID:
     token_id: UUID = await conn.fetchval(
         """
-        INSERT INTO auth.refresh_tokens (user_id, family_id, token_hash, parent_id, expires_at)
+        INSERT INTO private.refresh_tokens (user_id, family_id, token_hash, parent_id, expires_at)
         VALUES ($1, $2, $3, $4, $5) RETURNING id
         """,
         user_id, family_id, token_hash, parent_id, expires_at,
@@ -67,7 +67,7 @@ async def spend_refresh_token(conn: asyncpg.Connection, token_hash: str) -> asyn
     The conditional UPDATE makes two concurrent refreshes with one token see exactly one winner."""
     return await conn.fetchrow(
         """
-        UPDATE auth.refresh_tokens SET used_at = now()
+        UPDATE private.refresh_tokens SET used_at = now()
         WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
         RETURNING id, user_id, family_id
         """,
@@ -77,14 +77,14 @@ async def spend_refresh_token(conn: asyncpg.Connection, token_hash: str) -> asyn
 
 async def refresh_token_state(conn: asyncpg.Connection, token_hash: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT id, user_id, family_id, used_at, revoked_at FROM auth.refresh_tokens WHERE token_hash = $1",
+        "SELECT id, user_id, family_id, used_at, revoked_at FROM private.refresh_tokens WHERE token_hash = $1",
         token_hash,
     )
 
 
 async def revoke_family(conn: asyncpg.Connection, family_id: UUID) -> None:
     await conn.execute(
-        "UPDATE auth.refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+        "UPDATE private.refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
         family_id,
     )
 

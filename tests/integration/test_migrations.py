@@ -51,3 +51,24 @@ async def test_two_instances_migrating_at_once_apply_each_file_once(empty_db: Da
         assert await conn.fetchval("SELECT count(*) FROM private.schema_migrations") == len(applied)
     finally:
         await conn.close()
+
+
+async def test_refresh_tokens_move_to_the_hubs_own_table_with_their_families(empty_db: DatabaseUnderTest,
+                                                                            tmp_path: Path) -> None:
+    before = tmp_path / "before"
+    before.mkdir()
+    for path in sorted(migrations_dir().glob("*.sql")):
+        if path.name < "0011":
+            shutil.copy(path, before / path.name)
+    await apply_migrations(empty_db.owner_dsn, log=lambda _: None, directory=before)
+    conn = await asyncpg.connect(empty_db.owner_dsn)
+    try:
+        user = await conn.fetchval("INSERT INTO auth.users (email) VALUES ('moved@example.com') RETURNING id")
+        await conn.execute(
+            """INSERT INTO auth.refresh_tokens (user_id, family_id, token_hash, expires_at)
+               VALUES ($1, gen_random_uuid(), 'hash-1', now() + interval '1 day')""", user)
+        await apply_migrations(empty_db.owner_dsn, log=lambda _: None)
+        assert await conn.fetchval("SELECT user_id FROM private.refresh_tokens WHERE token_hash = 'hash-1'") == user
+        assert await conn.fetchval("SELECT to_regclass('auth.refresh_tokens')") is None
+    finally:
+        await conn.close()
