@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 
 from persistence import billing
 from persistence.db import Database
@@ -20,28 +18,8 @@ from tests.helpers.stripe_stub import (
     SECRET_KEY,
     WEBHOOK_SECRET,
     StripeStub,
-    billing_hub,
     priced_plan,
-    stripe_stub,
 )
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StripeStub]:
-    with stripe_stub() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def billing_url(start_hub: Any, stub: StripeStub) -> Iterator[str]:
-    with billing_hub(start_hub, stub) as url:
-        yield url
-
-
-@pytest.fixture
-async def http(billing_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=billing_url, timeout=30) as client:
-        yield client
 
 
 async def admin_headers(http: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> dict[str, str]:

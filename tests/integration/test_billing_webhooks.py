@@ -7,7 +7,6 @@ import asyncio
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,35 +18,15 @@ import pytest
 from tests.helpers.api import Account, admin, signup
 from tests.helpers.stripe_stub import (
     StripeStub,
-    billing_hub,
     deliver,
     event_body,
     priced_plan,
     signed_headers,
-    stripe_stub,
     subscription_object,
 )
 
 LEVELS = 1000
 T = int(time.time()) - 3600  # event `created` times; signatures are made "now"
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StripeStub]:
-    with stripe_stub() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def billing_url(start_hub: Any, stub: StripeStub) -> Iterator[str]:
-    with billing_hub(start_hub, stub) as url:
-        yield url
-
-
-@pytest.fixture
-async def http(billing_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=billing_url, timeout=30) as client:
-        yield client
 
 
 @dataclass

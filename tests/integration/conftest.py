@@ -1,0 +1,29 @@
+"""Fixtures shared by the billing tests: a local Stripe stand-in and a hub configured to use it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.helpers.stripe_stub import StripeStub, billing_hub, stripe_stub
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[StripeStub]:
+    with stripe_stub() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def billing_url(start_hub: Any, stub: StripeStub) -> Iterator[str]:
+    with billing_hub(start_hub, stub) as url:
+        yield url
+
+
+@pytest.fixture
+async def http(billing_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=billing_url, timeout=30) as client:
+        yield client
