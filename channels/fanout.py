@@ -2,9 +2,10 @@
 
 Every frame is encoded once per event (by the listener, the broker or the state
 channels) and the same ``str`` is queued on every subscriber's :class:`Outbox`.
-Each connection has exactly one writer task draining its outbox, so nothing a
-slow client does can slow the others: a live frame that finds a full outbox
-closes that connection (4008) instead of waiting or growing memory.
+Each connection has exactly one writer task draining its outbox (a frame that
+finds the outbox idle is written at once by the pusher, see :class:`Outbox`), so
+nothing a slow client does can slow the others: a live frame that finds a full
+outbox closes that connection (4008) instead of waiting or growing memory.
 
 Durable channels go through the subscriber's :class:`~channels.sequencing.Subscription`
 (replay/live boundary, duplicates, gaps); ephemeral and state frames bypass it.
@@ -17,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import types
 from collections import deque
-from collections.abc import Callable, Iterable
-from typing import Protocol
+from collections.abc import Callable, Coroutine, Generator, Iterable
+from typing import Any, Protocol
 
 from channels.frames import encode_reset
 from channels.resume import HISTORY_EXPIRED
@@ -53,9 +55,20 @@ class Outbox:
     :meth:`wait_room` then :meth:`push_replay`, so a long resume waits for the
     client instead of overflowing. :meth:`close` lets the writer send what is
     queued and then stop; :meth:`abort` drops it.
+
+    With a sender attached (:meth:`attach`), a frame pushed while nothing is queued
+    or in flight and the writer is idle is sent at once, inside :meth:`push`: the
+    send coroutine is stepped by hand and, when the socket takes the frame without
+    waiting (the usual case), it never costs a task switch, as
+    ``websockets.broadcast`` writes. A send that has to wait (socket buffer full) is
+    finished by the writer inside :meth:`get`, before anything queued behind it, so
+    order holds; a send that fails is raised by the writer's next :meth:`get`.
+
+    Idle cost is a few pointers: the queue and the waiters are created on first use.
     """
 
-    __slots__ = ("_closed", "_frames", "_on_overflow", "_ready", "_room", "limit", "overflowed")
+    __slots__ = ("_closed", "_failed", "_frames", "_idle", "_inflight", "_on_overflow", "_ready", "_room",
+                 "_send", "limit", "overflowed")
 
     def __init__(self, limit: int, on_overflow: Callable[[], None]) -> None:
         if limit < 1:
@@ -63,63 +76,138 @@ class Outbox:
         self.limit = limit
         self.overflowed = False
         self._on_overflow = on_overflow
-        self._frames: deque[str] = deque()
+        self._frames: deque[str] | None = None
         self._closed = False
-        self._ready = asyncio.Event()
-        self._room = asyncio.Event()
+        self._ready: asyncio.Future[None] | None = None  # the writer waits on it in get()
+        self._room: asyncio.Future[None] | None = None  # a replay waits on it in wait_room()
+        self._idle = False  # the writer waits in get() with nothing queued or in flight
+        self._send: Callable[[str], Coroutine[Any, Any, None]] | None = None
+        self._inflight: tuple[Coroutine[Any, Any, None], Any] | None = None  # a send that has to wait
+        self._failed: BaseException | None = None
 
     def __len__(self) -> int:
-        return len(self._frames)
+        return len(self._frames) if self._frames is not None else 0
 
     @property
     def closed(self) -> bool:
         return self._closed
 
-    def push(self, frame: str) -> None:
+    def attach(self, send: Callable[[str], Coroutine[Any, Any, None]]) -> None:
+        """Send frames pushed to an idle outbox at once with ``send`` (the writer's own send)."""
+        self._send = send
+
+    def push(self, frame: str, *, direct: bool = True) -> None:
+        """Queue ``frame``, or with ``direct`` send it at once when the outbox is idle."""
         if self._closed:
             return
-        if len(self._frames) >= self.limit:
+        if direct and self._idle and self._send is not None:
+            self._send_now(self._send, frame)
+            return
+        frames = self._frames
+        if frames is None:
+            frames = self._frames = deque()
+        if len(frames) >= self.limit:
             self.overflowed = True
             self.abort()
             self._on_overflow()
             return
-        self._frames.append(frame)
-        self._ready.set()
+        frames.append(frame)
+        self._wake_writer()
 
     def push_replay(self, frames: Iterable[str]) -> None:
         """Queue frames whose room was reserved with :meth:`wait_room` (never overflows)."""
         if self._closed:
             return
+        if self._frames is None:
+            self._frames = deque()
         self._frames.extend(frames)
         if self._frames:
-            self._ready.set()
+            self._wake_writer()
 
     async def wait_room(self, n: int) -> None:
         """Wait until ``n`` more frames fit under ``limit`` (an empty queue when ``n >= limit``)."""
         target = max(self.limit - n, 0)
-        while not self._closed and len(self._frames) > target:
-            self._room.clear()
-            await self._room.wait()
+        while not self._closed and len(self) > target:
+            if self._room is None:
+                self._room = asyncio.get_running_loop().create_future()
+            await self._room
 
     async def get(self) -> str | None:
-        """The next frame; ``None`` once the outbox is closed and empty. Only the writer calls this."""
-        while not self._frames:
+        """The next frame; ``None`` once the outbox is closed and empty. Only the writer calls this.
+
+        Finishes a send begun by :meth:`push` that had to wait, and raises what a send
+        begun there raised.
+        """
+        while True:
+            if self._inflight is not None:
+                coro, waiting = self._inflight
+                try:
+                    await _finish(coro, waiting)
+                finally:
+                    self._inflight = None
+            if self._failed is not None:
+                failed, self._failed = self._failed, None
+                raise failed
+            if self._frames:
+                frame = self._frames.popleft()
+                self._notify_room()
+                return frame
             if self._closed:
                 return None
-            self._ready.clear()
-            await self._ready.wait()
-        frame = self._frames.popleft()
-        self._room.set()
-        return frame
+            self._ready = asyncio.get_running_loop().create_future()
+            self._idle = True
+            try:
+                await self._ready
+            finally:
+                self._idle = False
+                self._ready = None
 
     def close(self) -> None:
         self._closed = True
-        self._ready.set()
-        self._room.set()
+        self._wake_writer()
+        self._notify_room()
 
     def abort(self) -> None:
-        self._frames.clear()
+        if self._frames is not None:
+            self._frames.clear()
         self.close()
+
+    def _send_now(self, send: Callable[[str], Coroutine[Any, Any, None]], frame: str) -> None:
+        coro = send(frame)
+        self._idle = False  # whatever happens next, the writer has to run before another direct send
+        try:
+            waiting = coro.send(None)
+        except StopIteration:
+            self._idle = self._ready is not None and not self._ready.done()
+            return
+        except Exception as exc:  # the socket is gone: the writer reports it
+            self._failed = exc
+        else:
+            self._inflight = (coro, waiting)
+        self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        self._idle = False  # what was queued or failed goes first
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result(None)
+
+    def _notify_room(self) -> None:
+        if self._room is not None:
+            if not self._room.done():
+                self._room.set_result(None)
+            self._room = None
+
+
+@types.coroutine
+def _finish(coro: Coroutine[Any, Any, None], waiting: Any) -> Generator[Any, None, None]:
+    """Finish ``coro``, which yielded ``waiting`` (a future, or None for a bare yield) when stepped
+    by hand: the calling task waits on it first, then drives ``coro`` to its end."""
+    try:
+        yield waiting
+    except BaseException:
+        coro.close()
+        raise
+    yield from coro
 
 
 class Subscriber:
@@ -155,6 +243,9 @@ class Fanout:
         retry_max_s: float = 2.0,
     ) -> None:
         self.log = log
+        # False while the listener works through a backlog: then frames queue, and each connection's
+        # writer sends several per wake-up instead of one socket write per frame and connection.
+        self.direct = True
         self._subs: dict[str, set[Subscriber]] = {}
         self._on_open = on_open
         self._on_close = on_close
@@ -209,7 +300,7 @@ class Fanout:
                 continue
             step = sub.seq.offer_live(seq, frame)
             for out in step.frames:
-                sub.outbox.push(out)
+                sub.outbox.push(out, direct=self.direct)
             if step.fill is not None and sub.fill_task is None:
                 sub.fill_task = asyncio.create_task(self._live_fill(sub, step.fill), name=f"fill {channel}")
 

@@ -103,6 +103,14 @@ class Listener:
     def untrack(self, channel: str) -> None:
         self._last.pop(channel, None)
 
+    def head(self, channel: str) -> int | None:
+        """The last sequence passed on for tracked ``channel``; None when not known (or not connected).
+
+        Every later event of the channel reaches the fan-out, gap filled, so a subscriber
+        registered before asking may start live from here without reading the log's head.
+        """
+        return self._last.get(channel) if self.connected else None
+
     # --- the connection ------------------------------------------------------------
 
     async def run(self) -> None:
@@ -168,7 +176,9 @@ class Listener:
                 await self._resync_all()
             handled = 0
             while self._pending and not self._lost:
-                await self._handle(self._pending.popleft())
+                payload = self._pending.popleft()
+                self._fanout.direct = not self._pending  # a lone event is written at once, a backlog batched
+                await self._handle(payload)
                 handled += 1
                 if handled % _YIELD_EVERY == 0:
                     await asyncio.sleep(0)  # let the connections' writers drain between bursts
