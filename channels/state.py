@@ -21,9 +21,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -31,7 +31,7 @@ from channels.coalesce import Coalescer
 from channels.fanout import Fanout
 from channels.frames import encode_event, encode_json
 
-__all__ = ["Counts", "LeaderboardLoader", "StateChannels", "counts_data"]
+__all__ = ["CoalescedSender", "Counts", "LeaderboardLoader", "StateChannels", "counts_data"]
 
 log = logging.getLogger("hub.state")
 
@@ -66,6 +66,45 @@ _NOTE = msgspec.json.Decoder(_Note)
 
 _Key = tuple[str, str]  # (channel, target_id) or (channel, "") for a leaderboard
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class CoalescedSender(Generic[K, V]):
+    """Drives a :class:`~channels.coalesce.Coalescer` on the event loop: the latest value offered per key
+    goes to ``send`` at most once per key per window. ``run`` owns the timer until cancelled; a failing
+    ``send`` is logged and does not stop the others."""
+
+    def __init__(self, window_s: float, send: Callable[[K, V], Awaitable[None]],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._coalescer: Coalescer[K, V] = Coalescer(window_s)
+        self._send = send
+        self._clock = clock
+        self._wake = asyncio.Event()
+
+    def offer(self, key: K, value: V) -> None:
+        self._coalescer.offer(key, value, self._clock())
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            deadline = self._coalescer.next_deadline()
+            self._wake.clear()
+            if deadline is None:
+                await self._wake.wait()
+                continue
+            delay = deadline - self._clock()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
+                continue
+            for key, value in self._coalescer.due(self._clock()):
+                try:
+                    await self._send(key, value)
+                except Exception:
+                    log.exception("coalesced update of %s failed", key)
+
 
 class StateChannels:
     def __init__(
@@ -78,9 +117,7 @@ class StateChannels:
     ) -> None:
         self._fanout = fanout
         self._top20 = top20
-        self._clock = clock
-        self._coalescer: Coalescer[_Key, Counts | None] = Coalescer(coalesce_s)
-        self._wake = asyncio.Event()
+        self._sender: CoalescedSender[_Key, Counts | None] = CoalescedSender(coalesce_s, self._send, clock)
 
     @property
     def has_leaderboard(self) -> bool:
@@ -97,15 +134,11 @@ class StateChannels:
             channel = f"votes:{note.post_id}"
             if self._fanout.has(channel):
                 counts = counts_data(note.target_type, note.target_id, note.up or 0, note.down or 0)
-                self._offer((channel, note.target_id), counts)
+                self._sender.offer((channel, note.target_id), counts)
         elif note.k == "leaderboard" and note.period:
             channel = f"leaderboard:{note.period}"
             if self._top20 is not None and self._fanout.has(channel):
-                self._offer((channel, ""), None)
-
-    def _offer(self, key: _Key, value: Counts | None) -> None:
-        self._coalescer.offer(key, value, self._clock())
-        self._wake.set()
+                self._sender.offer((channel, ""), None)
 
     async def leaderboard(self, period: str) -> list[dict[str, Any]] | None:
         """The top 20 for a subscribe snapshot; ``None`` when no loader is wired."""
@@ -113,25 +146,10 @@ class StateChannels:
 
     async def run(self) -> None:
         """Send due values until cancelled."""
-        while True:
-            deadline = self._coalescer.next_deadline()
-            self._wake.clear()
-            if deadline is None:
-                await self._wake.wait()
-                continue
-            delay = deadline - self._clock()
-            if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay):
-                        await self._wake.wait()
-                continue
-            for (channel, _target), value in self._coalescer.due(self._clock()):
-                try:
-                    await self._send(channel, value)
-                except Exception:
-                    log.exception("state update of %s failed", channel)
+        await self._sender.run()
 
-    async def _send(self, channel: str, value: Counts | None) -> None:
+    async def _send(self, key: _Key, value: Counts | None) -> None:
+        channel = key[0]
         now = datetime.now(UTC)
         if value is not None:
             frame = encode_event(channel, None, "counts", encode_json(value), now)

@@ -9,8 +9,6 @@ carries the last committed count, which equals the stored votes. `run` owns the 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -18,9 +16,9 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from channels.coalesce import Coalescer
 from channels.fanout import Fanout
 from channels.frames import encode_event, encode_json
+from channels.state import CoalescedSender
 
 __all__ = ["QuestionVotes"]
 
@@ -39,9 +37,7 @@ _NOTE = msgspec.json.Decoder(_Note)
 class QuestionVotes:
     def __init__(self, fanout: Fanout, *, coalesce_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._fanout = fanout
-        self._clock = clock
-        self._coalescer: Coalescer[tuple[str, str], int] = Coalescer(coalesce_s)
-        self._wake = asyncio.Event()
+        self._sender: CoalescedSender[tuple[str, str], int] = CoalescedSender(coalesce_s, self._send, clock)
 
     def on_state(self, payload: str) -> None:
         try:
@@ -51,24 +47,13 @@ class QuestionVotes:
             return
         channel = f"session:{note.session_id}"
         if self._fanout.has(channel):
-            self._coalescer.offer((channel, note.question_id), note.up, self._clock())
-            self._wake.set()
+            self._sender.offer((channel, note.question_id), note.up)
 
     async def run(self) -> None:
         """Send due counts until cancelled."""
-        while True:
-            deadline = self._coalescer.next_deadline()
-            self._wake.clear()
-            if deadline is None:
-                await self._wake.wait()
-                continue
-            delay = deadline - self._clock()
-            if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay):
-                        await self._wake.wait()
-                continue
-            now = datetime.now(UTC)
-            for (channel, question_id), upvotes in self._coalescer.due(self._clock()):
-                data = encode_json({"question_id": question_id, "upvotes": upvotes})
-                self._fanout.broadcast(channel, encode_event(channel, None, "question.votes", data, now).decode())
+        await self._sender.run()
+
+    async def _send(self, key: tuple[str, str], upvotes: int) -> None:
+        channel, question_id = key
+        data = encode_json({"question_id": question_id, "upvotes": upvotes})
+        self._fanout.broadcast(channel, encode_event(channel, None, "question.votes", data, datetime.now(UTC)).decode())
