@@ -43,7 +43,8 @@ EmojiName = Literal["👍", "👏", "🎉", "❤️", "😂", "😮", "🔥", "�
 REACTION_EMOJI: frozenset[str] = frozenset(get_args(EmojiName))
 
 _UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+# PostgreSQL text cannot hold NUL: refused here as bad_frame rather than failing in the database.
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=2000, pattern=r"^[^\x00]*$")]
 Uuid = Annotated[str, msgspec.Meta(pattern=_UUID_PATTERN)]
 
 

@@ -87,6 +87,20 @@ def handle_data_error(_: Request[Any, Any, Any], exc: asyncpg.DataError) -> Resp
                    "character or an out-of-range number)", extra={"errors": {"body": "value cannot be stored"}})
 
 
+def handle_conflict(_: Request[Any, Any, Any],
+                    exc: asyncpg.IntegrityConstraintViolationError) -> Response[dict[str, Any]]:
+    # A constraint the route did not turn into its own code (a race two requests lost together): the
+    # transaction rolled back, nothing was written.
+    log.info("constraint refused a write: %s %s", exc.sqlstate, getattr(exc, "constraint_name", ""))
+    return problem(409, "conflict", "Conflict", "The change conflicts with the current state; nothing was written")
+
+
+def handle_retryable(_: Request[Any, Any, Any], exc: asyncpg.TransactionRollbackError) -> Response[dict[str, Any]]:
+    log.info("transaction rolled back by the database: %s", exc.sqlstate)
+    return problem(503, "not_ready", "Service not ready", "The database aborted the transaction; retry",
+                   headers={"Retry-After": "1"})
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     # The trace goes to the log (without request bodies or headers); the client gets a code only.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -102,5 +116,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     asyncpg.exceptions.QueryCanceledError: handle_unavailable,
     ConnectionError: handle_unavailable,
     asyncpg.DataError: handle_data_error,
+    asyncpg.IntegrityConstraintViolationError: handle_conflict,
+    asyncpg.TransactionRollbackError: handle_retryable,
     Exception: handle_unexpected,
 }

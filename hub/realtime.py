@@ -278,7 +278,8 @@ class Realtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.presence.store.clear(), 2)
+            async with asyncio.timeout(2):
+                await self.presence.store.clear()
         await self.broker.stop()
 
     async def _listener_ready(self) -> str | None:
@@ -454,7 +455,8 @@ class Realtime:
         self.services.metrics.ws_subscriptions.labels(name.kind.value).dec()
         if name.has_presence and peer.identity is not None:
             try:
-                await asyncio.wait_for(self.presence.leave(channel, sub.user_id, peer.conn_id), 2)
+                async with asyncio.timeout(2):  # not wait_for: on 3.11 it can swallow a cancellation
+                    await self.presence.leave(channel, sub.user_id, peer.conn_id)
             except Exception as exc:
                 log.warning("presence leave failed: %s", exc or type(exc).__name__)
             for left in self.room_left:

@@ -97,7 +97,8 @@ class WsSession:
                 self.realtime.release_user(self._claimed)
             if flush and code is not None:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(asyncio.shield(writer), _FLUSH_TIMEOUT_S)
+                    async with asyncio.timeout(_FLUSH_TIMEOUT_S):
+                        await asyncio.shield(writer)
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
             if code is not None:
@@ -130,7 +131,8 @@ class WsSession:
         # nothing is held for it meanwhile but this task (its queue and subscriptions are gone).
         budget = max(_FLUSH_TIMEOUT_S, 2 * self.realtime.settings.ws_heartbeat_s)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.socket.close(code, reason[:120]), budget)
+            async with asyncio.timeout(budget):
+                await self.socket.close(code, reason[:120])
 
     # --- tasks -----------------------------------------------------------------------
 

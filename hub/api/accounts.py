@@ -124,9 +124,12 @@ async def login(data: JSONBody[LoginIn], services: AppServices, request: Request
             raise RateLimited(retry_after)
     async with services.db.transaction(SERVICE) as conn:
         user = await accounts.user_by_email(conn, email)
-        if not await verify_password(user["encrypted_password"] if user else None, data.password):
-            raise InvalidCredentials()
-        assert user is not None
+    # argon2 takes tens of milliseconds: no pool connection is held while it runs, so a burst of logins
+    # cannot starve the other routes of connections.
+    if not await verify_password(user["encrypted_password"] if user else None, data.password):
+        raise InvalidCredentials()
+    assert user is not None
+    async with services.db.transaction(SERVICE) as conn:
         await accounts.record_sign_in(conn, user["id"])
         return await _issue_pair(services, conn, user, family_id=uuid.uuid4(), parent_id=None)
 

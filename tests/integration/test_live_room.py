@@ -360,3 +360,14 @@ async def test_the_host_removes_a_chat_line_and_the_room_gets_chat_deleted(
     wrong = await client.delete(f"/api/sessions/{other_session[8:]}/messages/{line['id']}", headers=host.headers)
     assert wrong.status_code == 404
     await ws.close()
+
+
+async def test_a_nul_character_in_chat_is_a_bad_frame_and_nothing_is_stored(
+        hub_url: str, client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    host = await host_account(client, owner_conn)
+    channel, [(_, token)] = await live_room(owner_conn, host, 1)
+    ws, _ = await joined(hub_url, token, channel)
+    assert error_code(await publish(ws, channel, "chat.message", {"text": "a\u0000b"})) == "bad_frame"
+    assert await owner_conn.fetchval("SELECT count(*) FROM public.session_messages WHERE session_id = $1",
+                                     UUID(channel.partition(":")[2])) == 0
+    await close_all(ws)
