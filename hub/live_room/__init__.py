@@ -4,6 +4,7 @@
 `Realtime`: the five durable publish handlers (`publishes`), the attendance hooks (`attendance`) and
 the coalesced `question.votes` (`question_votes`). Presence with roles and hands, reactions,
 `participants.count` and the large-room view are the realtime layer's (`channels.presence_store`).
+A cancelled registration loses the room at once (`revocation`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from channels.names import ChannelKind
 from hub.live_room.attendance import Attendance
 from hub.live_room.publishes import HANDLERS, QUESTION_VOTES
 from hub.live_room.question_votes import QuestionVotes
+from hub.live_room.revocation import Revocation
 from hub.realtime import REALTIME, Realtime
 from hub.services import Services
 
@@ -30,6 +32,8 @@ async def start_live_room(services: Services) -> Callable[[], Awaitable[None]]:
     realtime.room_joined.append(attendance.joined)
     realtime.room_left.append(attendance.left)
     realtime.fanout.observers.append(attendance.observe)
+    revocation = Revocation(realtime)
+    realtime.fanout.observers.append(revocation.observe)
     votes = QuestionVotes(realtime.fanout, coalesce_s=services.settings.coalesce_ms / 1000)
     realtime.state_handlers[QUESTION_VOTES] = votes.on_state
     task = asyncio.create_task(votes.run(), name="question-votes")
@@ -39,5 +43,6 @@ async def start_live_room(services: Services) -> Callable[[], Awaitable[None]]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await attendance.stop()
+        await revocation.stop()
 
     return stop

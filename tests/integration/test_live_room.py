@@ -371,3 +371,26 @@ async def test_a_nul_character_in_chat_is_a_bad_frame_and_nothing_is_stored(
     assert await owner_conn.fetchval("SELECT count(*) FROM public.session_messages WHERE session_id = $1",
                                      UUID(channel.partition(":")[2])) == 0
     await close_all(ws)
+
+
+async def test_a_participant_who_cancels_loses_the_room_at_once(
+        hub_url: str, client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    host = await host_account(client, owner_conn)
+    channel, [(_, leaving), (_, staying)] = await live_room(owner_conn, host, 2)
+    host_ws, _ = await joined(hub_url, host.access_token, channel)
+    leaver, _ = await joined(hub_url, leaving, channel)
+    stayer, _ = await joined(hub_url, staying, channel)
+    session_id = channel.partition(":")[2]
+    cancel = await client.delete(f"/api/sessions/{session_id}/registration",
+                                 headers={"Authorization": f"Bearer {leaving}"})
+    assert cancel.status_code == 204, cancel.text
+    await leaver.until(lambda: any(e["error"]["code"] == "forbidden" for e in leaver.errors))
+    assert leaver.errors[-1]["error"]["details"] == {"channel": channel}
+
+    await publish(host_ws, channel, "chat.message", {"text": "after the cancellation"})
+    await stayer.until(lambda: any(e["event"] == "chat.message" for e in stayer.events[channel]))
+    await leaver.settle()
+    assert not [e for e in leaver.events[channel] if e["event"] == "chat.message"]
+    refused = await publish(leaver, channel, "chat.message", {"text": "still here?"})
+    assert error_code(refused) in ("not_subscribed", "forbidden")
+    await close_all(host_ws, leaver, stayer)
