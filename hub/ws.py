@@ -84,7 +84,9 @@ class WsSession:
             # Not shielded: once this task is cancelled nothing else resolves `_done` (request_close ignores it).
             code, reason, flush = await self._done
         except asyncio.CancelledError:
+            # Clean up and tell the client (below), then let the cancellation go on to whoever asked for it.
             code, reason, flush = CloseCode.GOING_AWAY, "server stopping", False
+            raise
         finally:
             self._cancel_timer()
             reader.cancel()
