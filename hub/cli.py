@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Iterator
 
@@ -69,6 +70,10 @@ def cmd_grant(settings: Settings, email: str, role: str, revoke: bool) -> int:
     return 0
 
 
+def _exit_after_shutdown(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def cmd_serve(settings: Settings) -> int:
     import uvicorn
 
@@ -80,6 +85,11 @@ def cmd_serve(settings: Settings) -> int:
         os.environ["DATABASE_URL"] = app_dsn
         os.environ.setdefault("MIGRATION_DATABASE_URL", owner_dsn)
         say(f"hub: serving on http://{settings.host}:{settings.port}/")
+        # uvicorn re-raises SIGTERM/SIGINT after its own graceful shutdown; with the default handler that
+        # would kill the process before the embedded PostgreSQL is stopped below. Exiting instead lets
+        # the `database` block's cleanup run.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, _exit_after_shutdown)
         uvicorn.run(
             "hub.asgi:create",
             factory=True,

@@ -60,3 +60,8 @@ def test_serve_with_no_environment_starts_embedded_database_with_demo_data(tmp_p
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+    data_dir = str(tmp_path / "data")
+    leftovers = subprocess.run(["pgrep", "-f", data_dir], capture_output=True, text=True).stdout.split()
+    for pid in leftovers:  # do not leave a server behind even when the assertion below fails
+        subprocess.run(["kill", pid], check=False)
+    assert not leftovers, "SIGTERM must stop the embedded PostgreSQL too"
