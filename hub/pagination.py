@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import base64
-from typing import Any, Generic, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 
 from hub.errors import ValidationFailed
 
 T = TypeVar("T")
+K = TypeVar("K")
+
+# Typed parts of cursor keys: a tampered cursor must be a 422, never a database error (int4 overflow,
+# NUL in text) or a naive timestamp compared with a timestamptz.
+Int4 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
+Aware = Annotated[datetime, msgspec.Meta(tz=True)]
+CursorText = Annotated[str, msgspec.Meta(max_length=200, pattern=r"^[^\x00]*$")]
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -36,6 +44,18 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
     if not isinstance(key, list) or len(key) != arity:
         raise ValidationFailed({"cursor": "is not a cursor this route issued"})
     return key
+
+
+def cursor_key(cursor: str | None, key_type: type[K]) -> K | None:
+    """The typed key of a keyset cursor (a tuple type), or None for the first page; 422 otherwise."""
+    arity = len(getattr(key_type, "__args__", ()))
+    key = decode_cursor(cursor, arity)
+    if key is None:
+        return None
+    try:
+        return msgspec.convert(key, key_type)
+    except msgspec.ValidationError:
+        raise ValidationFailed({"cursor": "is not a cursor this route issued"}) from None
 
 
 def check_limit(limit: int | None) -> int:

@@ -13,9 +13,8 @@ import asyncpg
 from litestar import get
 from litestar.params import FromQuery
 
-from hub.api.lessons import Int4, cursor_key
 from hub.auth import AppServices, Caller
-from hub.pagination import Page, check_limit, page_of
+from hub.pagination import Int4, Page, check_limit, cursor_key, page_of
 from hub.rules.periods import Period, utc_datetime, window
 from persistence import leaderboard
 

@@ -8,8 +8,8 @@ level; admins always get it.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal, TypeVar
+from datetime import timedelta
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -20,18 +20,12 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from hub.auth import AppServices, Caller, require_admin
 from hub.errors import LessonExists, LessonInUse, NotFound, PlanRequired, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
-from hub.pagination import Page, check_limit, decode_cursor, page_of
+from hub.pagination import Int4, Page, check_limit, cursor_key, page_of
 from persistence import lessons, plans
 from persistence.identity import Identity
 
-K = TypeVar("K")
-
-# PostgreSQL text and jsonb cannot hold NUL, nor integer columns values past int4: refusing them
-# here keeps them a 422 instead of a database error.
+# PostgreSQL text and jsonb cannot hold NUL: refusing it here keeps it a 422 instead of a database error.
 NO_NUL = r"^[^\x00]*$"
-Int4 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
-Aware = Annotated[datetime, msgspec.Meta(tz=True)]
-CursorText = Annotated[str, msgspec.Meta(max_length=200, pattern=NO_NUL)]
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NO_NUL)]
 Text = Annotated[str, msgspec.Meta(max_length=5000, pattern=NO_NUL)]
@@ -78,18 +72,6 @@ class LessonPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     prerequisites: Prerequisites | msgspec.UnsetType | None = msgspec.UNSET
     is_active: bool | msgspec.UnsetType = msgspec.UNSET
     order_index: OrderIndex | msgspec.UnsetType = msgspec.UNSET
-
-
-def cursor_key(cursor: str | None, key_type: type[K]) -> K | None:
-    """The typed key of a keyset cursor (a tuple type), or None for the first page; 422 otherwise."""
-    arity = len(getattr(key_type, "__args__", ()))
-    key = decode_cursor(cursor, arity)
-    if key is None:
-        return None
-    try:
-        return msgspec.convert(key, key_type)
-    except msgspec.ValidationError:
-        raise ValidationFailed({"cursor": "is not a cursor this route issued"}) from None
 
 
 async def require_plan(conn: asyncpg.Connection, caller: Identity, level_id: int, free_tier_level: int) -> None:

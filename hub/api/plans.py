@@ -11,11 +11,10 @@ import msgspec
 from litestar import Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from hub.api.lessons import cursor_key
 from hub.auth import AppServices, Caller, require_admin
 from hub.errors import NotFound, PlanExists, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
-from hub.pagination import Page, check_limit, page_of
+from hub.pagination import Page, check_limit, cursor_key, page_of
 from persistence import billing
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]

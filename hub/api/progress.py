@@ -23,11 +23,11 @@ import msgspec
 from litestar import Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from hub.api.lessons import Aware, CursorText, Int4, cursor_key, require_plan
+from hub.api.lessons import require_plan
 from hub.auth import AppServices, Caller
 from hub.errors import NotFound, PrerequisitesNotMet
 from hub.idempotency import IdempotencyKey, create_once
-from hub.pagination import Page, check_limit, page_of
+from hub.pagination import Aware, CursorText, Int4, Page, check_limit, cursor_key, page_of
 from hub.rules import achievements as achievement_rules
 from hub.rules import level as level_rules
 from hub.rules import periods as period_rules

@@ -8,6 +8,7 @@ serialised and `current_participants` (trigger-kept) is exact when read. Waitlis
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -17,11 +18,11 @@ from litestar import Response, delete, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from hub.api.sessions import channel_of, fill_seats, participant_view, time_id_key
+from hub.api.sessions import channel_of, fill_seats, participant_view
 from hub.auth import AppServices, Caller
 from hub.errors import AlreadyDone, NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
-from hub.pagination import check_limit, decode_cursor, page_of
+from hub.pagination import Aware, CursorText, check_limit, cursor_key, page_of
 from hub.rules.prerequisites import require_met, required_lessons
 from hub.rules.session_state import may_host, require_feedback_allowed, require_open, seat_for
 from persistence import profiles, sessions
@@ -102,14 +103,11 @@ async def cancel_registration(session_id: FromPath[UUID], user: Caller, services
         await fill_seats(conn, session_id)
 
 
-def _participants_cursor(cursor: str | None) -> tuple[str, Any, UUID] | None:
-    key = decode_cursor(cursor, 3)
-    if key is None:
-        return None
-    if key[0] not in _STATUSES:
+def _participants_cursor(cursor: str | None) -> tuple[str, datetime, UUID] | None:
+    key = cursor_key(cursor, tuple[CursorText, Aware, UUID])
+    if key is not None and key[0] not in _STATUSES:
         raise ValidationFailed({"cursor": "is not a cursor this route issued"})
-    created_at, row_id = time_id_key(key[1:])
-    return key[0], created_at, row_id
+    return key
 
 
 @get("/api/sessions/{session_id:uuid}/participants", tags=["sessions"])

@@ -20,7 +20,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from hub.auth import AppServices, Caller, require_host
 from hub.errors import CapacityBelowRegistered, Forbidden, NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
-from hub.pagination import Page, check_limit, decode_cursor, page_of
+from hub.pagination import Aware, Page, check_limit, cursor_key, page_of
 from hub.rules.session_state import Action, admitted, may_host, next_status, require_editable, seats_free
 from persistence import sessions
 from persistence.db import set_identity
@@ -181,17 +181,8 @@ def check_schedule(scheduled_at: datetime | None, duration: timedelta | None, no
         raise ValidationFailed(errors)
 
 
-def time_id_key(values: list[Any]) -> tuple[datetime, UUID]:
-    """The (timestamp, id) tail of a keyset cursor; a tampered one is a 422, never a 500."""
-    try:
-        return datetime.fromisoformat(values[0]), UUID(values[1])
-    except (TypeError, ValueError):
-        raise ValidationFailed({"cursor": "is not a cursor this route issued"}) from None
-
-
 def time_id_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
-    key = decode_cursor(cursor, 2)
-    return None if key is None else time_id_key(key)
+    return cursor_key(cursor, tuple[Aware, UUID])
 
 
 def _unset_to_none(value: T | msgspec.UnsetType) -> T | None:
