@@ -12,15 +12,9 @@ import asyncpg
 
 from channels.access import ChannelFacts
 from channels.names import ChannelKind, ChannelName
+from persistence import sessions
 
 _POST_EXISTS = "SELECT EXISTS (SELECT 1 FROM public.community_posts WHERE id = $1)"
-
-_SESSION = """
-SELECT s.host_id::text AS host_id, s.status, p.attendance_status
-FROM public.live_sessions s
-LEFT JOIN public.session_participants p ON p.session_id = s.id AND p.user_id = $2
-WHERE s.id = $1
-"""
 
 _VOTE_COUNTS = """
 SELECT 'post' AS target_type, id::text AS target_id, upvotes_count, downvotes_count
@@ -37,12 +31,12 @@ async def channel_facts(conn: asyncpg.Connection, channel: ChannelName, user_id:
         exists: bool = await conn.fetchval(_POST_EXISTS, UUID(channel.key))
         return ChannelFacts(exists=exists)
     if channel.kind is ChannelKind.SESSION:
-        row = await conn.fetchrow(_SESSION, UUID(channel.key), user_id)
+        row = await sessions.channel_facts(conn, UUID(channel.key), user_id)
         if row is None:
             return ChannelFacts(exists=False)
         return ChannelFacts(
             exists=True,
-            host_id=row["host_id"],
+            host_id=str(row["host_id"]),
             session_status=row["status"],
             attendance_status=row["attendance_status"],
         )
