@@ -152,8 +152,13 @@ async def lock_subscription(conn: asyncpg.Connection, stripe_subscription_id: st
 
 
 async def subscription_by_stripe_id(conn: asyncpg.Connection, stripe_subscription_id: str) -> asyncpg.Record | None:
+    """`version` is the row's xmin: it changes with every write to the row (and only then), so comparing it
+    tells whether anyone wrote the row in between two looks."""
     return await conn.fetchrow(
-        "SELECT id, user_id, status, stripe_state_at FROM public.user_subscriptions WHERE stripe_subscription_id = $1",
+        """
+        SELECT id, user_id, status, stripe_state_at, xmin::text AS version
+        FROM public.user_subscriptions WHERE stripe_subscription_id = $1
+        """,
         stripe_subscription_id,
     )
 

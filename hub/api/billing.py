@@ -1,7 +1,7 @@
 """Billing through Stripe: checkout, the billing portal, the caller's subscription and the webhook.
 
-Stripe calls never run inside a request's own database transaction, except the webhook's refetch of a
-subscription (see `hub.billing.webhooks` for when and why). The webhook applies each event once: its id
+Stripe calls never run inside a database transaction, the webhook's fetch of a subscription included
+(see `hub.billing.webhooks` for when and why it fetches). The webhook applies each event once: its id
 goes into `billing.stripe_events` in the same transaction as its effects.
 """
 
@@ -28,6 +28,7 @@ from hub.errors import (
     NoCustomer,
     NotFound,
     PlanUnavailable,
+    StripeUnavailable,
     Unauthorized,
     ValidationFailed,
 )
@@ -41,6 +42,10 @@ log = logging.getLogger("hub.billing")
 
 # Stripe's own limit: a signed delivery older than this is refused (replay protection).
 SIGNATURE_TOLERANCE_S = 300
+
+# Fetches of one delivery whose result each lost to a write made while it was fetched. Past that the event
+# is left unrecorded (502) and Stripe delivers it again later, by when the subscription has settled.
+MAX_FETCHES = 3
 
 StripeSignature = Annotated[str | None, HeaderParameter(name="Stripe-Signature", required=False)]
 
@@ -165,14 +170,48 @@ async def webhook(request: Request[Any, Any, Any], services: AppServices,
                   stripe_signature: StripeSignature = None) -> dict[str, bool]:
     """Stripe's deliveries, verified against `STRIPE_WEBHOOK_SECRET` (400 `bad_signature` for a missing or
     wrong signature, a timestamp older than 5 minutes or a body changed after signing). A replayed event
-    changes nothing; an older event never overwrites newer state. → `{"received": true}`."""
+    changes nothing; an older event never overwrites newer state. → `{"received": true}`; 502
+    `stripe_unavailable` when a subscription it needed could not be fetched from Stripe: the event stays
+    unrecorded, so Stripe's redelivery applies it."""
     gateway = gateway_of(services)
     event = _verified_event(await request.body(), stripe_signature, services.settings.stripe_webhook_secret)
     effect = webhooks.read_event(event.type, event.created, event.data.object)
-    async with services.db.transaction(SERVICE) as conn:
-        if await billing.record_event(conn, event.id, event.type):
-            await _apply(conn, gateway, effect, services.settings.free_tier_level)
+    fetched: webhooks.Fetched | None = None
+    fetches = 0
+    while (wanted := await _record(services, event, effect, fetched)) is not None:
+        if fetches == MAX_FETCHES:
+            log.warning("stripe subscription %s: written during each of %d fetches, event %s left for Stripe "
+                        "to redeliver", wanted.subscription_id, fetches, event.id)
+            raise StripeUnavailable("The subscription kept changing while it was fetched")
+        fetches += 1
+        # No transaction is open here. A failed fetch raises with the event unrecorded: Stripe redelivers it.
+        subscription = await gateway.retrieve_subscription(wanted.subscription_id)
+        fetched = webhooks.Fetched(webhooks.subscription_state(subscription), wanted.row_version)
     return {"received": True}
+
+
+class _FetchFirst(Exception):
+    """Raised under the subscription's lock to roll the event's transaction back, ledger row included, so
+    the subscription is fetched from Stripe with no transaction open."""
+
+    def __init__(self, subscription_id: str, row_version: str | None) -> None:
+        super().__init__(subscription_id)
+        self.subscription_id = subscription_id
+        self.row_version = row_version
+
+
+async def _record(services: Services, event: StripeEvent, effect: webhooks.EventEffect,
+                  fetched: webhooks.Fetched | None) -> _FetchFirst | None:
+    """Records the event and applies it in one transaction, or nothing when it was recorded before (a
+    parallel duplicate waits in `record_event` for the first one's commit). Returns what to fetch when the
+    event needs Stripe's state first; its transaction is then rolled back, so the event stays unrecorded."""
+    try:
+        async with services.db.transaction(SERVICE) as conn:
+            if await billing.record_event(conn, event.id, event.type):
+                await _apply(conn, effect, fetched, services.settings.free_tier_level)
+    except _FetchFirst as wanted:
+        return wanted
+    return None
 
 
 def _verified_event(body: bytes, signature: str | None, secret: str | None) -> StripeEvent:
@@ -188,7 +227,7 @@ def _verified_event(body: bytes, signature: str | None, secret: str | None) -> S
         raise BadJson(f"The signed body is not a Stripe event: {exc}") from None
 
 
-async def _apply(conn: asyncpg.Connection, gateway: StripeGateway, effect: webhooks.EventEffect,
+async def _apply(conn: asyncpg.Connection, effect: webhooks.EventEffect, fetched: webhooks.Fetched | None,
                  free_tier_level: int) -> None:
     if effect.link is not None and await billing.user_exists(conn, effect.link.user_id):
         await billing.claim_customer(conn, effect.link.user_id, effect.link.customer_id)
@@ -197,19 +236,22 @@ async def _apply(conn: asyncpg.Connection, gateway: StripeGateway, effect: webho
         return
     await billing.lock_subscription(conn, action.subscription_id)
     row = await billing.subscription_by_stripe_id(conn, action.subscription_id)
-    order = webhooks.order_of(row["stripe_state_at"] if row else None, effect.created)
-    if order is webhooks.Order.OLDER:
+    row_version = row["version"] if row else None
+    step = webhooks.next_step(action, row["stripe_state_at"] if row else None, row_version, effect.created,
+                              fetched)
+    if step is webhooks.Step.DROP:
         return
-    if isinstance(action, webhooks.SetStatus) and order is webhooks.Order.NEWER:
+    if step is webhooks.Step.FETCH:
+        raise _FetchFirst(action.subscription_id, row_version)
+    if isinstance(step, webhooks.SetStatus):
         if row is None:
             return
         user_id = row["user_id"]
         before = await subscription_view(conn, user_id, free_tier_level)
-        await billing.set_subscription_status(conn, action.subscription_id, action.status, sorted(action.only_from),
+        await billing.set_subscription_status(conn, step.subscription_id, step.status, sorted(step.only_from),
                                               effect.created)
     else:
-        state = (action.state if isinstance(action, webhooks.ApplySnapshot) and order is webhooks.Order.NEWER
-                 else webhooks.subscription_state(await gateway.retrieve_subscription(action.subscription_id)))
+        state = step
         user_id = row["user_id"] if row else await _user_of(conn, state)
         plan_id = await _plan_of(conn, state)
         if user_id is None or plan_id is None:

@@ -1,6 +1,7 @@
 """What a verified Stripe event means for a subscription row, and which events may still change it.
 
-Pure: no I/O. `hub.api.billing` reads the stored row, asks `order_of`, and writes what `read_event` says.
+Pure: no I/O. `hub.api.billing` reads the stored row under the subscription's lock, asks `next_step`, and
+writes what it says.
 
 Ordering rule. Every row keeps `stripe_state_at`, the `created` second of the event whose state it holds.
 An event strictly older than that is dropped; a strictly newer one is applied from its own payload.
@@ -9,6 +10,16 @@ Events created in the same second as the stored state cannot be ordered by their
 causes, within one second), so for a tie the hub fetches the subscription from Stripe and writes that,
 the current truth, instead of either payload. Whatever the delivery order, the row ends in the state of
 the newest event, or in Stripe's current state where the newest ones tie.
+
+Fetching. The fetch runs with no transaction open (a slow Stripe must hold neither a pool connection nor
+the subscription's lock), so other deliveries may write the row meanwhile. The fetched state is written,
+with the event's `created` as its `stripe_state_at`, only if, back under the lock, the event is still not
+older than the row and the row is the very version the fetch started after: then every state the row
+ever held was stored before Stripe was asked, and the fetched one is at least as new. If the row now holds
+a newer second, the event is dropped like any older one (the newer state came from Stripe later than the
+event, and every later change at Stripe sends its own event). If the row was written at the same or an
+older second, the write may hold news the fetch missed (it was fetched, or sent, after this fetch
+began), so the hub fetches again rather than trusting either.
 """
 
 from __future__ import annotations
@@ -104,6 +115,21 @@ class EventEffect:
     action: Action | None
 
 
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """The subscription as fetched from Stripe, and the row version (None: no row) the fetch started after."""
+
+    state: SubscriptionState
+    row_version: str | None
+
+
+class Step(enum.Enum):
+    DROP = "drop"
+    """The row holds newer state: the event changes nothing."""
+    FETCH = "fetch"
+    """End the transaction unrecorded, fetch the subscription from Stripe with none open, then ask again."""
+
+
 class Order(enum.Enum):
     NEWER = "newer"
     SAME = "same"
@@ -115,6 +141,21 @@ def order_of(stored: datetime | None, incoming: datetime) -> Order:
     if stored is None or incoming > stored:
         return Order.NEWER
     return Order.SAME if incoming == stored else Order.OLDER
+
+
+def next_step(action: Action, stored_at: datetime | None, row_version: str | None, created: datetime,
+              fetched: Fetched | None) -> SubscriptionState | SetStatus | Step:
+    """What to do with an event, under the subscription's lock, against the row's `stripe_state_at` and
+    version (both None: no row), once more with `fetched` after a `Step.FETCH`: a state to write, a status
+    move to make, or a `Step` (rule in the module docstring)."""
+    order = order_of(stored_at, created)
+    if order is Order.OLDER:
+        return Step.DROP
+    if fetched is not None:
+        return fetched.state if fetched.row_version == row_version else Step.FETCH
+    if order is Order.SAME or isinstance(action, Refetch):
+        return Step.FETCH
+    return action if isinstance(action, SetStatus) else action.state
 
 
 def read_event(event_type: str, created: int, obj: Mapping[str, Any]) -> EventEffect:

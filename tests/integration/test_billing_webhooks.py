@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +29,8 @@ from tests.helpers.stripe_stub import (
 
 LEVELS = 1000
 T = int(time.time()) - 3600  # event `created` times; signatures are made "now"
+# Well under the SDK's 10 s timeout, so a held fetch is never retried by the SDK.
+HOLD_S = 5.0
 
 
 @dataclass
@@ -231,8 +235,161 @@ async def test_events_of_the_same_second_end_in_stripes_current_state(
     assert stub.received("GET", f"/v1/subscriptions/{subscriber.subscription_id}")
 
 
-async def test_a_tie_that_cannot_be_refetched_is_retried_later_not_recorded(
-        http: httpx.AsyncClient, subscriber: Subscriber, owner_conn: asyncpg.Connection) -> None:
+@dataclass
+class HeldFetch:
+    """One GET of a subscription at the stand-in: answered with Stripe's truth at the moment it is asked,
+    then held back until `release` (a slow Stripe, or a reply overtaken on the network)."""
+
+    path: str
+    asked: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+@pytest.fixture
+def hold_fetch(stub: StripeStub, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], HeldFetch]]:
+    """`hold_fetch(subscription_id)`: holds the next GET of that subscription that no earlier hold took."""
+    holds: list[HeldFetch] = []
+    taking = threading.Lock()
+    answer = stub.answer
+
+    def held_answer(method: str, path: str, form: dict[str, str], headers: dict[str, str]) -> tuple[int, Any]:
+        reply = answer(method, path, form, headers)
+        with taking:
+            held = next((h for h in holds if method == "GET" and h.path == path and not h.asked.is_set()), None)
+            if held is not None:
+                held.asked.set()
+        if held is not None:
+            held.release.wait(HOLD_S)
+        return reply
+
+    def hold(subscription_id: str) -> HeldFetch:
+        holds.append(HeldFetch(f"/v1/subscriptions/{subscription_id}"))
+        return holds[-1]
+
+    monkeypatch.setattr(stub, "answer", held_answer)
+    yield hold
+    for held in holds:
+        held.release.set()
+
+
+async def asked(held: HeldFetch) -> None:
+    assert await asyncio.to_thread(held.asked.wait, HOLD_S), "the hub never asked Stripe"
+
+
+async def hub_billing_locks(owner_conn: asyncpg.Connection) -> int:
+    """Locks the hub's backends hold on the ledger, the subscriptions, or a subscription's webhook lock."""
+    count: int = await owner_conn.fetchval(
+        """
+        SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE a.datname = current_database() AND a.application_name = 'hub'
+          AND (l.relation IN ('billing.stripe_events'::regclass, 'public.user_subscriptions'::regclass)
+               OR (l.locktype = 'advisory' AND l.classid = 1398035024))
+        """)
+    return count
+
+
+async def test_no_transaction_or_lock_is_held_while_stripe_is_asked(
+        http: httpx.AsyncClient, stub: StripeStub, subscriber: Subscriber, owner_conn: asyncpg.Connection,
+        hold_fetch: Callable[[str], HeldFetch]) -> None:
+    await ok(await deliver(http, "customer.subscription.created", subscriber.subscription("trialing"), created=T))
+    stub.subscriptions[subscriber.subscription_id] = subscriber.subscription("active")
+    held = hold_fetch(subscriber.subscription_id)
+    tie = asyncio.create_task(deliver(http, "customer.subscription.updated", subscriber.subscription("past_due"),
+                                      created=T))
+    try:
+        await asked(held)
+        assert await hub_billing_locks(owner_conn) == 0
+        # The subscription's row can be written meanwhile without waiting for Stripe's answer.
+        async with owner_conn.transaction():
+            await owner_conn.execute("SET LOCAL lock_timeout = '1s'")
+            await owner_conn.execute("SELECT pg_advisory_xact_lock(1398035024, hashtext($1))",
+                                     subscriber.subscription_id)
+            await owner_conn.execute("SELECT 1 FROM public.user_subscriptions WHERE stripe_subscription_id = $1 "
+                                     "FOR UPDATE", subscriber.subscription_id)
+    finally:
+        held.release.set()
+        await ok(await tie)
+    assert (await row_of(owner_conn, subscriber.subscription_id) or {})["status"] == "active"
+
+
+@pytest.mark.parametrize("later_by", [0, 1])
+async def test_a_state_written_during_the_fetch_is_not_overwritten_by_the_older_fetched_one(
+        http: httpx.AsyncClient, stub: StripeStub, subscriber: Subscriber, owner_conn: asyncpg.Connection,
+        hold_fetch: Callable[[str], HeldFetch], later_by: int) -> None:
+    """The held fetch answers `past_due`; while it is held, Stripe moves on to `active` and an event of the
+    same second (fetched, not held) or of the next second (its payload) stores that."""
+    await ok(await deliver(http, "customer.subscription.created", subscriber.subscription("trialing"), created=T))
+    path = f"/v1/subscriptions/{subscriber.subscription_id}"
+    stub.subscriptions[subscriber.subscription_id] = subscriber.subscription("past_due")
+    held = hold_fetch(subscriber.subscription_id)
+    slow_id = f"evt_{secrets.token_hex(8)}"
+    slow = asyncio.create_task(deliver(http, "customer.subscription.updated", subscriber.subscription("past_due"),
+                                       created=T, event_id=slow_id))
+    try:
+        await asked(held)
+        current = subscriber.subscription("active", cancel_at_period_end=True)
+        stub.subscriptions[subscriber.subscription_id] = current
+        await ok(await asyncio.wait_for(
+            deliver(http, "customer.subscription.updated", current, created=T + later_by), HOLD_S / 2))
+    finally:
+        held.release.set()
+        await ok(await slow)
+    assert (await state_of(owner_conn, subscriber.subscription_id))[1:] == (
+        "active", datetime.fromtimestamp(1_762_592_000, UTC), None, True)
+    assert [e["status"] for e in await user_events(owner_conn, subscriber.account)] == ["trialing", "active"]
+    assert await owner_conn.fetchval("SELECT count(*) FROM billing.stripe_events WHERE id = $1", slow_id) == 1
+    # Same second: the held event fetched again after the write it lost to; next second: it was older.
+    assert len(stub.received("GET", path)) == (3 if later_by == 0 else 1)
+
+
+async def test_a_fetch_overtaken_every_time_leaves_the_event_for_stripe_to_redeliver(
+        http: httpx.AsyncClient, stub: StripeStub, subscriber: Subscriber, owner_conn: asyncpg.Connection,
+        hold_fetch: Callable[[str], HeldFetch]) -> None:
+    await ok(await deliver(http, "customer.subscription.created", subscriber.subscription("trialing"), created=T))
+    stub.subscriptions[subscriber.subscription_id] = subscriber.subscription("active")
+    holds = [hold_fetch(subscriber.subscription_id) for _ in range(3)]
+    event_id = f"evt_{secrets.token_hex(8)}"
+    tie = subscriber.subscription("past_due")
+    delivery = asyncio.create_task(deliver(http, "customer.subscription.updated", tie, created=T, event_id=event_id))
+    try:
+        for held in holds:
+            await asked(held)
+            # Another writer of the row (as a concurrent delivery would be) while Stripe is asked.
+            await owner_conn.execute("UPDATE public.user_subscriptions SET status = status "
+                                     "WHERE stripe_subscription_id = $1", subscriber.subscription_id)
+            held.release.set()
+    finally:
+        for held in holds:
+            held.release.set()
+        failed = await delivery
+    assert (failed.status_code, failed.json()["code"]) == (502, "stripe_unavailable")
+    assert len(stub.received("GET", f"/v1/subscriptions/{subscriber.subscription_id}")) == 3
+    assert await owner_conn.fetchval("SELECT count(*) FROM billing.stripe_events WHERE id = $1", event_id) == 0
+    assert (await row_of(owner_conn, subscriber.subscription_id) or {})["status"] == "trialing"
+    await ok(await deliver(http, "customer.subscription.updated", tie, created=T, event_id=event_id))
+    assert (await row_of(owner_conn, subscriber.subscription_id) or {})["status"] == "active"
+
+
+async def test_a_same_second_event_delivered_in_parallel_and_again_has_one_effect(
+        http: httpx.AsyncClient, stub: StripeStub, subscriber: Subscriber, owner_conn: asyncpg.Connection) -> None:
+    await ok(await deliver(http, "customer.subscription.created", subscriber.subscription("trialing"), created=T))
+    stub.subscriptions[subscriber.subscription_id] = subscriber.subscription("active")
+    path = f"/v1/subscriptions/{subscriber.subscription_id}"
+    event_id = f"evt_{secrets.token_hex(8)}"
+    tie = subscriber.subscription("past_due")
+    copies = [deliver(http, "customer.subscription.updated", tie, created=T, event_id=event_id) for _ in range(3)]
+    for response in await asyncio.gather(*copies):
+        await ok(response)
+    fetches = len(stub.received("GET", path))
+    await ok(await deliver(http, "customer.subscription.updated", tie, created=T, event_id=event_id))
+    assert len(stub.received("GET", path)) == fetches  # a replay is stopped by the ledger before Stripe is asked
+    assert await owner_conn.fetchval("SELECT count(*) FROM billing.stripe_events WHERE id = $1", event_id) == 1
+    assert [e["status"] for e in await user_events(owner_conn, subscriber.account)] == ["trialing", "active"]
+    assert (await row_of(owner_conn, subscriber.subscription_id) or {})["status"] == "active"
+
+
+async def test_a_tie_that_cannot_be_refetched_is_not_recorded_and_its_redelivery_is_applied(
+        http: httpx.AsyncClient, stub: StripeStub, subscriber: Subscriber, owner_conn: asyncpg.Connection) -> None:
     await ok(await deliver(http, "customer.subscription.created", subscriber.subscription("active"), created=T))
     event_id = f"evt_{secrets.token_hex(8)}"
     failed = await deliver(http, "customer.subscription.updated", subscriber.subscription("past_due"), created=T,
@@ -240,6 +397,11 @@ async def test_a_tie_that_cannot_be_refetched_is_retried_later_not_recorded(
     assert (failed.status_code, failed.json()["code"]) == (502, "stripe_unavailable")
     assert await owner_conn.fetchval("SELECT count(*) FROM billing.stripe_events WHERE id = $1", event_id) == 0
     assert (await row_of(owner_conn, subscriber.subscription_id) or {})["status"] == "active"
+    stub.subscriptions[subscriber.subscription_id] = subscriber.subscription("past_due")
+    await ok(await deliver(http, "customer.subscription.updated", subscriber.subscription("past_due"), created=T,
+                           event_id=event_id))
+    assert await owner_conn.fetchval("SELECT count(*) FROM billing.stripe_events WHERE id = $1", event_id) == 1
+    assert (await row_of(owner_conn, subscriber.subscription_id) or {})["status"] == "past_due"
 
 
 async def test_checkout_completed_links_the_customer_and_stores_the_fetched_subscription(
