@@ -24,6 +24,7 @@ import asyncpg
 from bench import servers
 from hub.embedded import APP_ROLE, start_postgres, start_redis, with_database, with_user
 from hub.tokens import TokenService
+from hub.ws_protocol import UVICORN_WS
 from persistence.migrate import apply_migrations
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -133,8 +134,8 @@ class Infra:
                         **settings: str) -> servers.Server:
         port = servers.free_port()
         env = self.hub_env(WS_COMPRESSION=str(compression).lower(), **settings)
-        return await self.start(name, servers.uvicorn(target, port, factory=True, compression=compression),
-                                port=port, env=env)
+        argv = [*servers.uvicorn(target, port, factory=True, compression=compression), "--ws", UVICORN_WS]
+        return await self.start(name, argv, port=port, env=env)
 
     async def start(self, name: str, argv: list[str], *, port: int, env: dict[str, str] | None = None,
                     cwd: Path = servers.ROOT) -> servers.Server:

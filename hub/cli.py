@@ -77,6 +77,8 @@ def _exit_after_shutdown(signum: int, _frame: object) -> None:
 def cmd_serve(settings: Settings) -> int:
     import uvicorn
 
+    from hub.ws_protocol import UVICORN_WS
+
     with database(settings) as (owner_dsn, app_dsn, embedded):
         asyncio.run(apply_migrations(owner_dsn, log=say))
         if embedded:
@@ -103,6 +105,7 @@ def cmd_serve(settings: Settings) -> int:
             ws_ping_timeout=settings.ws_heartbeat_s * 2,
             timeout_graceful_shutdown=int(settings.drain_timeout_s) or None,
             proxy_headers=True,
+            ws=UVICORN_WS,
         )
     return 0
 

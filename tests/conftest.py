@@ -12,6 +12,7 @@ import pytest
 
 from hub.app import create_app
 from hub.settings import Settings
+from hub.ws_protocol import UVICORN_WS
 from persistence.db import Database, init_connection
 from persistence.migrate import apply_migrations
 from tests.helpers.server import serve_in_thread
@@ -63,7 +64,7 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> S
 @pytest.fixture(scope="session")
 def hub_url(test_db: DatabaseUnderTest, base_settings: Settings) -> Iterator[str]:
     app = create_app(base_settings, test_db.app_dsn)
-    with serve_in_thread(app, ws_max_size=base_settings.ws_max_frame_bytes) as url:
+    with serve_in_thread(app, ws_max_size=base_settings.ws_max_frame_bytes, ws=UVICORN_WS) as url:
         yield url
 
 
@@ -75,7 +76,7 @@ def start_hub(test_db: DatabaseUnderTest, base_settings: Settings) -> object:
     def start(clock: Callable[[], float] | None = None, **changes: object) -> object:
         settings = replace(base_settings, **changes)
         app = create_app(settings, test_db.app_dsn, clock=clock)
-        return serve_in_thread(app, ws_max_size=settings.ws_max_frame_bytes)
+        return serve_in_thread(app, ws_max_size=settings.ws_max_frame_bytes, ws=UVICORN_WS)
 
     return start
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from hub.settings import Settings
+from hub.ws_protocol import UVICORN_WS
 from tests.helpers.services import DatabaseUnderTest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,7 +98,7 @@ async def start_instance(test_db: DatabaseUnderTest, settings: Settings, log_dir
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "uvicorn", "hub.asgi:create", "--factory", "--host", "127.0.0.1",
             "--port", str(port), "--ws-max-size", str(settings.ws_max_frame_bytes),
-            "--timeout-graceful-shutdown", "5", "--log-level", "warning",
+            "--timeout-graceful-shutdown", "5", "--log-level", "warning", "--ws", UVICORN_WS,
             cwd=ROOT, env=environ, stdout=log_file, stderr=subprocess.STDOUT,
         )
     instance = Instance(process, f"http://127.0.0.1:{port}", log_path)

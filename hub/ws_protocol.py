@@ -1,0 +1,132 @@
+"""uvicorn's `websockets-sansio` protocol with the per-connection state an idle connection does not need.
+
+Run the hub with ``uvicorn ... --ws hub.ws_protocol:IdleLeanProtocol`` (the Procfile, ``hub serve``, the test
+instances and the benchmarks do). Every frame still goes through uvicorn's own code; only three things change,
+each measured with ``tracemalloc`` over 900 idle connections (docs/benchmarks.md, "Where idle memory goes"):
+
+- the receive queue: uvicorn's ``asyncio.Queue`` allocates three deques and an ``Event`` (another deque),
+  3.0 KiB per connection, to hold at most a message or two (uvicorn pauses reading after each message);
+  :class:`ReceiveQueue` holds a short list and one waiter, both created on use;
+- the ``writable`` flag: an ``asyncio.Event`` (0.76 KiB) that only a paused transport ever waits on;
+  :class:`WritableFlag` creates its waiters only then;
+- the upgrade request's and response's headers (≈ 2.5 KiB), which uvicorn and the websockets parser keep for
+  the connection's life although nothing reads them after the handshake: they are emptied once it completes.
+
+uvicorn's internals are what this subclass relies on (the ``queue`` and ``writable`` attributes and their
+``put_nowait``/``get``/``empty`` and ``set``/``clear``/``wait`` methods, ``request``/``response``), so the
+dependency is pinned to a minor version in pyproject.toml, and the whole websocket suite runs on this class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+__all__ = ["UVICORN_WS", "IdleLeanProtocol", "ReceiveQueue", "WritableFlag"]
+
+# uvicorn's `ws` setting (`--ws`) that selects this protocol.
+UVICORN_WS = "hub.ws_protocol:IdleLeanProtocol"
+
+
+class ReceiveQueue:
+    """An unbounded FIFO with the three methods uvicorn's websocket protocol uses; nothing allocated while empty."""
+
+    __slots__ = ("_items", "_waiters")
+
+    def __init__(self) -> None:
+        self._items: list[ASGIReceiveEvent] | None = None
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def put_nowait(self, item: ASGIReceiveEvent) -> None:
+        if self._items is None:
+            self._items = [item]
+        else:
+            self._items.append(item)
+        _wake_one(self._waiters)
+
+    async def get(self) -> ASGIReceiveEvent:
+        while not self._items:
+            await _wait(self, "_waiters")
+        item = self._items.pop(0)
+        if self._items:
+            _wake_one(self._waiters)  # another getter may be waiting for what is left
+        else:
+            self._items = None
+        return item
+
+
+class WritableFlag:
+    """An ``asyncio.Event`` look-alike (set/clear/wait) that allocates only while someone waits."""
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self, *, is_set: bool) -> None:
+        self._set = is_set
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> bool:
+        while not self._set:
+            await _wait(self, "_waiters")
+        return True
+
+
+async def _wait(owner: Any, attr: str) -> None:
+    """Wait on a new future kept in ``owner.<attr>`` (a list created on demand), removed however the wait ends."""
+    waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    waiters: list[asyncio.Future[None]] | None = getattr(owner, attr)
+    if waiters is None:
+        waiters = []
+        setattr(owner, attr, waiters)
+    waiters.append(waiter)
+    try:
+        await waiter
+    finally:
+        current: list[asyncio.Future[None]] | None = getattr(owner, attr)
+        if current is not None:
+            if waiter in current:
+                current.remove(waiter)
+            if not current:
+                setattr(owner, attr, None)
+
+
+def _wake_one(waiters: list[asyncio.Future[None]] | None) -> None:
+    for waiter in waiters or ():
+        if not waiter.done():
+            waiter.set_result(None)
+            return
+
+
+class IdleLeanProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O websocket protocol, lighter by ≈ 6 KiB per open connection (see the module doc)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = ReceiveQueue()  # type: ignore[assignment]
+        self.writable = WritableFlag(is_set=True)  # type: ignore[assignment]
+
+    async def send(self, message: ASGISendEvent) -> None:
+        handshaking = not self.handshake_complete
+        await super().send(message)
+        if handshaking and self.handshake_complete:
+            # The websockets parser's generator frame keeps the request alive, so empty it rather than drop it.
+            self.request.headers.clear()
+            self.response.headers.clear()

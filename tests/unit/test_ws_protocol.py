@@ -1,0 +1,66 @@
+"""The receive queue and writable flag the hub's uvicorn websocket protocol uses in place of asyncio's."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from uvicorn._types import ASGIReceiveEvent
+
+from hub.ws_protocol import ReceiveQueue, WritableFlag
+
+
+def message(n: int) -> ASGIReceiveEvent:
+    return cast(ASGIReceiveEvent, {"type": "websocket.receive", "text": str(n)})
+
+
+def held(obj: Any) -> list[object]:
+    """What the primitive holds besides its flag: nothing between uses is the point of it."""
+    return [getattr(obj, slot) for slot in ("_items", "_waiters") if getattr(obj, slot, None) is not None]
+
+
+async def test_receive_queue_is_fifo_and_holds_nothing_once_emptied() -> None:
+    queue = ReceiveQueue()
+    assert queue.empty() and held(queue) == []
+    for n in range(3):
+        queue.put_nowait(message(n))
+    assert not queue.empty()
+    assert [await queue.get() for _ in range(3)] == [message(n) for n in range(3)]
+    assert queue.empty() and held(queue) == []
+
+
+async def test_receive_queue_wakes_a_waiting_getter_and_forgets_a_cancelled_one() -> None:
+    queue = ReceiveQueue()
+    getter = asyncio.create_task(queue.get())
+    await asyncio.sleep(0)
+    queue.put_nowait(message(1))
+    assert await asyncio.wait_for(getter, 1) == message(1)
+
+    cancelled = asyncio.create_task(queue.get())
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    await asyncio.gather(cancelled, return_exceptions=True)
+    assert held(queue) == []
+    queue.put_nowait(message(2))
+    assert await queue.get() == message(2)
+
+
+async def test_two_getters_each_get_one_message() -> None:
+    queue = ReceiveQueue()
+    getters = [asyncio.create_task(queue.get()) for _ in range(2)]
+    await asyncio.sleep(0)
+    queue.put_nowait(message(1))
+    queue.put_nowait(message(2))
+    assert sorted(str(m.get("text")) for m in await asyncio.gather(*getters)) == ["1", "2"]
+
+
+async def test_writable_flag_blocks_waiters_while_cleared_and_releases_them_all_on_set() -> None:
+    flag = WritableFlag(is_set=True)
+    assert await asyncio.wait_for(flag.wait(), 1)
+    flag.clear()
+    waiters = [asyncio.create_task(flag.wait()) for _ in range(3)]
+    await asyncio.sleep(0)
+    assert not any(w.done() for w in waiters) and not flag.is_set()
+    flag.set()
+    assert await asyncio.wait_for(asyncio.gather(*waiters), 1) == [True, True, True]
+    assert held(flag) == []
