@@ -68,6 +68,9 @@ Action = SendFrame | Close
 
 
 class Connection:
+    __slots__ = ("_auth_deadline", "_expiry_deadline", "_limiter", "_strikes", "_subscriptions", "conn_id",
+                 "expires_at", "limits", "state", "user_id")
+
     def __init__(
         self,
         conn_id: str,
@@ -84,7 +87,7 @@ class Connection:
         self._auth_deadline = now + self.limits.auth_timeout_s
         self._expiry_deadline: float | None = None  # monotonic
         self._subscriptions: set[ChannelName] = set()
-        self._strikes: deque[float] = deque(maxlen=self.limits.bad_frame_limit)
+        self._strikes: deque[float] | None = None  # created at the first bad frame: most connections never send one
         self._limiter: PublishLimiter = publish_limiter or KeyedLimiter(
             self.limits.publish_rate_per_s,
             self.limits.publish_burst,
@@ -198,9 +201,11 @@ class Connection:
         data = encode_reply_error(frame_id, err) if frame_id is not None else encode_error(err)
         actions: list[Action] = [SendFrame(data)]
         if isinstance(err, FrameError):
-            self._strikes.append(now)
-            window = self.limits.bad_frame_window_s
-            if len(self._strikes) == self._strikes.maxlen and now - self._strikes[0] < window:
+            strikes = self._strikes
+            if strikes is None:
+                strikes = self._strikes = deque(maxlen=self.limits.bad_frame_limit)
+            strikes.append(now)
+            if len(strikes) == strikes.maxlen and now - strikes[0] < self.limits.bad_frame_window_s:
                 actions += self._close(CloseCode.POLICY, "too many bad frames")
         return actions
 

@@ -2,9 +2,9 @@
 
 Every frame is encoded once per event (by the listener, the broker or the state
 channels) and the same ``str`` is queued on every subscriber's :class:`Outbox`.
-Each connection has exactly one writer task draining its outbox (a frame that
-finds the outbox idle is written at once by the pusher, see :class:`Outbox`), so
-nothing a slow client does can slow the others: a live frame that finds a full
+A frame that finds a connection's outbox idle is written at once by the pusher;
+a backlog is drained by one writer task per connection, started only while there
+is one (see :class:`Outbox`), so nothing a slow client does can slow the others: a live frame that finds a full
 outbox closes that connection (4008) instead of waiting or growing memory.
 
 Durable channels go through the subscriber's :class:`~channels.sequencing.Subscription`
@@ -48,7 +48,7 @@ class EventLog(Protocol):
 
 
 class Outbox:
-    """One connection's send queue, drained by exactly one writer (:meth:`get`).
+    """One connection's send queue, with a writer that runs only while there is a backlog.
 
     :meth:`push` (live frames) never waits: at ``limit`` queued frames the queue
     is dropped, the outbox closes and ``on_overflow`` is called once. Replays use
@@ -56,19 +56,20 @@ class Outbox:
     client instead of overflowing. :meth:`close` lets the writer send what is
     queued and then stop; :meth:`abort` drops it.
 
-    With a sender attached (:meth:`attach`), a frame pushed while nothing is queued
-    or in flight and the writer is idle is sent at once, inside :meth:`push`: the
-    send coroutine is stepped by hand and, when the socket takes the frame without
-    waiting (the usual case), it never costs a task switch, as
-    ``websockets.broadcast`` writes. A send that has to wait (socket buffer full) is
-    finished by the writer inside :meth:`get`, before anything queued behind it, so
-    order holds; a send that fails is raised by the writer's next :meth:`get`.
+    Once attached (:meth:`attach`), a frame pushed while nothing is queued or in
+    flight is sent at once, inside :meth:`push`: the send coroutine is stepped by
+    hand and, when the socket takes the frame without waiting (the usual case), it
+    costs no task at all, as ``websockets.broadcast`` writes. Only when a send has
+    to wait (socket buffer full) or frames queue behind one is ``start_writer``
+    called, once, to run :meth:`drain` in a task: it finishes the waiting send,
+    sends the queue in order and returns when the queue is empty, so an idle
+    connection holds no writer task. A send that fails is raised by :meth:`drain`.
 
     Idle cost is a few pointers: the queue and the waiters are created on first use.
     """
 
-    __slots__ = ("_closed", "_failed", "_frames", "_idle", "_inflight", "_on_overflow", "_ready", "_room",
-                 "_send", "limit", "overflowed")
+    __slots__ = ("_closed", "_failed", "_frames", "_inflight", "_on_overflow", "_room", "_send", "_start_writer",
+                 "_writing", "limit", "overflowed")
 
     def __init__(self, limit: int, on_overflow: Callable[[], None]) -> None:
         if limit < 1:
@@ -78,10 +79,10 @@ class Outbox:
         self._on_overflow = on_overflow
         self._frames: deque[str] | None = None
         self._closed = False
-        self._ready: asyncio.Future[None] | None = None  # the writer waits on it in get()
         self._room: asyncio.Future[None] | None = None  # a replay waits on it in wait_room()
-        self._idle = False  # the writer waits in get() with nothing queued or in flight
         self._send: Callable[[str], Coroutine[Any, Any, None]] | None = None
+        self._start_writer: Callable[[], None] | None = None
+        self._writing = False  # a writer was started and has not returned from drain() yet
         self._inflight: tuple[Coroutine[Any, Any, None], Any] | None = None  # a send that has to wait
         self._failed: BaseException | None = None
 
@@ -92,15 +93,23 @@ class Outbox:
     def closed(self) -> bool:
         return self._closed
 
-    def attach(self, send: Callable[[str], Coroutine[Any, Any, None]]) -> None:
-        """Send frames pushed to an idle outbox at once with ``send`` (the writer's own send)."""
+    @property
+    def writing(self) -> bool:
+        """A writer is (or is about to be) running :meth:`drain`."""
+        return self._writing
+
+    def attach(self, send: Callable[[str], Coroutine[Any, Any, None]], start_writer: Callable[[], None]) -> None:
+        """Send frames with ``send``; ``start_writer`` must run :meth:`drain` in a task of its own."""
         self._send = send
+        self._start_writer = start_writer
+        if self._frames:
+            self._need_writer()
 
     def push(self, frame: str, *, direct: bool = True) -> None:
-        """Queue ``frame``, or with ``direct`` send it at once when the outbox is idle."""
+        """Queue ``frame``, or with ``direct`` send it at once when nothing is queued or in flight."""
         if self._closed:
             return
-        if direct and self._idle and self._send is not None:
+        if direct and not self._writing and self._send is not None:
             self._send_now(self._send, frame)
             return
         frames = self._frames
@@ -112,7 +121,7 @@ class Outbox:
             self._on_overflow()
             return
         frames.append(frame)
-        self._wake_writer()
+        self._need_writer()
 
     def push_replay(self, frames: Iterable[str]) -> None:
         """Queue frames whose room was reserved with :meth:`wait_room` (never overflows)."""
@@ -122,7 +131,7 @@ class Outbox:
             self._frames = deque()
         self._frames.extend(frames)
         if self._frames:
-            self._wake_writer()
+            self._need_writer()
 
     async def wait_room(self, n: int) -> None:
         """Wait until ``n`` more frames fit under ``limit`` (an empty queue when ``n >= limit``)."""
@@ -132,39 +141,35 @@ class Outbox:
                 self._room = asyncio.get_running_loop().create_future()
             await self._room
 
-    async def get(self) -> str | None:
-        """The next frame; ``None`` once the outbox is closed and empty. Only the writer calls this.
+    async def drain(self) -> None:
+        """The writer's body: finish a waiting send, send the queue in order, return once it is empty.
 
-        Finishes a send begun by :meth:`push` that had to wait, and raises what a send
-        begun there raised.
+        Raises what a send raised. Only the task ``start_writer`` started calls this.
         """
-        while True:
-            if self._inflight is not None:
-                coro, waiting = self._inflight
-                try:
-                    await _finish(coro, waiting)
-                finally:
-                    self._inflight = None
-            if self._failed is not None:
-                failed, self._failed = self._failed, None
-                raise failed
-            if self._frames:
+        send = self._send
+        if send is None:
+            raise RuntimeError("drain() before attach()")
+        try:
+            while True:
+                if self._inflight is not None:
+                    coro, waiting = self._inflight
+                    try:
+                        await _finish(coro, waiting)
+                    finally:
+                        self._inflight = None
+                if self._failed is not None:
+                    failed, self._failed = self._failed, None
+                    raise failed
+                if not self._frames:
+                    return
                 frame = self._frames.popleft()
                 self._notify_room()
-                return frame
-            if self._closed:
-                return None
-            self._ready = asyncio.get_running_loop().create_future()
-            self._idle = True
-            try:
-                await self._ready
-            finally:
-                self._idle = False
-                self._ready = None
+                await send(frame)
+        finally:
+            self._writing = False
 
     def close(self) -> None:
         self._closed = True
-        self._wake_writer()
         self._notify_room()
 
     def abort(self) -> None:
@@ -174,22 +179,20 @@ class Outbox:
 
     def _send_now(self, send: Callable[[str], Coroutine[Any, Any, None]], frame: str) -> None:
         coro = send(frame)
-        self._idle = False  # whatever happens next, the writer has to run before another direct send
         try:
             waiting = coro.send(None)
         except StopIteration:
-            self._idle = self._ready is not None and not self._ready.done()
             return
         except Exception as exc:  # the socket is gone: the writer reports it
             self._failed = exc
         else:
             self._inflight = (coro, waiting)
-        self._wake_writer()
+        self._need_writer()
 
-    def _wake_writer(self) -> None:
-        self._idle = False  # what was queued or failed goes first
-        if self._ready is not None and not self._ready.done():
-            self._ready.set_result(None)
+    def _need_writer(self) -> None:
+        if not self._writing and self._start_writer is not None:
+            self._writing = True
+            self._start_writer()
 
     def _notify_room(self) -> None:
         if self._room is not None:

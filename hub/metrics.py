@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -42,10 +43,7 @@ def metrics_middleware(metrics: Metrics) -> Any:
     """ASGI middleware counting requests by route template (not raw path: ids would explode the labels)."""
 
     def factory(app: ASGIApp) -> ASGIApp:
-        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":  # type: ignore[comparison-overlap]
-                await app(scope, receive, send)
-                return
+        async def instrumented(scope: Scope, receive: Receive, send: Send) -> None:
             started = time.perf_counter()
             status = 500
 
@@ -62,6 +60,13 @@ def metrics_middleware(metrics: Metrics) -> Any:
                 method = scope.get("method", "")
                 metrics.http_requests.labels(route, method, str(status)).inc()
                 metrics.http_latency.labels(route, method).observe(time.perf_counter() - started)
+
+        def middleware(scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+            # Not a coroutine itself: a websocket's scope goes straight to the app, so no frame of this
+            # middleware stays on the stack of every open connection.
+            if scope["type"] != "http":  # type: ignore[comparison-overlap]
+                return app(scope, receive, send)
+            return instrumented(scope, receive, send)
 
         return middleware
 

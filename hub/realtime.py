@@ -84,7 +84,7 @@ def viewer_of(identity: Identity) -> Viewer:
     return Viewer(str(identity.require_user_id()), frozenset(roles))
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Peer:
     """One websocket connection as the realtime layer sees it (the I/O lives in `hub.ws`)."""
 

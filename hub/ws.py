@@ -1,14 +1,16 @@
 """`GET /ws`: the websocket endpoint of protocol v1 (see docs and `channels.connection`).
 
-One `WsSession` per connection runs two tasks, the reader (frames in, one at a
-time, through `channels.connection.Connection`) and the writer (draining the
-connection's bounded `Outbox`; a frame pushed while it idles is sent by the
-pusher directly), plus one loop timer for the protocol's next deadline (auth
-deadline, token expiry). Whoever decides the connection ends calls
-`request_close`; `run` then stops the tasks, leaves every channel and sends the
-close frame. No exception leaves the handler: Litestar would close with 4500 and
-the exception's text. Protocol errors become replies or closes; anything else is
-logged and answered with `internal`.
+One `WsSession` per connection. The handler's own task reads (frames in, one at
+a time, through `channels.connection.Connection`); frames out go through the
+connection's bounded `Outbox`, which sends at once when nothing is queued and
+starts a writer task only while frames back up; one loop timer covers the
+protocol's next deadline (auth deadline, token expiry). An idle connection
+therefore costs one task, no writer and no queue. Whoever decides the connection
+ends calls `request_close` (from another task it interrupts the read by
+cancelling the handler's task, the way `asyncio.timeout` does); `run` then leaves
+every channel, lets the writer flush when asked and sends the close frame. No
+exception leaves the handler: protocol errors become replies or closes; anything
+else is logged and answered with `internal`.
 
 Close codes: 1001 draining, 1008 repeated bad frames, 1009 frame over
 `WS_MAX_FRAME_BYTES` (uvicorn's `ws_max_size` enforces it first when configured;
@@ -28,8 +30,11 @@ import time
 import uuid
 from typing import Any
 
-from litestar import WebSocket, websocket
-from litestar.types.asgi_types import WebSocketSendEvent
+from litestar import Litestar, asgi
+from litestar.enums import ScopeType
+from litestar.exceptions import MethodNotAllowedException
+from litestar.types import Receive, Scope, Send
+from litestar.types.asgi_types import WebSocketAcceptEvent, WebSocketCloseEvent, WebSocketSendEvent
 
 from channels.connection import Action, Close, Connection, ConnState, SendFrame
 from channels.errors import CloseCode, InternalError, ProtocolError, TokenExpired, Unauthorized
@@ -47,25 +52,40 @@ log = logging.getLogger("hub.ws")
 
 _FLUSH_TIMEOUT_S = 5.0
 
+# (close code or None when the peer is gone, reason, send what is queued first)
+_Ending = tuple[int | None, str, bool]
+
 
 class WsSession:
-    def __init__(self, socket: WebSocket[Any, Any, Any], realtime: Realtime) -> None:
-        self.socket = socket
+    """One websocket connection: the handler's own task reads; a writer task exists only while frames back up."""
+
+    __slots__ = ("_claimed", "_ending", "_interrupted", "_reading", "_receive", "_send", "_task", "_timer", "_writer",
+                 "conn", "conn_id", "outbox", "peer", "realtime", "services")
+
+    def __init__(self, receive: Receive, send: Send, realtime: Realtime) -> None:
+        self._receive = receive
+        self._send = send
         self.realtime = realtime
         self.services = realtime.services
         self.conn_id = uuid.uuid4().hex
         self.outbox = Outbox(realtime.settings.ws_send_queue, self._overflowed)
         self.conn = Connection(self.conn_id, time.monotonic(), realtime.limits, realtime.publish_limiter)
         self.peer = Peer(self.conn_id, self.outbox, self._server_close)
-        self._done: asyncio.Future[tuple[int | None, str, bool]] = asyncio.get_running_loop().create_future()
+        self._ending: _Ending | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._reading = False  # the handler's task is in the read loop: request_close interrupts it there
+        self._interrupted = False  # request_close cancelled the handler's task
+        self._writer: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None  # a timer, not a task: idle connections stay small
         self._claimed: str | None = None
 
     # --- lifecycle -----------------------------------------------------------------
 
     async def run(self) -> None:
+        if (await self._receive())["type"] != "websocket.connect":
+            return
         try:
-            await self.socket.accept()
+            await self._send(WebSocketAcceptEvent(type="websocket.accept", subprotocol=None, headers=[]))
         except Exception:
             return
         if self.realtime.draining:
@@ -74,51 +94,58 @@ class WsSession:
         metrics = self.services.metrics
         self.realtime.add_peer(self.peer)
         metrics.ws_open.inc()
-        writer = asyncio.create_task(self._write_loop(), name=f"ws-writer {self.conn_id}")
-        reader = asyncio.create_task(self._read_loop(), name=f"ws-reader {self.conn_id}")
+        self.outbox.attach(self._send_frame, self._start_writer)
+        task = self._task = asyncio.current_task()
+        assert task is not None
         self._arm_timer()
-        code: int | None = None
-        reason = ""
-        flush = False
         try:
-            # Not shielded: once this task is cancelled nothing else resolves `_done` (request_close ignores it).
-            code, reason, flush = await self._done
+            self._reading = True
+            await self._read_loop()
         except asyncio.CancelledError:
-            # Clean up and tell the client (below), then let the cancellation go on to whoever asked for it.
-            code, reason, flush = CloseCode.GOING_AWAY, "server stopping", False
-            raise
+            # request_close interrupts the read loop by cancelling this task; any other cancellation is the
+            # server stopping: clean up and tell the client (below), then let it go on to whoever asked.
+            if not (self._interrupted and task.uncancel() == 0):
+                self._ending = CloseCode.GOING_AWAY, "server stopping", False
+                raise
         finally:
-            self._cancel_timer()
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
-            try:
-                await self.realtime.detach(self.peer)
-            except Exception:
-                log.exception("detaching connection %s failed", self.conn_id)
-            if self._claimed is not None:
-                self.realtime.release_user(self._claimed)
+            self._reading = False
+            if self._ending is None:
+                self._ending = None, "", False
+            await self._finish(*self._ending)
+            metrics.ws_open.dec()
+
+    async def _finish(self, code: int | None, reason: str, flush: bool) -> None:
+        self._cancel_timer()
+        try:
+            await self.realtime.detach(self.peer)
+        except Exception:
+            log.exception("detaching connection %s failed", self.conn_id)
+        if self._claimed is not None:
+            self.realtime.release_user(self._claimed)
+        writer = self._writer
+        if writer is not None:
             if flush and code is not None:
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(_FLUSH_TIMEOUT_S):
-                        await asyncio.shield(writer)
+                await asyncio.wait([writer], timeout=_FLUSH_TIMEOUT_S)
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
-            if code is not None:
-                await self._send_close(code, reason)
-            self.realtime.remove_peer(self.peer)
-            metrics.ws_open.dec()
+        if code is not None:
+            await self._send_close(code, reason)
+        self.realtime.remove_peer(self.peer)
 
     def request_close(self, code: int | None, reason: str = "", *, flush: bool = True) -> None:
         """End the connection: ``code`` None when the peer is already gone; ``flush`` sends what is queued first."""
-        if self._done.done():
+        if self._ending is not None:
             return
         self.conn.close(CloseCode.NORMAL)  # no further actions from the protocol state
         if flush:
             self.outbox.close()
         else:
             self.outbox.abort()
-        self._done.set_result((code, reason, flush))
+        self._ending = code, reason, flush
         self._cancel_timer()
+        if self._reading and self._task is not None and asyncio.current_task() is not self._task:
+            self._interrupted = True
+            self._task.cancel()  # it waits in receive(); within the task the read loop sees `_ending` itself
 
     def _server_close(self, code: CloseCode, reason: str) -> None:
         self.request_close(int(code), reason, flush=False)
@@ -134,29 +161,32 @@ class WsSession:
         budget = max(_FLUSH_TIMEOUT_S, 2 * self.realtime.settings.ws_heartbeat_s)
         with contextlib.suppress(Exception):
             async with asyncio.timeout(budget):
-                await self.socket.close(code, reason[:120])
+                await self._send(WebSocketCloseEvent(type="websocket.close", code=code, reason=reason[:120]))
 
-    # --- tasks -----------------------------------------------------------------------
+    # --- reading and writing -----------------------------------------------------------
 
     async def _send_frame(self, frame: str) -> None:
-        await self.socket.send(WebSocketSendEvent(type="websocket.send", text=frame, bytes=None))
+        await self._send(WebSocketSendEvent(type="websocket.send", text=frame, bytes=None))
         self.services.metrics.frames_out.inc()
 
-    async def _write_loop(self) -> None:
-        # Frames pushed while this loop idles are sent by the pusher itself (no task switch per frame).
-        self.outbox.attach(self._send_frame)
+    def _start_writer(self) -> None:
+        self._writer = asyncio.get_running_loop().create_task(self._write())
+
+    async def _write(self) -> None:
         try:
-            while (frame := await self.outbox.get()) is not None:
-                await self._send_frame(frame)
+            await self.outbox.drain()
         except asyncio.CancelledError:
             raise
         except Exception:
             self.request_close(None)
+        finally:
+            if self._writer is asyncio.current_task():
+                self._writer = None  # an idle connection keeps no finished task around
 
     async def _read_loop(self) -> None:
         try:
-            while self.conn.state is not ConnState.CLOSED:
-                message = await self.socket.receive()
+            while self._ending is None:
+                message = await self._receive()
                 if message["type"] == "websocket.disconnect":
                     self.request_close(None)
                     return
@@ -168,8 +198,6 @@ class WsSession:
                 self._apply(actions)
                 if frame is not None:
                     await self._handle(frame)
-        except asyncio.CancelledError:
-            raise
         except Exception:
             # The socket itself failed (disconnect mid-receive); there is nobody left to answer.
             self.request_close(None)
@@ -177,7 +205,7 @@ class WsSession:
     def _arm_timer(self) -> None:
         """Schedule `conn.tick` at the protocol's next deadline (replacing any earlier timer)."""
         self._cancel_timer()
-        deadline = None if self._done.done() else self.conn.next_deadline()
+        deadline = None if self._ending is not None else self.conn.next_deadline()
         if deadline is not None:
             # A timer that fires a little early finds nothing due in `tick` and is simply armed again.
             self._timer = asyncio.get_running_loop().call_later(max(0.0, deadline - time.monotonic()), self._tick)
@@ -271,11 +299,15 @@ class WsSession:
         self._reply(frame.id, result)
 
 
-@websocket("/ws")
-async def ws_endpoint(socket: WebSocket[Any, Any, Any]) -> None:
-    realtime: Realtime = socket.app.state.services.extras[REALTIME]
+@asgi("/ws", is_mount=False, copy_scope=False)
+async def ws_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+    # A plain ASGI route rather than Litestar's websocket route: no per-connection WebSocket object or
+    # handler-parameter machinery, and one wrapper less on every frame sent (docs/benchmarks.md).
+    if scope["type"] != ScopeType.WEBSOCKET:
+        raise MethodNotAllowedException("/ws takes websocket upgrades only")
+    realtime: Realtime = Litestar.from_scope(scope).state.services.extras[REALTIME]
     try:
-        await WsSession(socket, realtime).run()
+        await WsSession(receive, send, realtime).run()
     except Exception:
         log.exception("websocket session failed")
 

@@ -119,6 +119,14 @@ async def test_a_join_on_one_instance_reaches_a_subscriber_on_another_as_a_prese
     try:
         (one, _, _), (two, _, fanout_two) = instances
         outbox = Outbox(16, lambda: None)
+        frames: list[str] = []
+        arrived = asyncio.Event()
+
+        async def receive(frame: str) -> None:
+            frames.append(frame)
+            arrived.set()
+
+        outbox.attach(receive, lambda: None)  # every send completes at once: no writer is ever needed
         watcher = Subscriber(channel, outbox, "u-watcher", None)
         watcher.ready = True
         fanout_two.add(watcher)
@@ -126,11 +134,9 @@ async def test_a_join_on_one_instance_reaches_a_subscriber_on_another_as_a_prese
         assert set(state) == {"u-watcher"}
         await one.join(channel, "u-joiner", meta("cj"), False)
         async with asyncio.timeout(5):
-            frames = []
             while not any('"u-joiner"' in f for f in frames):
-                frame = await outbox.get()
-                assert frame is not None
-                frames.append(frame)
+                arrived.clear()
+                await arrived.wait()
         diff = msgspec.json.decode(next(f for f in frames if '"u-joiner"' in f))
         assert diff["op"] == "presence" and diff["joins"]["u-joiner"]["metas"][0]["conn_id"] == "cj"
     finally:

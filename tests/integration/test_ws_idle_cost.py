@@ -1,0 +1,69 @@
+"""What an idle connection holds on the server: the handler's own task and nothing else.
+
+Idle memory per connection is measured in bench/ (scenario 3); this pins the design that makes it small,
+with a real uvicorn server on the hub's websocket protocol class: no reader or writer task per
+connection, and a writer only while frames back up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Coroutine
+from dataclasses import replace
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+
+from hub.app import create_app
+from hub.realtime import REALTIME, Realtime
+from hub.settings import Settings
+from hub.ws_protocol import UVICORN_WS
+from persistence.db import Database
+from tests.helpers.api import signup
+from tests.helpers.server import serve_in_thread
+from tests.helpers.services import DatabaseUnderTest
+from tests.helpers.ws import ProtocolClient, append_events, insert_post
+
+T = TypeVar("T")
+CONNECTIONS = 30
+
+
+async def test_an_idle_subscribed_connection_runs_one_task_and_a_burst_leaves_none_behind(
+    test_db: DatabaseUnderTest, base_settings: Settings, client: httpx.AsyncClient,
+    owner_conn: asyncpg.Connection, app_db: Database,
+) -> None:
+    account = await signup(client)
+    channel = f"thread:{await insert_post(owner_conn, account.user_id)}"
+    app = create_app(replace(base_settings, ws_max_connections_per_user=CONNECTIONS), test_db.app_dsn)
+    loops: list[asyncio.AbstractEventLoop] = []
+    app.on_startup.append(lambda: loops.append(asyncio.get_running_loop()))
+    with serve_in_thread(app, ws_max_size=base_settings.ws_max_frame_bytes, ws=UVICORN_WS) as url:
+        server_loop = loops[0]
+
+        def on_server(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+            return asyncio.run_coroutine_threadsafe(coro, server_loop)
+
+        async def task_count() -> int:
+            return len(asyncio.all_tasks())
+
+        async def outboxes_writing() -> int:
+            realtime: Realtime = app.state.services.extras[REALTIME]
+            return sum(peer.outbox.writing for peer in realtime.peers)
+
+        before = on_server(task_count()).result(5)
+        sockets = [await ProtocolClient.open(url, account.access_token) for _ in range(CONNECTIONS)]
+        for ws in sockets:
+            assert (await ws.subscribe(channel))["ok"]
+        await asyncio.sleep(0.2)
+        assert on_server(task_count()).result(5) - before == CONNECTIONS
+
+        await append_events(app_db, channel, 50, per_transaction=5)
+        for ws in sockets:
+            await ws.wait_events(channel, 50)
+        await asyncio.sleep(0.2)
+        assert on_server(outboxes_writing()).result(5) == 0
+        assert on_server(task_count()).result(5) - before == CONNECTIONS
+        for ws in sockets:
+            await ws.close()

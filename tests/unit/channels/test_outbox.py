@@ -1,0 +1,145 @@
+"""The per-connection send queue: direct sends when idle, a writer only while frames back up, overflow."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from channels.fanout import Outbox
+
+
+class Socket:
+    """A send function whose sends complete at once until `block()`; then each waits for `release()`."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.gate: asyncio.Event | None = None
+        self.fail_with: Exception | None = None
+
+    async def send(self, frame: str) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        if self.gate is not None:
+            await self.gate.wait()
+        self.sent.append(frame)
+
+    def block(self) -> None:
+        self.gate = asyncio.Event()
+
+    def release(self) -> None:
+        assert self.gate is not None
+        self.gate.set()
+        self.gate = None
+
+
+class Writers:
+    """Runs `outbox.drain()` in a task each time the outbox asks for a writer."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self.tasks.append(asyncio.get_running_loop().create_task(self.outbox.drain()))
+
+    async def finished(self) -> None:
+        await asyncio.gather(*self.tasks)
+
+
+def attached(limit: int = 8) -> tuple[Outbox, Socket, Writers, list[str]]:
+    overflows: list[str] = []
+    outbox = Outbox(limit, lambda: overflows.append("overflow"))
+    socket, writers = Socket(), Writers(outbox)
+    outbox.attach(socket.send, writers.start)
+    return outbox, socket, writers, overflows
+
+
+async def test_a_frame_pushed_to_an_idle_outbox_is_sent_inside_push_without_a_writer() -> None:
+    outbox, socket, writers, _ = attached()
+    outbox.push("a")
+    outbox.push("b")
+    assert socket.sent == ["a", "b"]
+    assert writers.tasks == [] and not outbox.writing
+
+
+async def test_a_send_that_waits_starts_one_writer_which_keeps_order_and_then_stops() -> None:
+    outbox, socket, writers, _ = attached()
+    socket.block()
+    outbox.push("a")  # begun by hand, has to wait
+    outbox.push("b")
+    outbox.push("c")
+    assert socket.sent == [] and len(writers.tasks) == 1 and outbox.writing
+    socket.release()
+    await writers.finished()
+    assert socket.sent == ["a", "b", "c"]
+    assert not outbox.writing and len(outbox) == 0
+    outbox.push("d")  # idle again: direct
+    assert socket.sent[-1] == "d" and len(writers.tasks) == 1
+
+
+async def test_frames_queued_without_direct_send_are_drained_by_a_writer_in_order() -> None:
+    outbox, socket, writers, _ = attached()
+    for frame in ("a", "b", "c"):
+        outbox.push(frame, direct=False)
+    assert socket.sent == [] and len(writers.tasks) == 1
+    await writers.finished()
+    assert socket.sent == ["a", "b", "c"] and not outbox.writing
+
+
+async def test_a_full_queue_drops_everything_closes_and_reports_the_overflow_once() -> None:
+    outbox, socket, writers, overflows = attached(limit=3)
+    socket.block()
+    for n in range(10):
+        outbox.push(str(n))
+    assert overflows == ["overflow"]
+    assert outbox.closed and outbox.overflowed and len(outbox) == 0
+    socket.release()
+    await writers.finished()
+    assert socket.sent == ["0"]  # only the send already begun went out
+
+
+async def test_a_failed_send_is_raised_by_the_writer() -> None:
+    outbox, socket, writers, _ = attached()
+    socket.fail_with = ConnectionResetError("gone")
+    outbox.push("a")
+    with pytest.raises(ConnectionResetError):
+        await writers.finished()
+
+
+async def test_a_replay_waits_for_room_instead_of_overflowing() -> None:
+    outbox, socket, writers, overflows = attached(limit=4)
+    socket.block()
+    outbox.push("live-0")
+    for n in range(1, 4):
+        outbox.push(f"live-{n}")
+    waiting = asyncio.create_task(outbox.wait_room(4))
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    socket.release()
+    await asyncio.wait_for(waiting, 1)
+    outbox.push_replay(f"replay-{n}" for n in range(4))
+    await writers.finished()  # the replay started a second writer when the first had stopped, or fed the first
+    assert overflows == []
+    assert socket.sent == [f"live-{n}" for n in range(4)] + [f"replay-{n}" for n in range(4)]
+
+
+async def test_close_lets_the_writer_send_what_is_queued_and_abort_drops_it() -> None:
+    outbox, socket, writers, _ = attached()
+    socket.block()
+    outbox.push("a")
+    outbox.push("b")
+    outbox.close()
+    outbox.push("after close")
+    socket.release()
+    await writers.finished()
+    assert socket.sent == ["a", "b"]
+
+    outbox, socket, writers, _ = attached()
+    socket.block()
+    outbox.push("a")
+    outbox.push("b")
+    outbox.abort()
+    socket.release()
+    await writers.finished()
+    assert socket.sent == ["a"]
