@@ -7,9 +7,11 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
+
+import msgspec
 
 
 class DbRole(enum.Enum):
@@ -20,15 +22,22 @@ class DbRole(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Identity:
+    """The caller as the database sees it.
+
+    The claims are kept as the JSON text handed to ``request.jwt.claims``, not as a dict: an authenticated
+    websocket keeps its identity for the connection's life, and a parsed claims dict costs ≈ 2.3 KiB of it
+    (docs/benchmarks.md). The one claim the hub itself reads, ``app_metadata.role``, is taken out up front.
+    """
+
     role: DbRole
     user_id: UUID | None = None
-    claims: dict[str, Any] = field(default_factory=dict)
+    claims_json: str = "{}"
+    app_role: str | None = None
 
     @property
-    def app_role(self) -> str | None:
-        meta = self.claims.get("app_metadata")
-        role = meta.get("role") if isinstance(meta, dict) else None
-        return role if isinstance(role, str) else None
+    def claims(self) -> dict[str, Any]:
+        decoded: dict[str, Any] = msgspec.json.decode(self.claims_json)
+        return decoded
 
     @property
     def is_admin(self) -> bool:
@@ -45,9 +54,19 @@ class Identity:
         return self.user_id
 
 
-ANON = Identity(DbRole.ANON, claims={"role": "anon"})
-SERVICE = Identity(DbRole.SERVICE, claims={"role": "service_role"})
+def _app_role(claims: dict[str, Any]) -> str | None:
+    meta = claims.get("app_metadata")
+    role = meta.get("role") if isinstance(meta, dict) else None
+    return role if isinstance(role, str) else None
+
+
+def _identity(role: DbRole, user_id: UUID | None, claims: dict[str, Any]) -> Identity:
+    return Identity(role, user_id, msgspec.json.encode(claims).decode(), _app_role(claims))
+
+
+ANON = _identity(DbRole.ANON, None, {"role": "anon"})
+SERVICE = _identity(DbRole.SERVICE, None, {"role": "service_role"})
 
 
 def user_identity(claims: dict[str, Any]) -> Identity:
-    return Identity(DbRole.AUTHENTICATED, UUID(str(claims["sub"])), claims)
+    return _identity(DbRole.AUTHENTICATED, UUID(str(claims["sub"])), claims)
