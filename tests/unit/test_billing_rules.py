@@ -8,10 +8,14 @@ from uuid import UUID
 from hub.billing.webhooks import (
     ApplySnapshot,
     CustomerLink,
+    Fetched,
     Order,
     Refetch,
     SetStatus,
+    Step,
+    SubscriptionState,
     invoice_subscription_id,
+    next_step,
     order_of,
     read_event,
     subscription_state,
@@ -21,6 +25,18 @@ from hub.billing.webhooks import (
 USER = "6f1c1a52-5b1e-4bde-9b55-8d1f0c6b2a10"
 PLAN = "0b7e3c1d-2f4a-4c5e-8a9b-1c2d3e4f5a6b"
 T0 = datetime(2025, 10, 9, 8, 26, 40, tzinfo=UTC)
+EARLIER = datetime(2025, 10, 9, 8, 26, 39, tzinfo=UTC)
+LATER = datetime(2025, 10, 9, 8, 26, 41, tzinfo=UTC)
+PAST_DUE = SubscriptionState(
+    stripe_subscription_id="sub_1", customer_id="cus_1", price_id="price_pro", metadata_user_id=None,
+    metadata_plan_id=None, status="past_due", current_period_start=None, current_period_end=None, trial_end=None,
+    cancel_at_period_end=False)
+ACTIVE_AT_STRIPE = SubscriptionState(
+    stripe_subscription_id="sub_1", customer_id="cus_1", price_id="price_pro", metadata_user_id=None,
+    metadata_plan_id=None, status="active", current_period_start=None, current_period_end=None, trial_end=None,
+    cancel_at_period_end=False)
+SNAPSHOT = ApplySnapshot(PAST_DUE)
+PAID = SetStatus("sub_1", "active", frozenset({"past_due", "unpaid"}))
 
 
 def subscription(**changes: object) -> dict[str, object]:
@@ -98,6 +114,55 @@ def test_events_the_hub_does_not_handle_change_nothing() -> None:
 
 def test_order_of_an_event_against_the_stored_state() -> None:
     assert order_of(None, T0) is Order.NEWER
-    assert order_of(datetime(2025, 10, 9, 8, 26, 39, tzinfo=UTC), T0) is Order.NEWER
+    assert order_of(EARLIER, T0) is Order.NEWER
     assert order_of(T0, T0) is Order.SAME
-    assert order_of(datetime(2025, 10, 9, 8, 26, 41, tzinfo=UTC), T0) is Order.OLDER
+    assert order_of(LATER, T0) is Order.OLDER
+
+
+def test_an_event_older_than_the_stored_state_is_dropped() -> None:
+    assert next_step(SNAPSHOT, LATER, "v1", T0, None) is Step.DROP
+    assert next_step(PAID, LATER, "v1", T0, None) is Step.DROP
+    assert next_step(Refetch("sub_1"), LATER, "v1", T0, None) is Step.DROP
+
+
+def test_a_newer_snapshot_is_written_from_its_own_payload() -> None:
+    assert next_step(SNAPSHOT, EARLIER, "v1", T0, None) == PAST_DUE
+
+
+def test_a_snapshot_for_a_subscription_with_no_row_is_written_from_its_own_payload() -> None:
+    assert next_step(SNAPSHOT, None, None, T0, None) == PAST_DUE
+
+
+def test_a_newer_invoice_event_moves_the_status() -> None:
+    assert next_step(PAID, EARLIER, "v1", T0, None) == PAID
+
+
+def test_a_same_second_event_fetches_instead_of_trusting_its_payload() -> None:
+    assert next_step(SNAPSHOT, T0, "v1", T0, None) is Step.FETCH
+    assert next_step(PAID, T0, "v1", T0, None) is Step.FETCH
+
+
+def test_a_checkout_fetches_the_subscription_it_names_even_when_newer() -> None:
+    assert next_step(Refetch("sub_1"), EARLIER, "v1", T0, None) is Step.FETCH
+    assert next_step(Refetch("sub_1"), None, None, T0, None) is Step.FETCH
+
+
+def test_the_fetched_state_is_written_when_the_row_is_the_version_the_fetch_started_after() -> None:
+    fetched = Fetched(ACTIVE_AT_STRIPE, "v1")
+    assert next_step(SNAPSHOT, T0, "v1", T0, fetched) == ACTIVE_AT_STRIPE
+    assert next_step(PAID, T0, "v1", T0, fetched) == ACTIVE_AT_STRIPE
+    assert next_step(Refetch("sub_1"), EARLIER, "v1", T0, fetched) == ACTIVE_AT_STRIPE
+
+
+def test_the_fetched_state_is_written_when_there_was_and_still_is_no_row() -> None:
+    assert next_step(Refetch("sub_1"), None, None, T0, Fetched(ACTIVE_AT_STRIPE, None)) == ACTIVE_AT_STRIPE
+
+
+def test_a_fetch_is_repeated_when_the_row_was_written_at_the_same_or_an_older_second_meanwhile() -> None:
+    assert next_step(SNAPSHOT, T0, "v2", T0, Fetched(ACTIVE_AT_STRIPE, "v1")) is Step.FETCH
+    assert next_step(Refetch("sub_1"), EARLIER, "v2", T0, Fetched(ACTIVE_AT_STRIPE, "v1")) is Step.FETCH
+    assert next_step(Refetch("sub_1"), EARLIER, "v1", T0, Fetched(ACTIVE_AT_STRIPE, None)) is Step.FETCH
+
+
+def test_a_fetched_event_is_dropped_when_the_row_took_a_newer_second_meanwhile() -> None:
+    assert next_step(SNAPSHOT, LATER, "v2", T0, Fetched(ACTIVE_AT_STRIPE, "v1")) is Step.DROP
