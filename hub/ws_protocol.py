@@ -32,13 +32,17 @@ UVICORN_WS = "hub.ws_protocol:IdleLeanProtocol"
 
 
 class ReceiveQueue:
-    """An unbounded FIFO with the three methods uvicorn's websocket protocol uses; nothing allocated while empty."""
+    """An unbounded FIFO with the three methods uvicorn's websocket protocol uses; nothing allocated while empty.
 
-    __slots__ = ("_items", "_waiters")
+    One reader at a time, as ASGI's ``receive`` is used (a second concurrent ``get`` is a bug and raises):
+    one waiter slot, awaited in place, is what keeps an idle connection's wait this small.
+    """
+
+    __slots__ = ("_items", "_waiter")
 
     def __init__(self) -> None:
         self._items: list[ASGIReceiveEvent] | None = None
-        self._waiters: list[asyncio.Future[None]] | None = None
+        self._waiter: asyncio.Future[None] | None = None
 
     def empty(self) -> bool:
         return not self._items
@@ -48,15 +52,20 @@ class ReceiveQueue:
             self._items = [item]
         else:
             self._items.append(item)
-        _wake_one(self._waiters)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     async def get(self) -> ASGIReceiveEvent:
         while not self._items:
-            await _wait(self, "_waiters")
+            if self._waiter is not None:
+                raise RuntimeError("receive() is already being awaited")
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
         item = self._items.pop(0)
-        if self._items:
-            _wake_one(self._waiters)  # another getter may be waiting for what is left
-        else:
+        if not self._items:
             self._items = None
         return item
 
@@ -106,13 +115,6 @@ async def _wait(owner: Any, attr: str) -> None:
                 current.remove(waiter)
             if not current:
                 setattr(owner, attr, None)
-
-
-def _wake_one(waiters: list[asyncio.Future[None]] | None) -> None:
-    for waiter in waiters or ():
-        if not waiter.done():
-            waiter.set_result(None)
-            return
 
 
 class IdleLeanProtocol(WebSocketsSansIOProtocol):

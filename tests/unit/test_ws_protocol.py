@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
+import pytest
 from uvicorn._types import ASGIReceiveEvent
 
 from hub.ws_protocol import ReceiveQueue, WritableFlag
@@ -16,7 +17,7 @@ def message(n: int) -> ASGIReceiveEvent:
 
 def held(obj: Any) -> list[object]:
     """What the primitive holds besides its flag: nothing between uses is the point of it."""
-    return [getattr(obj, slot) for slot in ("_items", "_waiters") if getattr(obj, slot, None) is not None]
+    return [getattr(obj, slot) for slot in ("_items", "_waiter", "_waiters") if getattr(obj, slot, None) is not None]
 
 
 async def test_receive_queue_is_fifo_and_holds_nothing_once_emptied() -> None:
@@ -45,13 +46,14 @@ async def test_receive_queue_wakes_a_waiting_getter_and_forgets_a_cancelled_one(
     assert await queue.get() == message(2)
 
 
-async def test_two_getters_each_get_one_message() -> None:
+async def test_a_second_concurrent_receive_is_refused() -> None:
     queue = ReceiveQueue()
-    getters = [asyncio.create_task(queue.get()) for _ in range(2)]
+    first = asyncio.create_task(queue.get())
     await asyncio.sleep(0)
+    with pytest.raises(RuntimeError):
+        await queue.get()
     queue.put_nowait(message(1))
-    queue.put_nowait(message(2))
-    assert sorted(str(m.get("text")) for m in await asyncio.gather(*getters)) == ["1", "2"]
+    assert await asyncio.wait_for(first, 1) == message(1)
 
 
 async def test_writable_flag_blocks_waiters_while_cleared_and_releases_them_all_on_set() -> None:
