@@ -304,8 +304,8 @@ class Fanout:
             step = sub.seq.offer_live(seq, frame)
             for out in step.frames:
                 sub.outbox.push(out, direct=self.direct)
-            if step.fill is not None and sub.fill_task is None:
-                sub.fill_task = asyncio.create_task(self._live_fill(sub, step.fill), name=f"fill {channel}")
+            if step.fill is not None:
+                self.fill_later(sub, step.fill)
 
     def broadcast(self, channel: str, frame: str, only: Callable[[Subscriber], bool] | None = None) -> None:
         """An ephemeral or state frame (no sequence) to every ready subscriber (that ``only`` accepts)."""
@@ -350,14 +350,25 @@ class Fanout:
                 seq.begin_replay()
                 current = NeedsFill(last, target)
 
+    def fill_later(self, sub: Subscriber, fill: NeedsFill) -> None:
+        """Answer ``fill`` in a task of its own, retrying while the log is down (unless one already runs).
+
+        For gaps seen on live delivery (e.g. a listener outage) and for a subscribe's replay that
+        failed after its reply was sent; the subscription buffers (bounded) meanwhile.
+        """
+        if sub.fill_task is None:
+            sub.fill_task = asyncio.create_task(self._live_fill(sub, fill), name=f"fill {sub.channel}")
+
     async def _live_fill(self, sub: Subscriber, fill: NeedsFill) -> None:
-        """A gap seen on live delivery (e.g. a listener outage): fill it, retrying while the log is down."""
         delay = 0.05
         try:
             while True:
                 try:
                     last = sub.seq.last_seq if sub.seq is not None else None
-                    await self.catch_up(sub, NeedsFill(last if last is not None else fill.after, fill.through))
+                    # A failed catch_up may have got past `fill.through` (into a gap behind buffered live
+                    # events); it always leaves `last + 1` missing, so read on from there.
+                    retry = fill if last is None else NeedsFill(last, max(fill.through, last + 1))
+                    await self.catch_up(sub, retry)
                     return
                 except Exception:
                     log.warning("gap fill of %s failed; retrying", sub.channel, exc_info=True)

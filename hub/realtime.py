@@ -51,10 +51,11 @@ from channels.presence import Meta
 from channels.presence_store import MemoryPresenceStore, Presence, PresenceStore, RedisPresenceStore
 from channels.publishes import PublishRule
 from channels.ratelimit import KeyedLimiter
-from channels.resume import Replay, Reset, decide_resume
+from channels.resume import Replay, Reset, ResumeDecision, decide_resume
 from channels.sequencing import NeedsFill, Subscription
 from channels.state import LeaderboardLoader, StateChannels, counts_data
 from hub.api.leaderboard import leaderboard_row
+from hub.deadlines import Deadlines
 from hub.rules.periods import Period, utc_datetime, window
 from hub.services import Services
 from persistence import events, leaderboard
@@ -244,6 +245,7 @@ class Realtime:
         self.room_left: list[RoomLeft] = []
         self.state_handlers: dict[str, StateHandler] = {}
         self.peers: set[Peer] = set()
+        self.deadlines = Deadlines()  # the connections' protocol deadlines, on one timer
         self._peers_gone = asyncio.Event()
         self.draining = False
         self._user_connections: Counter[str] = Counter()
@@ -281,6 +283,7 @@ class Realtime:
             async with asyncio.timeout(2):
                 await self.presence.store.clear()
         await self.broker.stop()
+        self.deadlines.close()
 
     async def _listener_ready(self) -> str | None:
         return None if self.listener.connected else "disconnected"
@@ -378,7 +381,8 @@ class Realtime:
         The subscriber is registered BEFORE the head is read, so an event committed
         meanwhile is buffered by its `Subscription` (and deduplicated against the
         replay) instead of slipping between the head read and live delivery. The
-        reply is queued before any event of the channel. Raises `ProtocolError`s.
+        reply is queued before any event of the channel. Raises `ProtocolError`s, or
+        what the log raises, only before the reply: the subscription is then gone.
         """
         viewer = peer.viewer
         channel = str(name)
@@ -410,20 +414,31 @@ class Realtime:
                     await joined(name, viewer.user_id, facts)
             peer.outbox.push(encode_reply_ok(frame_id, result).decode())
             sub.ready = True
-            if isinstance(decision, Replay) and decision.through > decision.after:
-                await self.fanout.catch_up(sub, NeedsFill(decision.after, decision.through))
-                return
-            if isinstance(decision, Reset):
-                peer.outbox.push(encode_reset(channel, head, decision.reason).decode())
-            start = decision.after if isinstance(decision, Replay) else head
-            step = seq.finish_replay([], after=start)
-            for frame in step.frames:
-                peer.outbox.push(frame)
-            if step.fill is not None:
-                await self.fanout.catch_up(sub, step.fill)
         except BaseException:
             await self.unsubscribe(peer, name)
             raise
+        fill = self._position(sub, seq, decision, head)
+        if fill is None:
+            return
+        try:
+            await self.fanout.catch_up(sub, fill)
+        except Exception as exc:
+            # The frame has its reply: an error now would be a second one. The subscriber keeps buffering
+            # (bounded) while the fan-out retries the read, so the client still gets every event, in order.
+            log.warning("replay of %s failed, retrying: %s", channel, exc or type(exc).__name__)
+            self.fanout.fill_later(sub, fill)
+
+    def _position(self, sub: Subscriber, seq: Subscription[str], decision: ResumeDecision,
+                  head: int) -> NeedsFill | None:
+        """Start a replied durable subscription where `decision` says; the log read still to do."""
+        if isinstance(decision, Replay) and decision.through > decision.after:
+            return NeedsFill(decision.after, decision.through)
+        if isinstance(decision, Reset):
+            sub.outbox.push(encode_reset(sub.channel, head, decision.reason).decode())
+        step = seq.finish_replay([], after=decision.after if isinstance(decision, Replay) else head)
+        for frame in step.frames:
+            sub.outbox.push(frame)
+        return step.fill
 
     async def _snapshot(self, name: ChannelName) -> Any:
         if name.kind is ChannelKind.VOTES:

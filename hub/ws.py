@@ -3,9 +3,10 @@
 One `WsSession` per connection. The handler's own task reads (frames in, one at
 a time, through `channels.connection.Connection`); frames out go through the
 connection's bounded `Outbox`, which sends at once when nothing is queued and
-starts a writer task only while frames back up; one loop timer covers the
-protocol's next deadline (auth deadline, token expiry). An idle connection
-therefore costs one task, no writer and no queue. Whoever decides the connection
+starts a writer task only while frames back up; the protocol's next deadline
+(auth deadline, token expiry) waits on one timer shared by all connections
+(`hub.deadlines`). An idle connection therefore costs one task, no writer, no
+queue and no timer of its own. Whoever decides the connection
 ends calls `request_close` (from another task it interrupts the read by
 cancelling the handler's task, the way `asyncio.timeout` does); `run` then leaves
 every channel, lets the writer flush when asked and sends the close frame. No
@@ -59,7 +60,7 @@ _Ending = tuple[int | None, str, bool]
 class WsSession:
     """One websocket connection: the handler's own task reads; a writer task exists only while frames back up."""
 
-    __slots__ = ("_claimed", "_ending", "_interrupted", "_reading", "_receive", "_send", "_task", "_timer", "_writer",
+    __slots__ = ("_claimed", "_ending", "_interrupted", "_reading", "_receive", "_send", "_task", "_writer",
                  "conn", "conn_id", "outbox", "peer", "realtime", "services")
 
     def __init__(self, receive: Receive, send: Send, realtime: Realtime) -> None:
@@ -76,7 +77,6 @@ class WsSession:
         self._reading = False  # the handler's task is in the read loop: request_close interrupts it there
         self._interrupted = False  # request_close cancelled the handler's task
         self._writer: asyncio.Task[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None  # a timer, not a task: idle connections stay small
         self._claimed: str | None = None
 
     # --- lifecycle -----------------------------------------------------------------
@@ -203,20 +203,19 @@ class WsSession:
             self.request_close(None)
 
     def _arm_timer(self) -> None:
-        """Schedule `conn.tick` at the protocol's next deadline (replacing any earlier timer)."""
-        self._cancel_timer()
+        """Have `on_deadline` called at the protocol's next deadline (replacing any earlier one)."""
         deadline = None if self._ending is not None else self.conn.next_deadline()
-        if deadline is not None:
-            # A timer that fires a little early finds nothing due in `tick` and is simply armed again.
-            self._timer = asyncio.get_running_loop().call_later(max(0.0, deadline - time.monotonic()), self._tick)
+        if deadline is None:
+            self._cancel_timer()
+        else:
+            # One shared timer for all connections; one that fires a little early finds nothing due in
+            # `tick` and is simply set again.
+            self.realtime.deadlines.set(self, deadline)
 
     def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self.realtime.deadlines.clear(self)
 
-    def _tick(self) -> None:
-        self._timer = None
+    def on_deadline(self) -> None:
         self._apply(self.conn.tick(time.monotonic()))
         self._arm_timer()
 
