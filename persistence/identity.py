@@ -35,11 +35,6 @@ class Identity:
     app_role: str | None = None
 
     @property
-    def claims(self) -> dict[str, Any]:
-        decoded: dict[str, Any] = msgspec.json.decode(self.claims_json)
-        return decoded
-
-    @property
     def is_admin(self) -> bool:
         return self.app_role == "admin"
 

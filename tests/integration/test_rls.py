@@ -8,8 +8,11 @@ from datetime import date
 import asyncpg
 import pytest
 
-from persistence.db import Database
-from persistence.identity import ANON, user_identity
+from hub.rules.threads import first_post_key
+from persistence import community
+from persistence.db import Database, set_identity
+from persistence.identity import ANON, SERVICE, user_identity
+from tests.helpers.services import DatabaseUnderTest
 
 
 async def make_user(owner: asyncpg.Connection) -> uuid.UUID:
@@ -166,3 +169,42 @@ async def test_the_app_role_alone_can_read_nothing(test_db) -> None:  # type: ig
             is False
     finally:
         await conn.close()
+
+
+WHO = "SELECT current_user, current_setting('request.jwt.claims', true)::jsonb ->> 'role', auth.uid()"
+
+
+def claims_of(user_id: uuid.UUID) -> dict[str, object]:
+    return {"sub": str(user_id), "role": "authenticated", "aud": "authenticated"}
+
+
+async def test_each_transaction_runs_as_its_identity_on_one_reused_connection(test_db: DatabaseUnderTest) -> None:
+    alice, bob = uuid.uuid4(), uuid.uuid4()
+    db = Database(test_db.app_dsn, min_size=1, max_size=1)  # one connection: every transaction reuses it
+    await db.open()
+    try:
+        async with db.transaction(user_identity(claims_of(alice))) as conn:
+            assert tuple(await conn.fetchrow(WHO)) == ("authenticated", "authenticated", alice)
+        async with db.transaction(ANON) as conn:
+            assert tuple(await conn.fetchrow(WHO)) == ("anon", "anon", None)
+        async with db.transaction(user_identity(claims_of(bob))) as conn:
+            assert tuple(await conn.fetchrow(WHO)) == ("authenticated", "authenticated", bob)
+            await set_identity(conn, SERVICE)
+            assert tuple(await conn.fetchrow(WHO)) == ("service_role", "service_role", None)
+    finally:
+        await db.close()
+
+
+async def test_a_transactions_settings_end_with_it_on_a_pooled_connection(test_db: DatabaseUnderTest) -> None:
+    """The pool releases connections without a reset statement, so nothing a transaction sets may outlive it."""
+    db = Database(test_db.app_dsn, min_size=1, max_size=1)
+    await db.open()
+    try:
+        async with db.transaction(user_identity(claims_of(uuid.uuid4()))) as conn:
+            await community.list_posts(conn, "active", first_post_key("active"), category=None, tag=None,
+                                       post_type=None, author_id=None, limit=1)
+            assert await conn.fetchval("SELECT current_setting('plan_cache_mode')") == "force_custom_plan"
+        async with db.transaction(ANON) as conn:
+            assert await conn.fetchval("SELECT current_setting('plan_cache_mode')") == "auto"
+    finally:
+        await db.close()
