@@ -78,7 +78,8 @@ LIST_POSTS = {"active": LIST_POSTS_ACTIVE, "new": LIST_POSTS_NEW, "top": LIST_PO
 # The whole thread's (id, path) is built from idx_comments_post_created / idx_comments_parent; the
 # recursive step repeats `post_id = $1` so it can never fall back to scanning every comment. Paths are
 # compared in "C" collation: see `hub.rules.threads` for why that is display order. The page starts
-# after the path `$2` ('{}' for the first page, below every path).
+# after the path `$2` ('{}' for the first page, below every path). Rows come only while the caller can see
+# the post, so a page that has rows needs no separate look at the post.
 THREAD_PAGE = """
 WITH RECURSIVE thread (id, path) AS (
     SELECT c.id,
@@ -99,6 +100,7 @@ FROM thread t
 JOIN public.community_comments c ON c.id = t.id
 LEFT JOIN public.user_profiles a ON a.id = c.author_id
 WHERE t.path > $2::text[] COLLATE "C"
+  AND EXISTS (SELECT FROM public.community_posts p WHERE p.id = $1)
 ORDER BY t.path COLLATE "C"
 LIMIT $3
 """
@@ -195,6 +197,7 @@ async def add_views(conn: asyncpg.Connection, views: Mapping[UUID, int]) -> None
 
 async def thread_page(conn: asyncpg.Connection, post_id: UUID, after_path: list[str],
                       limit: int) -> list[asyncpg.Record]:
+    """One page of the thread in display order; empty when the post is missing or hidden from the caller."""
     rows: list[asyncpg.Record] = await conn.fetch(THREAD_PAGE, post_id, after_path, limit)
     return rows
 

@@ -78,9 +78,10 @@ async def list_thread(
     except ValueError:
         raise ValidationFailed({"cursor": "is not a cursor this route issued"}) from None
     async with services.db.transaction(user) as conn:
-        if await community.post_by_id(conn, post_id) is None:
-            raise NotFound("Post not found")
         rows = await community.thread_page(conn, post_id, after, size + 1)
+        # A page with rows proves the post is there; only an empty one may be a missing post.
+        if not rows and await community.post_by_id(conn, post_id) is None:
+            raise NotFound("Post not found")
     page = page_of(rows, size, lambda row: [list(row["path"])])
     return Page(items=[comment_view(row) for row in page.items], next_cursor=page.next_cursor)
 

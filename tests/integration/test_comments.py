@@ -9,6 +9,9 @@ from typing import Any
 import asyncpg
 import httpx
 
+from persistence import community
+from persistence.db import set_identity
+from persistence.identity import user_identity
 from tests.helpers.api import Account, admin, signup
 from tests.integration.test_posts import XSS, events_after, get_json, head, new_post, without
 
@@ -236,3 +239,33 @@ async def test_event_data_matches_rest_after_later_votes_only_in_counters(
     counters = ("upvotes_count", "downvotes_count", "score")
     assert event == "comment.created" and without(data, *counters) == without(now, *counters)
     assert (now["upvotes_count"], now["score"]) == (1, 1)
+
+
+async def test_a_post_without_comments_has_an_empty_thread_not_a_404(client: httpx.AsyncClient) -> None:
+    account = await signup(client)
+    post = await new_post(client, account)
+    page = await get_json(client, f"/api/posts/{post['id']}/comments", account)
+    assert page == {"items": [], "next_cursor": None}
+
+
+async def test_a_thread_page_is_empty_while_its_post_is_hidden_from_the_caller(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    """Comments and posts are readable alike today; should a policy ever hide a post but not its comments,
+    the thread still reads as missing (the route answers 404 on an empty page of a post it cannot see)."""
+    account = await signup(client)
+    post_id = uuid.UUID((await new_post(client, account))["id"])
+    await client.post(f"/api/posts/{post_id}/comments", json={"content": "c"}, headers=account.headers)
+    caller = user_identity({"sub": str(account.user_id), "role": "authenticated", "aud": "authenticated"})
+    transaction = owner_conn.transaction()
+    await transaction.start()
+    try:
+        await set_identity(owner_conn, caller)
+        assert len(await community.thread_page(owner_conn, post_id, [], 10)) == 1
+        await owner_conn.execute("RESET ROLE")
+        await owner_conn.execute(
+            f"CREATE POLICY hide_one ON public.community_posts AS RESTRICTIVE FOR SELECT TO authenticated "
+            f"USING (id <> '{post_id}')")  # a generated uuid, never input
+        await set_identity(owner_conn, caller)
+        assert await community.thread_page(owner_conn, post_id, [], 10) == []
+    finally:
+        await transaction.rollback()  # the policy never outlives this test
