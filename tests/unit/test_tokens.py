@@ -1,0 +1,53 @@
+"""Access-token verification, including the per-process cache of verified tokens."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from hub.errors import Unauthorized
+from hub.tokens import VERIFIED_CACHE_SIZE, TokenService
+
+SECRET = "s" * 32
+
+
+def issue(service: TokenService, *, expires_in: float | None = None) -> str:
+    token, _ = service.issue_access(user_id=uuid.uuid4(), email="a@hub.test", app_metadata={}, user_metadata={},
+                                    session_id=uuid.uuid4(),
+                                    now=time.time() - service.access_ttl_s + (expires_in or service.access_ttl_s))
+    return token
+
+
+def test_a_verified_token_is_refused_once_it_expires_even_when_cached() -> None:
+    service = TokenService(SECRET, "hub", 60)
+    token = issue(service, expires_in=1.2)
+    assert service.verify(token)["role"] == "authenticated"
+    assert service.verify(token)["role"] == "authenticated"  # a cache hit
+    time.sleep(max(0.0, service.verify(token)["exp"] - time.time()) + 0.05)
+    with pytest.raises(Unauthorized, match="expired"):
+        service.verify(token)
+
+
+def test_a_changed_token_is_verified_afresh_not_served_from_the_cache() -> None:
+    service = TokenService(SECRET, "hub", 60)
+    token = issue(service)
+    service.verify(token)
+    header, payload, signature = token.split(".")
+    tampered = ".".join((header, payload, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")))
+    with pytest.raises(Unauthorized):
+        service.verify(tampered)
+    other_secret = TokenService("t" * 32, "hub", 60)
+    with pytest.raises(Unauthorized):
+        other_secret.verify(token)  # the cache is per service (per secret)
+
+
+def test_the_cache_keeps_at_most_its_size_and_drops_the_least_recently_used() -> None:
+    service = TokenService(SECRET, "hub", 60)
+    first = issue(service)
+    service.verify(first)
+    for _ in range(VERIFIED_CACHE_SIZE):
+        service.verify(issue(service))
+    assert len(service._verified) == VERIFIED_CACHE_SIZE
+    assert first not in service._verified
