@@ -58,6 +58,7 @@ from hub.api.leaderboard import leaderboard_row
 from hub.deadlines import Deadlines
 from hub.rules.periods import Period, utc_datetime, window
 from hub.services import Services
+from hub.ws_protocol import WireFrames
 from persistence import events, leaderboard
 from persistence.channel_facts import channel_facts, vote_counts
 from persistence.db import Database
@@ -246,6 +247,7 @@ class Realtime:
         self.state_handlers: dict[str, StateHandler] = {}
         self.peers: set[Peer] = set()
         self.deadlines = Deadlines()  # the connections' protocol deadlines, on one timer
+        self.wire_frames = WireFrames()  # frames encoded for the wire once per event
         self._peers_gone = asyncio.Event()
         self.draining = False
         self._user_connections: Counter[str] = Counter()

@@ -29,7 +29,8 @@ import contextlib
 import logging
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from litestar import Litestar, asgi
 from litestar.enums import ScopeType
@@ -44,6 +45,7 @@ from channels.frames import Auth, ClientFrame, Publish, Subscribe, Unsubscribe, 
 from channels.publishes import validate_payload
 from hub import errors as api_errors
 from hub.realtime import REALTIME, Peer, Realtime
+from hub.ws_protocol import WIRE_EXTENSION
 from persistence.db import DatabaseUnavailable
 from persistence.identity import user_identity
 
@@ -60,12 +62,14 @@ _Ending = tuple[int | None, str, bool]
 class WsSession:
     """One websocket connection: the handler's own task reads; a writer task exists only while frames back up."""
 
-    __slots__ = ("_claimed", "_ending", "_interrupted", "_reading", "_receive", "_send", "_task", "_writer",
-                 "conn", "conn_id", "outbox", "peer", "realtime", "services")
+    __slots__ = ("_claimed", "_ending", "_interrupted", "_reading", "_receive", "_send", "_task", "_wire",
+                 "_writer", "conn", "conn_id", "outbox", "peer", "realtime", "services")
 
-    def __init__(self, receive: Receive, send: Send, realtime: Realtime) -> None:
+    def __init__(self, receive: Receive, send: Send, realtime: Realtime,
+                 wire: Callable[[bytes], bool] | None = None) -> None:
         self._receive = receive
         self._send = send
+        self._wire = wire  # the server's write of ready-made frames (hub.ws_protocol), when it offers one
         self.realtime = realtime
         self.services = realtime.services
         self.conn_id = uuid.uuid4().hex
@@ -166,7 +170,9 @@ class WsSession:
     # --- reading and writing -----------------------------------------------------------
 
     async def _send_frame(self, frame: str) -> None:
-        await self._send(WebSocketSendEvent(type="websocket.send", text=frame, bytes=None))
+        wire = self._wire
+        if wire is None or not wire(self.realtime.wire_frames(frame)):
+            await self._send(WebSocketSendEvent(type="websocket.send", text=frame, bytes=None))
         self.services.metrics.frames_out.inc()
 
     def _start_writer(self) -> None:
@@ -305,8 +311,10 @@ async def ws_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != ScopeType.WEBSOCKET:
         raise MethodNotAllowedException("/ws takes websocket upgrades only")
     realtime: Realtime = Litestar.from_scope(scope).state.services.extras[REALTIME]
+    offered = (scope.get("extensions") or {}).get(WIRE_EXTENSION) or {}
+    wire = cast("Callable[[bytes], bool] | None", offered.get("write"))
     try:
-        await WsSession(receive, send, realtime).run()
+        await WsSession(receive, send, realtime, wire).run()
     except Exception:
         log.exception("websocket session failed")
 

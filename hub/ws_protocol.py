@@ -1,8 +1,9 @@
-"""uvicorn's `websockets-sansio` protocol with the per-connection state an idle connection does not need.
+"""uvicorn's `websockets-sansio` protocol without the per-connection state an idle connection does not need,
+and with a way to send frames encoded once per event.
 
 Run the hub with ``uvicorn ... --ws hub.ws_protocol:IdleLeanProtocol`` (the Procfile, ``hub serve``, the test
-instances and the benchmarks do). Every frame still goes through uvicorn's own code; only three things change,
-each measured with ``tracemalloc`` over 900 idle connections (docs/benchmarks.md, "Where idle memory goes"):
+instances and the benchmarks do). Three things are lighter, each measured with ``tracemalloc`` over 900 idle
+connections (docs/benchmarks.md, "Where idle memory goes"):
 
 - the receive queue: uvicorn's ``asyncio.Queue`` allocates three deques and an ``Event`` (another deque),
   3.0 KiB per connection, to hold at most a message or two (uvicorn pauses reading after each message);
@@ -11,6 +12,11 @@ each measured with ``tracemalloc`` over 900 idle connections (docs/benchmarks.md
   :class:`WritableFlag` creates its waiters only then;
 - the upgrade request's and response's headers (≈ 2.5 KiB), which uvicorn and the websockets parser keep for
   the connection's life although nothing reads them after the handshake: they are emptied once it completes.
+
+And one thing is added: on a connection with no negotiated extension (no compression) the app finds
+``write_wire`` under the ``hub.wire`` scope extension and writes frames that :class:`WireFrames` encoded once
+for every subscriber, instead of each ``websocket.send`` framing the same text again (docs/benchmarks.md, "The
+hot path"). Anything it cannot write at once (paused transport, closing) goes through ``send`` as usual.
 
 uvicorn's internals are what this subclass relies on (the ``queue`` and ``writable`` attributes and their
 ``put_nowait``/``get``/``empty`` and ``set``/``clear``/``wait`` methods, ``request``/``response``), so the
@@ -24,11 +30,21 @@ from typing import Any
 
 from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
+from websockets.protocol import State
 
-__all__ = ["UVICORN_WS", "IdleLeanProtocol", "ReceiveQueue", "WritableFlag"]
+__all__ = ["UVICORN_WS", "WIRE_EXTENSION", "IdleLeanProtocol", "ReceiveQueue", "WireFrames", "WritableFlag"]
 
 # uvicorn's `ws` setting (`--ws`) that selects this protocol.
 UVICORN_WS = "hub.ws_protocol:IdleLeanProtocol"
+
+# The ASGI scope extension under which this protocol offers `IdleLeanProtocol.write_wire` to the app.
+WIRE_EXTENSION = "hub.wire"
+
+# Text frames kept encoded for the wire by `WireFrames`: one fan-out sends the same frame to every subscriber
+# in turn (or each writer drains a few recent ones), so a short memory is enough.
+WIRE_FRAMES_KEPT = 256
 
 
 class ReceiveQueue:
@@ -117,13 +133,53 @@ async def _wait(owner: Any, attr: str) -> None:
                 setattr(owner, attr, None)
 
 
+class WireFrames:
+    """Text frames as they go on the wire (unmasked, uncompressed): encoded once per event, not per subscriber.
+
+    Keyed by the frame's text: the fan-out hands the very same ``str`` to every subscriber, whose hash Python
+    keeps, so a repeat costs one dict lookup. The oldest entry goes when ``kept`` are held.
+    """
+
+    __slots__ = ("_frames", "_kept")
+
+    def __init__(self, kept: int = WIRE_FRAMES_KEPT) -> None:
+        self._frames: dict[str, bytes] = {}
+        self._kept = kept
+
+    def __call__(self, text: str) -> bytes:
+        data = self._frames.get(text)
+        if data is None:
+            data = Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+            if len(self._frames) >= self._kept:
+                del self._frames[next(iter(self._frames))]
+            self._frames[text] = data
+        return data
+
+
 class IdleLeanProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's sans-I/O websocket protocol, lighter by ≈ 6 KiB per open connection (see the module doc)."""
+    """uvicorn's sans-I/O websocket protocol, lighter by ≈ 6 KiB per open connection (see the module doc),
+    which also takes ready-made frames from the app (``write_wire``) when no extension is negotiated."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue = ReceiveQueue()  # type: ignore[assignment]
         self.writable = WritableFlag(is_set=True)  # type: ignore[assignment]
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        if not self.close_sent and not self.conn.extensions:
+            # Frames encoded once for all subscribers are only valid on a connection that transforms nothing.
+            self.scope["extensions"][WIRE_EXTENSION] = {"write": self.write_wire}
+
+    def write_wire(self, data: bytes) -> bool:
+        """Write ready-made frames now, as ``send`` would write one; False when this is not the moment (not
+        yet accepted, closing, closed, or the transport paused): the app then sends through ASGI, which waits
+        or raises as it should."""
+        if (not self.handshake_complete or self.close_sent or self.disconnected or not self.writable.is_set()
+                or self.conn.state is not State.OPEN):
+            return False
+        self.transport.write(data)
+        return True
 
     async def send(self, message: ASGISendEvent) -> None:
         handshaking = not self.handshake_complete
