@@ -41,7 +41,7 @@ class FanoutResult:
 
 
 async def measure(ctx: Context, spec: LoadSpec,
-                  open_publisher: Callable[[], Awaitable[publish.Publisher]]) -> FanoutResult:
+                  open_publisher: Callable[[], Awaitable[publish.FloodPublisher]]) -> FanoutResult:
     """Connects `spec`, then: a warm-up, the paced phase, the flood phase."""
     size = ctx.size
     rate, events = paced_rate(size, spec.connections), paced_events(size, spec.connections)
@@ -104,7 +104,8 @@ def compare(ctx: Context, scenario: str, hub: FanoutResult | None, unavailable: 
     return [
         Row(scenario, f"{n:,} subscribers, max rate: deliveries/s", "/s",
             hub.deliveries_per_s if hub else None, baseline, base.deliveries_per_s, goal=goal,
-            notes=f"{base.flood_events} events", unavailable=unavailable),
+            notes=f"{base.flood_events} events (the hub's committed {publish.FLOOD_BATCH} per transaction)",
+            unavailable=unavailable),
         Row(scenario, f"{n:,} subscribers, {base.rate:g} events/s: p99 latency", "ms",
             hub.fixed.histogram.percentile(0.99) if hub else None, baseline,
             base.fixed.histogram.percentile(0.99), higher_is_better=False, notes=notes, unavailable=unavailable),
