@@ -27,9 +27,13 @@ from channels.frames import encode_reset
 from channels.resume import HISTORY_EXPIRED
 from channels.sequencing import NeedsFill, Subscription
 
-__all__ = ["EventLog", "Fanout", "LogRow", "Outbox", "Subscriber"]
+__all__ = ["WRITE_BATCH", "EventLog", "Fanout", "LogRow", "Outbox", "Subscriber"]
 
 log = logging.getLogger("hub.fanout")
+
+# Frames a writer hands to a batch send at most: a backlog leaves in few socket writes (each one syscall, and
+# the kernel packs the frames into full segments) while the queue bound still caps what one connection holds.
+WRITE_BATCH = 64
 
 # (seq, encoded event frame) of one durable event.
 LogRow = tuple[int, str]
@@ -68,8 +72,8 @@ class Outbox:
     Idle cost is a few pointers: the queue and the waiters are created on first use.
     """
 
-    __slots__ = ("_closed", "_failed", "_frames", "_inflight", "_on_overflow", "_room", "_send", "_start_writer",
-                 "_writing", "limit", "overflowed")
+    __slots__ = ("_closed", "_failed", "_frames", "_inflight", "_on_overflow", "_room", "_send", "_send_batch",
+                 "_start_writer", "_writing", "limit", "overflowed")
 
     def __init__(self, limit: int, on_overflow: Callable[[], None]) -> None:
         if limit < 1:
@@ -81,6 +85,7 @@ class Outbox:
         self._closed = False
         self._room: asyncio.Future[None] | None = None  # a replay waits on it in wait_room()
         self._send: Callable[[str], Coroutine[Any, Any, None]] | None = None
+        self._send_batch: Callable[[list[str]], Coroutine[Any, Any, None]] | None = None
         self._start_writer: Callable[[], None] | None = None
         self._writing = False  # a writer was started and has not returned from drain() yet
         self._inflight: tuple[Coroutine[Any, Any, None], Any] | None = None  # a send that has to wait
@@ -98,9 +103,12 @@ class Outbox:
         """A writer is (or is about to be) running :meth:`drain`."""
         return self._writing
 
-    def attach(self, send: Callable[[str], Coroutine[Any, Any, None]], start_writer: Callable[[], None]) -> None:
-        """Send frames with ``send``; ``start_writer`` must run :meth:`drain` in a task of its own."""
+    def attach(self, send: Callable[[str], Coroutine[Any, Any, None]], start_writer: Callable[[], None],
+               send_batch: Callable[[list[str]], Coroutine[Any, Any, None]] | None = None) -> None:
+        """Send frames with ``send``; ``start_writer`` must run :meth:`drain` in a task of its own. With
+        ``send_batch``, the writer hands it up to ``WRITE_BATCH`` queued frames at once (one socket write)."""
         self._send = send
+        self._send_batch = send_batch
         self._start_writer = start_writer
         if self._frames:
             self._need_writer()
@@ -160,9 +168,15 @@ class Outbox:
                 if self._failed is not None:
                     failed, self._failed = self._failed, None
                     raise failed
-                if not self._frames:
+                frames = self._frames
+                if not frames:
                     return
-                frame = self._frames.popleft()
+                if self._send_batch is not None and len(frames) > 1:
+                    batch = [frames.popleft() for _ in range(min(len(frames), WRITE_BATCH))]
+                    self._notify_room()
+                    await self._send_batch(batch)
+                    continue
+                frame = frames.popleft()
                 self._notify_room()
                 await send(frame)
         finally:

@@ -42,9 +42,9 @@ UVICORN_WS = "hub.ws_protocol:IdleLeanProtocol"
 # The ASGI scope extension under which this protocol offers `IdleLeanProtocol.write_wire` to the app.
 WIRE_EXTENSION = "hub.wire"
 
-# Text frames kept encoded for the wire by `WireFrames`: one fan-out sends the same frame to every subscriber
-# in turn (or each writer drains a few recent ones), so a short memory is enough.
-WIRE_FRAMES_KEPT = 256
+# Text frames kept encoded for the wire by `WireFrames`: a fan-out sends each frame to every subscriber, at once
+# or from their backlogs (up to the send queue's 1,024 frames behind), so about a queue's worth (≈ 0.4 MiB).
+WIRE_FRAMES_KEPT = 1024
 
 
 class ReceiveQueue:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from channels.fanout import Outbox
+from channels.fanout import WRITE_BATCH, Outbox
 
 
 class Socket:
@@ -143,3 +143,19 @@ async def test_close_lets_the_writer_send_what_is_queued_and_abort_drops_it() ->
     socket.release()
     await writers.finished()
     assert socket.sent == ["a"]
+
+
+async def test_a_backlog_goes_to_the_batch_send_in_order_in_chunks_of_at_most_write_batch() -> None:
+    outbox, socket, writers, _ = attached(limit=1000)
+    batches: list[list[str]] = []
+
+    async def send_batch(frames: list[str]) -> None:
+        batches.append(frames)
+
+    outbox.attach(socket.send, writers.start, send_batch)
+    frames = [str(n) for n in range(WRITE_BATCH * 2 + 5)]
+    for frame in frames:
+        outbox.push(frame, direct=False)
+    await writers.finished()
+    assert [frame for batch in batches for frame in batch] == frames
+    assert max(map(len, batches)) == WRITE_BATCH and socket.sent == []
