@@ -275,7 +275,7 @@ class WsSession:
 
     async def _auth(self, frame: Auth) -> None:
         try:
-            claims = self.services.tokens.verify(frame.token)
+            claims = self.services.tokens.verify_once(frame.token)
         except api_errors.Unauthorized as exc:
             raise (TokenExpired() if "expired" in exc.detail.lower() else Unauthorized(exc.detail)) from None
         identity = user_identity(claims)

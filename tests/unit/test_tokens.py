@@ -51,3 +51,14 @@ def test_the_cache_keeps_at_most_its_size_and_drops_the_least_recently_used() ->
         service.verify(issue(service))
     assert len(service._verified) == VERIFIED_CACHE_SIZE
     assert first not in service._verified
+
+
+def test_verify_once_checks_like_verify_but_keeps_nothing() -> None:
+    service = TokenService(SECRET, "hub", 60)
+    token = issue(service)
+    assert service.verify_once(token)["sub"] == service.verify(token)["sub"]
+    other = issue(service)
+    service.verify_once(other)
+    assert other not in service._verified
+    with pytest.raises(Unauthorized):
+        service.verify_once(token[:-3] + "abc")
