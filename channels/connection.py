@@ -88,7 +88,8 @@ class Connection:
         self._expiry_deadline: float | None = None  # monotonic
         self._subscriptions: set[ChannelName] = set()
         self._strikes: deque[float] | None = None  # created at the first bad frame: most connections never send one
-        self._limiter: PublishLimiter = publish_limiter or KeyedLimiter(
+        # `is None`, not `or`: an empty shared limiter has len() 0 and is falsy, and must still be the shared one.
+        self._limiter: PublishLimiter = publish_limiter if publish_limiter is not None else KeyedLimiter(
             self.limits.publish_rate_per_s,
             self.limits.publish_burst,
             max_keys=self.limits.max_subscriptions * 4,

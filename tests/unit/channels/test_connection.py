@@ -6,6 +6,7 @@ from channels.connection import Close, Connection, ConnState, SendFrame
 from channels.errors import CloseCode, Forbidden, TokenExpired
 from channels.frames import Subscribe
 from channels.limits import ProtocolLimits
+from channels.ratelimit import KeyedLimiter
 
 U = "6f1c2a3b-0000-4000-8000-00000000abcd"
 
@@ -153,6 +154,20 @@ def test_publish_is_rate_limited_per_channel_with_retry_after() -> None:
     assert getattr(info.value, "code", None) == "rate_limited"
     assert getattr(info.value, "details", None) == {"retry_after": 1.0}
     conn.check_publish(f"thread:{U}", "typing", 0.0)  # another channel, another bucket
+
+
+def test_a_users_connections_share_one_publish_budget_from_the_first_publish() -> None:
+    limits = ProtocolLimits(publish_rate_per_s=1.0, publish_burst=2)
+    shared = KeyedLimiter(limits.publish_rate_per_s, limits.publish_burst)  # still empty: no publish yet
+    connections = [Connection(f"c{n}", now=0.0, limits=limits, publish_limiter=shared) for n in range(2)]
+    for conn in connections:
+        conn.on_auth(1, "u1", exp=1_000_100.0, now=0.0, wall_now=1_000_000.0)
+    channel = f"session:{U}"
+    connections[0].check_publish(channel, "reaction", 0.0)
+    connections[1].check_publish(channel, "reaction", 0.0)
+    with pytest.raises(Exception) as info:
+        connections[0].check_publish(channel, "reaction", 0.0)
+    assert getattr(info.value, "code", None) == "rate_limited"
 
 
 def test_closed_connection_emits_nothing_more() -> None:
