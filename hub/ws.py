@@ -320,8 +320,7 @@ async def ws_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != ScopeType.WEBSOCKET:
         raise MethodNotAllowedException("/ws takes websocket upgrades only")
     realtime: Realtime = Litestar.from_scope(scope).state.services.extras[REALTIME]
-    offered = (scope.get("extensions") or {}).get(WIRE_EXTENSION) or {}
-    wire = cast("Callable[[bytes], bool] | None", offered.get("write"))
+    wire = cast("Callable[[bytes], bool] | None", (scope.get("extensions") or {}).get(WIRE_EXTENSION))
     try:
         await WsSession(receive, send, realtime, wire).run()
     except Exception:

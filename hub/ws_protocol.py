@@ -169,7 +169,8 @@ class IdleLeanProtocol(WebSocketsSansIOProtocol):
         super().handle_connect(event)
         if not self.close_sent and not self.conn.extensions:
             # Frames encoded once for all subscribers are only valid on a connection that transforms nothing.
-            self.scope["extensions"][WIRE_EXTENSION] = {"write": self.write_wire}
+            # The writer itself, not the usual dict around it: ≈ 0.2 KiB less on every open connection.
+            self.scope["extensions"][WIRE_EXTENSION] = self.write_wire  # type: ignore[assignment]
 
     def write_wire(self, data: bytes) -> bool:
         """Write ready-made frames now, as ``send`` would write one; False when this is not the moment (not
