@@ -104,7 +104,24 @@ class WsSession:
         self._arm_timer()
         try:
             self._reading = True
-            await self._read_loop()
+            # Read here, not in a task of its own: an idle connection holds this one task and nothing else.
+            try:
+                while self._ending is None:
+                    message = await self._receive()
+                    if message["type"] == "websocket.disconnect":
+                        self.request_close(None)
+                        return
+                    if message["type"] != "websocket.receive":
+                        continue
+                    text = message.get("text")
+                    raw: str | bytes = text if text is not None else (message.get("bytes") or b"")
+                    frame, actions = self.conn.receive(raw, time.monotonic())
+                    self._apply(actions)
+                    if frame is not None:
+                        await self._handle(frame)
+            except Exception:
+                # The socket itself failed (disconnect mid-receive); there is nobody left to answer.
+                self.request_close(None)
         except asyncio.CancelledError:
             # request_close interrupts the read loop by cancelling this task; any other cancellation is the
             # server stopping: clean up and tell the client (below), then let it go on to whoever asked.
@@ -197,25 +214,6 @@ class WsSession:
         finally:
             if self._writer is asyncio.current_task():
                 self._writer = None  # an idle connection keeps no finished task around
-
-    async def _read_loop(self) -> None:
-        try:
-            while self._ending is None:
-                message = await self._receive()
-                if message["type"] == "websocket.disconnect":
-                    self.request_close(None)
-                    return
-                if message["type"] != "websocket.receive":
-                    continue
-                text = message.get("text")
-                raw: str | bytes = text if text is not None else (message.get("bytes") or b"")
-                frame, actions = self.conn.receive(raw, time.monotonic())
-                self._apply(actions)
-                if frame is not None:
-                    await self._handle(frame)
-        except Exception:
-            # The socket itself failed (disconnect mid-receive); there is nobody left to answer.
-            self.request_close(None)
 
     def _arm_timer(self) -> None:
         """Have `on_deadline` called at the protocol's next deadline (replacing any earlier one)."""
