@@ -12,9 +12,12 @@ import logging
 import time
 from typing import Protocol
 
-__all__ = ["Deadlines", "Due"]
+__all__ = ["COMPACT_SLACK", "Deadlines", "Due"]
 
 log = logging.getLogger("hub.deadlines")
+
+# Stale heap entries tolerated beyond twice the live ones before the heap is rebuilt from the live times.
+COMPACT_SLACK = 1024
 
 
 class Due(Protocol):
@@ -27,8 +30,8 @@ class Deadlines:
     """At most one pending time per owner; :meth:`set` replaces it, :meth:`clear` drops it.
 
     Replaced and cleared times stay in the heap until they come up and are then skipped (an entry is
-    live only while the owner's current time is that very time), so both calls are O(log n) and the
-    heap never holds an owner, only its id.
+    live only while the owner's current time is that very time), or until stale ones outnumber the live
+    ones twice over and the heap is rebuilt; the heap never holds an owner, only its id.
     """
 
     __slots__ = ("_due", "_heap", "_timer", "_timer_at")
@@ -51,6 +54,10 @@ class Deadlines:
 
     def clear(self, owner: Due) -> None:
         self._due.pop(id(owner), None)
+        if len(self._heap) > 2 * len(self._due) + COMPACT_SLACK:
+            # Closed connections' times would otherwise stay until they come up (up to a token's lifetime).
+            self._heap = [(when, key) for key, (when, _) in self._due.items()]
+            heapq.heapify(self._heap)
 
     def close(self) -> None:
         if self._timer is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from hub.deadlines import Deadlines
+from hub.deadlines import COMPACT_SLACK, Deadlines
 
 Calls = list[tuple[str, float]]
 
@@ -74,3 +74,19 @@ async def test_one_failing_callback_does_not_stop_the_others() -> None:
     deadlines.set(Owner("fine", calls), start + 0.01)
     await asyncio.sleep(0.1)
     assert [name for name, _ in calls] == ["fine"]
+
+
+async def test_cleared_times_do_not_pile_up_in_the_heap_until_they_come_up() -> None:
+    deadlines, calls = Deadlines(), Calls()
+    far = time.monotonic() + 3600  # a token's lifetime away: without compaction every entry would stay an hour
+    keep = Owner("keep", calls)
+    deadlines.set(keep, far)
+    for n in range(10 * COMPACT_SLACK):
+        owner = Owner(str(n), calls)
+        deadlines.set(owner, far + n)
+        deadlines.clear(owner)
+    assert len(deadlines) == 1
+    assert len(deadlines._heap) <= 2 * len(deadlines) + COMPACT_SLACK + 1
+    deadlines.set(keep, time.monotonic() + 0.01)
+    await asyncio.sleep(0.1)
+    assert [name for name, _ in calls] == ["keep"]
