@@ -34,7 +34,8 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 from websockets.protocol import State
 
-__all__ = ["UVICORN_WS", "WIRE_EXTENSION", "IdleLeanProtocol", "ReceiveQueue", "WireFrames", "WritableFlag"]
+__all__ = ["UVICORN_WS", "WIRE_EXTENSION", "WIRE_FRAME_KEPT_MAX", "IdleLeanProtocol", "ReceiveQueue", "WireFrames",
+           "WritableFlag"]
 
 # uvicorn's `ws` setting (`--ws`) that selects this protocol.
 UVICORN_WS = "hub.ws_protocol:IdleLeanProtocol"
@@ -43,8 +44,11 @@ UVICORN_WS = "hub.ws_protocol:IdleLeanProtocol"
 WIRE_EXTENSION = "hub.wire"
 
 # Text frames kept encoded for the wire by `WireFrames`: a fan-out sends each frame to every subscriber, at once
-# or from their backlogs (up to the send queue's 1,024 frames behind), so about a queue's worth (≈ 0.4 MiB).
+# or from their backlogs (up to the send queue's 1,024 frames behind), so about a queue's worth.
 WIRE_FRAMES_KEPT = 1024
+# Longer frames (a large room's presence list, a snapshot: one connection's reply) are encoded but not kept,
+# which also bounds the memory above at ≈ 1,024 × 2 × 4 KiB.
+WIRE_FRAME_KEPT_MAX = 4096
 
 
 class ReceiveQueue:
@@ -137,7 +141,8 @@ class WireFrames:
     """Text frames as they go on the wire (unmasked, uncompressed): encoded once per event, not per subscriber.
 
     Keyed by the frame's text: the fan-out hands the very same ``str`` to every subscriber, whose hash Python
-    keeps, so a repeat costs one dict lookup. The oldest entry goes when ``kept`` are held.
+    keeps, so a repeat costs one dict lookup. The oldest entry goes when ``kept`` are held; frames longer than
+    ``WIRE_FRAME_KEPT_MAX`` characters are not kept.
     """
 
     __slots__ = ("_frames", "_kept")
@@ -150,9 +155,10 @@ class WireFrames:
         data = self._frames.get(text)
         if data is None:
             data = Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
-            if len(self._frames) >= self._kept:
-                del self._frames[next(iter(self._frames))]
-            self._frames[text] = data
+            if len(text) <= WIRE_FRAME_KEPT_MAX:
+                if len(self._frames) >= self._kept:
+                    del self._frames[next(iter(self._frames))]
+                self._frames[text] = data
         return data
 
 

@@ -8,7 +8,7 @@ from typing import Any, cast
 import pytest
 from uvicorn._types import ASGIReceiveEvent
 
-from hub.ws_protocol import ReceiveQueue, WireFrames, WritableFlag
+from hub.ws_protocol import WIRE_FRAME_KEPT_MAX, ReceiveQueue, WireFrames, WritableFlag
 
 
 def message(n: int) -> ASGIReceiveEvent:
@@ -90,3 +90,10 @@ def test_wire_frames_encode_a_text_once_and_forget_the_oldest_beyond_their_size(
     frames("b")
     frames("c")
     assert frames("a") is not first and frames("a") == first
+
+
+def test_wire_frames_encode_but_do_not_keep_a_frame_longer_than_the_cap() -> None:
+    frames = WireFrames()
+    long = "x" * (WIRE_FRAME_KEPT_MAX + 1)
+    first = frames(long)
+    assert frames(long) == first and frames(long) is not first
