@@ -10,7 +10,9 @@ outbox closes that connection (4008) instead of waiting or growing memory.
 Durable channels go through the subscriber's :class:`~channels.sequencing.Subscription`
 (replay/live boundary, duplicates, gaps); ephemeral and state frames bypass it.
 Worst-case memory per connection: ``limit`` queued frames, plus, per replaying
-subscription, ``limit // 4`` buffered live frames (frames are shared references).
+subscription, ``limit // 4`` buffered live frames (frames are shared references),
+plus what the socket buffers: up to one batch (``WRITE_BATCH_CHARS``) past the
+transport's high-water mark, as private bytes.
 """
 
 from __future__ import annotations
@@ -27,13 +29,15 @@ from channels.frames import encode_reset
 from channels.resume import HISTORY_EXPIRED
 from channels.sequencing import NeedsFill, Subscription
 
-__all__ = ["WRITE_BATCH", "EventLog", "Fanout", "LogRow", "Outbox", "Subscriber"]
+__all__ = ["WRITE_BATCH", "WRITE_BATCH_CHARS", "EventLog", "Fanout", "LogRow", "Outbox", "Subscriber"]
 
 log = logging.getLogger("hub.fanout")
 
 # Frames a writer hands to a batch send at most: a backlog leaves in few socket writes (each one syscall, and
-# the kernel packs the frames into full segments) while the queue bound still caps what one connection holds.
+# the kernel packs the frames into full segments). The size cap (the transport's default high-water mark) keeps
+# what one write can put past flow control near what a single frame could.
 WRITE_BATCH = 64
+WRITE_BATCH_CHARS = 64 * 1024
 
 # (seq, encoded event frame) of one durable event.
 LogRow = tuple[int, str]
@@ -172,7 +176,11 @@ class Outbox:
                 if not frames:
                     return
                 if self._send_batch is not None and len(frames) > 1:
-                    batch = [frames.popleft() for _ in range(min(len(frames), WRITE_BATCH))]
+                    batch = [frames.popleft()]
+                    size = len(batch[0])
+                    while frames and len(batch) < WRITE_BATCH and size + len(frames[0]) <= WRITE_BATCH_CHARS:
+                        size += len(frames[0])
+                        batch.append(frames.popleft())
                     self._notify_room()
                     await self._send_batch(batch)
                     continue

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from channels.fanout import WRITE_BATCH, Outbox
+from channels.fanout import WRITE_BATCH, WRITE_BATCH_CHARS, Outbox
 
 
 class Socket:
@@ -159,3 +159,19 @@ async def test_a_backlog_goes_to_the_batch_send_in_order_in_chunks_of_at_most_wr
     await writers.finished()
     assert [frame for batch in batches for frame in batch] == frames
     assert max(map(len, batches)) == WRITE_BATCH and socket.sent == []
+
+
+async def test_a_batch_also_stops_at_its_size_cap_but_always_takes_one_frame() -> None:
+    outbox, socket, writers, _ = attached(limit=100)
+    batches: list[list[str]] = []
+
+    async def send_batch(frames: list[str]) -> None:
+        batches.append(frames)
+
+    outbox.attach(socket.send, writers.start, send_batch)
+    big = "x" * (WRITE_BATCH_CHARS // 3 + 1)
+    huge = "y" * (WRITE_BATCH_CHARS + 1)
+    for frame in (big, big, big, huge, "a"):
+        outbox.push(frame, direct=False)
+    await writers.finished()
+    assert [len(batch) for batch in batches] == [2, 1, 1] and socket.sent == ["a"]
