@@ -133,25 +133,30 @@ class WsSession:
             if self._ending is None:
                 self._ending = None, "", False
             await self._finish(*self._ending)
-            metrics.ws_open.dec()
 
     async def _finish(self, code: int | None, reason: str, flush: bool) -> None:
+        # The bookkeeping that must happen however the awaits below end (a shutdown may cancel them) comes
+        # first or in `finally`.
         self._cancel_timer()
-        try:
-            await self.realtime.detach(self.peer)
-        except Exception:
-            log.exception("detaching connection %s failed", self.conn_id)
         if self._claimed is not None:
             self.realtime.release_user(self._claimed)
-        writer = self._writer
-        if writer is not None:
-            if flush and code is not None:
-                await asyncio.wait([writer], timeout=_FLUSH_TIMEOUT_S)
-            writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
-        if code is not None:
-            await self._send_close(code, reason)
-        self.realtime.remove_peer(self.peer)
+            self._claimed = None
+        try:
+            try:
+                await self.realtime.detach(self.peer)
+            except Exception:
+                log.exception("detaching connection %s failed", self.conn_id)
+            writer = self._writer
+            if writer is not None:
+                if flush and code is not None:
+                    await asyncio.wait([writer], timeout=_FLUSH_TIMEOUT_S)
+                writer.cancel()
+                await asyncio.gather(writer, return_exceptions=True)
+            if code is not None:
+                await self._send_close(code, reason)
+        finally:
+            self.realtime.remove_peer(self.peer)
+            self.services.metrics.ws_open.dec()
 
     def request_close(self, code: int | None, reason: str = "", *, flush: bool = True) -> None:
         """End the connection: ``code`` None when the peer is already gone; ``flush`` sends what is queued first."""
@@ -166,7 +171,9 @@ class WsSession:
         self._cancel_timer()
         if self._reading and self._task is not None and asyncio.current_task() is not self._task:
             self._interrupted = True
-            self._task.cancel()  # it waits in receive(); within the task the read loop sees `_ending` itself
+            # Wherever it waits (receive, or a frame's handling: a subscribe or publish then ends as if the
+            # connection dropped); within the task itself the read loop sees `_ending` on its own.
+            self._task.cancel()
 
     def _server_close(self, code: CloseCode, reason: str) -> None:
         self.request_close(int(code), reason, flush=False)
