@@ -64,7 +64,8 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> S
 @pytest.fixture(scope="session")
 def hub_url(test_db: DatabaseUnderTest, base_settings: Settings) -> Iterator[str]:
     app = create_app(base_settings, test_db.app_dsn)
-    with serve_in_thread(app, ws_max_size=base_settings.ws_max_frame_bytes, ws=UVICORN_WS) as url:
+    with serve_in_thread(app, ws_max_size=base_settings.ws_max_frame_bytes, ws=UVICORN_WS,
+                         ws_per_message_deflate=base_settings.ws_compression) as url:
         yield url
 
 
@@ -76,7 +77,8 @@ def start_hub(test_db: DatabaseUnderTest, base_settings: Settings) -> object:
     def start(clock: Callable[[], float] | None = None, **changes: object) -> object:
         settings = replace(base_settings, **changes)
         app = create_app(settings, test_db.app_dsn, clock=clock)
-        return serve_in_thread(app, ws_max_size=settings.ws_max_frame_bytes, ws=UVICORN_WS)
+        return serve_in_thread(app, ws_max_size=settings.ws_max_frame_bytes, ws=UVICORN_WS,
+                               ws_per_message_deflate=settings.ws_compression)
 
     return start
 

@@ -98,6 +98,7 @@ async def start_instance(test_db: DatabaseUnderTest, settings: Settings, log_dir
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "uvicorn", "hub.asgi:create", "--factory", "--host", "127.0.0.1",
             "--port", str(port), "--ws-max-size", str(settings.ws_max_frame_bytes),
+            "--ws-per-message-deflate", str(settings.ws_compression).lower(),
             "--timeout-graceful-shutdown", "5", "--log-level", "warning", "--ws", UVICORN_WS,
             cwd=ROOT, env=environ, stdout=log_file, stderr=subprocess.STDOUT,
         )

@@ -39,7 +39,8 @@ async def test_an_idle_subscribed_connection_runs_one_task_and_a_burst_leaves_no
     app = create_app(replace(base_settings, ws_max_connections_per_user=CONNECTIONS), test_db.app_dsn)
     loops: list[asyncio.AbstractEventLoop] = []
     app.on_startup.append(lambda: loops.append(asyncio.get_running_loop()))
-    with serve_in_thread(app, ws_max_size=base_settings.ws_max_frame_bytes, ws=UVICORN_WS) as url:
+    with serve_in_thread(app, ws_max_size=base_settings.ws_max_frame_bytes, ws=UVICORN_WS,
+                         ws_per_message_deflate=base_settings.ws_compression) as url:
         server_loop = loops[0]
 
         def on_server(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
