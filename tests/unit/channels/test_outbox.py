@@ -145,14 +145,20 @@ async def test_close_lets_the_writer_send_what_is_queued_and_abort_drops_it() ->
     assert socket.sent == ["a"]
 
 
-async def test_a_backlog_goes_to_the_batch_send_in_order_in_chunks_of_at_most_write_batch() -> None:
-    outbox, socket, writers, _ = attached(limit=1000)
+def batching(limit: int) -> tuple[Outbox, Socket, Writers, list[list[str]]]:
+    """An outbox attached with a batch send that records each batch it is handed."""
+    outbox, socket, writers, _ = attached(limit)
     batches: list[list[str]] = []
 
     async def send_batch(frames: list[str]) -> None:
         batches.append(frames)
 
     outbox.attach(socket.send, writers.start, send_batch)
+    return outbox, socket, writers, batches
+
+
+async def test_a_backlog_goes_to_the_batch_send_in_order_in_chunks_of_at_most_write_batch() -> None:
+    outbox, socket, writers, batches = batching(limit=1000)
     frames = [str(n) for n in range(WRITE_BATCH * 2 + 5)]
     for frame in frames:
         outbox.push(frame, direct=False)
@@ -162,13 +168,7 @@ async def test_a_backlog_goes_to_the_batch_send_in_order_in_chunks_of_at_most_wr
 
 
 async def test_a_batch_also_stops_at_its_size_cap_but_always_takes_one_frame() -> None:
-    outbox, socket, writers, _ = attached(limit=100)
-    batches: list[list[str]] = []
-
-    async def send_batch(frames: list[str]) -> None:
-        batches.append(frames)
-
-    outbox.attach(socket.send, writers.start, send_batch)
+    outbox, socket, writers, batches = batching(limit=100)
     big = "x" * (WRITE_BATCH_CHARS // 3 + 1)
     huge = "y" * (WRITE_BATCH_CHARS + 1)
     for frame in (big, big, big, huge, "a"):
