@@ -114,27 +114,20 @@ class WritableFlag:
 
     async def wait(self) -> bool:
         while not self._set:
-            await _wait(self, "_waiters")
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            if self._waiters is None:
+                self._waiters = [waiter]
+            else:
+                self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                # A cancelled waiter leaves; `set` has already dropped the list of those it woke.
+                if self._waiters is not None and waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                    if not self._waiters:
+                        self._waiters = None
         return True
-
-
-async def _wait(owner: Any, attr: str) -> None:
-    """Wait on a new future kept in ``owner.<attr>`` (a list created on demand), removed however the wait ends."""
-    waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    waiters: list[asyncio.Future[None]] | None = getattr(owner, attr)
-    if waiters is None:
-        waiters = []
-        setattr(owner, attr, waiters)
-    waiters.append(waiter)
-    try:
-        await waiter
-    finally:
-        current: list[asyncio.Future[None]] | None = getattr(owner, attr)
-        if current is not None:
-            if waiter in current:
-                current.remove(waiter)
-            if not current:
-                setattr(owner, attr, None)
 
 
 class WireFrames:

@@ -97,3 +97,12 @@ def test_wire_frames_encode_but_do_not_keep_a_frame_longer_than_the_cap() -> Non
     long = "x" * (WIRE_FRAME_KEPT_MAX + 1)
     first = frames(long)
     assert frames(long) == first and frames(long) is not first
+
+
+async def test_a_cancelled_wait_on_the_writable_flag_leaves_nothing_behind() -> None:
+    flag = WritableFlag(is_set=False)
+    waiter = asyncio.create_task(flag.wait())
+    await asyncio.sleep(0)
+    waiter.cancel()
+    await asyncio.gather(waiter, return_exceptions=True)
+    assert held(flag) == [] and not flag.is_set()
