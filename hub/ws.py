@@ -62,8 +62,8 @@ _Ending = tuple[int | None, str, bool]
 class WsSession:
     """One websocket connection: the handler's own task reads; a writer task exists only while frames back up."""
 
-    __slots__ = ("_claimed", "_ending", "_interrupted", "_reading", "_receive", "_send", "_task", "_wire",
-                 "_writer", "conn", "conn_id", "outbox", "peer", "realtime", "services")
+    __slots__ = ("_claimed", "_ending", "_interrupted", "_receive", "_send", "_task", "_wire", "_writer", "conn",
+                 "conn_id", "outbox", "peer", "realtime", "services")
 
     def __init__(self, receive: Receive, send: Send, realtime: Realtime,
                  wire: Callable[[bytes], bool] | None = None) -> None:
@@ -77,8 +77,8 @@ class WsSession:
         self.conn = Connection(self.conn_id, time.monotonic(), realtime.limits, realtime.publish_limiter)
         self.peer = Peer(self.conn_id, self.outbox, self._server_close)
         self._ending: _Ending | None = None
+        # The handler's task while it is in the read loop, where request_close interrupts it.
         self._task: asyncio.Task[Any] | None = None
-        self._reading = False  # the handler's task is in the read loop: request_close interrupts it there
         self._interrupted = False  # request_close cancelled the handler's task
         self._writer: asyncio.Task[None] | None = None
         self._claimed: str | None = None
@@ -103,7 +103,6 @@ class WsSession:
         assert task is not None
         self._arm_timer()
         try:
-            self._reading = True
             # Read here, not in a task of its own: an idle connection holds this one task and nothing else.
             try:
                 while self._ending is None:
@@ -129,7 +128,7 @@ class WsSession:
                 self._ending = CloseCode.GOING_AWAY, "server stopping", False
                 raise
         finally:
-            self._reading = False
+            self._task = None
             if self._ending is None:
                 self._ending = None, "", False
             await self._finish(*self._ending)
@@ -169,7 +168,7 @@ class WsSession:
             self.outbox.abort()
         self._ending = code, reason, flush
         self._cancel_timer()
-        if self._reading and self._task is not None and asyncio.current_task() is not self._task:
+        if self._task is not None and asyncio.current_task() is not self._task:
             self._interrupted = True
             # Wherever it waits (receive, or a frame's handling: a subscribe or publish then ends as if the
             # connection dropped); within the task itself the read loop sees `_ending` on its own.
