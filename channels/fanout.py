@@ -4,8 +4,9 @@ Every frame is encoded once per event (by the listener, the broker or the state
 channels) and the same ``str`` is queued on every subscriber's :class:`Outbox`.
 A frame that finds a connection's outbox idle is written at once by the pusher;
 a backlog is drained by one writer task per connection, started only while there
-is one (see :class:`Outbox`), so nothing a slow client does can slow the others: a live frame that finds a full
-outbox closes that connection (4008) instead of waiting or growing memory.
+is one (see :class:`Outbox`), so nothing a slow client does can slow the others:
+a live frame that finds a full outbox closes that connection (4008) instead of
+waiting or growing memory.
 
 Durable channels go through the subscriber's :class:`~channels.sequencing.Subscription`
 (replay/live boundary, duplicates, gaps); ephemeral and state frames bypass it.
