@@ -108,6 +108,7 @@ class Settings:
         "refresh token lifetime")
     login_attempts_per_minute: int = env("LOGIN_RATE_PER_MINUTE", _int_in(1, 10_000), 10,
         "failed and successful logins per email and per IP per minute")
+    # --- abuse budgets: signup, login and per-user creation (each multiplied by RATE_LIMIT_SCALE)
     # --- billing
     stripe_secret_key: str | None = env("STRIPE_SECRET_KEY", _text, None, "unset: billing answers 503")
     stripe_webhook_secret: str | None = env("STRIPE_WEBHOOK_SECRET", _text, None, "whsec_… for webhooks")
@@ -117,6 +118,7 @@ class Settings:
         "where the browser app lives, for Stripe return URLs")
     free_tier_level: int = env("FREE_TIER_LEVEL", _int_in(0, 1000), 1,
         "highest lesson level open without a subscription")
+    # --- billing rules
     # --- database
     db_pool_min: int = env("DB_POOL_MIN", _int_in(0, 100), 1, "pool connections kept open")
     db_pool_max: int = env("DB_POOL_MAX", _int_in(1, 200), 10, "pool connections at most")
@@ -128,6 +130,7 @@ class Settings:
         "events older than this are pruned from the channel log")
     event_retention_count: int = env("EVENT_RETENTION_COUNT", _int_in(100, 10_000_000), 10_000,
         "events kept per channel at most")
+    # --- comment threads
     # --- websocket limits
     ws_max_frame_bytes: int = env("WS_MAX_FRAME_BYTES", _int_in(1024, 1 << 24), 65_536,
         "client frames over this close with 1009")
@@ -142,6 +145,7 @@ class Settings:
     ws_publish_rate: float = env("WS_PUBLISH_RATE", _float_in(0.1, 10_000), 5.0,
         "client publishes per second per user and channel (sustained)")
     ws_publish_burst: int = env("WS_PUBLISH_BURST", _int_in(1, 10_000), 10, "publish burst")
+    # --- websocket budgets
     ws_compression: bool = env("WS_COMPRESSION", lambda v: v.lower() in ("1", "true", "yes"), False,
         "permessage-deflate; off by default (see docs/benchmarks.md for the memory cost)")
     coalesce_ms: int = env("COALESCE_MS", _int_in(1, 10_000), 100, "counts frames per channel at most every")
@@ -151,6 +155,7 @@ class Settings:
     large_room_threshold: int = env("LARGE_ROOM_THRESHOLD", _int_in(1, 1_000_000), 200,
         "present users above which participants get counts instead of the full list")
     drain_timeout_s: float = env("DRAIN_TIMEOUT", _float_in(0, 600), 10.0, "SIGTERM drain budget")
+    # --- operations: metrics, retention, listener recovery
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
