@@ -65,6 +65,11 @@ class Member:
     async def join(cls, url: str, token: str, channel: str, since: int | None = None) -> Member:
         ws = await ProtocolClient.open(url, token)
         reply = await ws.subscribe(channel, since)
+        # A storm on a busy machine can outlast the pool's acquire timeout; the hub then answers
+        # `internal` "retry shortly", and a client retries. Any other refusal fails the test.
+        deadline = time.monotonic() + 30
+        while not reply["ok"] and reply["error"]["code"] == "internal" and time.monotonic() < deadline:
+            reply = await ws.subscribe(channel, since)
         assert reply["ok"], reply
         return cls(ws, channel, reply["result"])
 
