@@ -152,3 +152,15 @@ class HistoryExpired(Conflict):
     def __init__(self, head: int, trimmed: int) -> None:
         super().__init__(f"Events up to {trimmed} were pruned; the head is {head}",
                          extra={"head": head, "trimmed_seq": trimmed})
+
+
+class AlreadyAttended(Conflict):
+    code, title = "already_attended", "You attended this session; the attendance cannot be cancelled"
+
+
+class SubscriptionExists(Conflict):
+    code, title = "subscription_exists", "You already have a subscription; change it in the billing portal"
+
+
+class BadEvent(ApiError):
+    status, code, title = 400, "bad_event", "The signed event is not one the hub can apply"

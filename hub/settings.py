@@ -156,6 +156,16 @@ class Settings:
         "present users above which participants get counts instead of the full list")
     drain_timeout_s: float = env("DRAIN_TIMEOUT", _float_in(0, 600), 10.0, "SIGTERM drain budget")
     # --- operations: metrics, retention, listener recovery
+    idempotency_retention_h: int = env("IDEMPOTENCY_RETENTION_HOURS", _int_in(1, 24 * 30), 24,
+        "stored Idempotency-Key results are pruned this long after the request (clients retry within minutes)")
+    refresh_family_retention_days: int = env("REFRESH_FAMILY_RETENTION_DAYS", _int_in(0, 365), 7,
+        "a refresh-token family is pruned this long after its last token expired")
+    activity_log_retention_days: int = env("ACTIVITY_LOG_RETENTION_DAYS", _int_in(30, 3650), 365,
+        "user_activity_log rows older than this are pruned (a year of activity history)")
+    stripe_event_retention_days: int = env("STRIPE_EVENT_RETENTION_DAYS", _int_in(4, 3650), 33,
+        "processed Stripe event ids are pruned after this (Stripe's 30-day event window + 3-day retries)")
+    retention_batch: int = env("RETENTION_BATCH", _int_in(1, 100_000), 1000,
+        "rows one prune statement deletes at most, so no prune holds locks for long")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -203,6 +203,19 @@ async def set_subscription_status(conn: asyncpg.Connection, stripe_subscription_
     return moved
 
 
+async def subscription_history(conn: asyncpg.Connection, user_id: UUID) -> tuple[bool, bool]:
+    """(had any subscription, has one Stripe still bills: anything not canceled) for the checkout rules.
+    One scan of `idx_user_subscriptions_user_status`."""
+    [row] = await conn.fetch(
+        """
+        SELECT count(*) > 0 AS had_any, count(*) FILTER (WHERE status <> 'canceled') > 0 AS has_live
+        FROM public.user_subscriptions WHERE user_id = $1
+        """,
+        user_id,
+    )
+    return bool(row["had_any"]), bool(row["has_live"])
+
+
 async def current_subscription(conn: asyncpg.Connection, user_id: UUID) -> asyncpg.Record | None:
     """The user's current subscription: one that grants access (active, trialing) before one that waits for
     payment (past_due, unpaid), newest first; a canceled one is not current. Works as the user (RLS) too."""

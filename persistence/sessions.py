@@ -163,19 +163,33 @@ async def mark_missed(conn: asyncpg.Connection, session_id: UUID) -> int:
     return int(result.split()[-1])
 
 
-async def insert_participant(conn: asyncpg.Connection, session_id: UUID, user_id: UUID, status: str) -> bool:
-    """False when the user already has a row. `created_at` is the insert's own clock, taken under the
-    session lock, so (created_at, id) is arrival order (now() would be the transaction's start)."""
-    inserted: UUID | None = await conn.fetchval(
+async def insert_participant(conn: asyncpg.Connection, session_id: UUID, user_id: UUID,
+                             status: str) -> asyncpg.Record:
+    """The new row, shaped like `participant`. Callers hold the session lock and found no row for the user
+    under it (every writer of participant rows takes that lock), so the insert cannot conflict.
+    `created_at` is the insert's own clock, taken under the lock, so (created_at, id) is arrival order
+    (now() would be the transaction's start). The statement does not see its own insert: the position
+    counts the waitlisted rows before it, plus itself."""
+    [row] = await conn.fetch(
         """
-        INSERT INTO public.session_participants (session_id, user_id, attendance_status, created_at)
-        VALUES ($1, $2, $3, clock_timestamp())
-        ON CONFLICT (session_id, user_id) DO NOTHING
-        RETURNING id
+        WITH ins AS (
+            INSERT INTO public.session_participants (session_id, user_id, attendance_status, created_at)
+            VALUES ($1, $2, $3, clock_timestamp())
+            RETURNING id, session_id, user_id, attendance_status, joined_at, left_at, created_at
+        )
+        SELECT ins.session_id, ins.user_id, up.full_name, ins.attendance_status, ins.joined_at, ins.left_at,
+               ins.created_at,
+               CASE WHEN ins.attendance_status = 'waitlisted' THEN
+                   1 + (SELECT count(*) FROM public.session_participants w
+                        WHERE w.session_id = ins.session_id AND w.attendance_status = 'waitlisted'
+                          AND (w.created_at, w.id) < (ins.created_at, ins.id))
+               END AS waitlist_position
+        FROM ins
+        LEFT JOIN public.user_profiles up ON up.id = ins.user_id
         """,
         session_id, user_id, status,
     )
-    return inserted is not None
+    return row
 
 
 async def participant(conn: asyncpg.Connection, session_id: UUID, user_id: UUID) -> asyncpg.Record | None:

@@ -23,12 +23,14 @@ from hub.auth import AppServices, Caller
 from hub.billing import webhooks
 from hub.billing.stripe_gateway import StripeGateway, gateway_of
 from hub.errors import (
+    BadEvent,
     BadJson,
     BadSignature,
     NoCustomer,
     NotFound,
     PlanUnavailable,
     StripeUnavailable,
+    SubscriptionExists,
     Unauthorized,
     ValidationFailed,
 )
@@ -93,7 +95,10 @@ async def checkout(data: JSONBody[CheckoutIn], user: Caller, services: AppServic
                    idempotency_key: IdempotencyKey) -> UrlOut:
     """A Stripe Checkout Session (subscription mode) for the plan → `{url}`. 404 for an unknown plan, 409
     `plan_unavailable` for an inactive plan, one without a Stripe price, or a lifetime plan (one-time prices
-    cannot be sold in subscription mode). The same `Idempotency-Key` returns the same session."""
+    cannot be sold in subscription mode). 409 `subscription_exists` while the caller has a subscription
+    Stripe still bills (any status but canceled): plan changes and payment go through the portal, a checkout
+    would start a second subscription. The plan's trial is offered only to a user who never had a
+    subscription. The same `Idempotency-Key` returns the same session."""
     gateway = gateway_of(services)
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
         raise ValidationFailed({"Idempotency-Key": "must be 1 to 200 characters"})
@@ -102,17 +107,20 @@ async def checkout(data: JSONBody[CheckoutIn], user: Caller, services: AppServic
     async with services.db.transaction(SERVICE) as conn:
         plan = await billing.plan_by_id(conn, data.plan_id)
         account = await billing.billing_account(conn, user_id)
+        had_any, has_live = await billing.subscription_history(conn, user_id)
     if plan is None:
         raise NotFound("Plan not found")
     if account is None:
         raise Unauthorized("Account no longer exists")
     if not plan["is_active"] or not plan["stripe_price_id"] or plan["plan_type"] == "lifetime":
         raise PlanUnavailable("This plan is not on sale through checkout")
+    if has_live:
+        raise SubscriptionExists("Change or renew your subscription through POST /api/billing/portal")
     customer_id = account["stripe_customer_id"] or await _new_customer(services, gateway, user_id, account["email"])
     public_url = services.settings.public_url.rstrip("/")
     metadata = {"user_id": str(user_id), "plan_id": str(plan["id"])}
     subscription_data: dict[str, Any] = {"metadata": metadata}
-    if plan["trial_days"] > 0:
+    if plan["trial_days"] > 0 and not had_any:  # one trial per user, ever
         subscription_data["trial_period_days"] = plan["trial_days"]
     url = await gateway.create_checkout_session(
         {
@@ -169,12 +177,17 @@ async def my_subscription(user: Caller, services: AppServices) -> dict[str, Any]
 async def webhook(request: Request[Any, Any, Any], services: AppServices,
                   stripe_signature: StripeSignature = None) -> dict[str, bool]:
     """Stripe's deliveries, verified against `STRIPE_WEBHOOK_SECRET` (400 `bad_signature` for a missing or
-    wrong signature, a timestamp older than 5 minutes or a body changed after signing). A replayed event
+    wrong signature, a timestamp older than 5 minutes or a body changed after signing), 400 `bad_event` for a
+    `created` before 2010-01-01 or more than a day ahead of the hub's clock. A replayed event
     changes nothing; an older event never overwrites newer state. → `{"received": true}`; 502
     `stripe_unavailable` when a subscription it needed could not be fetched from Stripe: the event stays
     unrecorded, so Stripe's redelivery applies it."""
     gateway = gateway_of(services)
     event = _verified_event(await request.body(), stripe_signature, services.settings.stripe_webhook_secret)
+    if not webhooks.created_is_plausible(event.created, services.clock()):
+        log.warning("stripe event %s refused: created %d is before 2010 or more than a day ahead", event.id,
+                    event.created)
+        raise BadEvent(f"created {event.created} is not between 2010-01-01 and a day from now")
     effect = webhooks.read_event(event.type, event.created, event.data.object)
     fetched: webhooks.Fetched | None = None
     fetches = 0

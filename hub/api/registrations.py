@@ -24,7 +24,13 @@ from hub.errors import AlreadyDone, NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
 from hub.pagination import Aware, CursorText, check_limit, cursor_key, page_of
 from hub.rules.prerequisites import require_met, required_lessons
-from hub.rules.session_state import may_host, require_feedback_allowed, require_open, seat_for
+from hub.rules.session_state import (
+    may_host,
+    require_cancellable,
+    require_feedback_allowed,
+    require_open,
+    seat_for,
+)
 from persistence import profiles, sessions
 from persistence.db import set_identity
 from persistence.events import append_event
@@ -56,38 +62,46 @@ async def check_prerequisites(conn: asyncpg.Connection, user_id: UUID, prerequis
 @post("/api/sessions/{session_id:uuid}/registration", status_code=HTTP_201_CREATED, tags=["sessions"])
 async def register(session_id: FromPath[UUID], user: Caller, services: AppServices) -> Response[dict[str, Any]]:
     """201 with the new participant row (`registered` while seats remain, else `waitlisted`); 200 with the
-    existing row when the caller is already registered or waitlisted."""
+    existing row when the caller is already registered or waitlisted.
+
+    Whether the caller is new is decided under the session lock: a cancel of the same user may commit
+    between the first read and the lock, so the unlocked read only decides whether to check the rules early
+    (outside the lock) and the locked read decides what happens."""
     user_id = user.require_user_id()
     async with services.db.transaction(user) as conn:
         found = await sessions.session_rows(conn, [session_id], user_id)
         if not found:
             raise NotFound("Session not found")
         [session] = found
-        is_new = session["my_status"] is None
-        if is_new:
+        checked = session["my_status"] is None
+        if checked:
             require_open(session["status"])
             await check_prerequisites(conn, user_id, session["prerequisites"], services.settings.free_tier_level)
         await set_identity(conn, SERVICE)  # participant rows are server-owned
-        if is_new:
-            locked = await sessions.lock_session(conn, session_id)
-            if locked is None:
-                raise NotFound("Session not found")
-            require_open(locked["status"])  # it may have moved on while we checked prerequisites
-            seat = seat_for(locked["current_participants"], locked["max_participants"])
-            # False only when a concurrent request of the same user inserted first: answer its row.
-            is_new = await sessions.insert_participant(conn, session_id, user_id, seat)
+        locked = await sessions.lock_session(conn, session_id)
+        if locked is None:
+            raise NotFound("Session not found")
         row = await sessions.participant(conn, session_id, user_id)
-        assert row is not None
+        if row is not None:
+            return Response(participant_view(row), status_code=HTTP_200_OK)
+        require_open(locked["status"])  # it may have moved on while we checked prerequisites
+        if not checked:  # registered at the first read, cancelled before the lock: a newcomer after all
+            await set_identity(conn, user)
+            await check_prerequisites(conn, user_id, session["prerequisites"], services.settings.free_tier_level)
+            await set_identity(conn, SERVICE)
+        seat = seat_for(locked["current_participants"], locked["max_participants"])
+        # Every writer of participant rows holds the session lock, so the row read above is still absent.
+        row = await sessions.insert_participant(conn, session_id, user_id, seat)
         view = participant_view(row)
-        if is_new:
-            await append_event(conn, channel_of(session_id), f"participant.{row['attendance_status']}", view)
-    return Response(view, status_code=HTTP_201_CREATED if is_new else HTTP_200_OK)
+        await append_event(conn, channel_of(session_id), f"participant.{row['attendance_status']}", view)
+    return Response(view, status_code=HTTP_201_CREATED)
 
 
 @delete("/api/sessions/{session_id:uuid}/registration", status_code=HTTP_204_NO_CONTENT, tags=["sessions"])
 async def cancel_registration(session_id: FromPath[UUID], user: Caller, services: AppServices) -> None:
     """Deletes the caller's row (the schema has no `cancelled` status) and, when that freed a seat,
-    promotes the first waitlisted participant in the same transaction."""
+    promotes the first waitlisted participant in the same transaction. 409 `already_attended` once the
+    caller joined the live session: attendance is history (achievements count it), never deleted."""
     user_id = user.require_user_id()
     async with services.db.transaction(user) as conn:
         if await sessions.channel_facts(conn, session_id, user_id) is None:
@@ -98,6 +112,7 @@ async def cancel_registration(session_id: FromPath[UUID], user: Caller, services
         if locked is None or row is None:
             raise NotFound("You are not registered for this session")
         require_open(locked["status"])
+        require_cancellable(row["attendance_status"])
         await sessions.delete_participant(conn, session_id, user_id)
         await append_event(conn, channel_of(session_id), "participant.cancelled", participant_view(row))
         await fill_seats(conn, session_id)

@@ -158,6 +158,18 @@ def next_step(action: Action, stored_at: datetime | None, row_version: str | Non
     return action if isinstance(action, SetStatus) else action.state
 
 
+# Stripe did not exist before 2010: an earlier `created` is no Stripe event.
+EARLIEST_CREATED = int(datetime(2010, 1, 1, tzinfo=UTC).timestamp())
+# Stripe's clock may run ahead of ours; a `created` further ahead than this is not clock skew.
+MAX_CREATED_AHEAD_S = 86_400
+
+
+def created_is_plausible(created: int, now: float) -> bool:
+    """Whether `created` can be a Stripe event's time. It becomes the row's `stripe_state_at`, which orders
+    every later event of the subscription: one absurd value would freeze the row for good."""
+    return EARLIEST_CREATED <= created <= now + MAX_CREATED_AHEAD_S
+
+
 def read_event(event_type: str, created: int, obj: Mapping[str, Any]) -> EventEffect:
     """The effect of one event; events the hub does not handle have no link and no action."""
     link: CustomerLink | None = None

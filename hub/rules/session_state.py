@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from hub.errors import FeedbackNotAllowed, Forbidden, InvalidTransition, SessionClosed
+from hub.errors import AlreadyAttended, FeedbackNotAllowed, Forbidden, InvalidTransition, SessionClosed
 
 Status = Literal["scheduled", "live", "ended", "cancelled"]
 Action = Literal["start", "end", "cancel"]
@@ -43,6 +43,13 @@ def require_open(current: str) -> None:
     """Registrations (and their cancellations) are accepted while the session is scheduled or live."""
     if current not in ("scheduled", "live"):
         raise SessionClosed(f"the session is {current}")
+
+
+def require_cancellable(attendance_status: str) -> None:
+    """Only a registration or a waitlist place can be cancelled: once the participant joined the live
+    session the row records an attendance (`sessions_attended` achievements count it), which stays."""
+    if attendance_status == "attended":
+        raise AlreadyAttended()
 
 
 def seat_for(seats_taken: int, max_participants: int | None) -> Seat:

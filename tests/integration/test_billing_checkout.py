@@ -189,3 +189,41 @@ async def test_stripe_unreachable_is_a_502_and_stores_nothing(start_hub: Any, ow
                                        headers=account.headers)
     assert (response.status_code, response.json()["code"]) == (502, "stripe_unavailable")
     assert await stored_customer(owner_conn, account) is None
+
+
+async def give_subscription(owner_conn: asyncpg.Connection, account: Account, plan: dict[str, Any],
+                            status: str) -> None:
+    await owner_conn.execute(
+        """INSERT INTO public.user_subscriptions (user_id, plan_id, stripe_subscription_id, status)
+           VALUES ($1, $2, $3, $4)""", account.user_id, plan["id"], f"sub_{secrets.token_hex(8)}", status)
+
+
+async def test_a_subscriber_is_sent_to_the_portal_instead_of_a_second_subscription(
+        http: httpx.AsyncClient, stub: StripeStub, owner_conn: asyncpg.Connection) -> None:
+    """Every subscription Stripe still bills (anything but canceled) is changed in the portal: a checkout
+    would start a second one. 409 `subscription_exists`, and Stripe is not called."""
+    headers = await admin_headers(http, owner_conn)
+    plan, other = await priced_plan(http, headers, trial_days=7), await priced_plan(http, headers)
+    for status in ("active", "trialing", "past_due", "unpaid"):
+        account = await signup(http)
+        await give_subscription(owner_conn, account, plan, status)
+        response = await http.post("/api/billing/checkout", json={"plan_id": other["id"]}, headers=account.headers)
+        assert (response.status_code, response.json()["code"]) == (409, "subscription_exists"), status
+        assert sessions_for(stub, account) == [] and customers_for(stub, account) == []
+
+
+async def test_the_trial_is_granted_once_per_user_ever(
+        http: httpx.AsyncClient, stub: StripeStub, owner_conn: asyncpg.Connection) -> None:
+    """A first checkout carries the plan's trial; once the user had any subscription (a trial included),
+    even a canceled one, no later checkout does, on any plan."""
+    headers = await admin_headers(http, owner_conn)
+    plan, other = await priced_plan(http, headers, trial_days=7), await priced_plan(http, headers, trial_days=14)
+    account = await signup(http)
+    first = await http.post("/api/billing/checkout", json={"plan_id": plan["id"]}, headers=account.headers)
+    assert first.status_code == 200, first.text
+    await give_subscription(owner_conn, account, plan, "canceled")  # the trial was taken, then cancelled
+    for again in (plan, other):
+        response = await http.post("/api/billing/checkout", json={"plan_id": again["id"]}, headers=account.headers)
+        assert response.status_code == 200, response.text
+    forms = sessions_for(stub, account)
+    assert [form.get("subscription_data[trial_period_days]") for form in forms] == ["7", None, None]

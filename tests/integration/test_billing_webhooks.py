@@ -457,3 +457,25 @@ async def test_subscribers_keep_their_plan_after_it_is_withdrawn_from_sale(
     assert (view["status"], view["plan"]["id"], view["level_access_limit"]) == ("active", subscriber.plan["id"], LEVELS)
     me = (await http.get("/api/auth/me", headers=subscriber.account.headers)).json()
     assert me["level_access_limit"] == LEVELS
+
+
+async def test_a_created_outside_2010_to_tomorrow_is_a_400_bad_event_and_anything_inside_is_applied(
+        http: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    """Stripe's clock may run ahead of ours, so up to a day ahead is accepted; what no Stripe event can carry
+    (before 2010, days ahead, past any calendar) is refused before anything is recorded."""
+    now = int(time.time())
+    earliest = int(datetime(2010, 1, 1, tzinfo=UTC).timestamp())
+    for created in (earliest - 1, now + 86_400 + 3600, 10**15, -(10**12), 2**63 - 1):
+        subscriber = await new_subscriber(http, owner_conn)
+        event_id = f"evt_{secrets.token_hex(8)}"
+        response = await deliver(http, "customer.subscription.created", subscriber.subscription("active"),
+                                 created=created, event_id=event_id)
+        assert (response.status_code, response.json()["code"]) == (400, "bad_event"), created
+        assert await owner_conn.fetchval("SELECT count(*) FROM billing.stripe_events WHERE id = $1", event_id) == 0
+        assert await row_of(owner_conn, subscriber.subscription_id) is None
+    for created in (earliest, now + 86_400 - 3600):
+        subscriber = await new_subscriber(http, owner_conn)
+        await ok(await deliver(http, "customer.subscription.created", subscriber.subscription("active"),
+                               created=created))
+        row = await row_of(owner_conn, subscriber.subscription_id)
+        assert row is not None and row["stripe_state_at"] == datetime.fromtimestamp(created, UTC)

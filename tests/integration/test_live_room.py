@@ -376,7 +376,9 @@ async def test_a_nul_character_in_chat_is_a_bad_frame_and_nothing_is_stored(
 async def test_a_participant_who_cancels_loses_the_room_at_once(
         hub_url: str, client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
     host = await host_account(client, owner_conn)
-    channel, [(_, leaving), (_, staying)] = await live_room(owner_conn, host, 2)
+    # Seat holders may wait in the room before it starts; once it is live their subscription is an
+    # attendance, which cannot be cancelled (409 `already_attended`, tests/integration/test_registrations.py).
+    channel, [(_, leaving), (_, staying)] = await live_room(owner_conn, host, 2, status="scheduled")
     host_ws, _ = await joined(hub_url, host.access_token, channel)
     leaver, _ = await joined(hub_url, leaving, channel)
     stayer, _ = await joined(hub_url, staying, channel)
@@ -386,6 +388,7 @@ async def test_a_participant_who_cancels_loses_the_room_at_once(
     assert cancel.status_code == 204, cancel.text
     await leaver.until(lambda: any(e["error"]["code"] == "forbidden" for e in leaver.errors))
     assert leaver.errors[-1]["error"]["details"] == {"channel": channel}
+    await owner_conn.execute("UPDATE public.live_sessions SET status = 'live' WHERE id = $1", UUID(session_id))
 
     await publish(host_ws, channel, "chat.message", {"text": "after the cancellation"})
     await stayer.until(lambda: any(e["event"] == "chat.message" for e in stayer.events[channel]))

@@ -301,3 +301,59 @@ async def test_feedback_once_by_an_attendee_after_the_end(
         "SELECT feedback_rating, feedback_text FROM public.session_participants WHERE session_id = $1 AND user_id = $2",
         UUID(sid), attendee)
     assert (stored["feedback_rating"], stored["feedback_text"]) == (4, "Useful")
+
+
+async def test_one_users_racing_registers_and_cancels_never_answer_500_and_leave_consistent_state(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection, start_hub: Any) -> None:
+    """Register and cancel of one user interleave freely; each request decides under the session lock from
+    what it finds there, so every answer is one the contract lists and the seats add up afterwards."""
+    host = await host_account(client, owner_conn)
+    session = await create_session(client, host, max_participants=2)
+    sid = session["id"]
+    (_, seated_headers), (_, waiting_headers), (racer, racer_headers) = await mint_users(owner_conn, 3)
+    for headers in (seated_headers, waiting_headers):
+        assert (await register(client, sid, headers)).status_code == 201
+    with start_hub(db_acquire_timeout_s=60.0) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as burst:
+            requests = [register(burst, sid, racer_headers) if n % 2 == 0
+                        else burst.delete(f"/api/sessions/{sid}/registration", headers=racer_headers)
+                        for n in range(240)]
+            responses = await asyncio.gather(*requests)
+    codes = [response.status_code for response in responses]
+    assert set(codes) <= {200, 201, 204, 404}, {code: codes.count(code) for code in set(codes)}
+    # Every 201 and every 204 is one event, in the order the lock admitted them: they alternate.
+    racer_events = [event for event, data in await events_on(owner_conn, f"session:{sid}")
+                    if data["user_id"] == str(racer) and event != "participant.promoted"]
+    assert len(racer_events) == codes.count(201) + codes.count(204)
+    assert all((event == "participant.cancelled") == (n % 2 == 1) for n, event in enumerate(racer_events))
+    final = await statuses(owner_conn, sid)
+    assert (racer in final) == (len(racer_events) % 2 == 1)
+    seat_holders = sum(status in ("registered", "attended") for status in final.values())
+    assert await owner_conn.fetchval("SELECT current_participants FROM public.live_sessions WHERE id = $1",
+                                     UUID(sid)) == seat_holders == 2
+    view = (await client.get(f"/api/sessions/{sid}/participants", headers=host.headers)).json()
+    positions = [item["waitlist_position"] for item in view["items"] if item["attendance_status"] == "waitlisted"]
+    assert positions == list(range(1, len(positions) + 1))
+    assert [UUID(item["user_id"]) for item in view["items"] if item["attendance_status"] == "waitlisted"] == (
+        await waitlist_in_fifo_order(owner_conn, sid))
+
+
+async def test_cancelling_after_attending_a_live_session_is_refused_and_keeps_the_attendance(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection, app_db: Database) -> None:
+    """An `attended` row is history (achievements count it): cancelling it is 409 `already_attended`."""
+    host = await host_account(client, owner_conn)
+    session = await create_session(client, host, max_participants=1)
+    sid = session["id"]
+    (attendee, attendee_headers), (_, waiting_headers) = await mint_users(owner_conn, 2)
+    await register(client, sid, attendee_headers)
+    await register(client, sid, waiting_headers)
+    await set_status(owner_conn, sid, "live")
+    async with app_db.transaction(SERVICE) as conn:
+        assert await sessions.mark_joined(conn, UUID(sid), attendee, datetime.now(UTC)) is not None
+    events_before = await events_on(owner_conn, f"session:{sid}")
+    response = await client.delete(f"/api/sessions/{sid}/registration", headers=attendee_headers)
+    assert (response.status_code, response.json()["code"]) == (409, "already_attended")
+    assert (await statuses(owner_conn, sid))[attendee] == "attended"
+    assert await events_on(owner_conn, f"session:{sid}") == events_before
+    assert await owner_conn.fetchval("SELECT current_participants FROM public.live_sessions WHERE id = $1",
+                                     UUID(sid)) == 1

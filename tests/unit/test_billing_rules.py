@@ -14,6 +14,7 @@ from hub.billing.webhooks import (
     SetStatus,
     Step,
     SubscriptionState,
+    created_is_plausible,
     invoice_subscription_id,
     next_step,
     order_of,
@@ -166,3 +167,13 @@ def test_a_fetch_is_repeated_when_the_row_was_written_at_the_same_or_an_older_se
 
 def test_a_fetched_event_is_dropped_when_the_row_took_a_newer_second_meanwhile() -> None:
     assert next_step(SNAPSHOT, LATER, "v2", T0, Fetched(ACTIVE_AT_STRIPE, "v1")) is Step.DROP
+
+
+def test_created_is_plausible_from_2010_to_a_day_ahead_of_our_clock() -> None:
+    now = 1_764_806_400.5  # 2025-12-04T00:00:00.5Z
+    assert created_is_plausible(1_262_304_000, now)  # 2010-01-01T00:00:00Z
+    assert not created_is_plausible(1_262_303_999, now)
+    assert created_is_plausible(1_764_892_800, now)  # a day ahead: Stripe's clock runs fast
+    assert not created_is_plausible(1_764_892_801, now)
+    assert not created_is_plausible(-1, now)
+    assert not created_is_plausible(2**63 - 1, now)

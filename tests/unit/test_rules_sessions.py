@@ -7,6 +7,7 @@ from uuid import UUID
 import pytest
 
 from hub.errors import (
+    AlreadyAttended,
     FeedbackNotAllowed,
     Forbidden,
     InvalidTransition,
@@ -20,6 +21,7 @@ from hub.rules.session_state import (
     admitted,
     may_host,
     next_status,
+    require_cancellable,
     require_editable,
     require_feedback_allowed,
     require_open,
@@ -65,6 +67,13 @@ def test_registrations_are_open_while_scheduled_or_live_only() -> None:
     for status in ("ended", "cancelled"):
         with pytest.raises(SessionClosed):
             require_open(status)
+
+
+def test_registrations_and_waitlist_places_cancel_but_an_attendance_does_not() -> None:
+    require_cancellable("registered")
+    require_cancellable("waitlisted")
+    with pytest.raises(AlreadyAttended):
+        require_cancellable("attended")
 
 
 def test_a_seat_is_given_while_one_is_free_and_unlimited_sessions_never_wait() -> None:

@@ -1,0 +1,71 @@
+"""Pruning of the tables that only grow, one batch at a time (docs/security.md, "Retention").
+
+Each statement deletes at most `limit` rows past the cut-off, found through an index on the age column,
+and skips rows another transaction has locked, so a prune never waits on a request or holds many row locks.
+A runner repeats a statement until it deletes fewer than `limit` rows. All run as `service_role`; the
+returned number is the rows deleted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+
+def _count(status: str) -> int:
+    return int(status.split()[-1])
+
+
+async def prune_idempotency_keys(conn: asyncpg.Connection, before: datetime, limit: int) -> int:
+    """Stored results of requests made before `before` (idx_idempotency_keys_created)."""
+    return _count(await conn.execute(
+        """
+        DELETE FROM private.idempotency_keys
+        WHERE (user_id, key, route) IN (SELECT user_id, key, route FROM private.idempotency_keys
+                                        WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+        """,
+        before, limit,
+    ))
+
+
+async def prune_refresh_tokens(conn: asyncpg.Connection, before: datetime, limit: int) -> int:
+    """Tokens of families whose every token expired before `before`: a family still in use keeps all its
+    tokens, since reuse of an old one must still be recognised and revoke the family
+    (idx_private_refresh_tokens_expires, then _family for the live-sibling check)."""
+    return _count(await conn.execute(
+        """
+        DELETE FROM private.refresh_tokens
+        WHERE id IN (SELECT t.id FROM private.refresh_tokens t
+                     WHERE t.expires_at < $1
+                       AND NOT EXISTS (SELECT 1 FROM private.refresh_tokens l
+                                       WHERE l.family_id = t.family_id AND l.expires_at >= $1)
+                     LIMIT $2 FOR UPDATE SKIP LOCKED)
+        """,
+        before, limit,
+    ))
+
+
+async def prune_activity_log(conn: asyncpg.Connection, before: datetime, limit: int) -> int:
+    """Activity entries written before `before` (idx_activity_log_created). XP, levels, streaks and
+    achievements live in their own tables, so nothing is recomputed from the log."""
+    return _count(await conn.execute(
+        """
+        DELETE FROM public.user_activity_log
+        WHERE id IN (SELECT id FROM public.user_activity_log
+                     WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+        """,
+        before, limit,
+    ))
+
+
+async def prune_stripe_events(conn: asyncpg.Connection, before: datetime, limit: int) -> int:
+    """Ids of webhook events received before `before` (idx_stripe_events_received)."""
+    return _count(await conn.execute(
+        """
+        DELETE FROM billing.stripe_events
+        WHERE id IN (SELECT id FROM billing.stripe_events
+                     WHERE received_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+        """,
+        before, limit,
+    ))

@@ -1,0 +1,89 @@
+"""Retention: each table that only grows loses exactly the rows past its period (docs/security.md), in
+batches, through the app's own privileged role."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import asyncpg
+import httpx
+
+from hub.retention import prune_pass
+from hub.settings import Settings
+from persistence.db import Database
+from tests.helpers.api import signup
+
+NOW = datetime.now(UTC)
+SECOND = timedelta(seconds=1)
+SETTINGS = Settings(idempotency_retention_h=24, refresh_family_retention_days=7, activity_log_retention_days=365,
+                    stripe_event_retention_days=33, retention_batch=1000)
+
+
+async def remaining(owner_conn: asyncpg.Connection, sql: str, *args: object) -> set[str]:
+    return {str(row[0]) for row in await owner_conn.fetch(sql, *args)}
+
+
+async def test_each_table_prunes_exactly_what_is_past_its_period(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection, app_db: Database) -> None:
+    user = (await signup(client)).user_id
+    day = timedelta(days=1)
+
+    # Idempotency keys: 24 h after the request.
+    keys = {"old": NOW - 24 * timedelta(hours=1) - SECOND, "kept": NOW - 24 * timedelta(hours=1) + SECOND}
+    for key, at in keys.items():
+        await owner_conn.execute(
+            """INSERT INTO private.idempotency_keys (user_id, key, route, status_code, body, created_at)
+               VALUES ($1, $2, 'POST /api/posts', 201, '\\x7b7d', $3)""", user, key, at)
+
+    # Refresh families: pruned only when every token expired more than 7 days ago.
+    dead, half_dead, recent = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    tokens = [(dead, NOW - 40 * day), (dead, NOW - 7 * day - SECOND),
+              (half_dead, NOW - 40 * day), (half_dead, NOW + 20 * day),  # rotated long ago, still in use
+              (recent, NOW - 7 * day + SECOND)]
+    await owner_conn.executemany(
+        """INSERT INTO private.refresh_tokens (user_id, family_id, token_hash, expires_at)
+           VALUES ($1, $2, $3, $4)""", [(user, family, secrets.token_hex(16), at) for family, at in tokens])
+
+    # Activity log: a year.
+    activity = {"old": NOW - 365 * day - SECOND, "kept": NOW - 365 * day + SECOND}
+    for kind, at in activity.items():
+        await owner_conn.execute(
+            """INSERT INTO public.user_activity_log (user_id, activity_type, created_at)
+               VALUES ($1, $2, $3)""", user, f"retention_{kind}", at)
+
+    # Stripe events: 33 days after receipt.
+    events = {f"evt_old_{secrets.token_hex(4)}": NOW - 33 * day - SECOND,
+              f"evt_kept_{secrets.token_hex(4)}": NOW - 33 * day + SECOND}
+    for event_id, at in events.items():
+        await owner_conn.execute("INSERT INTO billing.stripe_events (id, type, received_at) VALUES ($1, 'x', $2)",
+                                 event_id, at)
+
+    assert await prune_pass(app_db, SETTINGS, NOW) == {"idempotency_keys": 1, "refresh_tokens": 2,
+                                                       "user_activity_log": 1, "stripe_events": 1}
+    assert await remaining(owner_conn, "SELECT key FROM private.idempotency_keys WHERE user_id = $1",
+                           user) == {"kept"}
+    assert await remaining(owner_conn, "SELECT family_id FROM private.refresh_tokens WHERE family_id = ANY($1)",
+                           [dead, half_dead, recent]) == {str(half_dead), str(recent)}
+    assert await owner_conn.fetchval("SELECT count(*) FROM private.refresh_tokens WHERE family_id = $1",
+                                     half_dead) == 2
+    assert await remaining(owner_conn, "SELECT activity_type FROM public.user_activity_log WHERE user_id = $1 "
+                           "AND activity_type LIKE 'retention_%'", user) == {"retention_kept"}
+    assert await remaining(owner_conn, "SELECT id FROM billing.stripe_events WHERE id = ANY($1::text[])",
+                           list(events)) == {event_id for event_id in events if "kept" in event_id}
+    assert set((await prune_pass(app_db, SETTINGS, NOW)).values()) == {0}
+
+
+async def test_a_pass_deletes_at_most_one_batch_per_table(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection, app_db: Database) -> None:
+    user: UUID = (await signup(client)).user_id
+    await owner_conn.executemany(
+        """INSERT INTO public.user_activity_log (user_id, activity_type, created_at)
+           VALUES ($1, 'retention_batch', $2)""", [(user, NOW - timedelta(days=400 + n)) for n in range(5)])
+    small = replace(SETTINGS, retention_batch=2)
+    passes = [(await prune_pass(app_db, small, NOW))["user_activity_log"] for _ in range(4)]
+    assert passes == [2, 2, 1, 0]
+    assert await owner_conn.fetchval("SELECT count(*) FROM public.user_activity_log WHERE user_id = $1", user) == 0
