@@ -156,6 +156,11 @@ class Settings:
         "present users above which participants get counts instead of the full list")
     drain_timeout_s: float = env("DRAIN_TIMEOUT", _float_in(0, 600), 10.0, "SIGTERM drain budget")
     # --- operations: metrics, retention, listener recovery
+    listener_retry_max_s: float = env("LISTENER_RETRY_MAX", _float_in(0.01, 5), 0.25,
+        "longest pause between LISTEN reconnect attempts while an outage is young: /readyz and deliveries "
+        "recover within about this (plus a log catch-up) once the database is back")
+    listener_retry_fast_for_s: float = env("LISTENER_RETRY_FAST_FOR", _float_in(0, 3600), 60.0,
+        "outage length after which LISTEN reconnect attempts back off to 5 s apart")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
