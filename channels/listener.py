@@ -141,7 +141,9 @@ class Listener:
                 log.info("listening (backend pid %s)", self.backend_pid)
                 await self._process(conn)
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("listener connection failed: %s", exc or type(exc).__name__)
+                # Retries come up to 4 a second during an outage: one warning per outage, the rest at debug.
+                log.log(logging.WARNING if attempt == 0 else logging.DEBUG,
+                        "listener connection failed: %s", exc or type(exc).__name__)
             except Exception:
                 # A log read may fail in other ways (pool closed, DatabaseUnavailable); reconnect all the same.
                 log.exception("listener failed")
