@@ -8,7 +8,8 @@ For every channel with local subscribers the listener remembers the last
 sequence it passed on. A notification further ahead means some were missed: the
 gap is read from the log and delivered first. A key-only notification (payload
 over PostgreSQL's limit) is read from the log. After the connection drops the
-listener reconnects with exponential backoff and jitter, LISTENs again, and only
+listener reconnects with jitter and a backoff that stays short while the outage is
+young (:class:`~channels.backoff.ReconnectBackoff`), LISTENs again, and only
 then reads every tracked channel's log from its last sequence, so nothing falls
 between the old and the new connection. ``connected`` is false from the drop
 until that catch-up is done (``/readyz`` reports it).
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
@@ -30,6 +32,7 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
+from channels.backoff import ReconnectBackoff
 from channels.fanout import EventLog, Fanout
 from channels.frames import encode_event
 
@@ -43,6 +46,7 @@ APPLICATION_NAME = "hub-listener"
 _READ_CHUNK = 1000
 _NO_LIMIT = 2**62
 _YIELD_EVERY = 32
+_DEFAULT_BACKOFF = ReconnectBackoff()
 
 
 class _Note(msgspec.Struct):
@@ -69,8 +73,7 @@ class Listener:
         on_reconnect: Callable[[], None] | None = None,
         on_latency: Callable[[float], None] | None = None,
         wall_clock: Callable[[], float] | None = None,
-        backoff_min_s: float = 0.05,
-        backoff_max_s: float = 5.0,
+        backoff: ReconnectBackoff = _DEFAULT_BACKOFF,
         health_interval_s: float = 5.0,
         max_pending: int = 10_000,
     ) -> None:
@@ -81,7 +84,7 @@ class Listener:
         self._on_reconnect = on_reconnect
         self._on_latency = on_latency
         self._wall_clock = wall_clock
-        self._backoff = (backoff_min_s, backoff_max_s)
+        self._backoff = backoff
         self._health_interval_s = health_interval_s
         self._max_pending = max_pending
         # Last sequence passed on, per tracked channel; None until the first one is known.
@@ -116,6 +119,7 @@ class Listener:
     async def run(self) -> None:
         """Listen until cancelled, reconnecting forever. Cancelling closes the connection."""
         attempt = 0
+        lost_at: float | None = None  # monotonic time the connection was lost (or first failed to open)
         while True:
             conn: asyncpg.Connection | None = None
             try:
@@ -133,11 +137,13 @@ class Listener:
                 self._ever_connected = True
                 await self._resync_all()
                 self.connected = True
-                attempt = 0
+                attempt, lost_at = 0, None
                 log.info("listening (backend pid %s)", self.backend_pid)
                 await self._process(conn)
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("listener connection failed: %s", exc or type(exc).__name__)
+                # Retries come up to 4 a second during an outage: one warning per outage, the rest at debug.
+                log.log(logging.WARNING if attempt == 0 else logging.DEBUG,
+                        "listener connection failed: %s", exc or type(exc).__name__)
             except Exception:
                 # A log read may fail in other ways (pool closed, DatabaseUnavailable); reconnect all the same.
                 log.exception("listener failed")
@@ -145,10 +151,10 @@ class Listener:
                 self.connected = False
                 if conn is not None:
                     conn.terminate()
-            low, high = self._backoff
-            delay = min(high, low * 2**attempt)
-            attempt = min(attempt + 1, 16)
-            await asyncio.sleep(delay * (0.5 + random.random()))
+            now = time.monotonic()
+            lost_at = now if lost_at is None else lost_at
+            await asyncio.sleep(self._backoff.delay(attempt, now - lost_at, random.random()))
+            attempt += 1
 
     def _on_terminated(self, _conn: asyncpg.Connection) -> None:
         self._lost = True

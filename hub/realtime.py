@@ -40,6 +40,7 @@ from typing import Any
 import msgspec
 
 from channels.access import ChannelFacts, Role, Viewer, decide_publish, decide_subscribe
+from channels.backoff import ReconnectBackoff
 from channels.brokers import Broker, BrokerUnavailable, InProcessBroker, InProcessBus, RedisBroker
 from channels.errors import CloseCode, EventNotAllowed, InternalError
 from channels.fanout import Fanout, LogRow, Outbox, Subscriber
@@ -223,6 +224,7 @@ class Realtime:
         self.listener = Listener(
             services.db.dsn, self.fanout, self.log, self._on_state,
             on_reconnect=metrics.listener_reconnects.inc, on_latency=observe, wall_clock=time.time,
+            backoff=ReconnectBackoff(fast_max_s=s.listener_retry_max_s, fast_for_s=s.listener_retry_fast_for_s),
         )
         topics = (EPHEMERAL_TOPIC, PRESENCE_TOPIC)
         store: PresenceStore

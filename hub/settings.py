@@ -166,6 +166,11 @@ class Settings:
         "processed Stripe event ids are pruned after this (Stripe's 30-day event window + 3-day retries)")
     retention_batch: int = env("RETENTION_BATCH", _int_in(1, 100_000), 1000,
         "rows one prune statement deletes at most, so no prune holds locks for long")
+    listener_retry_max_s: float = env("LISTENER_RETRY_MAX", _float_in(0.01, 5), 0.25,
+        "longest pause between LISTEN reconnect attempts while an outage is young: /readyz and deliveries "
+        "recover within about this (plus a log catch-up) once the database is back")
+    listener_retry_fast_for_s: float = env("LISTENER_RETRY_FAST_FOR", _float_in(0, 3600), 60.0,
+        "outage length after which LISTEN reconnect attempts back off to 5 s apart")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -30,6 +30,26 @@ class DatabaseUnavailable(Exception):
     """The pool could not give a connection in time, or the server is unreachable."""
 
 
+# SQLSTATEs that say the server takes no work right now but will again: it is shutting down (57P01
+# admin_shutdown), restarting after a crashed backend (57P02 crash_shutdown), starting up or replaying
+# WAL (57P03 cannot_connect_now), or out of connection slots (53300 too_many_connections). With class 08
+# (connection exceptions) they are what a restart, failover or overload looks like to a client.
+_RETRY_LATER_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database cannot serve now but may in a moment (the connection was refused or
+    lost, the server is starting up or shutting down): such a failure answers 503 with Retry-After, never
+    500. Anything else (a bug, bad SQL, a constraint) is not, even when it happens during an outage."""
+    if isinstance(exc, OSError):  # refused, reset, unreachable, timed out (TimeoutError is an OSError)
+        return True
+    if isinstance(exc, asyncpg.PostgresError):
+        sqlstate = exc.sqlstate or ""
+        return sqlstate.startswith("08") or sqlstate in _RETRY_LATER_SQLSTATES
+    # asyncpg's own check before using a connection it already knows is gone.
+    return isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc)
+
+
 def _json_text(value: Any) -> str:
     return _encoder.encode(value).decode()
 
@@ -104,17 +124,20 @@ class Database:
         if self._pool is None:
             raise DatabaseUnavailable("database pool is not open")
         try:
+            # Acquiring may open a connection (and run `init_connection` on it), so it fails like a query can.
             conn = await self._pool.acquire(timeout=self._acquire_timeout_s)
-        except (TimeoutError, OSError, asyncpg.PostgresConnectionError) as exc:
-            raise DatabaseUnavailable(str(exc) or type(exc).__name__) from None
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise DatabaseUnavailable(str(exc) or type(exc).__name__) from None
+            raise
         try:
             async with conn.transaction():
                 await set_identity(conn, identity)
                 yield conn
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
-            if isinstance(exc, asyncpg.InterfaceError) and "connection" not in str(exc):
-                raise
-            raise DatabaseUnavailable(str(exc) or type(exc).__name__) from None
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise DatabaseUnavailable(str(exc) or type(exc).__name__) from None
+            raise
         finally:
             await self._pool.release(conn)
 
