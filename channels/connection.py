@@ -13,7 +13,7 @@ time, needed once to turn the token's ``exp`` into a monotonic deadline.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Set
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import Enum
 
@@ -68,8 +68,8 @@ Action = SendFrame | Close
 
 
 class Connection:
-    __slots__ = ("_auth_deadline", "_expiry_deadline", "_limiter", "_strikes", "_subscriptions", "conn_id",
-                 "expires_at", "limits", "state", "user_id")
+    __slots__ = ("_auth_deadline", "_expiry_deadline", "_limiter", "_strikes", "conn_id", "expires_at", "limits",
+                 "state", "user_id")
 
     def __init__(
         self,
@@ -86,7 +86,6 @@ class Connection:
         self.expires_at: float | None = None  # token exp, Unix seconds
         self._auth_deadline = now + self.limits.auth_timeout_s
         self._expiry_deadline: float | None = None  # monotonic
-        self._subscriptions: set[ChannelName] = set()
         self._strikes: deque[float] | None = None  # created at the first bad frame: most connections never send one
         # `is None`, not `or`: an empty shared limiter has len() 0 and is falsy, and must still be the shared one.
         self._limiter: PublishLimiter = publish_limiter if publish_limiter is not None else KeyedLimiter(
@@ -94,10 +93,6 @@ class Connection:
             self.limits.publish_burst,
             max_keys=self.limits.max_subscriptions * 4,
         )
-
-    @property
-    def subscriptions(self) -> Set[ChannelName]:
-        return frozenset(self._subscriptions)
 
     # --- inbound ---------------------------------------------------------------
 
@@ -151,30 +146,27 @@ class Connection:
         }
         return [SendFrame(encode_reply_ok(frame_id, result))]
 
-    def subscribe(self, channel: str) -> ChannelName:
-        """Reserve a subscription slot; the I/O layer then checks access and resumes.
+    def subscribe(self, channel: str, subscribed: Collection[str]) -> ChannelName:
+        """Check a subscribe against the channels the connection is ``subscribed`` to; the I/O layer then
+        checks access, resumes and records the subscription.
 
-        Raises ``unknown_channel``, ``already_subscribed``, ``too_many_subscriptions``.
-        If the access check then fails, call :meth:`drop_subscription`.
+        The I/O layer's record is the only one: a subscription the server revokes is gone from it, so the
+        channel can be subscribed again. Raises ``unknown_channel``, ``already_subscribed``,
+        ``too_many_subscriptions``.
         """
         name = parse_channel(channel)
-        if name in self._subscriptions:
+        if str(name) in subscribed:
             raise AlreadySubscribed(details={"channel": str(name)})
-        if len(self._subscriptions) >= self.limits.max_subscriptions:
+        if len(subscribed) >= self.limits.max_subscriptions:
             raise TooManySubscriptions(details={"max": self.limits.max_subscriptions})
-        self._subscriptions.add(name)
         return name
 
-    def unsubscribe(self, channel: str) -> ChannelName:
+    def unsubscribe(self, channel: str, subscribed: Collection[str]) -> ChannelName:
         """Raises ``unknown_channel`` or ``not_subscribed``."""
         name = parse_channel(channel)
-        if name not in self._subscriptions:
+        if str(name) not in subscribed:
             raise NotSubscribed(details={"channel": str(name)})
-        self._subscriptions.remove(name)
         return name
-
-    def drop_subscription(self, name: ChannelName) -> None:
-        self._subscriptions.discard(name)
 
     def check_publish(self, channel: str, event: str, now: float) -> tuple[ChannelName, PublishRule]:
         """Table check plus the per-user, per-channel rate limit.

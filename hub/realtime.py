@@ -94,6 +94,7 @@ class Peer:
     outbox: Outbox
     close: Callable[[CloseCode, str], None]  # server-side close: the connection flushes nothing more
     identity: Identity | None = None
+    # The connection's one record of its subscriptions (hub.ws checks subscribe/unsubscribe against it).
     subs: dict[str, Subscriber] = field(default_factory=dict)
 
     def caller(self) -> Identity:

@@ -254,7 +254,7 @@ class WsSession:
             elif isinstance(frame, Subscribe):
                 await self._subscribe(frame)
             elif isinstance(frame, Unsubscribe):
-                name = self.conn.unsubscribe(frame.channel)
+                name = self.conn.unsubscribe(frame.channel, self.peer.subs)
                 await self.realtime.unsubscribe(self.peer, name)
                 self._reply(frame.id, {"channel": str(name)})
             elif isinstance(frame, Publish):
@@ -303,12 +303,10 @@ class WsSession:
         self._arm_timer()
 
     async def _subscribe(self, frame: Subscribe) -> None:
-        name = self.conn.subscribe(frame.channel)
-        try:
-            await self.realtime.subscribe(self.peer, name, frame.since, frame.id)
-        except BaseException:
-            self.conn.drop_subscription(name)
-            raise
+        # `peer.subs` is the connection's one record of its subscriptions: the realtime layer adds to it and
+        # removes from it (unsubscribe, failed subscribe, revocation), so a revoked channel can be subscribed again.
+        name = self.conn.subscribe(frame.channel, self.peer.subs)
+        await self.realtime.subscribe(self.peer, name, frame.since, frame.id)
 
     async def _publish(self, frame: Publish) -> None:
         name, rule = self.conn.check_publish(frame.channel, frame.event, time.monotonic())

@@ -125,23 +125,31 @@ def test_bad_frames_spread_out_do_not_close() -> None:
         assert not any(isinstance(a, Close) for a in actions)
 
 
-def test_subscription_set_enforces_unknown_duplicate_missing_and_max() -> None:
+def test_subscribe_and_unsubscribe_are_checked_against_the_callers_record_of_subscriptions() -> None:
     conn = opened(ProtocolLimits(max_subscriptions=2))
-    assert str(conn.subscribe("feed")) == "feed"
+    assert str(conn.subscribe("feed", set())) == "feed"
     with pytest.raises(Exception) as info:
-        conn.subscribe("feed")
+        conn.subscribe("feed", {"feed"})
     assert getattr(info.value, "code", None) == "already_subscribed"
-    conn.subscribe(f"thread:{U}")
+    assert str(conn.subscribe(f"thread:{U.upper()}", {"feed"})) == f"thread:{U}"
     with pytest.raises(Exception) as info:
-        conn.subscribe("leaderboard:daily")
+        conn.subscribe("leaderboard:daily", {"feed", f"thread:{U}"})
     assert getattr(info.value, "code", None) == "too_many_subscriptions"
     with pytest.raises(Exception) as info:
-        conn.subscribe("bogus")
+        conn.subscribe("bogus", set())
     assert getattr(info.value, "code", None) == "unknown_channel"
-    conn.unsubscribe("feed")
+    assert str(conn.unsubscribe("feed", {"feed"})) == "feed"
     with pytest.raises(Exception) as info:
-        conn.unsubscribe("feed")
+        conn.unsubscribe("feed", set())
     assert getattr(info.value, "code", None) == "not_subscribed"
+
+
+def test_a_channel_gone_from_the_record_can_be_subscribed_again() -> None:
+    # A revoked subscription leaves the I/O layer's record; the protocol state keeps no copy that could disagree.
+    conn = opened()
+    record = {str(conn.subscribe(f"session:{U}", set()))}
+    record.clear()
+    assert str(conn.subscribe(f"session:{U}", record)) == f"session:{U}"
 
 
 def test_publish_is_rate_limited_per_channel_with_retry_after() -> None:
