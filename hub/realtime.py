@@ -46,6 +46,7 @@ from channels.fanout import Fanout, LogRow, Outbox, Subscriber
 from channels.frames import encode_event, encode_json, encode_reply_ok, encode_reset
 from channels.limits import ProtocolLimits
 from channels.listener import Listener
+from channels.missing import MissingIds
 from channels.names import ChannelKind, ChannelName, parse_channel
 from channels.presence import Meta
 from channels.presence_store import MemoryPresenceStore, Presence, PresenceStore, RedisPresenceStore
@@ -208,12 +209,17 @@ class Realtime:
             send_queue_frames=s.ws_send_queue,
             publish_rate_per_s=s.ws_publish_rate,
             publish_burst=s.ws_publish_burst,
+            frame_rate_per_s=s.ws_frame_rate,
+            frame_burst=s.ws_frame_burst,
+            strike_limit=s.ws_strike_limit,
+            strike_window_s=s.ws_strike_window_s,
             coalesce_window_s=s.coalesce_ms / 1000,
             presence_window_s=s.presence_batch_ms / 1000,
             large_room_threshold=s.large_room_threshold,
         )
         # Shared by every connection of the instance: keys are "<user>|<channel>", so a user's tabs share a bucket.
         self.publish_limiter = KeyedLimiter(s.ws_publish_rate, s.ws_publish_burst, max_keys=100_000)
+        self.missing = MissingIds(s.ws_missing_ttl_s, s.ws_missing_max)
         self.log = DbEventLog(services.db)
         self.fanout = ObservedFanout(self.log, on_open=self._channel_opened, on_close=self._channel_closed)
 
@@ -373,10 +379,21 @@ class Realtime:
     # --- subscribe ---------------------------------------------------------------
 
     async def facts(self, name: ChannelName, identity: Identity) -> ChannelFacts:
+        """The facts of a post or session channel: one transaction, or none for an id recently found missing."""
         if name.kind not in _FACT_KINDS:
             return ChannelFacts()
+        lookups = self.services.metrics.ws_access_lookups
+        # thread: and votes: name the same post; only existence is remembered (attendance changes).
+        key = ("session" if name.kind is ChannelKind.SESSION else "post", name.key)
+        if self.missing.is_missing(key, time.monotonic()):
+            lookups.labels("missing").inc()
+            return ChannelFacts(exists=False)
+        lookups.labels("database").inc()
         async with self.services.db.transaction(SERVICE) as conn:
-            return await channel_facts(conn, name, identity.require_user_id())
+            facts = await channel_facts(conn, name, identity.require_user_id())
+        if not facts.exists:
+            self.missing.add(key, time.monotonic())
+        return facts
 
     async def subscribe(self, peer: Peer, name: ChannelName, since: int | None, frame_id: int | None) -> None:
         """Authorize, join the fan-out, reply, then replay what the client missed and go live.
