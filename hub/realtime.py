@@ -30,7 +30,6 @@ import signal
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,6 +54,7 @@ from channels.ratelimit import KeyedLimiter
 from channels.resume import Replay, Reset, ResumeDecision, decide_resume
 from channels.sequencing import NeedsFill, Subscription
 from channels.state import LeaderboardLoader, StateChannels, counts_data
+from channels.user_connections import UserConnections
 from hub.api.leaderboard import leaderboard_row
 from hub.deadlines import Deadlines
 from hub.rules.periods import Period, utc_datetime, window
@@ -257,7 +257,10 @@ class Realtime:
         self.wire_frames = WireFrames()  # frames encoded for the wire once per event
         self._peers_gone = asyncio.Event()
         self.draining = False
-        self._user_connections: Counter[str] = Counter()
+        # The per-user cap counts across instances (Redis); a crashed instance's connections stop counting
+        # within PRESENCE_TTL, the same liveness window as its presence entries.
+        self.user_connections = UserConnections(services.redis, services.namespace, self.instance_id,
+                                                s.presence_ttl_s)
         self._tasks: list[asyncio.Task[None]] = []
         self._drain_task: asyncio.Task[None] | None = None
         self._restore_signal: Callable[[], None] | None = None
@@ -266,7 +269,14 @@ class Realtime:
 
     async def start(self) -> None:
         await self.broker.start(self._on_broker)
+        # Live before the first claim: other instances' claims drop the counts of an instance not known alive.
+        try:
+            async with asyncio.timeout(2):
+                await self.user_connections.heartbeat()
+        except Exception as exc:
+            log.warning("connection count heartbeat failed: %s", exc or type(exc).__name__)
         self._tasks = [
+            asyncio.create_task(self.user_connections.run(), name="user-connections"),
             asyncio.create_task(self.listener.run(), name="listener"),
             asyncio.create_task(self.state.run(), name="state-channels"),
             asyncio.create_task(self.presence.run(), name="presence"),
@@ -291,6 +301,9 @@ class Realtime:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(2):
                 await self.presence.store.clear()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                await self.user_connections.clear()
         await self.broker.stop()
         self.deadlines.close()
 
@@ -359,17 +372,12 @@ class Realtime:
 
     # --- connections -------------------------------------------------------------
 
-    def claim_user(self, user_id: str) -> bool:
-        """Count a connection of `user_id` on this instance; False when over the per-user limit."""
-        if self._user_connections[user_id] >= self.settings.ws_max_connections_per_user:
-            return False
-        self._user_connections[user_id] += 1
-        return True
+    async def claim_user(self, user_id: str) -> bool:
+        """Count a connection of `user_id` (on every instance); False when over the per-user limit."""
+        return await self.user_connections.claim(user_id, self.settings.ws_max_connections_per_user)
 
     def release_user(self, user_id: str) -> None:
-        self._user_connections[user_id] -= 1
-        if self._user_connections[user_id] <= 0:
-            del self._user_connections[user_id]
+        self.user_connections.release(user_id)
 
     async def detach(self, peer: Peer) -> None:
         """The connection is gone: leave every channel (presence leaves are best effort)."""

@@ -16,8 +16,8 @@ else is logged and answered with `internal`.
 Close codes: 1001 draining, 1008 repeated bad frames, 1009 frame over
 `WS_MAX_FRAME_BYTES` (uvicorn's `ws_max_size` enforces it first when configured;
 the handler checks again), 4001 no auth in time / bad first token / token
-expired, 4008 send queue overflow, 4029 too many connections of one user (per
-instance). uvicorn itself closes a text frame with invalid UTF-8 with 1007 before
+expired, 4008 send queue overflow, 4029 too many connections of one user (counted
+across instances). uvicorn itself closes a text frame with invalid UTF-8 with 1007 before
 the app sees it. Websocket pings are uvicorn's (`ws_ping_interval`); the
 protocol `ping` is answered with `pong`.
 """
@@ -286,7 +286,7 @@ class WsSession:
         user_id = str(identity.require_user_id())
         first = self._claimed is None
         if first:
-            if not self.realtime.claim_user(user_id):
+            if not await self.realtime.claim_user(user_id):
                 self._apply(self.conn.close(CloseCode.TOO_MANY_CONNECTIONS, "too many connections"))
                 return
             self._claimed = user_id
