@@ -33,7 +33,7 @@ class ProtocolLimits:
     send_queue_frames: int = 1024
     # Every client frame (whatever its op, valid or not) takes a token from the connection's bucket of
     # `frame_burst`, refilled at `frame_rate_per_s`; a frame without one is refused `rate_limited`, unread.
-    # The burst lets a reconnecting client resubscribe to all its channels at once. ~150 B per connection.
+    # The burst lets a reconnecting client resubscribe to all its channels at once. ~100 B per connection.
     frame_rate_per_s: float = 20.0
     frame_burst: int = 200
     # Strikes: a frame refused as `bad_frame`, `not_found` or `forbidden`, or for want of a frame token.

@@ -157,7 +157,7 @@ class Settings:
     ws_missing_ttl_s: float = env("WS_MISSING_TTL", _float_in(0, 60), 2.0,
         "seconds a post or session found missing answers subscribe with not_found without a database lookup")
     ws_missing_max: int = env("WS_MISSING_MAX", _int_in(1, 1_000_000), 10_000,
-        "posts and sessions remembered as missing, least recently used dropped first (~200 B each)")
+        "posts and sessions remembered as missing, least recently used dropped first (~250 B each)")
     ws_compression: bool = env("WS_COMPRESSION", lambda v: v.lower() in ("1", "true", "yes"), False,
         "permessage-deflate; off by default (see docs/benchmarks.md for the memory cost)")
     coalesce_ms: int = env("COALESCE_MS", _int_in(1, 10_000), 100, "counts frames per channel at most every")

@@ -13,7 +13,8 @@ every channel, lets the writer flush when asked and sends the close frame. No
 exception leaves the handler: protocol errors become replies or closes; anything
 else is logged and answered with `internal`.
 
-Close codes: 1001 draining, 1008 repeated bad frames, 1009 frame over
+Close codes: 1001 draining, 1008 too many strikes (bad frames, not_found/forbidden
+answers, frames over the per-connection budget), 1009 frame over
 `WS_MAX_FRAME_BYTES` (uvicorn's `ws_max_size` enforces it first when configured;
 the handler checks again), 4001 no auth in time / bad first token / token
 expired, 4008 send queue overflow, 4029 too many connections of one user (counted
