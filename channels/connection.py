@@ -13,7 +13,7 @@ time, needed once to turn the token's ``exp`` into a monotonic deadline.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Set
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import Enum
 
@@ -22,6 +22,7 @@ from channels.errors import (
     CloseCode,
     Forbidden,
     FrameError,
+    NotFound,
     NotSubscribed,
     ProtocolError,
     RateLimited,
@@ -42,9 +43,14 @@ from channels.frames import (
 from channels.limits import ProtocolLimits
 from channels.names import ChannelName, parse_channel
 from channels.publishes import PublishRule, check_publish
-from channels.ratelimit import KeyedLimiter, PublishLimiter
+from channels.ratelimit import KeyedLimiter, PublishLimiter, TokenBucket
 
-__all__ = ["Action", "Close", "ConnState", "Connection", "ProtocolLimits", "SendFrame"]
+__all__ = ["STRIKES", "Action", "Close", "ConnState", "Connection", "ProtocolLimits", "SendFrame"]
+
+# Answers that count as a strike: a client that keeps sending bad frames, or keeps probing for posts,
+# sessions and channels that are not there or not its own, is closed (1008). A refusal for want of a
+# frame token is a strike too (`receive`); a publish over its per-channel rate is not (people type fast).
+STRIKES: tuple[type[ProtocolError], ...] = (FrameError, NotFound, Forbidden)
 
 
 class ConnState(Enum):
@@ -68,8 +74,8 @@ Action = SendFrame | Close
 
 
 class Connection:
-    __slots__ = ("_auth_deadline", "_expiry_deadline", "_limiter", "_strikes", "_subscriptions", "conn_id",
-                 "expires_at", "limits", "state", "user_id")
+    __slots__ = ("_auth_deadline", "_expiry_deadline", "_frames", "_limiter", "_strikes", "conn_id", "expires_at",
+                 "limits", "state", "user_id")
 
     def __init__(
         self,
@@ -86,18 +92,14 @@ class Connection:
         self.expires_at: float | None = None  # token exp, Unix seconds
         self._auth_deadline = now + self.limits.auth_timeout_s
         self._expiry_deadline: float | None = None  # monotonic
-        self._subscriptions: set[ChannelName] = set()
-        self._strikes: deque[float] | None = None  # created at the first bad frame: most connections never send one
+        self._frames = TokenBucket(self.limits.frame_rate_per_s, self.limits.frame_burst)
+        self._strikes: deque[float] | None = None  # created at the first strike: most connections never earn one
         # `is None`, not `or`: an empty shared limiter has len() 0 and is falsy, and must still be the shared one.
         self._limiter: PublishLimiter = publish_limiter if publish_limiter is not None else KeyedLimiter(
             self.limits.publish_rate_per_s,
             self.limits.publish_burst,
             max_keys=self.limits.max_subscriptions * 4,
         )
-
-    @property
-    def subscriptions(self) -> Set[ChannelName]:
-        return frozenset(self._subscriptions)
 
     # --- inbound ---------------------------------------------------------------
 
@@ -106,17 +108,21 @@ class Connection:
 
         Returns the frame for the I/O layer to act on (``auth``, ``subscribe``,
         ``unsubscribe``, ``publish``), or ``None`` with the actions already decided:
-        ``pong``, a ``bad_frame`` reply (and close 1008 after too many), close 1009
-        for an oversize frame, close 4001 for anything but ``auth`` before auth.
+        ``pong``, a ``bad_frame`` reply, a ``rate_limited`` reply for a frame over the
+        connection's frame budget (each of those a strike; close 1008 after too many),
+        close 1009 for an oversize frame, close 4001 for anything but ``auth`` before auth.
         """
         if self.state is ConnState.CLOSED:
             return None, []
         if _size(raw, self.limits.max_frame_bytes) > self.limits.max_frame_bytes:
             return None, self._close(CloseCode.TOO_BIG, "frame too big")
+        wait = self._frames.try_acquire(now)  # every frame pays, whatever it holds
         try:
             frame = decode_client_frame(raw)
         except FrameError as err:
-            return None, self.reply_error(err.frame_id, err, now)
+            return None, self._refuse(err.frame_id, RateLimited(wait) if wait > 0 else err, now, strike=True)
+        if wait > 0:
+            return None, self._refuse(frame.id, RateLimited(wait), now, strike=True)
         if self.state is ConnState.AWAITING_AUTH and not isinstance(frame, Auth):
             actions = self.reply_error(frame.id, Unauthorized("authenticate first"), now)
             return None, actions + self._close(CloseCode.UNAUTHENTICATED, "authenticate first")
@@ -151,30 +157,27 @@ class Connection:
         }
         return [SendFrame(encode_reply_ok(frame_id, result))]
 
-    def subscribe(self, channel: str) -> ChannelName:
-        """Reserve a subscription slot; the I/O layer then checks access and resumes.
+    def subscribe(self, channel: str, subscribed: Collection[str]) -> ChannelName:
+        """Check a subscribe against the channels the connection is ``subscribed`` to; the I/O layer then
+        checks access, resumes and records the subscription.
 
-        Raises ``unknown_channel``, ``already_subscribed``, ``too_many_subscriptions``.
-        If the access check then fails, call :meth:`drop_subscription`.
+        The I/O layer's record is the only one: a subscription the server revokes is gone from it, so the
+        channel can be subscribed again. Raises ``unknown_channel``, ``already_subscribed``,
+        ``too_many_subscriptions``.
         """
         name = parse_channel(channel)
-        if name in self._subscriptions:
+        if str(name) in subscribed:
             raise AlreadySubscribed(details={"channel": str(name)})
-        if len(self._subscriptions) >= self.limits.max_subscriptions:
+        if len(subscribed) >= self.limits.max_subscriptions:
             raise TooManySubscriptions(details={"max": self.limits.max_subscriptions})
-        self._subscriptions.add(name)
         return name
 
-    def unsubscribe(self, channel: str) -> ChannelName:
+    def unsubscribe(self, channel: str, subscribed: Collection[str]) -> ChannelName:
         """Raises ``unknown_channel`` or ``not_subscribed``."""
         name = parse_channel(channel)
-        if name not in self._subscriptions:
+        if str(name) not in subscribed:
             raise NotSubscribed(details={"channel": str(name)})
-        self._subscriptions.remove(name)
         return name
-
-    def drop_subscription(self, name: ChannelName) -> None:
-        self._subscriptions.discard(name)
 
     def check_publish(self, channel: str, event: str, now: float) -> tuple[ChannelName, PublishRule]:
         """Table check plus the per-user, per-channel rate limit.
@@ -195,19 +198,22 @@ class Connection:
     def reply_error(self, frame_id: int | None, err: ProtocolError, now: float) -> list[Action]:
         """Answer a request with ``err`` (``reply`` if it had an id, else an ``error`` frame).
 
-        ``bad_frame`` counts as a strike; too many strikes add a close 1008.
+        An error in :data:`STRIKES` counts as a strike; too many strikes add a close 1008.
         """
+        return self._refuse(frame_id, err, now, strike=isinstance(err, STRIKES))
+
+    def _refuse(self, frame_id: int | None, err: ProtocolError, now: float, *, strike: bool) -> list[Action]:
         if self.state is ConnState.CLOSED:
             return []
         data = encode_reply_error(frame_id, err) if frame_id is not None else encode_error(err)
         actions: list[Action] = [SendFrame(data)]
-        if isinstance(err, FrameError):
+        if strike:
             strikes = self._strikes
             if strikes is None:
-                strikes = self._strikes = deque(maxlen=self.limits.bad_frame_limit)
+                strikes = self._strikes = deque(maxlen=self.limits.strike_limit)
             strikes.append(now)
-            if len(strikes) == strikes.maxlen and now - strikes[0] < self.limits.bad_frame_window_s:
-                actions += self._close(CloseCode.POLICY, "too many bad frames")
+            if len(strikes) == strikes.maxlen and now - strikes[0] < self.limits.strike_window_s:
+                actions += self._close(CloseCode.POLICY, "too many refused frames")
         return actions
 
     def tick(self, now: float) -> list[Action]:

@@ -31,9 +31,16 @@ class ProtocolLimits:
     # Frames are shared bytes; worst case 1024 x 64 KiB = 64 MiB only if every queued
     # frame is distinct and maximal; typical events are < 2 KiB → ~2 MiB.
     send_queue_frames: int = 1024
-    # `bad_frame_limit` invalid frames within `bad_frame_window_s` close with 1008.
-    bad_frame_limit: int = 10
-    bad_frame_window_s: float = 10.0
+    # Every client frame (whatever its op, valid or not) takes a token from the connection's bucket of
+    # `frame_burst`, refilled at `frame_rate_per_s`; a frame without one is refused `rate_limited`, unread.
+    # The burst lets a reconnecting client resubscribe to all its channels at once. ~100 B per connection.
+    frame_rate_per_s: float = 20.0
+    frame_burst: int = 200
+    # Strikes: a frame refused as `bad_frame`, `not_found` or `forbidden`, or for want of a frame token.
+    # `strike_limit` strikes within `strike_window_s` close with 1008 (a connection that keeps probing or
+    # flooding is dropped). The strike times are kept only once a frame was refused: `strike_limit` x 8 B.
+    strike_limit: int = 10
+    strike_window_s: float = 10.0
     # Client publishes per user and channel: bucket of `publish_burst`, refilled at
     # `publish_rate_per_s`. ~200 B per active (user, channel) key.
     publish_rate_per_s: float = 2.0
@@ -49,7 +56,8 @@ class ProtocolLimits:
         for name in (
             "auth_timeout_s",
             "heartbeat_s",
-            "bad_frame_window_s",
+            "frame_rate_per_s",
+            "strike_window_s",
             "publish_rate_per_s",
             "coalesce_window_s",
             "presence_window_s",
@@ -61,7 +69,8 @@ class ProtocolLimits:
             "max_subscriptions",
             "replay_buffer_frames",
             "send_queue_frames",
-            "bad_frame_limit",
+            "frame_burst",
+            "strike_limit",
             "publish_burst",
             "large_room_threshold",
         ):

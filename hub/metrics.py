@@ -32,6 +32,9 @@ class Metrics:
         self.listener_reconnects = Counter("hub_listener_reconnects", "PostgreSQL LISTEN reconnects",
                                            registry=r)
         self.redis_reconnects = Counter("hub_redis_reconnects", "Redis pub/sub reconnects", registry=r)
+        self.ws_access_lookups = Counter("hub_ws_access_lookups", "Channel access facts for subscribe and publish, "
+                                         "by source (database, or missing: a remembered unknown id)", ["source"],
+                                         registry=r)
         self.pool_in_use = Gauge("hub_db_pool_in_use", "Pool connections in use", registry=r)
         self.pool_size = Gauge("hub_db_pool_size", "Pool connections open", registry=r)
 

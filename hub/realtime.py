@@ -30,7 +30,6 @@ import signal
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,6 +46,7 @@ from channels.fanout import Fanout, LogRow, Outbox, Subscriber
 from channels.frames import encode_event, encode_json, encode_reply_ok, encode_reset
 from channels.limits import ProtocolLimits
 from channels.listener import Listener
+from channels.missing import MissingIds
 from channels.names import ChannelKind, ChannelName, parse_channel
 from channels.presence import Meta
 from channels.presence_store import MemoryPresenceStore, Presence, PresenceStore, RedisPresenceStore
@@ -55,6 +55,7 @@ from channels.ratelimit import KeyedLimiter
 from channels.resume import Replay, Reset, ResumeDecision, decide_resume
 from channels.sequencing import NeedsFill, Subscription
 from channels.state import LeaderboardLoader, StateChannels, counts_data
+from channels.user_connections import UserConnections
 from hub.api.leaderboard import leaderboard_row
 from hub.deadlines import Deadlines
 from hub.rules.periods import Period, utc_datetime, window
@@ -95,6 +96,7 @@ class Peer:
     outbox: Outbox
     close: Callable[[CloseCode, str], None]  # server-side close: the connection flushes nothing more
     identity: Identity | None = None
+    # The connection's one record of its subscriptions (hub.ws checks subscribe/unsubscribe against it).
     subs: dict[str, Subscriber] = field(default_factory=dict)
 
     def caller(self) -> Identity:
@@ -208,12 +210,17 @@ class Realtime:
             send_queue_frames=s.ws_send_queue,
             publish_rate_per_s=s.ws_publish_rate,
             publish_burst=s.ws_publish_burst,
+            frame_rate_per_s=s.ws_frame_rate,
+            frame_burst=s.ws_frame_burst,
+            strike_limit=s.ws_strike_limit,
+            strike_window_s=s.ws_strike_window_s,
             coalesce_window_s=s.coalesce_ms / 1000,
             presence_window_s=s.presence_batch_ms / 1000,
             large_room_threshold=s.large_room_threshold,
         )
         # Shared by every connection of the instance: keys are "<user>|<channel>", so a user's tabs share a bucket.
         self.publish_limiter = KeyedLimiter(s.ws_publish_rate, s.ws_publish_burst, max_keys=100_000)
+        self.missing = MissingIds(s.ws_missing_ttl_s, s.ws_missing_max)
         self.log = DbEventLog(services.db)
         self.fanout = ObservedFanout(self.log, on_open=self._channel_opened, on_close=self._channel_closed)
 
@@ -252,7 +259,10 @@ class Realtime:
         self.wire_frames = WireFrames()  # frames encoded for the wire once per event
         self._peers_gone = asyncio.Event()
         self.draining = False
-        self._user_connections: Counter[str] = Counter()
+        # The per-user cap counts across instances (Redis); a crashed instance's connections stop counting
+        # within PRESENCE_TTL, the same liveness window as its presence entries.
+        self.user_connections = UserConnections(services.redis, services.namespace, self.instance_id,
+                                                s.presence_ttl_s)
         self._tasks: list[asyncio.Task[None]] = []
         self._drain_task: asyncio.Task[None] | None = None
         self._restore_signal: Callable[[], None] | None = None
@@ -261,7 +271,14 @@ class Realtime:
 
     async def start(self) -> None:
         await self.broker.start(self._on_broker)
+        # Live before the first claim: other instances' claims drop the counts of an instance not known alive.
+        try:
+            async with asyncio.timeout(2):
+                await self.user_connections.heartbeat()
+        except Exception as exc:
+            log.warning("connection count heartbeat failed: %s", exc or type(exc).__name__)
         self._tasks = [
+            asyncio.create_task(self.user_connections.run(), name="user-connections"),
             asyncio.create_task(self.listener.run(), name="listener"),
             asyncio.create_task(self.state.run(), name="state-channels"),
             asyncio.create_task(self.presence.run(), name="presence"),
@@ -286,6 +303,9 @@ class Realtime:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(2):
                 await self.presence.store.clear()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                await self.user_connections.clear()
         await self.broker.stop()
         self.deadlines.close()
 
@@ -354,17 +374,12 @@ class Realtime:
 
     # --- connections -------------------------------------------------------------
 
-    def claim_user(self, user_id: str) -> bool:
-        """Count a connection of `user_id` on this instance; False when over the per-user limit."""
-        if self._user_connections[user_id] >= self.settings.ws_max_connections_per_user:
-            return False
-        self._user_connections[user_id] += 1
-        return True
+    async def claim_user(self, user_id: str) -> bool:
+        """Count a connection of `user_id` (on every instance); False when over the per-user limit."""
+        return await self.user_connections.claim(user_id, self.settings.ws_max_connections_per_user)
 
     def release_user(self, user_id: str) -> None:
-        self._user_connections[user_id] -= 1
-        if self._user_connections[user_id] <= 0:
-            del self._user_connections[user_id]
+        self.user_connections.release(user_id)
 
     async def detach(self, peer: Peer) -> None:
         """The connection is gone: leave every channel (presence leaves are best effort)."""
@@ -374,10 +389,21 @@ class Realtime:
     # --- subscribe ---------------------------------------------------------------
 
     async def facts(self, name: ChannelName, identity: Identity) -> ChannelFacts:
+        """The facts of a post or session channel: one transaction, or none for an id recently found missing."""
         if name.kind not in _FACT_KINDS:
             return ChannelFacts()
+        lookups = self.services.metrics.ws_access_lookups
+        # thread: and votes: name the same post; only existence is remembered (attendance changes).
+        key = ("session" if name.kind is ChannelKind.SESSION else "post", name.key)
+        if self.missing.is_missing(key, time.monotonic()):
+            lookups.labels("missing").inc()
+            return ChannelFacts(exists=False)
+        lookups.labels("database").inc()
         async with self.services.db.transaction(SERVICE) as conn:
-            return await channel_facts(conn, name, identity.require_user_id())
+            facts = await channel_facts(conn, name, identity.require_user_id())
+        if not facts.exists:
+            self.missing.add(key, time.monotonic())
+        return facts
 
     async def subscribe(self, peer: Peer, name: ChannelName, since: int | None, frame_id: int | None) -> None:
         """Authorize, join the fan-out, reply, then replay what the client missed and go live.

@@ -146,6 +146,18 @@ class Settings:
         "client publishes per second per user and channel (sustained)")
     ws_publish_burst: int = env("WS_PUBLISH_BURST", _int_in(1, 10_000), 10, "publish burst")
     # --- websocket budgets
+    # Per connection, not per address or user: not multiplied by RATE_LIMIT_SCALE (one address may hold many).
+    ws_frame_rate: float = env("WS_FRAME_RATE", _float_in(0.1, 10_000), 20.0,
+        "client frames per second per connection (sustained), every op counted; over it: rate_limited")
+    ws_frame_burst: int = env("WS_FRAME_BURST", _int_in(1, 100_000), 200,
+        "client frames a connection may send at once; keep above WS_MAX_SUBSCRIPTIONS (a reconnect resubscribes)")
+    ws_strike_limit: int = env("WS_STRIKE_LIMIT", _int_in(1, 10_000), 10,
+        "refusals (bad_frame, not_found, forbidden, frame budget) within WS_STRIKE_WINDOW that close with 1008")
+    ws_strike_window_s: float = env("WS_STRIKE_WINDOW", _float_in(0.1, 3600), 10.0, "strike window, seconds")
+    ws_missing_ttl_s: float = env("WS_MISSING_TTL", _float_in(0, 60), 2.0,
+        "seconds a post or session found missing answers subscribe with not_found without a database lookup")
+    ws_missing_max: int = env("WS_MISSING_MAX", _int_in(1, 1_000_000), 10_000,
+        "posts and sessions remembered as missing, least recently used dropped first (~250 B each)")
     ws_compression: bool = env("WS_COMPRESSION", lambda v: v.lower() in ("1", "true", "yes"), False,
         "permessage-deflate; off by default (see docs/benchmarks.md for the memory cost)")
     coalesce_ms: int = env("COALESCE_MS", _int_in(1, 10_000), 100, "counts frames per channel at most every")

@@ -13,11 +13,12 @@ every channel, lets the writer flush when asked and sends the close frame. No
 exception leaves the handler: protocol errors become replies or closes; anything
 else is logged and answered with `internal`.
 
-Close codes: 1001 draining, 1008 repeated bad frames, 1009 frame over
+Close codes: 1001 draining, 1008 too many strikes (bad frames, not_found/forbidden
+answers, frames over the per-connection budget), 1009 frame over
 `WS_MAX_FRAME_BYTES` (uvicorn's `ws_max_size` enforces it first when configured;
 the handler checks again), 4001 no auth in time / bad first token / token
-expired, 4008 send queue overflow, 4029 too many connections of one user (per
-instance). uvicorn itself closes a text frame with invalid UTF-8 with 1007 before
+expired, 4008 send queue overflow, 4029 too many connections of one user (counted
+across instances). uvicorn itself closes a text frame with invalid UTF-8 with 1007 before
 the app sees it. Websocket pings are uvicorn's (`ws_ping_interval`); the
 protocol `ping` is answered with `pong`.
 """
@@ -254,7 +255,7 @@ class WsSession:
             elif isinstance(frame, Subscribe):
                 await self._subscribe(frame)
             elif isinstance(frame, Unsubscribe):
-                name = self.conn.unsubscribe(frame.channel)
+                name = self.conn.unsubscribe(frame.channel, self.peer.subs)
                 await self.realtime.unsubscribe(self.peer, name)
                 self._reply(frame.id, {"channel": str(name)})
             elif isinstance(frame, Publish):
@@ -286,7 +287,7 @@ class WsSession:
         user_id = str(identity.require_user_id())
         first = self._claimed is None
         if first:
-            if not self.realtime.claim_user(user_id):
+            if not await self.realtime.claim_user(user_id):
                 self._apply(self.conn.close(CloseCode.TOO_MANY_CONNECTIONS, "too many connections"))
                 return
             self._claimed = user_id
@@ -303,12 +304,10 @@ class WsSession:
         self._arm_timer()
 
     async def _subscribe(self, frame: Subscribe) -> None:
-        name = self.conn.subscribe(frame.channel)
-        try:
-            await self.realtime.subscribe(self.peer, name, frame.since, frame.id)
-        except BaseException:
-            self.conn.drop_subscription(name)
-            raise
+        # `peer.subs` is the connection's one record of its subscriptions: the realtime layer adds to it and
+        # removes from it (unsubscribe, failed subscribe, revocation), so a revoked channel can be subscribed again.
+        name = self.conn.subscribe(frame.channel, self.peer.subs)
+        await self.realtime.subscribe(self.peer, name, frame.since, frame.id)
 
     async def _publish(self, frame: Publish) -> None:
         name, rule = self.conn.check_publish(frame.channel, frame.event, time.monotonic())

@@ -397,3 +397,25 @@ async def test_a_participant_who_cancels_loses_the_room_at_once(
     refused = await publish(leaver, channel, "chat.message", {"text": "still here?"})
     assert error_code(refused) in ("not_subscribed", "forbidden")
     await close_all(host_ws, leaver, stayer)
+
+
+async def test_a_participant_who_cancels_and_registers_again_can_resubscribe_on_the_same_socket(
+        hub_url: str, client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    host = await host_account(client, owner_conn)
+    channel, _ = await live_room(owner_conn, host, 0, status="scheduled")
+    registrations = f"/api/sessions/{channel.partition(':')[2]}/registration"
+    member, newcomer = await signup(client), await signup(client)
+    assert (await client.post(registrations, headers=member.headers)).status_code == 201
+    ws, _ = await joined(hub_url, member.access_token, channel)
+
+    assert (await client.delete(registrations, headers=member.headers)).status_code == 204
+    await ws.until(lambda: any(e["error"]["code"] == "forbidden" for e in ws.errors))
+    assert ws.errors[-1]["error"]["details"] == {"channel": channel}
+
+    assert (await client.post(registrations, headers=member.headers)).status_code == 201
+    again = await ws.subscribe(channel)
+    assert again["ok"], again
+    assert (await client.post(registrations, headers=newcomer.headers)).status_code == 201
+    await ws.until(lambda: any(e["event"] == "participant.registered" and e["data"]["user_id"] == str(newcomer.user_id)
+                               for e in ws.events[channel]))
+    await close_all(ws)

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from channels.connection import Close, Connection, ConnState, SendFrame
-from channels.errors import CloseCode, Forbidden, TokenExpired
+from channels.errors import CloseCode, Forbidden, NotFound, RateLimited, TokenExpired
 from channels.frames import Subscribe
 from channels.limits import ProtocolLimits
 from channels.ratelimit import KeyedLimiter
@@ -115,7 +115,7 @@ def test_ten_bad_frames_within_ten_seconds_close_1008() -> None:
         _, actions = conn.receive(b"garbage", float(i))
         assert not any(isinstance(a, Close) for a in actions)
     _, actions = conn.receive(b"garbage", 9.5)
-    assert actions[-1] == Close(CloseCode.POLICY, "too many bad frames")
+    assert actions[-1] == Close(CloseCode.POLICY, "too many refused frames")
 
 
 def test_bad_frames_spread_out_do_not_close() -> None:
@@ -125,23 +125,31 @@ def test_bad_frames_spread_out_do_not_close() -> None:
         assert not any(isinstance(a, Close) for a in actions)
 
 
-def test_subscription_set_enforces_unknown_duplicate_missing_and_max() -> None:
+def test_subscribe_and_unsubscribe_are_checked_against_the_callers_record_of_subscriptions() -> None:
     conn = opened(ProtocolLimits(max_subscriptions=2))
-    assert str(conn.subscribe("feed")) == "feed"
+    assert str(conn.subscribe("feed", set())) == "feed"
     with pytest.raises(Exception) as info:
-        conn.subscribe("feed")
+        conn.subscribe("feed", {"feed"})
     assert getattr(info.value, "code", None) == "already_subscribed"
-    conn.subscribe(f"thread:{U}")
+    assert str(conn.subscribe(f"thread:{U.upper()}", {"feed"})) == f"thread:{U}"
     with pytest.raises(Exception) as info:
-        conn.subscribe("leaderboard:daily")
+        conn.subscribe("leaderboard:daily", {"feed", f"thread:{U}"})
     assert getattr(info.value, "code", None) == "too_many_subscriptions"
     with pytest.raises(Exception) as info:
-        conn.subscribe("bogus")
+        conn.subscribe("bogus", set())
     assert getattr(info.value, "code", None) == "unknown_channel"
-    conn.unsubscribe("feed")
+    assert str(conn.unsubscribe("feed", {"feed"})) == "feed"
     with pytest.raises(Exception) as info:
-        conn.unsubscribe("feed")
+        conn.unsubscribe("feed", set())
     assert getattr(info.value, "code", None) == "not_subscribed"
+
+
+def test_a_channel_gone_from_the_record_can_be_subscribed_again() -> None:
+    # A revoked subscription leaves the I/O layer's record; the protocol state keeps no copy that could disagree.
+    conn = opened()
+    record = {str(conn.subscribe(f"session:{U}", set()))}
+    record.clear()
+    assert str(conn.subscribe(f"session:{U}", record)) == f"session:{U}"
 
 
 def test_publish_is_rate_limited_per_channel_with_retry_after() -> None:
@@ -175,3 +183,44 @@ def test_closed_connection_emits_nothing_more() -> None:
     assert conn.close(CloseCode.GOING_AWAY, "draining") == [Close(CloseCode.GOING_AWAY, "draining")]
     assert conn.receive(b'{"op":"ping"}', 1.0) == (None, [])
     assert conn.close(CloseCode.NORMAL) == []
+
+
+def test_every_frame_takes_a_token_and_one_without_is_refused_rate_limited_unread() -> None:
+    conn = opened(ProtocolLimits(frame_rate_per_s=2.0, frame_burst=3))
+    assert conn.receive(b'{"op":"ping","id":1}', 10.0)[1] == [SendFrame(b'{"op":"pong","id":1}')]
+    assert conn.receive(b"garbage", 10.0)[0] is None  # a bad frame pays too
+    assert conn.receive(b'{"op":"subscribe","id":3,"channel":"feed"}', 10.0)[0] == Subscribe(id=3, channel="feed")
+    frame, actions = conn.receive(b'{"op":"subscribe","id":4,"channel":"feed"}', 10.0)
+    assert frame is None
+    assert frames(actions) == [{"op": "reply", "id": 4, "ok": False, "error": {
+        "code": "rate_limited", "message": "rate limited", "details": {"retry_after": 0.5}}}]
+    frame, _ = conn.receive(b'{"op":"subscribe","id":5,"channel":"feed"}', 10.5)  # refilled at 2 per second
+    assert frame == Subscribe(id=5, channel="feed")
+
+
+def test_a_flood_past_the_frame_budget_is_closed_1008_after_the_strike_limit() -> None:
+    conn = opened(ProtocolLimits(frame_rate_per_s=1.0, frame_burst=5, strike_limit=3, strike_window_s=10.0))
+    answers = [conn.receive(b'{"op":"ping","id":%d}' % i, 0.0)[1] for i in range(8)]
+    assert [frames(a)[0]["op"] for a in answers[:5]] == ["pong"] * 5
+    assert [json.loads(a[0].data)["error"]["code"] for a in answers[5:] if isinstance(a[0], SendFrame)] == [
+        "rate_limited"] * 3
+    assert not any(isinstance(a, Close) for a in answers[-2])  # the second refusal did not close yet
+    assert answers[-1][-1] == Close(CloseCode.POLICY, "too many refused frames")
+    assert conn.state is ConnState.CLOSED
+
+
+def test_not_found_and_forbidden_answers_are_strikes_but_a_publish_over_its_rate_is_not() -> None:
+    conn = opened(ProtocolLimits(strike_limit=3, strike_window_s=10.0))
+    for now in (0.0, 1.0, 2.0):
+        conn.reply_error(9, RateLimited(1.0), now)
+    assert conn.state is ConnState.OPEN
+    assert conn.reply_error(1, NotFound(), 3.0)[-1] != Close(CloseCode.POLICY, "too many refused frames")
+    conn.reply_error(2, Forbidden(), 4.0)
+    assert conn.reply_error(None, NotFound(), 5.0)[-1] == Close(CloseCode.POLICY, "too many refused frames")
+
+
+def test_probing_slower_than_the_strike_window_is_answered_and_never_closed() -> None:
+    conn = opened(ProtocolLimits(strike_limit=3, strike_window_s=10.0))
+    for i in range(20):
+        actions = conn.reply_error(i, NotFound(), i * 5.0)
+        assert [type(a) for a in actions] == [SendFrame]
