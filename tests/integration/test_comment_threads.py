@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
+from persistence.db import Database
+from persistence.identity import user_identity
 from tests.helpers.api import Account, signup
 from tests.helpers.ws import ProtocolClient, insert_post
 from tests.integration.test_comments import display_order, whole_thread
@@ -45,6 +49,17 @@ async def test_a_25_deep_reply_chain_ends_at_depth_10_attached_to_the_deepest_al
     assert [(c["content"], c["depth"]) for c in thread] == display_order(thread)
     assert {c["id"]: c for c in thread} == {c["id"]: c for c in chain}
     assert await get_json(client, f"/api/comments/{chain[-1]['id']}", author) == chain[-1]
+
+
+async def test_the_reply_depth_cap_is_the_max_reply_depth_setting(client: httpx.AsyncClient,
+                                                                   start_hub: Any) -> None:
+    author = await signup(client)
+    with start_hub(max_reply_depth=1) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as shallow:
+            post = await new_post(shallow, author)
+            chain = await reply_chain(shallow, author, post["id"], 4)
+    assert [(c["depth"], c["parent_comment_id"]) for c in chain] == [
+        (0, None), (1, chain[0]["id"]), (1, chain[0]["id"]), (1, chain[0]["id"])]
 
 
 async def test_thread_cursors_are_a_comment_id_of_bounded_length_at_any_depth(client: httpx.AsyncClient) -> None:
@@ -105,3 +120,49 @@ async def test_the_votes_snapshot_carries_the_post_and_the_first_100_comments_of
         assert (live["upvotes"], live["score"]) == (1, 1)
     finally:
         await ws.close()
+
+
+@pytest.mark.parametrize("statement", [
+    "INSERT INTO public.community_comments (post_id, author_id, content, sort_path) VALUES ($1, $2, 'x', '')",
+    "INSERT INTO public.community_comments (post_id, author_id, content, depth) VALUES ($1, $2, 'x', 0)",
+    "UPDATE public.community_comments SET sort_path = '' WHERE author_id = $2 AND post_id = $1",
+    "UPDATE public.community_comments SET depth = 0 WHERE author_id = $2 AND post_id = $1",
+])
+async def test_users_cannot_write_a_comments_place_in_its_thread(
+        client: httpx.AsyncClient, app_db: Database, owner_conn: asyncpg.Connection, statement: str) -> None:
+    author = await signup(client)
+    post_id = uuid.UUID(await insert_post(owner_conn, author.user_id))
+    await owner_conn.execute("INSERT INTO public.community_comments (post_id, author_id, content) "
+                             "VALUES ($1, $2, 'mine')", post_id, author.user_id)
+    identity = user_identity({"sub": str(author.user_id), "role": "authenticated", "aud": "authenticated"})
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        async with app_db.transaction(identity) as conn:
+            await conn.execute(statement, post_id, author.user_id)
+
+
+async def test_the_schema_places_every_insert_itself_and_bounds_depth_at_20(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    """Writers that bypass the hub (the owner here; PostgREST on Supabase) get the same stored place, and
+    cannot build the deep chains the hub's cap prevents, nor move a comment once placed."""
+    author = await signup(client)
+    post_id = uuid.UUID(await insert_post(owner_conn, author.user_id))
+    other_post = uuid.UUID(await insert_post(owner_conn, author.user_id))
+    parent = None
+    for _ in range(21):
+        parent = await owner_conn.fetchval(
+            "INSERT INTO public.community_comments (post_id, author_id, content, parent_comment_id) "
+            "VALUES ($1, $2, 'x', $3) RETURNING id", post_id, author.user_id, parent)
+    rows = await owner_conn.fetch("SELECT id, depth, sort_path, created_at FROM public.community_comments "
+                                  "WHERE post_id = $1 ORDER BY sort_path", post_id)
+    assert [r["depth"] for r in rows] == list(range(21))
+    assert all(len(r["sort_path"]) == 56 * (r["depth"] + 1) for r in rows)
+    assert all(b["sort_path"].startswith(a["sort_path"]) for a, b in itertools.pairwise(rows))
+    assert rows[-1]["sort_path"].endswith(rows[-1]["created_at"].strftime("%Y%m%d%H%M%S%f") + str(rows[-1]["id"]))
+    insert = ("INSERT INTO public.community_comments (post_id, author_id, content, parent_comment_id) "
+              "VALUES ($1, $2, 'x', $3)")
+    with pytest.raises(asyncpg.CheckViolationError):
+        await owner_conn.execute(insert, post_id, author.user_id, parent)  # depth 21
+    with pytest.raises(asyncpg.CheckViolationError):  # a reply in another post than its parent
+        await owner_conn.execute(insert, other_post, author.user_id, parent)
+    with pytest.raises(asyncpg.CheckViolationError):
+        await owner_conn.execute("UPDATE public.community_comments SET parent_comment_id = NULL WHERE id = $1", parent)
