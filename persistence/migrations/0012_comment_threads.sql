@@ -13,8 +13,9 @@
 -- (21 × 56 bytes). Existing replies deeper than 20 are re-attached the way the hub attaches a reply
 -- past its cap: to their ancestor at depth 19, so they land at depth 20 as siblings there.
 
+-- STABLE, as to_char is (only its locale-dependent patterns vary; these digits never do).
 CREATE FUNCTION private.comment_path_element(created_at timestamptz, id uuid) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog
 AS $$
     SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSUS') || id::text
