@@ -25,7 +25,7 @@ from hub.rules.threads import reply_parent, score
 from persistence import community
 from persistence.events import append_event
 
-# A thread cursor encodes one comment id (56 characters); anything longer is refused before decoding.
+# A thread cursor encodes one comment id (54 characters); anything longer is refused before decoding.
 THREAD_CURSOR_MAX_LENGTH = 64
 
 CommentContent = Annotated[str, msgspec.Meta(min_length=1, max_length=10_000, pattern=NO_NUL)]
