@@ -6,7 +6,8 @@ notifications straight from PostgreSQL (``{"k":"votes","post_id","target_type",
 subscribers the latest counts per target are coalesced (:class:`~channels.coalesce.Coalescer`,
 window ``coalesce_s``) into ``counts`` events with ``seq`` null: at most one per
 target per window, and the last one sent is the last one committed. A
-subscriber gets a snapshot of every target when it subscribes.
+subscriber gets a snapshot when it subscribes: the post and its first
+``VOTES_SNAPSHOT_COMMENTS`` comments in display order (bounded, whatever the thread's size).
 
 ``leaderboard:<period>``: ``{"k":"leaderboard","period":…}`` marks a period
 changed; at most once per window the top 20 are loaded (``top20(period)``) and

@@ -473,7 +473,7 @@ class Realtime:
     async def _snapshot(self, name: ChannelName) -> Any:
         if name.kind is ChannelKind.VOTES:
             async with self.services.db.transaction(SERVICE) as conn:
-                rows = await vote_counts(conn, name.key or "")
+                rows = await vote_counts(conn, name.key or "", self.settings.votes_snapshot_comments)
             return [counts_data(r["target_type"], r["target_id"], r["upvotes_count"], r["downvotes_count"])
                     for r in rows]
         items = await self.state.leaderboard(name.key or "")

@@ -131,6 +131,12 @@ class Settings:
     event_retention_count: int = env("EVENT_RETENTION_COUNT", _int_in(100, 10_000_000), 10_000,
         "events kept per channel at most")
     # --- comment threads
+    max_reply_depth: int = env("MAX_REPLY_DEPTH", _int_in(1, 20), 10,
+        "deepest reply level (top-level comments are 0); a reply to a comment at this depth attaches to "
+        "its ancestor one level up, so it lands at this depth (the schema refuses deeper than 20)")
+    votes_snapshot_comments: int = env("VOTES_SNAPSHOT_COMMENTS", _int_in(0, 1000), 100,
+        "comments whose counts a votes:<post> subscribe snapshot carries (the first in display order, "
+        "after the post's); later counts of every comment still arrive live")
     # --- websocket limits
     ws_max_frame_bytes: int = env("WS_MAX_FRAME_BYTES", _int_in(1024, 1 << 24), 65_536,
         "client frames over this close with 1009")

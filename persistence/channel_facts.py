@@ -16,12 +16,17 @@ from persistence import sessions
 
 _POST_EXISTS = "SELECT EXISTS (SELECT 1 FROM public.community_posts WHERE id = $1)"
 
+# The post, then its first `$2` comments in display order (idx_comments_post_sort_path): the ones a
+# client that just loaded the thread's first pages shows. A snapshot of every comment grew with the
+# thread (2,000 comments: 226 KB in one frame); the others' counts come with their thread page and live.
 _VOTE_COUNTS = """
 SELECT 'post' AS target_type, id::text AS target_id, upvotes_count, downvotes_count
 FROM public.community_posts WHERE id = $1
 UNION ALL
-SELECT 'comment', id::text, upvotes_count, downvotes_count
-FROM public.community_comments WHERE post_id = $1
+(SELECT 'comment', id::text, upvotes_count, downvotes_count
+ FROM public.community_comments WHERE post_id = $1
+ ORDER BY sort_path
+ LIMIT $2)
 """
 
 
@@ -43,7 +48,8 @@ async def channel_facts(conn: asyncpg.Connection, channel: ChannelName, user_id:
     return ChannelFacts()
 
 
-async def vote_counts(conn: asyncpg.Connection, post_id: str) -> list[asyncpg.Record]:
-    """(target_type, target_id, upvotes_count, downvotes_count) of a post and each of its comments."""
-    rows: list[asyncpg.Record] = await conn.fetch(_VOTE_COUNTS, UUID(post_id))
+async def vote_counts(conn: asyncpg.Connection, post_id: str, max_comments: int) -> list[asyncpg.Record]:
+    """(target_type, target_id, upvotes_count, downvotes_count) of a post and of its first
+    `max_comments` comments in display order."""
+    rows: list[asyncpg.Record] = await conn.fetch(_VOTE_COUNTS, UUID(post_id), max_comments)
     return rows

@@ -75,47 +75,31 @@ LIMIT $7
 
 LIST_POSTS = {"active": LIST_POSTS_ACTIVE, "new": LIST_POSTS_NEW, "top": LIST_POSTS_TOP}
 
-# The whole thread's (id, path) is built from idx_comments_post_created / idx_comments_parent; the
-# recursive step repeats `post_id = $1` so it can never fall back to scanning every comment. Paths are
-# compared in "C" collation: see `hub.rules.threads` for why that is display order. The page starts
-# after the path `$2` ('{}' for the first page, below every path). Rows come only while the caller can see
-# the post, so a page that has rows needs no separate look at the post.
+# Index: idx_comments_post_sort_path, walked forward from the cursor's stored path: a page reads its own
+# rows and nothing else, however deep or wide the thread. `$2` is the last comment of the previous page
+# (NULL for the first page, which starts below every path); a cursor that is not a comment of this post
+# bounds nothing and the page is empty. Paths compare in "C" collation (the column's): see
+# `hub.rules.threads` for why that is display order. Rows come only while the caller can see the post,
+# so a page that has rows needs no separate look at the post.
 THREAD_PAGE = """
-WITH RECURSIVE thread (id, path) AS (
-    SELECT c.id,
-           ARRAY[(to_char(c.created_at AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSUS') || c.id::text) COLLATE "C"]
-    FROM public.community_comments c
-    WHERE c.post_id = $1 AND c.parent_comment_id IS NULL
-  UNION ALL
-    SELECT c.id,
-           t.path || ((to_char(c.created_at AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSUS') || c.id::text) COLLATE "C")
-    FROM thread t JOIN public.community_comments c ON c.parent_comment_id = t.id
-    WHERE c.post_id = $1
-)
 SELECT c.id, c.post_id, c.parent_comment_id, c.author_id,
        a.full_name AS author_full_name, a.avatar_url AS author_avatar_url,
-       c.content, c.is_deleted, c.upvotes_count, c.downvotes_count, c.created_at, c.updated_at,
-       cardinality(t.path) - 1 AS depth, t.path
-FROM thread t
-JOIN public.community_comments c ON c.id = t.id
+       c.content, c.is_deleted, c.upvotes_count, c.downvotes_count, c.created_at, c.updated_at, c.depth
+FROM public.community_comments c
 LEFT JOIN public.user_profiles a ON a.id = c.author_id
-WHERE t.path > $2::text[] COLLATE "C"
+WHERE c.post_id = $1
+  AND c.sort_path > CASE WHEN $2::uuid IS NULL THEN ''
+                         ELSE (SELECT s.sort_path FROM public.community_comments s
+                               WHERE s.id = $2 AND s.post_id = $1) END
   AND EXISTS (SELECT FROM public.community_posts p WHERE p.id = $1)
-ORDER BY t.path COLLATE "C"
+ORDER BY c.sort_path
 LIMIT $3
 """
 
-# depth = number of ancestors: the walk yields one row per comment from this one up to its root.
 COMMENT_BY_ID = """
-WITH RECURSIVE lineage (parent_comment_id) AS (
-    SELECT parent_comment_id FROM public.community_comments WHERE id = $1
-  UNION ALL
-    SELECT c.parent_comment_id FROM lineage l JOIN public.community_comments c ON c.id = l.parent_comment_id
-)
 SELECT c.id, c.post_id, c.parent_comment_id, c.author_id,
        a.full_name AS author_full_name, a.avatar_url AS author_avatar_url,
-       c.content, c.is_deleted, c.upvotes_count, c.downvotes_count, c.created_at, c.updated_at,
-       (SELECT count(*) - 1 FROM lineage)::int AS depth
+       c.content, c.is_deleted, c.upvotes_count, c.downvotes_count, c.created_at, c.updated_at, c.depth
 FROM public.community_comments c LEFT JOIN public.user_profiles a ON a.id = c.author_id
 WHERE c.id = $1
 """
@@ -195,10 +179,11 @@ async def add_views(conn: asyncpg.Connection, views: Mapping[UUID, int]) -> None
     )
 
 
-async def thread_page(conn: asyncpg.Connection, post_id: UUID, after_path: list[str],
+async def thread_page(conn: asyncpg.Connection, post_id: UUID, after_id: UUID | None,
                       limit: int) -> list[asyncpg.Record]:
-    """One page of the thread in display order; empty when the post is missing or hidden from the caller."""
-    rows: list[asyncpg.Record] = await conn.fetch(THREAD_PAGE, post_id, after_path, limit)
+    """One page of the thread in display order after the comment `after_id` (None: from the start);
+    empty when the post is missing or hidden from the caller."""
+    rows: list[asyncpg.Record] = await conn.fetch(THREAD_PAGE, post_id, after_id, limit)
     return rows
 
 
@@ -210,6 +195,13 @@ async def comment_post_id(conn: asyncpg.Connection, comment_id: UUID) -> UUID | 
     post_id: UUID | None = await conn.fetchval(
         "SELECT post_id FROM public.community_comments WHERE id = $1", comment_id)
     return post_id
+
+
+async def comment_place(conn: asyncpg.Connection, comment_id: UUID) -> asyncpg.Record | None:
+    """(post_id, depth, sort_path) of a comment: what a reply to it is placed by."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT post_id, depth, sort_path FROM public.community_comments WHERE id = $1", comment_id)
+    return row
 
 
 async def create_comment(conn: asyncpg.Connection, post_id: UUID, author_id: UUID, content: str,

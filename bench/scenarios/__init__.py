@@ -1,6 +1,6 @@
 """One module per scenario; each has `async def run(ctx) -> list[Row]`."""
 
-from bench.scenarios import e2e, fanout, idle, peers, rest, votes
+from bench.scenarios import e2e, fanout, idle, peers, rest, threads, votes
 
 SCENARIOS = {
     "fanout": fanout.run,
@@ -9,6 +9,7 @@ SCENARIOS = {
     "votes": votes.run,
     "peers": peers.run,
     "rest": rest.run,
+    "threads": threads.run,
 }
 
 __all__ = ["SCENARIOS"]

@@ -20,10 +20,13 @@ from hub.api.posts import NO_NUL, author_view, require_author_or_admin, thread_c
 from hub.auth import AppServices, Caller
 from hub.errors import Locked, NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
-from hub.pagination import Page, check_limit, decode_cursor, page_of
-from hub.rules.threads import parse_thread_cursor, score
+from hub.pagination import Page, check_limit, cursor_key, page_of
+from hub.rules.threads import reply_parent, score
 from persistence import community
 from persistence.events import append_event
+
+# A thread cursor encodes one comment id (54 characters); anything longer is refused before decoding.
+THREAD_CURSOR_MAX_LENGTH = 64
 
 CommentContent = Annotated[str, msgspec.Meta(min_length=1, max_length=10_000, pattern=NO_NUL)]
 
@@ -69,20 +72,22 @@ async def list_thread(
     user: Caller,
     services: AppServices,
     limit: Annotated[int | None, QueryParameter()] = None,
-    cursor: Annotated[str | None, QueryParameter(max_length=100_000)] = None,
+    cursor: Annotated[str | None, QueryParameter(max_length=THREAD_CURSOR_MAX_LENGTH)] = None,
 ) -> Page[dict[str, Any]]:
+    """The cursor is the last comment's id: its stored path is where the next page starts."""
     size = check_limit(limit)
-    key = decode_cursor(cursor, 1)
-    try:
-        after = [] if key is None else parse_thread_cursor(key[0])
-    except ValueError:
-        raise ValidationFailed({"cursor": "is not a cursor this route issued"}) from None
+    key = cursor_key(cursor, tuple[UUID])
+    after = None if key is None else key[0]
     async with services.db.transaction(user) as conn:
         rows = await community.thread_page(conn, post_id, after, size + 1)
-        # A page with rows proves the post is there; only an empty one may be a missing post.
-        if not rows and await community.post_by_id(conn, post_id) is None:
-            raise NotFound("Post not found")
-    page = page_of(rows, size, lambda row: [list(row["path"])])
+        # A page with rows proves the post is there and the cursor is its comment; only an empty page
+        # may be a missing post or a cursor from another thread.
+        if not rows:
+            if await community.post_by_id(conn, post_id) is None:
+                raise NotFound("Post not found")
+            if after is not None and await community.comment_post_id(conn, after) != post_id:
+                raise ValidationFailed({"cursor": "is not a cursor this route issued"})
+    page = page_of(rows, size, lambda row: [str(row["id"])])
     return Page(items=[comment_view(row) for row in page.items], next_cursor=page.next_cursor)
 
 
@@ -97,8 +102,11 @@ async def create_comment(post_id: FromPath[UUID], data: JSONBody[CommentIn], use
         if post_row["is_locked"] and not user.is_admin:
             raise Locked()
         parent = data.parent_comment_id
-        if parent is not None and await community.comment_post_id(conn, parent) != post_id:
-            raise ValidationFailed({"parent_comment_id": "is not a comment of this post"})
+        if parent is not None:
+            place = await community.comment_place(conn, parent)
+            if place is None or place["post_id"] != post_id:
+                raise ValidationFailed({"parent_comment_id": "is not a comment of this post"})
+            parent = reply_parent(parent, place["depth"], place["sort_path"], services.settings.max_reply_depth)
         try:
             comment_id = await community.create_comment(conn, post_id, user.require_user_id(), data.content,
                                                         parent)

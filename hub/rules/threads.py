@@ -5,10 +5,11 @@ Feed: every sort is a descending keyset over an index, and the last post's key i
 The first page starts below a sentinel key above every real row, so one SQL statement serves every
 page without a "no cursor" branch.
 
-Thread: a comment's path is the list of its ancestors' and its own elements, each element
+Thread: a comment's path is its ancestors' elements followed by its own, each element
 `YYYYMMDDHH24MISSUS` (UTC) followed by the comment id. Elements are fixed-width, so comparing paths
-element by element in byte order ("C" collation) is depth-first order with siblings by
-(created_at, id). The last comment's path is the thread cursor.
+in byte order ("C" collation) is depth-first order with siblings by (created_at, id). The schema
+stores each comment's path (`sort_path`, concatenated) and depth when it is inserted (migration 0012),
+so the thread cursor is just the last comment's id. Reply depth is capped: see `reply_parent`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ _END_OF_TIME = datetime.max.replace(tzinfo=UTC)
 _INT4_MIN, _INT4_MAX = -(2**31), 2**31 - 1
 
 _PATH_ELEMENT = re.compile(r"\d{20}[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+PATH_ELEMENT_LENGTH = 56
 
 
 def score(upvotes: int, downvotes: int) -> int:
@@ -65,13 +67,25 @@ def parse_post_cursor(sort: PostSort, key: list[Any]) -> tuple[Any, ...]:
     raise ValueError("malformed cursor")
 
 
-def parse_thread_cursor(path: Any) -> list[str]:
-    """The path a thread cursor holds; ValueError unless it is a non-empty list of path elements."""
-    if not isinstance(path, list) or not path:
-        raise ValueError("malformed cursor")
-    if not all(isinstance(element, str) and _PATH_ELEMENT.fullmatch(element) for element in path):
-        raise ValueError("malformed cursor")
-    return path
+def reply_parent(parent_id: UUID, parent_depth: int, parent_path: str, max_depth: int) -> UUID:
+    """The comment a reply to `parent_id` attaches to. Below the cap, the parent itself; a parent at
+    `max_depth` or deeper (the cap may have been lowered) gives way to its ancestor at `max_depth - 1`,
+    named by the parent's stored path, so the reply lands at `max_depth` as a sibling in that subtree and
+    a thread can never be deeper than the cap however long a reply chain grows."""
+    if parent_depth < max_depth:
+        return parent_id
+    return path_ancestor(parent_path, max_depth - 1)
+
+
+def path_ancestor(path: str, depth: int) -> UUID:
+    """The id of the comment at `depth` on `path` (0 is the top-level comment); ValueError when the
+    path has no well-formed element there."""
+    if depth < 0:
+        raise ValueError("depth must not be negative")
+    element = path[depth * PATH_ELEMENT_LENGTH:(depth + 1) * PATH_ELEMENT_LENGTH]
+    if not _PATH_ELEMENT.fullmatch(element):
+        raise ValueError(f"no path element at depth {depth}")
+    return UUID(element[20:])
 
 
 def _timestamp(value: Any) -> datetime:

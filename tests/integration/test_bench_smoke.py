@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = ("1 fan-out", "2 end to end", "3 idle connections", "4 vote storm", "5 peers", "6 REST reads")
+SCENARIOS = ("1 fan-out", "2 end to end", "3 idle connections", "4 vote storm", "5 peers", "6 REST reads",
+             "7 deep threads")
 NUMBER = re.compile(r"^-?[\d,]+(\.\d+)? ")
 RATIO = re.compile(r"^\d+(\.\d+)?×$")
 BUDGET_S = 90

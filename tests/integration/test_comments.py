@@ -260,12 +260,12 @@ async def test_a_thread_page_is_empty_while_its_post_is_hidden_from_the_caller(
     await transaction.start()
     try:
         await set_identity(owner_conn, caller)
-        assert len(await community.thread_page(owner_conn, post_id, [], 10)) == 1
+        assert len(await community.thread_page(owner_conn, post_id, None, 10)) == 1
         await owner_conn.execute("RESET ROLE")
         await owner_conn.execute(
             f"CREATE POLICY hide_one ON public.community_posts AS RESTRICTIVE FOR SELECT TO authenticated "
             f"USING (id <> '{post_id}')")  # a generated uuid, never input
         await set_identity(owner_conn, caller)
-        assert await community.thread_page(owner_conn, post_id, [], 10) == []
+        assert await community.thread_page(owner_conn, post_id, None, 10) == []
     finally:
         await transaction.rollback()  # the policy never outlives this test

@@ -81,29 +81,31 @@ async def bulk(hub_url: str, test_db: Any) -> dict[str, Any]:
         busiest = await conn.fetchval(
             "SELECT post_id FROM community_comments WHERE post_id = ANY($1::uuid[]) "
             "GROUP BY post_id ORDER BY count(*) DESC LIMIT 1", posts)
-        path = await conn.fetchval(
-            "SELECT ARRAY[to_char(created_at AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSUS') || id::text] "
-            "FROM community_comments WHERE post_id = $1 AND parent_comment_id IS NULL LIMIT 1", busiest)
+        cursor = await conn.fetchval(
+            "SELECT id FROM community_comments WHERE post_id = $1 AND parent_comment_id IS NULL LIMIT 1", busiest)
     finally:
         await conn.close()
-    return {"author": author, "marker": marker, "busiest": busiest, "path": path}
+    return {"author": author, "marker": marker, "busiest": busiest, "cursor": cursor}
 
 
-async def explain(app_db: Database, author_id: uuid.UUID, sql: str, args: list[Any], *, generic: bool) -> Any:
+async def explain(app_db: Database, author_id: uuid.UUID, sql: str, args: list[Any], *, generic: bool,
+                  analyze: bool = False) -> Any:
     """The plan of `sql` with `args`, as the author's transaction would run it. `generic`: the plan a
     prepared statement falls back to (parameters unknown), via PREPARE and EXPLAIN EXECUTE, which
-    takes literals only; each argument is turned into a typed literal by the server itself."""
+    takes literals only; each argument is turned into a typed literal by the server itself.
+    `analyze`: run it too, and count the rows each node produced (no timings)."""
     identity = user_identity({"sub": str(author_id), "role": "authenticated", "aud": "authenticated"})
+    options = "(ANALYZE, TIMING OFF, FORMAT JSON)" if analyze else "(FORMAT JSON)"
     async with app_db.transaction(identity) as conn:
         if not generic:
-            return await conn.fetchval("EXPLAIN (FORMAT JSON) " + sql, *args)
+            return await conn.fetchval(f"EXPLAIN {options} " + sql, *args)
         types = [param.name for param in (await conn.prepare(sql)).get_parameters()]
         literals = [await conn.fetchval("SELECT quote_nullable($1::" + name + "::text) || '::' || $2", arg, name)
                     for arg, name in zip(args, types, strict=True)]
         await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
         await conn.execute("PREPARE explained AS " + sql)
         try:
-            return await conn.fetchval("EXPLAIN (FORMAT JSON) EXECUTE explained(" + ", ".join(literals) + ")")
+            return await conn.fetchval(f"EXPLAIN {options} EXECUTE explained(" + ", ".join(literals) + ")")
         finally:
             await conn.execute("DEALLOCATE explained")
 
@@ -128,12 +130,68 @@ async def test_every_feed_sort_and_filter_is_an_index_scan(app_db: Database, bul
         assert seq_scans(plan) == [], (sort, name, plan)
 
 
+def thread_walk(explained: Any) -> list[str]:
+    """What the plan does to put comments in display order: the index it walks, or the sort it needs."""
+    return [node.get("Index Name", "") if node["Node Type"].startswith("Index") else node["Node Type"]
+            for node in nodes(explained[0]["Plan"])
+            if node["Node Type"] in ("Sort", "Incremental Sort", "Recursive Union", "CTE Scan")
+            or node.get("Index Name") == "idx_comments_post_sort_path"]
+
+
 @pytest.mark.parametrize("generic", [False, True], ids=["custom", "generic"])
 async def test_thread_pages_are_index_scans(app_db: Database, bulk: dict[str, Any], generic: bool) -> None:
-    after: list[str]
-    for after in ([], bulk["path"]):
+    for after in (None, bulk["cursor"]):
         plan = await explain(app_db, bulk["author"].user_id, community.THREAD_PAGE,
                              [bulk["busiest"], after, 21], generic=generic)
         assert seq_scans(plan) == [], (after, plan)
     plan = await explain(app_db, bulk["author"].user_id, community.POST_BY_ID, [bulk["busiest"]], generic=generic)
     assert seq_scans(plan) == []
+
+
+@pytest.fixture(scope="module")
+async def deep_thread(bulk: dict[str, Any], test_db: Any) -> dict[str, Any]:
+    """One post with 2,100 comments in 100 reply chains 20 deep (the schema's bound) and 1,000 replies fanned
+    out under one more comment."""
+    conn = await asyncpg.connect(test_db.owner_dsn)
+    try:
+        author = bulk["author"].user_id
+        post = await conn.fetchval("INSERT INTO community_posts (author_id, title) VALUES ($1, 'deep') RETURNING id",
+                                   author)
+        await conn.execute(
+            "INSERT INTO community_comments (post_id, author_id, content, created_at) "
+            "SELECT $1, $2, 'chain', now() - make_interval(secs => n) FROM generate_series(1, 100) AS n",
+            post, author)
+        for depth in range(20):
+            await conn.execute(
+                "INSERT INTO community_comments (post_id, author_id, parent_comment_id, content) "
+                "SELECT post_id, author_id, id, 'chain' FROM community_comments WHERE post_id = $1 AND depth = $2",
+                post, depth)
+        fan = await conn.fetchval("INSERT INTO community_comments (post_id, author_id, content) "
+                                  "VALUES ($1, $2, 'fan') RETURNING id", post, author)
+        await conn.execute(
+            "INSERT INTO community_comments (post_id, author_id, parent_comment_id, content) "
+            "SELECT $1, $2, $3, 'fanned' FROM generate_series(1, 1000)", post, author, fan)
+        await conn.execute("ANALYZE community_comments")
+        middle = await conn.fetchval(
+            "SELECT id FROM community_comments WHERE post_id = $1 ORDER BY sort_path OFFSET 1050 LIMIT 1", post)
+        assert await conn.fetchval("SELECT max(depth) FROM community_comments WHERE post_id = $1", post) == 20
+    finally:
+        await conn.close()
+    return {"post": post, "middle": middle}
+
+
+@pytest.mark.parametrize("generic", [False, True], ids=["custom", "generic"])
+async def test_a_page_of_a_deep_wide_thread_reads_only_its_own_rows(
+        app_db: Database, bulk: dict[str, Any], deep_thread: dict[str, Any], generic: bool) -> None:
+    """Counted by the executor, not timed: the old recursive walk read all 3,101 comments for every page."""
+    for after in (None, deep_thread["middle"]):
+        plan = await explain(app_db, bulk["author"].user_id, community.THREAD_PAGE,
+                             [deep_thread["post"], after, 21], generic=generic, analyze=True)
+        # read off the (post_id, sort_path) index in order: no recursion, no sort of the thread …
+        assert thread_walk(plan) == ["idx_comments_post_sort_path"], (after, plan)
+        # … and stopped after the page's rows
+        read = {node.get("Index Name", node["Node Type"]): node["Actual Rows"] * node["Actual Loops"]
+                for node in nodes(plan[0]["Plan"]) if node.get("Relation Name") == "community_comments"}
+        assert read.pop("idx_comments_post_sort_path") == 21, plan
+        assert all(rows <= 1 for rows in read.values()), plan  # the cursor's own row, by primary key
+        assert plan[0]["Plan"]["Actual Rows"] == 21

@@ -13,8 +13,9 @@ from hub.rules.threads import (
     POST_CURSOR_LENGTH,
     first_post_key,
     parse_post_cursor,
-    parse_thread_cursor,
+    path_ancestor,
     post_cursor_key,
+    reply_parent,
     score,
 )
 
@@ -57,17 +58,39 @@ def test_foreign_or_damaged_post_cursors_are_refused(sort: Any, key: list[Any]) 
         parse_post_cursor(sort, key)
 
 
-def test_thread_paths_accept_fixed_width_elements_only() -> None:
-    assert parse_thread_cursor([ELEMENT, ELEMENT]) == [ELEMENT, ELEMENT]
-    for bad in ([], "x", [ELEMENT[:-1]], [ELEMENT.upper()], [ELEMENT + "\x00"], [1], [ELEMENT, None]):
+def element(stamp: str, n: int) -> str:
+    return stamp + f"00000000-0000-4000-8000-{n:012d}"
+
+
+def chain(length: int) -> str:
+    """The stored path of the comment at depth `length - 1` of a chain whose comment at depth d has id d."""
+    return "".join(element("20250301120000000000", n) for n in range(length))
+
+
+def test_a_path_names_the_ancestor_at_each_depth_and_nothing_past_its_end() -> None:
+    path = ELEMENT + element("20250301120000000005", 7)
+    assert (path_ancestor(path, 0), path_ancestor(path, 1)) == (ID, UUID("00000000-0000-4000-8000-000000000007"))
+    for bad_path, depth in ((path, 2), (path, -1), (ELEMENT[:-1], 0), (ELEMENT.upper(), 0), ("", 0)):
         with pytest.raises(ValueError):
-            parse_thread_cursor(bad)
+            path_ancestor(bad_path, depth)
+
+
+def test_a_reply_below_the_cap_attaches_to_its_parent() -> None:
+    parent = UUID("00000000-0000-4000-8000-000000000003")
+    assert reply_parent(parent, 3, chain(4), max_depth=10) == parent
+    assert reply_parent(parent, 9, chain(10), max_depth=10) == parent
+
+
+def test_a_reply_to_a_comment_at_or_past_the_cap_attaches_to_the_ancestor_one_level_above_the_cap() -> None:
+    at_cap = UUID("00000000-0000-4000-8000-000000000010")
+    assert reply_parent(at_cap, 10, chain(11), max_depth=10) == UUID("00000000-0000-4000-8000-000000000009")
+    # the cap was lowered after a deeper thread was written
+    deep = UUID("00000000-0000-4000-8000-000000000015")
+    assert reply_parent(deep, 15, chain(16), max_depth=3) == UUID("00000000-0000-4000-8000-000000000002")
+    assert reply_parent(at_cap, 10, chain(11), max_depth=1) == UUID("00000000-0000-4000-8000-000000000000")
 
 
 def test_path_order_is_depth_first_with_siblings_by_time_then_id() -> None:
-    def element(stamp: str, n: int) -> str:
-        return stamp + f"00000000-0000-4000-8000-{n:012d}"
-
     parent = [element("20250301120000000000", 1)]
     early_child = [*parent, element("20250301120000000005", 9)]
     tie_low_id = [*parent, element("20250301120000000010", 2)]
@@ -76,6 +99,9 @@ def test_path_order_is_depth_first_with_siblings_by_time_then_id() -> None:
     next_root = [element("20250301120000000001", 5)]
     shuffled = [next_root, tie_high_id, grandchild, parent, tie_low_id, early_child]
     assert sorted(shuffled) == [parent, early_child, grandchild, tie_low_id, tie_high_id, next_root]
+    # the schema stores each path concatenated: fixed-width elements keep the same byte order
+    stored = ["".join(path) for path in shuffled]
+    assert sorted(stored) == ["".join(path) for path in sorted(shuffled)]
 
 
 @pytest.mark.parametrize("sort", ["active", "new", "top"])
