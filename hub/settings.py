@@ -128,7 +128,7 @@ class Settings:
     password_hash_threads: int = env("PASSWORD_HASH_THREADS", _int_in(1, 64), 2,
         "argon2id threads of the signup pool and, separately, of the login pool; worst case "
         "2 × threads × 64 MiB")
-    password_hash_queue: int = env("PASSWORD_HASH_QUEUE", _int_in(0, 10_000), 16,
+    password_hash_queue: int = env("PASSWORD_HASH_QUEUE", _int_in(0, 10_000), 64,
         "signups (and, separately, logins) waiting for a hashing thread before 503 not_ready")
     posts_per_hour: int = env("POST_RATE_PER_HOUR", _int_in(1, 100_000), 20, "posts per user per hour")
     comments_per_hour: int = env("COMMENT_RATE_PER_HOUR", _int_in(1, 100_000), 120, "comments per user per hour")
