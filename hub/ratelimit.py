@@ -34,6 +34,12 @@ class WindowLimiter(Protocol):
 
     async def end_streak(self, key: str) -> None: ...
 
+    async def mark(self, key: str, ttl_s: int) -> None:
+        """Remembers `key` for `ttl_s` seconds (from now; a later mark restarts it)."""
+        ...
+
+    async def is_marked(self, key: str) -> bool: ...
+
 
 class MemoryLimiter:
     """Keeps at most one entry per active key; expired windows are dropped as they are met."""
@@ -42,6 +48,7 @@ class MemoryLimiter:
         self._clock = clock
         self._windows: dict[str, tuple[float, int]] = {}
         self._streaks: dict[str, tuple[int, float]] = {}  # key -> (failures, time of the last one)
+        self._marks: dict[str, float] = {}  # key -> when it expires (self._clock)
         self._max_keys = max_keys
 
     async def hit(self, key: str, limit: int, window_s: int) -> float:
@@ -79,6 +86,15 @@ class MemoryLimiter:
 
     async def end_streak(self, key: str) -> None:
         self._streaks.pop(key, None)
+
+    async def mark(self, key: str, ttl_s: int) -> None:
+        now = self._clock()
+        if len(self._marks) >= self._max_keys:
+            self._marks = {k: until for k, until in self._marks.items() if until > now}
+        self._marks[key] = now + ttl_s
+
+    async def is_marked(self, key: str) -> bool:
+        return self._marks.get(key, float("-inf")) > self._clock()
 
 
 # Decrements only a key that still exists: a bare DECR/HINCRBY on an expired key would create one without a TTL.
@@ -131,3 +147,9 @@ class RedisLimiter:
 
     async def end_streak(self, key: str) -> None:
         await self._client.delete(self._prefix + key)
+
+    async def mark(self, key: str, ttl_s: int) -> None:
+        await self._client.set(self._prefix + key, 1, ex=ttl_s)
+
+    async def is_marked(self, key: str) -> bool:
+        return bool(await self._client.exists(self._prefix + key))

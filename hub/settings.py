@@ -125,6 +125,9 @@ class Settings:
     login_backoff_max_s: float = env("LOGIN_BACKOFF_MAX", _float_in(1, 86_400), 900.0, "the longest backoff wait")
     login_failures_forget_s: int = env("LOGIN_FAILURES_FORGET", _int_in(60, 30 * 86_400), 3600,
         "an account's failure streak is forgotten this long after its last failure (or at a correct login)")
+    login_known_address_s: int = env("LOGIN_KNOWN_ADDRESS_TTL", _int_in(0, 365 * 86_400), 30 * 86_400,
+        "an address that signed up or logged into an account skips the account-wide backoff this long "
+        "(its own failures back off separately); 0: never")
     password_hash_threads: int = env("PASSWORD_HASH_THREADS", _int_in(1, 64), 2,
         "argon2id threads of the signup pool and, separately, of the login pool; worst case "
         "2 × threads × 64 MiB")

@@ -108,15 +108,18 @@ async def signup(data: JSONBody[SignupIn], services: AppServices, request: Reque
     email = data.email.strip().lower()
     if not _EMAIL.match(email):
         raise ValidationFailed({"email": "is not an email address"})
+    address = client_address(request)
     # The address's budget first, so one address over it does not also use up everyone's.
-    await spend(services, SIGNUPS_PER_IP, client_address(request))
+    await spend(services, SIGNUPS_PER_IP, address)
     await spend(services, SIGNUPS)
     password_hash = await hash_password(services.signup_hashes, data.password)
     async with services.db.transaction(SERVICE) as conn:
         user = await accounts.create_user(conn, email, password_hash, data.full_name)
         if user is None:
             raise EmailTaken()
-        return await _issue_pair(services, conn, user, family_id=uuid.uuid4(), parent_id=None)
+        pair = await _issue_pair(services, conn, user, family_id=uuid.uuid4(), parent_id=None)
+    await _remember_address(services, email, address)
+    return pair
 
 
 def client_address(request: Request[Any, Any, Any]) -> str:
@@ -125,20 +128,34 @@ def client_address(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _known_key(email: str, address: str) -> str:
+    return f"login:known:{email}|{address}"
+
+
+async def _remember_address(services: Services, email: str, address: str) -> None:
+    if services.settings.login_known_address_s:
+        await services.limiter.mark(_known_key(email, address), services.settings.login_known_address_s)
+
+
 @post("/api/auth/login", status_code=HTTP_200_OK, tags=["accounts"], security=[])
 async def login(data: JSONBody[LoginIn], services: AppServices, request: Request[Any, Any, Any]) -> TokenPair:
     """Only wrong passwords count, against the address (`LOGIN_RATE_PER_MINUTE`) and the account (the backoff
     of `hub.rules.login_backoff`). Both are reserved before the password is checked, so parallel guesses
-    cannot all slip past, and given back when the attempt ends any other way."""
+    cannot all slip past, and given back when the attempt ends any other way.
+
+    The account's streak is account-wide for addresses it does not know; an address that signed up or
+    logged in before has a streak of its own, so failures elsewhere cannot lock the owner out."""
     email = data.email.strip().lower()
     settings = services.settings
     limiter = services.limiter
-    address_key = f"login:ip:{client_address(request)}"
+    address = client_address(request)
+    address_key = f"login:ip:{address}"
     wait = await limiter.hit(address_key, settings.scaled(settings.login_attempts_per_minute), 60)
     if wait:
         raise RateLimited(wait)
     # Only after the address passed: a blocked address cannot create or extend an account's streak.
-    account_key = f"login:account:{email}"
+    known = await limiter.is_marked(_known_key(email, address))
+    account_key = f"login:account:{email}|{address}" if known else f"login:account:{email}"
     rule = partial(login_wait, free=settings.scaled(settings.login_backoff_after),
                    base_s=settings.login_backoff_base_s, max_s=settings.login_backoff_max_s)
     wait = await limiter.begin_attempt(account_key, services.clock(), rule, settings.login_failures_forget_s)
@@ -166,6 +183,7 @@ async def login(data: JSONBody[LoginIn], services: AppServices, request: Request
         raise
     await limiter.end_streak(account_key)
     await limiter.undo(address_key)
+    await _remember_address(services, email, address)
     return pair
 
 

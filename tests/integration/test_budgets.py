@@ -204,6 +204,24 @@ async def test_account_backoff_after_five_failures_doubles_and_a_correct_login_e
     assert after == [401] * 5, "a correct login ends the streak: five free failures again"
 
 
+async def test_failures_from_elsewhere_back_off_the_account_but_not_an_address_it_knows(start_hub: Any) -> None:
+    clock = Clock()  # frozen: the backoff's waits cannot run out between requests on a slow machine
+    with budget_hub(start_hub, clock=clock, login_attempts_per_minute=100, forwarded_allow_ips=ROUTER) as (url, _):
+        async with via_router(url) as http:
+            home = forwarded("198.51.100.5")
+            response = await http.post("/api/auth/signup", json={"email": new_email(), "password": "correct horse 1"},
+                                       headers=home)
+            assert response.status_code == 201, response.text
+            correct = {"email": response.json()["user"]["email"], "password": "correct horse 1"}
+            guesses = [(await bad_login(http, correct["email"], **forwarded("203.0.113.9"))).status_code
+                       for _ in range(10)]
+            from_new_address = await http.post("/api/auth/login", json=correct, headers=forwarded("203.0.113.10"))
+            from_home = await http.post("/api/auth/login", json=correct, headers=home)
+    assert guesses == [401] * 5 + [429] * 5
+    assert_rate_limited(from_new_address)  # the account-wide backoff holds for addresses it does not know
+    assert from_home.status_code == 200, from_home.text  # where the owner signed up is not locked out
+
+
 # -------------------------------------------------------------------------------------------------- creation
 
 

@@ -62,6 +62,17 @@ async def test_memory_window_undo_gives_a_hit_back() -> None:
     await limiter.undo("never-hit")  # nothing to give back: no error, no key
 
 
+async def test_memory_marks_expire_after_their_ttl() -> None:
+    now = [0.0]
+    limiter = MemoryLimiter(clock=lambda: now[0])
+    await limiter.mark("known", 10)
+    assert await limiter.is_marked("known") and not await limiter.is_marked("other")
+    now[0] = 9.9
+    assert await limiter.is_marked("known")
+    now[0] = 10.0
+    assert not await limiter.is_marked("known")
+
+
 async def test_hash_pool_refuses_past_threads_plus_queue_and_a_busy_pool_does_not_block_another() -> None:
     signups = HashPool("signup", threads=1, queue=1)
     logins = HashPool("login", threads=1, queue=1)
