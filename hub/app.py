@@ -102,6 +102,8 @@ def create_app(settings: Settings, database_dsn: str, *, clock: Callable[[], flo
                 await pruner
             if services.redis is not None:
                 await services.redis.aclose()
+            services.signup_hashes.close()
+            services.login_checks.close()
             await services.db.close()
 
     handlers: list[Any] = []

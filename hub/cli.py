@@ -104,7 +104,10 @@ def cmd_serve(settings: Settings) -> int:
             ws_ping_interval=settings.ws_heartbeat_s,
             ws_ping_timeout=settings.ws_heartbeat_s * 2,
             timeout_graceful_shutdown=int(settings.drain_timeout_s) or None,
+            # The client address that per-address budgets count comes from X-Forwarded-For, believed only
+            # from these proxies (uvicorn would read the variable itself; passed so `hub settings` lists it).
             proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
             ws=UVICORN_WS,
         )
     return 0

@@ -1,4 +1,5 @@
-"""Fixed-window request counters for REST limits (login). In memory for one instance, Redis for many."""
+"""Fixed-window counters for the REST budgets (signup, login, creation) and failure streaks for the login
+backoff. In memory for one instance, Redis for many (counted across instances)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,37 @@ from collections.abc import Callable
 from typing import Protocol
 
 import redis.asyncio as aioredis
+from redis.exceptions import WatchError
+
+# The wait before the next attempt, given the failures already in the streak (`hub.rules.login_backoff`).
+WaitRule = Callable[[int], float]
 
 
 class WindowLimiter(Protocol):
     async def hit(self, key: str, limit: int, window_s: int) -> float:
         """Counts one hit; returns 0 when allowed, else seconds until the window resets."""
         ...
+
+    async def undo(self, key: str) -> None:
+        """Takes back one hit of the current window: the attempt it reserved turned out not to count."""
+        ...
+
+    async def begin_attempt(self, key: str, now: float, wait: WaitRule, forget_s: int) -> float:
+        """Refuses (returns seconds to wait) while `wait(failures)` since the streak's last failure has not
+        passed; otherwise counts this attempt as a failure in advance (so parallel attempts cannot all slip
+        through) and returns 0. The caller then calls `end_streak` on success or `undo_attempt` when the
+        attempt was no failure after all. A streak is forgotten `forget_s` after its last failure."""
+        ...
+
+    async def undo_attempt(self, key: str) -> None: ...
+
+    async def end_streak(self, key: str) -> None: ...
+
+    async def mark(self, key: str, ttl_s: int) -> None:
+        """Remembers `key` for `ttl_s` seconds (from now; a later mark restarts it)."""
+        ...
+
+    async def is_marked(self, key: str) -> bool: ...
 
 
 class MemoryLimiter:
@@ -21,6 +47,8 @@ class MemoryLimiter:
     def __init__(self, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000) -> None:
         self._clock = clock
         self._windows: dict[str, tuple[float, int]] = {}
+        self._streaks: dict[str, tuple[int, float]] = {}  # key -> (failures, time of the last one)
+        self._marks: dict[str, float] = {}  # key -> when it expires (self._clock)
         self._max_keys = max_keys
 
     async def hit(self, key: str, limit: int, window_s: int) -> float:
@@ -32,6 +60,46 @@ class MemoryLimiter:
             self._windows = {k: v for k, v in self._windows.items() if now - v[0] < window_s}
         self._windows[key] = (start, count + 1)
         return 0.0 if count < limit else window_s - (now - start)
+
+    async def undo(self, key: str) -> None:
+        window = self._windows.get(key)
+        if window is not None and window[1] > 0:
+            self._windows[key] = (window[0], window[1] - 1)
+
+    async def begin_attempt(self, key: str, now: float, wait: WaitRule, forget_s: int) -> float:
+        failures, last = self._streaks.get(key, (0, now))
+        if now - last >= forget_s:
+            failures = 0
+        if failures:
+            remaining = last + wait(failures) - now
+            if remaining > 0:
+                return remaining
+        if len(self._streaks) >= self._max_keys:
+            self._streaks = {k: v for k, v in self._streaks.items() if now - v[1] < forget_s}
+        self._streaks[key] = (failures + 1, now)
+        return 0.0
+
+    async def undo_attempt(self, key: str) -> None:
+        streak = self._streaks.get(key)
+        if streak is not None:
+            self._streaks[key] = (max(0, streak[0] - 1), streak[1])
+
+    async def end_streak(self, key: str) -> None:
+        self._streaks.pop(key, None)
+
+    async def mark(self, key: str, ttl_s: int) -> None:
+        now = self._clock()
+        if len(self._marks) >= self._max_keys:
+            self._marks = {k: until for k, until in self._marks.items() if until > now}
+        self._marks[key] = now + ttl_s
+
+    async def is_marked(self, key: str) -> bool:
+        return self._marks.get(key, float("-inf")) > self._clock()
+
+
+# Decrements only a key that still exists: a bare DECR/HINCRBY on an expired key would create one without a TTL.
+_UNDO_HIT = "if redis.call('exists', KEYS[1]) == 1 then redis.call('decr', KEYS[1]) end"
+_UNDO_ATTEMPT = "if redis.call('exists', KEYS[1]) == 1 then redis.call('hincrby', KEYS[1], 'n', -1) end"
 
 
 class RedisLimiter:
@@ -47,3 +115,41 @@ class RedisLimiter:
             pipe.pttl(name)
             count, _, ttl_ms = await pipe.execute()
         return 0.0 if int(count) <= limit else max(int(ttl_ms), 0) / 1000
+
+    async def undo(self, key: str) -> None:
+        await self._client.eval(_UNDO_HIT, 1, self._prefix + key)
+
+    async def begin_attempt(self, key: str, now: float, wait: WaitRule, forget_s: int) -> float:
+        name = self._prefix + key
+        async with self._client.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    # Optimistic: read the streak, decide in Python (the rule stays pure), write only if
+                    # no other attempt wrote in between; otherwise decide again on what it wrote.
+                    await pipe.watch(name)
+                    failures_raw, last_raw = await pipe.hmget(name, ["n", "t"])
+                    failures = int(failures_raw or 0)
+                    if failures:
+                        remaining = float(last_raw or 0) + wait(failures) - now
+                        if remaining > 0:
+                            await pipe.unwatch()  # type: ignore[no-untyped-call]
+                            return remaining
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(name, mapping={"n": failures + 1, "t": now})
+                    pipe.expire(name, forget_s)
+                    await pipe.execute()
+                    return 0.0
+                except WatchError:
+                    continue
+
+    async def undo_attempt(self, key: str) -> None:
+        await self._client.eval(_UNDO_ATTEMPT, 1, self._prefix + key)
+
+    async def end_streak(self, key: str) -> None:
+        await self._client.delete(self._prefix + key)
+
+    async def mark(self, key: str, ttl_s: int) -> None:
+        await self._client.set(self._prefix + key, 1, ex=ttl_s)
+
+    async def is_marked(self, key: str) -> bool:
+        return bool(await self._client.exists(self._prefix + key))

@@ -208,8 +208,8 @@ class Realtime:
             max_subscriptions=s.ws_max_subscriptions,
             replay_buffer_frames=max(1, s.ws_send_queue // 4),
             send_queue_frames=s.ws_send_queue,
-            publish_rate_per_s=s.ws_publish_rate,
-            publish_burst=s.ws_publish_burst,
+            publish_rate_per_s=s.ws_publish_rate * s.rate_limit_scale,
+            publish_burst=s.scaled(s.ws_publish_burst),
             frame_rate_per_s=s.ws_frame_rate,
             frame_burst=s.ws_frame_burst,
             strike_limit=s.ws_strike_limit,
@@ -219,7 +219,8 @@ class Realtime:
             large_room_threshold=s.large_room_threshold,
         )
         # Shared by every connection of the instance: keys are "<user>|<channel>", so a user's tabs share a bucket.
-        self.publish_limiter = KeyedLimiter(s.ws_publish_rate, s.ws_publish_burst, max_keys=100_000)
+        self.publish_limiter = KeyedLimiter(self.limits.publish_rate_per_s, self.limits.publish_burst,
+                                            max_keys=100_000)
         self.missing = MissingIds(s.ws_missing_ttl_s, s.ws_missing_max)
         self.log = DbEventLog(services.db)
         self.fanout = ObservedFanout(self.log, on_open=self._channel_opened, on_close=self._channel_closed)

@@ -10,6 +10,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from hub.metrics import Metrics
+from hub.passwords import HashPool
 from hub.ratelimit import MemoryLimiter, RedisLimiter, WindowLimiter
 from hub.settings import Settings
 from hub.tokens import TokenService
@@ -23,6 +24,8 @@ class Services:
     tokens: TokenService
     metrics: Metrics
     limiter: WindowLimiter
+    signup_hashes: HashPool  # separate pools: a signup flood never delays a login's check
+    login_checks: HashPool
     namespace: str
     redis: aioredis.Redis | None = None
     clock: Callable[[], float] = time.time
@@ -50,6 +53,8 @@ def build_services(settings: Settings, database_dsn: str) -> Services:
         tokens=TokenService(settings.secret_or_generated(), settings.jwt_issuer, settings.access_token_ttl_s),
         metrics=Metrics(),
         limiter=RedisLimiter(redis_client, namespace) if redis_client else MemoryLimiter(),
+        signup_hashes=HashPool("signup", settings.password_hash_threads, settings.password_hash_queue),
+        login_checks=HashPool("login", settings.password_hash_threads, settings.password_hash_queue),
         namespace=namespace,
         redis=redis_client,
     )

@@ -107,8 +107,38 @@ class Settings:
     refresh_token_ttl_s: int = env("REFRESH_TOKEN_TTL", _int_in(60, 90 * 86_400), 30 * 86_400,
         "refresh token lifetime")
     login_attempts_per_minute: int = env("LOGIN_RATE_PER_MINUTE", _int_in(1, 10_000), 10,
-        "failed and successful logins per email and per IP per minute")
+        "failed logins per client address per minute (successes do not count)")
     # --- abuse budgets: signup, login and per-user creation (each multiplied by RATE_LIMIT_SCALE)
+    rate_limit_scale: float = env("RATE_LIMIT_SCALE", _float_in(0.001, 1_000_000), 1.0,
+        "multiplies every per-address, per-user and global budget (e.g. 100 for a load test from one address)")
+    forwarded_allow_ips: str = env("FORWARDED_ALLOW_IPS", _text, "127.0.0.1,::1",
+        "proxies (IPs or CIDRs, comma-separated; * any) whose X-Forwarded-For names the client address "
+        "that per-address budgets count; set it to the platform router's")
+    signups_per_ip_per_hour: int = env("SIGNUP_RATE_PER_IP_PER_HOUR", _int_in(1, 100_000), 10,
+        "signups per client address per hour")
+    signups_per_minute: int = env("SIGNUP_RATE_PER_MINUTE", _int_in(1, 1_000_000), 60,
+        "signups per minute from all addresses together")
+    login_backoff_after: int = env("LOGIN_BACKOFF_AFTER", _int_in(1, 1000), 5,
+        "failed logins in a row per account before its exponential backoff starts")
+    login_backoff_base_s: float = env("LOGIN_BACKOFF_BASE", _float_in(0.1, 3600), 1.0,
+        "the first backoff wait; each further failure doubles it")
+    login_backoff_max_s: float = env("LOGIN_BACKOFF_MAX", _float_in(1, 86_400), 900.0, "the longest backoff wait")
+    login_failures_forget_s: int = env("LOGIN_FAILURES_FORGET", _int_in(60, 30 * 86_400), 3600,
+        "an account's failure streak is forgotten this long after its last failure (or at a correct login)")
+    login_known_address_s: int = env("LOGIN_KNOWN_ADDRESS_TTL", _int_in(0, 365 * 86_400), 30 * 86_400,
+        "an address that signed up or logged into an account skips the account-wide backoff this long "
+        "(its own failures back off separately); 0: never")
+    password_hash_threads: int = env("PASSWORD_HASH_THREADS", _int_in(1, 64), 2,
+        "argon2id threads of the signup pool and, separately, of the login pool; worst case "
+        "2 × threads × 64 MiB")
+    password_hash_queue: int = env("PASSWORD_HASH_QUEUE", _int_in(0, 10_000), 64,
+        "signups (and, separately, logins) waiting for a hashing thread before 503 not_ready")
+    posts_per_hour: int = env("POST_RATE_PER_HOUR", _int_in(1, 100_000), 20, "posts per user per hour")
+    comments_per_hour: int = env("COMMENT_RATE_PER_HOUR", _int_in(1, 100_000), 120, "comments per user per hour")
+    votes_per_minute: int = env("VOTE_RATE_PER_MINUTE", _int_in(1, 100_000), 60,
+        "votes per user per minute: post and comment votes, question votes in rooms")
+    room_messages_per_minute: int = env("ROOM_MESSAGE_RATE_PER_MINUTE", _int_in(1, 100_000), 30,
+        "chat lines, questions and announcements per user per minute, all rooms together")
     # --- billing
     stripe_secret_key: str | None = env("STRIPE_SECRET_KEY", _text, None, "unset: billing answers 503")
     stripe_webhook_secret: str | None = env("STRIPE_WEBHOOK_SECRET", _text, None, "whsec_… for webhooks")
@@ -219,6 +249,10 @@ class Settings:
                                 "(the in-process broker cannot reach other workers)")
         if self.db_pool_min > self.db_pool_max:
             raise SettingsError("DB_POOL_MIN: must not exceed DB_POOL_MAX")
+
+    def scaled(self, budget: int) -> int:
+        """A per-address, per-user or global budget times RATE_LIMIT_SCALE, never below 1."""
+        return max(1, int(budget * self.rate_limit_scale))
 
     @property
     def billing_enabled(self) -> bool:

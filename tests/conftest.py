@@ -57,6 +57,7 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> S
         namespace=f"hubtest:{run_tag()}",
         redis_url=redis_url,
         login_attempts_per_minute=100_000,
+        rate_limit_scale=10_000,  # budgets out of the way; tests of a budget start a hub with rate_limit_scale=1
         db_pool_max=5,
     )
 
@@ -78,7 +79,8 @@ def start_hub(test_db: DatabaseUnderTest, base_settings: Settings) -> object:
         settings = replace(base_settings, **changes)
         app = create_app(settings, test_db.app_dsn, clock=clock)
         return serve_in_thread(app, ws_max_size=settings.ws_max_frame_bytes, ws=UVICORN_WS,
-                               ws_per_message_deflate=settings.ws_compression)
+                               ws_per_message_deflate=settings.ws_compression,
+                               forwarded_allow_ips=settings.forwarded_allow_ips)
 
     return start
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -15,6 +16,7 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from hub.auth import AppServices, Caller
+from hub.budgets import SIGNUPS, SIGNUPS_PER_IP, spend
 from hub.errors import (
     EmailTaken,
     InvalidCredentials,
@@ -24,6 +26,7 @@ from hub.errors import (
     ValidationFailed,
 )
 from hub.passwords import hash_password, verify_password
+from hub.rules.login_backoff import login_wait
 from hub.services import Services
 from hub.tokens import hash_refresh_token, new_refresh_token
 from persistence import accounts, profiles
@@ -101,37 +104,87 @@ async def _issue_pair(services: Services, conn: asyncpg.Connection, user: asyncp
 
 
 @post("/api/auth/signup", status_code=201, tags=["accounts"], security=[])
-async def signup(data: JSONBody[SignupIn], services: AppServices) -> TokenPair:
+async def signup(data: JSONBody[SignupIn], services: AppServices, request: Request[Any, Any, Any]) -> TokenPair:
     email = data.email.strip().lower()
     if not _EMAIL.match(email):
         raise ValidationFailed({"email": "is not an email address"})
-    password_hash = await hash_password(data.password)
+    address = client_address(request)
+    # The address's budget first, so one address over it does not also use up everyone's.
+    await spend(services, SIGNUPS_PER_IP, address)
+    await spend(services, SIGNUPS)
+    password_hash = await hash_password(services.signup_hashes, data.password)
     async with services.db.transaction(SERVICE) as conn:
         user = await accounts.create_user(conn, email, password_hash, data.full_name)
         if user is None:
             raise EmailTaken()
-        return await _issue_pair(services, conn, user, family_id=uuid.uuid4(), parent_id=None)
+        pair = await _issue_pair(services, conn, user, family_id=uuid.uuid4(), parent_id=None)
+    await _remember_address(services, email, address)
+    return pair
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The client's address as uvicorn resolved it: X-Forwarded-For when the peer is a trusted proxy
+    (`FORWARDED_ALLOW_IPS`), else the peer itself."""
+    return request.client.host if request.client else "unknown"
+
+
+def _known_key(email: str, address: str) -> str:
+    return f"login:known:{email}|{address}"
+
+
+async def _remember_address(services: Services, email: str, address: str) -> None:
+    if services.settings.login_known_address_s:
+        await services.limiter.mark(_known_key(email, address), services.settings.login_known_address_s)
 
 
 @post("/api/auth/login", status_code=HTTP_200_OK, tags=["accounts"], security=[])
 async def login(data: JSONBody[LoginIn], services: AppServices, request: Request[Any, Any, Any]) -> TokenPair:
+    """Only wrong passwords count, against the address (`LOGIN_RATE_PER_MINUTE`) and the account (the backoff
+    of `hub.rules.login_backoff`). Both are reserved before the password is checked, so parallel guesses
+    cannot all slip past, and given back when the attempt ends any other way.
+
+    The account's streak is account-wide for addresses it does not know; an address that signed up or
+    logged in before has a streak of its own, so failures elsewhere cannot lock the owner out."""
     email = data.email.strip().lower()
-    limit = services.settings.login_attempts_per_minute
-    client_ip = request.client.host if request.client else "unknown"
-    for key in (f"login:email:{email}", f"login:ip:{client_ip}"):
-        retry_after = await services.limiter.hit(key, limit, 60)
-        if retry_after:
-            raise RateLimited(retry_after)
-    async with services.db.transaction(SERVICE) as conn:
-        user = await accounts.user_by_email(conn, email)
-    # argon2 takes tens of milliseconds: no pool connection is held while it runs, so a burst of logins
-    # cannot starve the other routes of connections.
-    if not await verify_password(user["encrypted_password"] if user else None, data.password):
-        raise InvalidCredentials()
-    assert user is not None
-    async with services.db.transaction(SERVICE) as conn:
-        await accounts.record_sign_in(conn, user["id"])
-        return await _issue_pair(services, conn, user, family_id=uuid.uuid4(), parent_id=None)
+    settings = services.settings
+    limiter = services.limiter
+    address = client_address(request)
+    address_key = f"login:ip:{address}"
+    wait = await limiter.hit(address_key, settings.scaled(settings.login_attempts_per_minute), 60)
+    if wait:
+        raise RateLimited(wait)
+    # Only after the address passed: a blocked address cannot create or extend an account's streak.
+    known = await limiter.is_marked(_known_key(email, address))
+    account_key = f"login:account:{email}|{address}" if known else f"login:account:{email}"
+    rule = partial(login_wait, free=settings.scaled(settings.login_backoff_after),
+                   base_s=settings.login_backoff_base_s, max_s=settings.login_backoff_max_s)
+    wait = await limiter.begin_attempt(account_key, services.clock(), rule, settings.login_failures_forget_s)
+    if wait:
+        await limiter.undo(address_key)  # refused unheard: no password was tried
+        raise RateLimited(wait)
+    wrong_password = False
+    try:
+        async with services.db.transaction(SERVICE) as conn:
+            user = await accounts.user_by_email(conn, email)
+        # argon2 takes tens of milliseconds: no pool connection is held while it runs, so a burst of logins
+        # cannot starve the other routes of connections.
+        if not await verify_password(services.login_checks, user["encrypted_password"] if user else None,
+                                     data.password):
+            wrong_password = True
+            raise InvalidCredentials()
+        assert user is not None
+        async with services.db.transaction(SERVICE) as conn:
+            await accounts.record_sign_in(conn, user["id"])
+            pair = await _issue_pair(services, conn, user, family_id=uuid.uuid4(), parent_id=None)
+    except BaseException:
+        if not wrong_password:
+            await limiter.undo_attempt(account_key)
+            await limiter.undo(address_key)
+        raise
+    await limiter.end_streak(account_key)
+    await limiter.undo(address_key)
+    await _remember_address(services, email, address)
+    return pair
 
 
 @post("/api/auth/refresh", status_code=HTTP_200_OK, tags=["accounts"], security=[])

@@ -18,6 +18,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from hub.api.posts import NO_NUL, author_view, require_author_or_admin, thread_channel
 from hub.auth import AppServices, Caller
+from hub.budgets import COMMENTS, spend
 from hub.errors import Locked, NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
 from hub.pagination import Page, check_limit, cursor_key, page_of
@@ -94,6 +95,8 @@ async def list_thread(
 @post("/api/posts/{post_id:uuid}/comments", status_code=201, tags=["community"])
 async def create_comment(post_id: FromPath[UUID], data: JSONBody[CommentIn], user: Caller, services: AppServices,
                          idempotency_key: IdempotencyKey = None) -> Response[Any]:
+    await spend(services, COMMENTS, str(user.require_user_id()))
+
     async def create(conn: asyncpg.Connection) -> dict[str, Any]:
         post_row = await community.post_by_id(conn, post_id)
         if post_row is None:

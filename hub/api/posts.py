@@ -18,6 +18,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from hub.api.progress import unlock_due_achievements
 from hub.auth import AppServices, Caller, require_admin
+from hub.budgets import POSTS, spend
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
 from hub.pagination import Page, check_limit, decode_cursor, page_of
@@ -122,6 +123,7 @@ def require_announcement_rights(identity: Identity, post_type: object) -> None:
 async def create_post(data: JSONBody[PostIn], user: Caller, services: AppServices,
                       idempotency_key: IdempotencyKey = None) -> Response[Any]:
     require_announcement_rights(user, data.post_type)
+    await spend(services, POSTS, str(user.require_user_id()))
 
     async def create(conn: asyncpg.Connection) -> dict[str, Any]:
         author = user.require_user_id()

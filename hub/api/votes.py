@@ -16,6 +16,7 @@ from litestar import delete, put
 from litestar.params import FromPath, JSONBody
 
 from hub.auth import AppServices, Caller
+from hub.budgets import VOTES, spend
 from hub.errors import NotFound
 from hub.rules.threads import score
 from persistence import votes
@@ -60,6 +61,7 @@ async def _vote(services: AppServices, user: Identity, target_type: TargetType, 
 @put("/api/posts/{post_id:uuid}/vote", tags=["community"])
 async def vote_post(post_id: FromPath[UUID], data: JSONBody[VoteIn], user: Caller,
                     services: AppServices) -> VoteOut:
+    await spend(services, VOTES, str(user.require_user_id()))  # casting counts; retracting (DELETE) does not
     return await _vote(services, user, "post", post_id, data.vote_type)
 
 
@@ -71,6 +73,7 @@ async def retract_post_vote(post_id: FromPath[UUID], user: Caller, services: App
 @put("/api/comments/{comment_id:uuid}/vote", tags=["community"])
 async def vote_comment(comment_id: FromPath[UUID], data: JSONBody[VoteIn], user: Caller,
                        services: AppServices) -> VoteOut:
+    await spend(services, VOTES, str(user.require_user_id()))
     return await _vote(services, user, "comment", comment_id, data.vote_type)
 
 

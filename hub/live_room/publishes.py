@@ -4,7 +4,9 @@
 announcements host or admin only). Each handler is one transaction: it locks the session row and
 refuses with `session_not_live` unless the session is live at that moment (so nothing is stored after
 `end`, whose transition waits on the lock), writes the row as `service_role` (room rows are
-server-owned) and appends the event with the message's REST view (`message_view`).
+server-owned) and appends the event with the message's REST view (`message_view`). Before it, chat lines,
+questions and announcements spend the sender's room-message budget and question votes the vote budget
+(`hub.budgets`; over it: `rate_limited` with `details.retry_after`).
 
 Replies: `{"seq", "message"}` for stored lines and answers (`seq` null when the question was already
 answered: nothing new is sent); `{"question_id", "upvotes", "voted"}` for a vote (`voted` false for a
@@ -24,8 +26,9 @@ from uuid import UUID
 
 import asyncpg
 
-from channels.errors import NotFound, SessionNotLive
+from channels.errors import NotFound, RateLimited, SessionNotLive
 from hub.api.session_messages import message_view
+from hub.budgets import ROOM_MESSAGES, VOTES, Budget, retry_after
 from hub.realtime import PublishContext, PublishHandler
 from persistence import session_room
 from persistence.db import set_identity
@@ -58,8 +61,16 @@ async def _question(conn: asyncpg.Connection, ctx: PublishContext, session_id: U
     return question_id, answered
 
 
+async def _spend(ctx: PublishContext, budget: Budget) -> None:
+    """The sender's per-user budget, counted across rooms and instances (`hub.budgets`)."""
+    wait = await retry_after(ctx.services, budget, str(ctx.identity.require_user_id()))
+    if wait:
+        raise RateLimited(wait, f"over the {budget.name} budget")
+
+
 def _line(kind: str, event: str) -> PublishHandler:
     async def store(ctx: PublishContext) -> dict[str, Any]:
+        await _spend(ctx, ROOM_MESSAGES)
         async with ctx.services.db.transaction(ctx.identity) as conn:
             session_id = await _open_room(conn, ctx)
             message_id = await session_room.insert_message(conn, session_id, ctx.identity.require_user_id(), kind,
@@ -72,6 +83,7 @@ def _line(kind: str, event: str) -> PublishHandler:
 
 
 async def vote_question(ctx: PublishContext) -> dict[str, Any]:
+    await _spend(ctx, VOTES)
     async with ctx.services.db.transaction(ctx.identity) as conn:
         session_id = await _open_room(conn, ctx)
         question_id, _ = await _question(conn, ctx, session_id)

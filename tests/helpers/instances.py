@@ -87,6 +87,7 @@ async def start_instance(test_db: DatabaseUnderTest, settings: Settings, log_dir
         "HUB_DATA_DIR": settings.data_dir,
         "LOG_LEVEL": "warning",
         "LOGIN_RATE_PER_MINUTE": "10000",
+        "RATE_LIMIT_SCALE": str(settings.rate_limit_scale),  # the suite's: budgets out of the way
         "DB_POOL_MAX": "4",
         **env,
     }

@@ -116,8 +116,8 @@ async def test_routes_without_a_token_answer_401_problem(client: httpx.AsyncClie
     assert response.json()["code"] == "unauthorized"
 
 
-async def test_login_is_rate_limited_per_email(start_hub) -> None:  # type: ignore[no-untyped-def]
-    with start_hub(login_attempts_per_minute=3, redis_url=None) as url:
+async def test_failed_logins_are_rate_limited_per_address(start_hub) -> None:  # type: ignore[no-untyped-def]
+    with start_hub(login_attempts_per_minute=3, rate_limit_scale=1, redis_url=None) as url:
         async with httpx.AsyncClient(base_url=url) as http:
             account = await signup(http)
             codes = [(await http.post("/api/auth/login", json={"email": account.email, "password": "nope nope"}))
