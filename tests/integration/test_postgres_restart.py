@@ -129,8 +129,8 @@ async def hub_on_own_postgres(own_postgres: OwnPostgres, base_settings: Settings
     owner_dsn = with_database(own_postgres.dsn, "hub")
     await apply_migrations(owner_dsn, log=lambda _: None)
     database = DatabaseUnderTest(owner_dsn=owner_dsn, app_dsn=with_user(owner_dsn, APP_ROLE))
-    # No Redis: the fault under test is PostgreSQL's. Budgets scaled up: the writers post fast on purpose.
-    instance = await start_instance(database, base_settings, tmp_path, redis_url="", RATE_LIMIT_SCALE="100")
+    # No Redis: the fault under test is PostgreSQL's. The suite's budget scale applies: the writers post fast.
+    instance = await start_instance(database, base_settings, tmp_path, redis_url="")
     try:
         yield instance, owner_dsn
     finally:
