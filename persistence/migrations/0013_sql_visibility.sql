@@ -13,6 +13,10 @@
 -- functions start with no grant at all, and every existing one in the hub's schemas loses PUBLIC's
 -- (trigger functions need none: a trigger fires whoever writes). The few callable ones are granted below.
 ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+-- Supabase grants everything new in `public` to anon and authenticated by default: not here.
+ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM anon, authenticated;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON SEQUENCES FROM anon, authenticated;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON FUNCTIONS FROM anon, authenticated;
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA public, realtime, private, billing FROM PUBLIC, anon, authenticated;
 GRANT EXECUTE ON FUNCTION public.is_admin(), public.is_host(), public.calculate_user_level(integer)
     TO anon, authenticated, service_role;
