@@ -30,6 +30,21 @@ REVOKE ALL ON SCHEMA realtime FROM PUBLIC, anon, authenticated;
 REVOKE ALL ON SCHEMA private, billing FROM PUBLIC, anon, authenticated;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public, realtime, private, billing FROM PUBLIC, anon, authenticated;
 
+-- Notifications on `hub_events` / `hub_state` are trusted by every instance's listener, so sending one is
+-- server-owned too (the hub sends them as service_role or from definer triggers). Only the owner of
+-- pg_notify (a superuser) can change its grant: on Supabase this is skipped, and PostgREST cannot call
+-- pg_catalog functions anyway.
+DO $notify$
+BEGIN
+    IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+        REVOKE EXECUTE ON FUNCTION pg_catalog.pg_notify(text, text) FROM PUBLIC;
+        GRANT EXECUTE ON FUNCTION pg_catalog.pg_notify(text, text) TO service_role;
+    ELSE
+        RAISE NOTICE 'pg_notify stays executable by PUBLIC: only a superuser can revoke it';
+    END IF;
+END
+$notify$;
+
 -- ---------------------------------------------------------------- the free tier, as the database sees it
 -- FREE_TIER_LEVEL is a hub setting; the hub writes it here at startup (persistence/plans.py), so the
 -- content function below gives anonymous and plan-less callers exactly the levels REST gives them.
@@ -143,6 +158,15 @@ GRANT SELECT (id, post_id, author_id, parent_comment_id, content, upvotes_count,
 GRANT INSERT (post_id, author_id, parent_comment_id, content) ON public.community_comments TO authenticated;
 GRANT UPDATE (content) ON public.community_comments TO authenticated;
 DROP POLICY community_comments_delete_own_or_admin ON public.community_comments;
+-- A reply belongs to its parent's post (REST answers 422 otherwise).
+ALTER POLICY community_comments_insert_own ON public.community_comments
+    WITH CHECK (author_id = auth.uid()
+                AND EXISTS (SELECT 1 FROM public.community_posts p
+                            WHERE p.id = post_id AND (NOT p.is_locked OR public.is_admin()))
+                AND (community_comments.parent_comment_id IS NULL
+                     OR EXISTS (SELECT 1 FROM public.community_comments parent
+                                WHERE parent.id = community_comments.parent_comment_id
+                                  AND parent.post_id = community_comments.post_id)));
 ALTER POLICY community_comments_update_own_or_admin ON public.community_comments
     USING ((author_id = auth.uid() OR public.is_admin()) AND NOT is_deleted)
     WITH CHECK (author_id = auth.uid() OR public.is_admin());
@@ -174,6 +198,20 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION public.delete_comment(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.delete_comment(uuid) TO authenticated, service_role;
+
+-- ---------------------------------------------------------------- votes: on what REST lets you vote on
+-- A deleted comment takes no votes (REST answers 404).
+ALTER POLICY community_votes_insert_own ON public.community_votes
+    WITH CHECK (user_id = auth.uid()
+                AND (target_type = 'post'
+                     OR EXISTS (SELECT 1 FROM public.community_comments c
+                                WHERE c.id = target_id AND NOT c.is_deleted)));
+ALTER POLICY community_votes_update_own ON public.community_votes
+    USING (user_id = auth.uid())
+    WITH CHECK (user_id = auth.uid()
+                AND (target_type = 'post'
+                     OR EXISTS (SELECT 1 FROM public.community_comments c
+                                WHERE c.id = target_id AND NOT c.is_deleted)));
 
 -- ---------------------------------------------------------------- live sessions: the meeting URL
 -- Every signed-in user reads sessions; `meeting_url` only the host, admins and seat holders
@@ -207,6 +245,32 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION public.session_meeting_url(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.session_meeting_url(uuid) TO authenticated, service_role;
+
+-- PATCH /api/sessions/{id}'s rules for a host editing in plain SQL: only while `scheduled`, never below
+-- the seats taken, at most 24 hours long, and a new time in the future. The hub's own edits run as
+-- service_role (the route checks the same, against its clock), and the seat counter trigger as the owner.
+CREATE FUNCTION public.guard_session_edit() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, public
+AS $$
+BEGIN
+    IF current_user = 'authenticated' THEN
+        IF OLD.status <> 'scheduled' THEN
+            RAISE EXCEPTION 'only a scheduled session can be edited' USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        IF NEW.max_participants < NEW.current_participants
+           OR NEW.duration > interval '24 hours'
+           OR (NEW.scheduled_at IS DISTINCT FROM OLD.scheduled_at AND NEW.scheduled_at <= now()) THEN
+            RAISE EXCEPTION 'capacity below the seats taken, duration over 24 hours or a time in the past'
+                USING ERRCODE = 'check_violation';
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER trg_live_sessions_edit_guard BEFORE UPDATE ON public.live_sessions
+    FOR EACH ROW EXECUTE FUNCTION public.guard_session_edit();
 
 -- ---------------------------------------------------------------- activity log: the columns REST shows
 REVOKE SELECT ON public.user_activity_log FROM PUBLIC, anon, authenticated;

@@ -225,6 +225,20 @@ async def test_comments_are_deleted_only_by_their_author_or_an_admin_through_the
     assert [r["content"] for r in edited] == ["edited"]
 
 
+async def test_replies_stay_on_their_parents_post_and_deleted_comments_take_no_votes(
+        app_db: Database, owner_conn: asyncpg.Connection, world: World) -> None:
+    elsewhere = await owner_conn.fetchval(
+        "INSERT INTO public.community_posts (author_id, title) VALUES ($1, 'elsewhere') RETURNING id", world.other)
+    reply = """INSERT INTO public.community_comments (post_id, author_id, parent_comment_id, content)
+               VALUES ($1, $2, $3, 'a reply') RETURNING id"""
+    await refused(app_db, user(world.other), reply, elsewhere, world.other, world.comment)
+    assert len(await rows_as(app_db, user(world.other), reply, world.post, world.other, world.comment)) == 1
+    vote = """INSERT INTO public.community_votes (user_id, target_type, target_id, vote_type)
+              VALUES ($1, 'comment', $2, 'upvote') RETURNING id"""
+    await refused(app_db, user(world.other), vote, world.other, world.deleted_comment)
+    assert len(await rows_as(app_db, user(world.other), vote, world.other, world.comment)) == 1
+
+
 async def test_post_metadata_is_not_writable(app_db: Database, world: World) -> None:
     await refused(app_db, user(world.author),
                   "UPDATE public.community_posts SET metadata = '{}' WHERE id = $1 RETURNING id", world.post)
@@ -256,6 +270,21 @@ async def test_meeting_url_is_for_the_host_admins_and_seat_holders_only(app_db: 
     assert [r["id"] for r in changed] == [world.session]
 
 
+async def test_hosts_edit_sessions_in_sql_only_as_rest_allows(app_db: Database, owner_conn: asyncpg.Connection,
+                                                               world: World) -> None:
+    host = user(world.host, "host")
+    for invalid in ("UPDATE public.live_sessions SET max_participants = 0 WHERE id = $1 RETURNING id",
+                    "UPDATE public.live_sessions SET duration = interval '25 hours' WHERE id = $1 RETURNING id",
+                    "UPDATE public.live_sessions SET scheduled_at = now() - interval '1 hour' WHERE id = $1 "
+                    "RETURNING id"):
+        with pytest.raises(asyncpg.CheckViolationError):
+            await rows_as(app_db, host, invalid, world.session)
+    retitle = "UPDATE public.live_sessions SET title = 'rewritten' WHERE id = $1 RETURNING id"
+    assert len(await rows_as(app_db, host, retitle, world.session)) == 1
+    await owner_conn.execute("UPDATE public.live_sessions SET status = 'ended' WHERE id = $1", world.session)
+    await refused(app_db, host, retitle, world.session)
+
+
 # ---------------------------------------------------------------- the event log and functions
 
 async def test_clients_cannot_append_events_or_read_the_log(app_db: Database, world: World) -> None:
@@ -264,6 +293,9 @@ async def test_clients_cannot_append_events_or_read_the_log(app_db: Database, wo
                       f"user:{world.author}")
         await refused(app_db, identity, "SELECT seq FROM realtime.channel_heads LIMIT 1")
         await refused(app_db, identity, "SELECT realtime.prune_events(NULL, 0)")
+        # the listeners trust hub_events / hub_state notifications (test servers: the owner is a superuser)
+        await refused(app_db, identity, "SELECT pg_notify('hub_events', $1)",
+                      f'{{"c": "user:{world.author}", "s": 1, "e": "xp.awarded", "d": {{}}}}')
 
 
 # What each role may EXECUTE in the hub's schemas: nothing else (PostgreSQL grants PUBLIC by default).
