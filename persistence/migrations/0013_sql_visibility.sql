@@ -128,13 +128,14 @@ GRANT SELECT (id, full_name, avatar_url, bio, trading_experience, current_level,
     ON public.user_profiles TO authenticated;
 DROP POLICY user_profiles_update_own ON public.user_profiles;
 
--- The caller's own profile (GET/PATCH /api/profiles/me). Runs with the owner's rights, so the row
--- filter is the whole rule: security_barrier keeps a caller's functions from seeing other rows first.
+-- The caller's own profile (GET/PATCH /api/profiles/me; service_role, which reads every row anyway, for
+-- GET /api/auth/me). Runs with the owner's rights, so the row filter is the whole rule: security_barrier
+-- keeps a caller's functions from seeing other rows first.
 CREATE VIEW public.my_profile WITH (security_barrier = true) AS
 SELECT id, full_name, avatar_url, bio, timezone, preferred_language, trading_experience, trading_goals,
        current_level, total_xp, created_at, updated_at
 FROM public.user_profiles
-WHERE id = auth.uid();
+WHERE id = auth.uid() OR auth.role() = 'service_role';
 REVOKE ALL ON public.my_profile FROM PUBLIC, anon, authenticated;
 GRANT SELECT ON public.my_profile TO authenticated, service_role;
 GRANT UPDATE (full_name, avatar_url, bio, timezone, preferred_language, trading_experience, trading_goals)

@@ -183,6 +183,22 @@ async def test_others_see_only_public_profile_fields_and_the_owner_sees_all(app_
     await refused(app_db, ANON, "SELECT id FROM public.my_profile")
 
 
+async def test_rest_shows_the_own_profile_in_full_and_others_public_fields(client: httpx.AsyncClient) -> None:
+    me, other = await signup(client), await signup(client)
+    account = await client.get("/api/auth/me", headers=me.headers)
+    assert account.status_code == 200
+    assert account.json()["profile"]["timezone"] == "UTC"
+    # login answers with the same view, read as service_role
+    logged_in = await client.post("/api/auth/login", json={"email": me.email, "password": me.password})
+    assert logged_in.status_code == 200
+    assert logged_in.json()["user"]["profile"]["timezone"] == "UTC"
+    own = await client.get("/api/profiles/me", headers=me.headers)
+    assert (own.status_code, own.json()["timezone"]) == (200, "UTC")
+    theirs = await client.get(f"/api/profiles/{other.user_id}", headers=me.headers)
+    assert theirs.status_code == 200
+    assert set(theirs.json()) == PROFILE_PUBLIC
+
+
 async def test_users_edit_only_their_own_profiles_editable_fields(app_db: Database, world: World) -> None:
     mine = "UPDATE public.my_profile SET timezone = 'Europe/Paris' RETURNING id, timezone"
     assert [tuple(r) for r in await rows_as(app_db, user(world.author), mine)] == [(world.author, "Europe/Paris")]
