@@ -216,7 +216,7 @@ ALTER POLICY community_votes_update_own ON public.community_votes
 
 -- ---------------------------------------------------------------- live sessions: the meeting URL
 -- Every signed-in user reads sessions; `meeting_url` only the host, admins and seat holders
--- (registered or attended), through session_meeting_url(). `metadata` is neither shown nor written by REST.
+-- (registered or attended), through session_meeting_urls(). `metadata` is neither shown nor written by REST.
 REVOKE SELECT, INSERT, UPDATE ON public.live_sessions FROM PUBLIC, anon, authenticated;
 GRANT SELECT (id, title, description, host_id, session_type, scheduled_at, duration, max_participants,
               current_participants, recording_url, is_recorded, status, prerequisites, tags, created_at,
@@ -229,14 +229,16 @@ GRANT UPDATE (title, description, session_type, scheduled_at, duration, max_part
               meeting_url, recording_url, is_recorded, prerequisites, tags)
     ON public.live_sessions TO authenticated;
 
--- The session's meeting URL for the caller, NULL unless the caller may have it (service_role may).
-CREATE FUNCTION public.session_meeting_url(p_session_id uuid) RETURNS text
+-- The meeting URLs of the given sessions that the caller may have (service_role: all); one call per
+-- page of sessions, not one per row.
+CREATE FUNCTION public.session_meeting_urls(p_session_ids uuid[])
+    RETURNS TABLE (session_id uuid, meeting_url text)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, public
 AS $$
-    SELECT s.meeting_url
+    SELECT s.id, s.meeting_url
     FROM public.live_sessions s
-    WHERE s.id = p_session_id
+    WHERE s.id = ANY (p_session_ids)
       AND (auth.role() = 'service_role'
            OR s.host_id = auth.uid()
            OR public.is_admin()
@@ -244,8 +246,8 @@ AS $$
                       WHERE p.session_id = s.id AND p.user_id = auth.uid()
                         AND p.attendance_status IN ('registered', 'attended')))
 $$;
-REVOKE ALL ON FUNCTION public.session_meeting_url(uuid) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION public.session_meeting_url(uuid) TO authenticated, service_role;
+REVOKE ALL ON FUNCTION public.session_meeting_urls(uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.session_meeting_urls(uuid[]) TO authenticated, service_role;
 
 -- PATCH /api/sessions/{id}'s rules for a host editing in plain SQL: only while `scheduled`, never below
 -- the seats taken, at most 24 hours long, and a new time in the future. The hub's own edits run as
