@@ -71,15 +71,17 @@ AS $$
          WHERE s.user_id = auth.uid() AND s.status IN ('active', 'trialing')))
 $$;
 
--- An assessment as learners see it: the questions without their answers or explanations.
--- Anything but a list of question objects under `questions` is dropped rather than guessed at.
+-- An assessment as learners see it: the questions without their answers or explanations (keys
+-- `answer`, `answers`, `correct`, `explanation`; `answers`/`explanations` at the top level too).
+-- A `questions` value that is not a list, and list items that are not objects, are dropped.
 CREATE FUNCTION private.assessment_for_learners(p_assessment jsonb) RETURNS jsonb
     LANGUAGE sql IMMUTABLE
     SET search_path = pg_catalog
 AS $$
     SELECT CASE
         WHEN p_assessment IS NULL THEN NULL
-        WHEN jsonb_typeof(p_assessment -> 'questions') <> 'array' THEN
+        WHEN jsonb_typeof(p_assessment) <> 'object' THEN NULL
+        WHEN jsonb_typeof(p_assessment -> 'questions') IS DISTINCT FROM 'array' THEN
             p_assessment - 'questions' - 'answers' - 'explanations'
         ELSE jsonb_set(p_assessment - 'answers' - 'explanations', '{questions}', (
             SELECT coalesce(jsonb_agg(q - 'answer' - 'answers' - 'correct' - 'explanation' ORDER BY n), '[]')

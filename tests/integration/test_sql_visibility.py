@@ -145,6 +145,18 @@ async def test_lesson_content_comes_only_with_a_plan_reaching_its_level_and_neve
     assert len(await rows_as(app_db, user(world.admin, "admin"), LESSON_CONTENT, world.hidden_lesson)) == 1
 
 
+@pytest.mark.parametrize(("stored", "shown"), [
+    (ASSESSMENT, LEARNER_ASSESSMENT),
+    ({"quiz": [1], "answers": [0], "explanations": ["x"]}, {"quiz": [1]}),
+    ({"questions": "not a list", "pass_score": 2}, {"pass_score": 2}),
+    ({"questions": [{"q": "?", "correct": 0, "answers": [0]}, "stray"]}, {"questions": [{"q": "?"}]}),
+    ([{"answer": 1}], None),
+])
+async def test_learners_get_assessments_without_answers_or_explanations(
+        owner_conn: asyncpg.Connection, stored: Any, shown: Any) -> None:
+    assert await owner_conn.fetchval("SELECT private.assessment_for_learners($1::jsonb)", stored) == shown
+
+
 async def test_rest_lesson_content_hides_answers_from_subscribers_and_shows_them_to_admins(
         client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
     boss = await admin(client, owner_conn)
