@@ -45,6 +45,7 @@ from hub.settings import Settings
 from hub.views_counter import start_views_counter
 from persistence import events
 from persistence.identity import SERVICE
+from persistence.plans import store_free_tier_level
 
 log = logging.getLogger("hub")
 
@@ -86,6 +87,8 @@ def create_app(settings: Settings, database_dsn: str, *, clock: Callable[[], flo
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await services.db.open()
+        async with services.db.transaction(SERVICE) as conn:
+            await store_free_tier_level(conn, settings.free_tier_level)
         stoppers: list[Callable[[], Awaitable[None]]] = []
         pruner = asyncio.create_task(_prune_forever(services), name="event-pruner")
         try:

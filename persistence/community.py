@@ -225,8 +225,7 @@ async def edit_comment(conn: asyncpg.Connection, comment_id: UUID, content: str)
 
 
 async def soft_delete_comment(conn: asyncpg.Connection, comment_id: UUID) -> bool:
-    """True when this call deleted it; the row, its replies and its votes stay."""
-    changed: UUID | None = await conn.fetchval(
-        "UPDATE public.community_comments SET is_deleted = true WHERE id = $1 AND NOT is_deleted RETURNING id",
-        comment_id)
-    return changed is not None
+    """True when this call deleted it; the row, its replies and its votes stay. Through the
+    schema's `public.delete_comment` (author or admin): users cannot write `is_deleted` themselves."""
+    deleted: bool = await conn.fetchval("SELECT public.delete_comment($1)", comment_id)
+    return deleted

@@ -11,11 +11,18 @@ from typing import Any
 
 import asyncpg
 
+from persistence.db import set_identity
+from persistence.identity import SERVICE
+
 NOTIFY_CHANNEL = "hub_events"
 STATE_CHANNEL = "hub_state"
 
 
 async def append_event(conn: asyncpg.Connection, channel: str, event: str, data: Any) -> int:
+    """Appends one event inside the caller's transaction. The log is server-owned (a client that could
+    append could forge any channel's events), so only `service_role` may: the transaction switches to it
+    here and stays in it. Writers append after their own statements as the caller."""
+    await set_identity(conn, SERVICE)
     seq: int = await conn.fetchval("SELECT realtime.append_event($1, $2, $3::jsonb)", channel, event, data)
     return seq
 

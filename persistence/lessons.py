@@ -32,16 +32,26 @@ async def lesson_page(conn: asyncpg.Connection, *, level_id: int | None, include
 
 
 async def lesson(conn: asyncpg.Connection, lesson_id: UUID) -> asyncpg.Record | None:
-    """One lesson with its content, if the caller may see it."""
+    """One lesson, if the caller may see it, through `public.lesson_with_content` (the caller cannot read
+    the content columns): `content_data`, `assessment_data` (without answers for non-admins) and
+    `created_by` are null unless `content_allowed`, i.e. the caller is an admin or their plan reaches
+    the lesson's level."""
     return await conn.fetchrow(
         """
         SELECT id, level_id, gate_id, title, subtitle, description, content_type, content_data, assessment_data,
                xp_reward, estimated_time, difficulty, prerequisites, is_active, order_index, created_by,
-               created_at, updated_at
-        FROM public.lessons WHERE id = $1
+               created_at, updated_at, content_allowed
+        FROM public.lesson_with_content($1)
         """,
         lesson_id,
     )
+
+
+async def lock_lesson(conn: asyncpg.Connection, lesson_id: UUID) -> bool:
+    """Takes the lesson's row lock; as a user this passes only for admins (the UPDATE policy), which is
+    what lets `patch_lesson` then run as `service_role`."""
+    found: UUID | None = await conn.fetchval("SELECT id FROM public.lessons WHERE id = $1 FOR UPDATE", lesson_id)
+    return found is not None
 
 
 async def unknown_lessons(conn: asyncpg.Connection, lesson_ids: list[UUID]) -> list[UUID]:
@@ -61,27 +71,27 @@ async def create_lesson(conn: asyncpg.Connection, *, level_id: int, gate_id: int
                         subtitle: str | None, description: str | None, content_type: str, content_data: Any,
                         assessment_data: Any, xp_reward: int, estimated_time: timedelta | None,
                         difficulty: str, prerequisites: list[UUID] | None, is_active: bool, order_index: int,
-                        created_by: UUID) -> asyncpg.Record | None:
-    """The new lesson, or None when (level_id, gate_id) is taken."""
-    return await conn.fetchrow(
+                        created_by: UUID) -> UUID | None:
+    """The new lesson's id, or None when (level_id, gate_id) is taken."""
+    lesson_id: UUID | None = await conn.fetchval(
         """
         INSERT INTO public.lessons (level_id, gate_id, title, subtitle, description, content_type, content_data,
                                     assessment_data, xp_reward, estimated_time, difficulty, prerequisites,
                                     is_active, order_index, created_by)
         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11, $12, $13, $14, $15)
         ON CONFLICT (level_id, gate_id) DO NOTHING
-        RETURNING id, level_id, gate_id, title, subtitle, description, content_type, content_data, assessment_data,
-                  xp_reward, estimated_time, difficulty, prerequisites, is_active, order_index, created_by,
-                  created_at, updated_at
+        RETURNING id
         """,
         level_id, gate_id, title, subtitle, description, content_type, content_data, assessment_data, xp_reward,
         estimated_time, difficulty, prerequisites, is_active, order_index, created_by,
     )
+    return lesson_id
 
 
 async def patch_lesson(conn: asyncpg.Connection, lesson_id: UUID, patch: dict[str, Any]) -> asyncpg.Record | None:
     """Applies only the keys present in `patch` (JSON values: durations as ISO 8601 text); absent keys
-    keep their value, explicit nulls clear. Raises UniqueViolationError when (level_id, gate_id) is taken."""
+    keep their value, explicit nulls clear. Raises UniqueViolationError when (level_id, gate_id) is taken.
+    Runs as `service_role` (it reads the whole row) once `lock_lesson` passed as the admin."""
     return await conn.fetchrow(
         """
         UPDATE public.lessons l

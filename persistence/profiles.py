@@ -1,4 +1,5 @@
-"""Profiles, read and written as the caller (RLS and column grants decide what is allowed)."""
+"""Profiles, read and written as the caller. Other users' rows show only their public columns (column
+grants); the caller's own row in full is `public.my_profile`, the one place a user edits it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ async def own_profile(conn: asyncpg.Connection, user_id: UUID) -> asyncpg.Record
         """
         SELECT id, full_name, avatar_url, bio, timezone, preferred_language, trading_experience,
                trading_goals, current_level, total_xp, created_at, updated_at
-        FROM public.user_profiles WHERE id = $1
+        FROM public.my_profile WHERE id = $1
         """,
         user_id,
     )
@@ -33,7 +34,7 @@ async def patch_profile(conn: asyncpg.Connection, user_id: UUID, patch: dict[str
     """Applies only the keys present in `patch`; absent keys keep their value, explicit nulls clear."""
     return await conn.fetchrow(
         """
-        UPDATE public.user_profiles p
+        UPDATE public.my_profile p
         SET (full_name, avatar_url, bio, timezone, preferred_language, trading_experience, trading_goals)
           = (SELECT r.full_name, r.avatar_url, r.bio, r.timezone, r.preferred_language,
                     r.trading_experience, r.trading_goals

@@ -36,7 +36,8 @@ async def insert_session(conn: asyncpg.Connection, host_id: UUID, *, title: str,
 
 async def patch_session(conn: asyncpg.Connection, session_id: UUID, patch: dict[str, Any]) -> None:
     """Applies only the keys present in `patch` (JSON values: ISO 8601 text for times and durations);
-    absent keys keep their value, explicit nulls clear."""
+    absent keys keep their value, explicit nulls clear. Reads the whole row, `meeting_url` included, so
+    it runs as `service_role` once the host's own `lock_session` passed."""
     await conn.execute(
         """
         UPDATE public.live_sessions s
@@ -54,17 +55,19 @@ async def patch_session(conn: asyncpg.Connection, session_id: UUID, patch: dict[
 async def session_rows(conn: asyncpg.Connection, session_ids: list[UUID],
                        viewer_id: UUID | None) -> list[asyncpg.Record]:
     """The sessions with their host's profile and the viewer's own attendance status (`my_status`),
-    in list order (scheduled_at, id)."""
+    in list order (scheduled_at, id). `meeting_url` is null unless the current role may have it (the
+    host, admins, seat holders, service_role: the schema's `session_meeting_urls`)."""
     rows: list[asyncpg.Record] = await conn.fetch(
         """
         SELECT s.id, s.title, s.description, s.host_id, hp.full_name AS host_full_name,
                hp.avatar_url AS host_avatar_url, s.session_type, s.scheduled_at, s.duration,
-               s.max_participants, s.current_participants, s.meeting_url, s.recording_url, s.is_recorded,
+               s.max_participants, s.current_participants, mu.meeting_url, s.recording_url, s.is_recorded,
                s.status, s.prerequisites, s.tags, s.created_at, s.updated_at,
                me.attendance_status AS my_status
         FROM public.live_sessions s
         LEFT JOIN public.user_profiles hp ON hp.id = s.host_id
         LEFT JOIN public.session_participants me ON me.session_id = s.id AND me.user_id = $2
+        LEFT JOIN public.session_meeting_urls($1::uuid[]) mu ON mu.session_id = s.id
         WHERE s.id = ANY($1::uuid[])
         ORDER BY s.scheduled_at, s.id
         """,

@@ -3,7 +3,8 @@
 The list (and `GET /api/lessons/popular`) never carries `content_data` / `assessment_data`: it is the
 same for everyone. `GET /api/lessons/{id}` is the lesson *with* its content, so it answers 402
 `plan_required` when the caller's plan (anonymous callers: the free tier) does not reach the lesson's
-level; admins always get it.
+level; admins always get it. Only admins see the assessment's answers and explanations. The content is
+read through the schema's `public.lesson_with_content`, which applies the same rule to plain SQL.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from hub.errors import LessonExists, LessonInUse, NotFound, PlanRequired, Valida
 from hub.idempotency import IdempotencyKey, create_once
 from hub.pagination import Int4, Page, check_limit, cursor_key, page_of
 from persistence import lessons, plans
-from persistence.identity import Identity
+from persistence.db import set_identity
+from persistence.identity import SERVICE, Identity
 
 # PostgreSQL text and jsonb cannot hold NUL: refusing it here keeps it a 422 instead of a database error.
 NO_NUL = r"^[^\x00]*$"
@@ -80,6 +82,15 @@ async def require_plan(conn: asyncpg.Connection, caller: Identity, level_id: int
         return
     if level_id > await plans.level_access_limit(conn, caller.user_id, free_tier_level):
         raise PlanRequired(f"Level {level_id} needs a plan that includes it")
+
+
+def _lesson_view(row: asyncpg.Record) -> dict[str, Any]:
+    """A `persistence.lessons.lesson` row as `GET /api/lessons/{id}` shows it: 402 unless its content is
+    the caller's to see (the schema's function decides, by the same plan rule as `require_plan`)."""
+    lesson = dict(row)
+    if not lesson.pop("content_allowed"):
+        raise PlanRequired(f"Level {lesson['level_id']} needs a plan that includes it")
+    return lesson
 
 
 def _has_nul(value: Any) -> bool:
@@ -144,14 +155,14 @@ async def popular_lessons(caller: Caller, services: AppServices, cursor: FromQue
 
 @get("/api/lessons/{lesson_id:uuid}", tags=["lessons"], security=[])
 async def get_lesson(lesson_id: FromPath[UUID], caller: Caller, services: AppServices) -> dict[str, Any]:
-    """The lesson with `content_data` / `assessment_data`: 402 `plan_required` when the caller's plan
-    does not reach its level (the content-free view is in the list for everyone)."""
+    """The lesson with `content_data` / `assessment_data` (its questions, without answers or explanations
+    unless the caller is an admin): 402 `plan_required` when the caller's plan does not reach its level
+    (the content-free view is in the list for everyone)."""
     async with services.db.transaction(caller) as conn:
         row = await lessons.lesson(conn, lesson_id)
-        if row is None:
-            raise NotFound("Lesson not found")
-        await require_plan(conn, caller, row["level_id"], services.settings.free_tier_level)
-    return dict(row)
+    if row is None:
+        raise NotFound("Lesson not found")
+    return _lesson_view(row)
 
 
 @post("/api/lessons", tags=["lessons"])
@@ -164,16 +175,18 @@ async def create_lesson(data: JSONBody[LessonIn], user: Caller, services: AppSer
 
     async def create(conn: asyncpg.Connection) -> dict[str, Any]:
         await _check_prerequisites_exist(conn, data.prerequisites)
-        row = await lessons.create_lesson(
+        lesson_id = await lessons.create_lesson(
             conn, level_id=data.level_id, gate_id=data.gate_id, title=data.title, subtitle=data.subtitle,
             description=data.description, content_type=data.content_type, content_data=data.content_data,
             assessment_data=data.assessment_data, xp_reward=data.xp_reward, estimated_time=data.estimated_time,
             difficulty=data.difficulty, prerequisites=data.prerequisites, is_active=data.is_active,
             order_index=data.order_index, created_by=user.require_user_id(),
         )
-        if row is None:
+        if lesson_id is None:
             raise LessonExists(f"Level {data.level_id}, gate {data.gate_id} already has a lesson")
-        return dict(row)
+        row = await lessons.lesson(conn, lesson_id)
+        assert row is not None  # inserted by this admin's transaction
+        return _lesson_view(row)
 
     return await create_once(services.db, user, idempotency_key, "POST /api/lessons", create)
 
@@ -186,6 +199,11 @@ async def edit_lesson(lesson_id: FromPath[UUID], data: JSONBody[LessonPatch], us
     _check_lesson(data, lesson_id)
     async with services.db.transaction(user) as conn:
         await _check_prerequisites_exist(conn, data.prerequisites if isinstance(data.prerequisites, list) else None)
+        if not await lessons.lock_lesson(conn, lesson_id):
+            raise NotFound("Lesson not found")
+        # The admin cannot read the content columns back as themself (column grants): the edit itself
+        # runs as service_role, after the lock proved the caller an admin to the schema's policy.
+        await set_identity(conn, SERVICE)
         try:
             row = await lessons.patch_lesson(conn, lesson_id, msgspec.to_builtins(data))
         except asyncpg.UniqueViolationError:

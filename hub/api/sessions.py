@@ -275,8 +275,10 @@ async def edit_session(session_id: FromPath[UUID], data: JSONBody[SessionPatch],
         if not changes:
             [(row, waitlisted)] = await read_sessions(conn, user, [session_id])
             return view_for(user, row, waitlisted)
+        # Server-owned from here: the patch reads `meeting_url` (not readable by users) and promotions
+        # write participant rows; the lock above proved the caller the host or an admin.
+        await set_identity(conn, SERVICE)
         await sessions.patch_session(conn, session_id, changes)
-        await set_identity(conn, SERVICE)  # promotions write participant rows, which are server-owned
         await fill_seats(conn, session_id)
         return await announce_update(conn, user, session_id)
 

@@ -50,8 +50,9 @@ async def _vote(services: AppServices, user: Identity, target_type: TargetType, 
             else:
                 await votes.cast(conn, user_id, target_type, target_id, vote_type)
             after = await votes.counts(conn, target_type, target_id)
-    except asyncpg.ForeignKeyViolationError:
-        after = None  # the vote trigger found the target deleted after our check
+    except (asyncpg.ForeignKeyViolationError, asyncpg.InsufficientPrivilegeError):
+        # deleted after our check: the vote trigger found no target, or the policy a deleted comment
+        after = None
     if after is None:
         raise NotFound(f"No such {target_type}")
     up, down = after

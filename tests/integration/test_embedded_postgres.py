@@ -12,6 +12,7 @@ import pytest
 
 from hub.embedded import APP_ROLE, start_postgres, with_user
 from persistence.db import init_connection, set_identity
+from persistence.events import append_event
 from persistence.identity import user_identity
 from persistence.migrate import apply_migrations
 
@@ -41,7 +42,7 @@ async def test_embedded_server_enforces_rls_for_the_app_role_and_delivers_notifi
                 with pytest.raises(asyncpg.InsufficientPrivilegeError):
                     async with app.transaction():
                         await app.execute("UPDATE public.user_profiles SET total_xp = 10 WHERE id = $1", mine)
-                await app.fetchval("SELECT realtime.append_event('feed', 'post.created', '{}'::jsonb)")
+                await append_event(app, "feed", "post.created", {})  # as service_role, in this transaction
             assert len(visible) == 1
             assert '"s":1' in (await asyncio.wait_for(received.get(), 5)).replace(" ", "")
         finally:

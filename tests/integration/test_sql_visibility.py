@@ -1,0 +1,453 @@
+"""The REST visibility matrix, run as raw SQL under `anon` and `authenticated`.
+
+On Supabase, PostgREST exposes `public` to the anon key and to every user's JWT, so what these roles
+can read or write with plain SQL must be exactly what the REST API allows (docs/security.md, "SQL
+visibility"). Every statement runs through the app's own transaction helper on its real non-owner
+role (SET LOCAL ROLE + request.jwt.claims), in a transaction that is always rolled back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from persistence.db import Database
+from persistence.identity import ANON, Identity
+from tests.helpers.api import admin, signup
+from tests.integration.test_rls import as_user, make_user
+
+SECRET_URL = "https://meet.example/secret-room"
+ASSESSMENT = {
+    "pass_score": 1,
+    "questions": [{"q": "2 + 2?", "choices": ["3", "4"], "answer": 1, "explanation": "arithmetic"}],
+}
+LEARNER_ASSESSMENT = {"pass_score": 1, "questions": [{"q": "2 + 2?", "choices": ["3", "4"]}]}
+CONTENT = {"sections": [{"kind": "text", "body": "the paid part"}]}
+
+
+class _RolledBack(Exception):
+    pass
+
+
+async def rows_as(db: Database, identity: Identity, sql: str, *args: Any) -> list[asyncpg.Record]:
+    """The statement's rows as `identity`; the transaction is rolled back, so cases never see each other."""
+    rows: list[asyncpg.Record] = []
+    with contextlib.suppress(_RolledBack):
+        async with db.transaction(identity) as conn:
+            rows = await conn.fetch(sql, *args)
+            raise _RolledBack
+    return rows
+
+
+async def refused(db: Database, identity: Identity, sql: str, *args: Any) -> None:
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await rows_as(db, identity, sql, *args)
+
+
+@dataclass(frozen=True)
+class World:
+    author: uuid.UUID
+    other: uuid.UUID
+    host: uuid.UUID
+    seat_holder: uuid.UUID
+    waitlisted: uuid.UUID
+    admin: uuid.UUID
+    subscriber: uuid.UUID
+    free_lesson: uuid.UUID
+    paid_lesson: uuid.UUID
+    hidden_lesson: uuid.UUID
+    post: uuid.UUID
+    comment: uuid.UUID
+    deleted_comment: uuid.UUID
+    session: uuid.UUID
+
+
+@pytest.fixture
+async def world(owner_conn: asyncpg.Connection) -> World:
+    users = [await make_user(owner_conn) for _ in range(7)]
+    author, other, host, seat_holder, waitlisted, boss, subscriber = users
+    await owner_conn.execute(
+        "UPDATE public.user_profiles SET full_name = 'Ann', bio = 'hi', timezone = 'Asia/Tokyo', "
+        "trading_goals = ARRAY['retire early'] WHERE id = $1", author)
+
+    paid_level = 900_000 + secrets.randbelow(90_000)
+    gate = 1 + secrets.randbelow(999_000)
+    lesson_sql = """INSERT INTO public.lessons (level_id, gate_id, title, content_data, assessment_data, is_active)
+                    VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6) RETURNING id"""
+    free = await owner_conn.fetchval(lesson_sql, 1, gate, "free", CONTENT, ASSESSMENT, True)
+    paid = await owner_conn.fetchval(lesson_sql, paid_level, gate, "paid", CONTENT, ASSESSMENT, True)
+    hidden = await owner_conn.fetchval(lesson_sql, paid_level + 1, gate, "hidden", CONTENT, ASSESSMENT, False)
+    plan = await owner_conn.fetchval(
+        "INSERT INTO public.subscription_plans (name, price, features, level_access_limit) "
+        "VALUES ('pro', 10, '{}', $1) RETURNING id", paid_level)
+    await owner_conn.execute(
+        "INSERT INTO public.user_subscriptions (user_id, plan_id, status) VALUES ($1, $2, 'active')", subscriber, plan)
+
+    post = await owner_conn.fetchval(
+        "INSERT INTO public.community_posts (author_id, title) VALUES ($1, 'a post') RETURNING id", author)
+    comment_sql = """INSERT INTO public.community_comments (post_id, author_id, content, is_deleted)
+                     VALUES ($1, $2, $3, $4) RETURNING id"""
+    comment = await owner_conn.fetchval(comment_sql, post, author, "kept", False)
+    deleted = await owner_conn.fetchval(comment_sql, post, author, "removed by a moderator", True)
+
+    session = await owner_conn.fetchval(
+        """INSERT INTO public.live_sessions (title, host_id, scheduled_at, duration, meeting_url)
+           VALUES ('a session', $1, now() + interval '1 day', interval '1 hour', $2) RETURNING id""", host, SECRET_URL)
+    await owner_conn.execute(
+        """INSERT INTO public.session_participants (session_id, user_id, attendance_status)
+           VALUES ($1, $2, 'registered'), ($1, $3, 'waitlisted')""", session, seat_holder, waitlisted)
+    return World(author, other, host, seat_holder, waitlisted, boss, subscriber, free, paid, hidden, post, comment,
+                 deleted, session)
+
+
+def user(user_id: uuid.UUID, role: str | None = None) -> Identity:
+    identity: Identity = as_user(user_id, role)
+    return identity
+
+
+# ---------------------------------------------------------------- lessons
+
+LESSON_CONTENT = "SELECT content_data, assessment_data, content_allowed FROM public.lesson_with_content($1)"
+
+
+async def test_anon_and_users_cannot_read_lesson_content_or_answers_from_the_table(app_db: Database,
+                                                                                   world: World) -> None:
+    for identity in (ANON, user(world.other), user(world.subscriber)):
+        for column_sql in ("SELECT content_data FROM public.lessons WHERE id = $1",
+                           "SELECT assessment_data FROM public.lessons WHERE id = $1",
+                           "SELECT created_by FROM public.lessons WHERE id = $1",
+                           "SELECT * FROM public.lessons WHERE id = $1"):
+            await refused(app_db, identity, column_sql, world.free_lesson)
+    catalogue = await rows_as(app_db, ANON, "SELECT title FROM public.lessons WHERE id = $1", world.paid_lesson)
+    assert [r["title"] for r in catalogue] == ["paid"]
+
+
+async def test_lesson_content_comes_only_with_a_plan_reaching_its_level_and_never_with_answers(
+        app_db: Database, world: World) -> None:
+    free_for_anon = await rows_as(app_db, ANON, LESSON_CONTENT, world.free_lesson)
+    assert [tuple(r) for r in free_for_anon] == [(CONTENT, LEARNER_ASSESSMENT, True)]
+    for identity in (ANON, user(world.other)):
+        assert [tuple(r) for r in await rows_as(app_db, identity, LESSON_CONTENT, world.paid_lesson)] == [
+            (None, None, False)]
+    subscribed = await rows_as(app_db, user(world.subscriber), LESSON_CONTENT, world.paid_lesson)
+    assert [tuple(r) for r in subscribed] == [(CONTENT, LEARNER_ASSESSMENT, True)]
+    as_admin = await rows_as(app_db, user(world.admin, "admin"), LESSON_CONTENT, world.paid_lesson)
+    assert [tuple(r) for r in as_admin] == [(CONTENT, ASSESSMENT, True)]
+    # inactive lessons: admins only, as in the catalogue
+    assert await rows_as(app_db, user(world.subscriber), LESSON_CONTENT, world.hidden_lesson) == []
+    assert len(await rows_as(app_db, user(world.admin, "admin"), LESSON_CONTENT, world.hidden_lesson)) == 1
+
+
+@pytest.mark.parametrize(("stored", "shown"), [
+    (ASSESSMENT, LEARNER_ASSESSMENT),
+    ({"quiz": [1], "answers": [0], "explanations": ["x"]}, {"quiz": [1]}),
+    ({"questions": "not a list", "pass_score": 2}, {"pass_score": 2}),
+    ({"questions": [{"q": "?", "correct": 0, "answers": [0]}, "stray"]}, {"questions": [{"q": "?"}]}),
+    ([{"answer": 1}], None),
+])
+async def test_learners_get_assessments_without_answers_or_explanations(
+        owner_conn: asyncpg.Connection, stored: Any, shown: Any) -> None:
+    assert await owner_conn.fetchval("SELECT private.assessment_for_learners($1::jsonb)", stored) == shown
+
+
+async def test_rest_lesson_content_hides_answers_from_subscribers_and_shows_them_to_admins(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    boss = await admin(client, owner_conn)
+    learner = await signup(client)
+    body = {"level_id": 1, "gate_id": 1 + secrets.randbelow(999_999), "title": "quiz", "content_data": CONTENT,
+            "assessment_data": ASSESSMENT}
+    created = await client.post("/api/lessons", json=body, headers=boss.headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["assessment_data"] == ASSESSMENT
+    lesson_id = created.json()["id"]
+    seen = await client.get(f"/api/lessons/{lesson_id}", headers=learner.headers)
+    assert seen.status_code == 200
+    assert (seen.json()["content_data"], seen.json()["assessment_data"]) == (CONTENT, LEARNER_ASSESSMENT)
+    assert "content_allowed" not in seen.json()
+    for_admin = await client.get(f"/api/lessons/{lesson_id}", headers=boss.headers)
+    assert for_admin.json()["assessment_data"] == ASSESSMENT
+
+
+# ---------------------------------------------------------------- profiles
+
+async def test_others_see_only_public_profile_fields_and_the_owner_sees_all(app_db: Database, world: World) -> None:
+    reader = user(world.other)
+    for private_sql in ("SELECT timezone FROM public.user_profiles WHERE id = $1",
+                        "SELECT trading_goals FROM public.user_profiles WHERE id = $1",
+                        "SELECT preferred_language FROM public.user_profiles WHERE id = $1",
+                        "SELECT * FROM public.user_profiles WHERE id = $1"):
+        await refused(app_db, reader, private_sql, world.author)
+    public = await rows_as(app_db, reader, "SELECT full_name, bio FROM public.user_profiles WHERE id = $1",
+                           world.author)
+    assert [tuple(r) for r in public] == [("Ann", "hi")]
+    await refused(app_db, ANON, "SELECT full_name FROM public.user_profiles WHERE id = $1", world.author)
+
+    own = await rows_as(app_db, user(world.author), "SELECT id, timezone, trading_goals FROM public.my_profile")
+    assert [tuple(r) for r in own] == [(world.author, "Asia/Tokyo", ["retire early"])]
+    assert [r["id"] for r in await rows_as(app_db, reader, "SELECT id FROM public.my_profile")] == [world.other]
+    await refused(app_db, ANON, "SELECT id FROM public.my_profile")
+
+
+async def test_rest_shows_the_own_profile_in_full_and_others_public_fields(client: httpx.AsyncClient) -> None:
+    me, other = await signup(client), await signup(client)
+    account = await client.get("/api/auth/me", headers=me.headers)
+    assert account.status_code == 200
+    assert account.json()["profile"]["timezone"] == "UTC"
+    # login answers with the same view, read as service_role
+    logged_in = await client.post("/api/auth/login", json={"email": me.email, "password": me.password})
+    assert logged_in.status_code == 200
+    assert logged_in.json()["user"]["profile"]["timezone"] == "UTC"
+    own = await client.get("/api/profiles/me", headers=me.headers)
+    assert (own.status_code, own.json()["timezone"]) == (200, "UTC")
+    theirs = await client.get(f"/api/profiles/{other.user_id}", headers=me.headers)
+    assert theirs.status_code == 200
+    assert set(theirs.json()) == PROFILE_PUBLIC
+
+
+async def test_users_edit_only_their_own_profiles_editable_fields(app_db: Database, world: World) -> None:
+    mine = "UPDATE public.my_profile SET timezone = 'Europe/Paris' RETURNING id, timezone"
+    assert [tuple(r) for r in await rows_as(app_db, user(world.author), mine)] == [(world.author, "Europe/Paris")]
+    await refused(app_db, user(world.author), "UPDATE public.my_profile SET total_xp = 1 RETURNING id")
+    await refused(app_db, user(world.other), "UPDATE public.user_profiles SET bio = 'x' WHERE id = $1 RETURNING id",
+                  world.author)
+
+
+# ---------------------------------------------------------------- comments and posts
+
+async def test_an_author_cannot_undelete_edit_or_hard_delete_a_deleted_comment(app_db: Database,
+                                                                                world: World) -> None:
+    author = user(world.author)
+    await refused(app_db, author,
+                  "UPDATE public.community_comments SET is_deleted = false WHERE id = $1 RETURNING id",
+                  world.deleted_comment)
+    assert await rows_as(app_db, author,
+                         "UPDATE public.community_comments SET content = 'back' WHERE id = $1 RETURNING id",
+                         world.deleted_comment) == []
+    await refused(app_db, author, "DELETE FROM public.community_comments WHERE id = $1 RETURNING id",
+                  world.deleted_comment)
+    await refused(app_db, author, "DELETE FROM public.community_comments WHERE id = $1 RETURNING id", world.comment)
+    # the admin cannot un-delete either: REST has no way to
+    await refused(app_db, user(world.admin, "admin"),
+                  "UPDATE public.community_comments SET is_deleted = false WHERE id = $1 RETURNING id",
+                  world.deleted_comment)
+
+
+async def test_comments_are_deleted_only_by_their_author_or_an_admin_through_the_function(
+        app_db: Database, world: World) -> None:
+    delete = "SELECT public.delete_comment($1) AS deleted"
+    assert (await rows_as(app_db, user(world.other), delete, world.comment))[0]["deleted"] is False
+    assert (await rows_as(app_db, user(world.author), delete, world.comment))[0]["deleted"] is True
+    assert (await rows_as(app_db, user(world.admin, "admin"), delete, world.comment))[0]["deleted"] is True
+    assert (await rows_as(app_db, user(world.author), delete, world.deleted_comment))[0]["deleted"] is False
+    await refused(app_db, ANON, delete, world.comment)
+    edited = await rows_as(app_db, user(world.author),
+                           "UPDATE public.community_comments SET content = 'edited' WHERE id = $1 RETURNING content",
+                           world.comment)
+    assert [r["content"] for r in edited] == ["edited"]
+
+
+async def test_replies_stay_on_their_parents_post_and_deleted_comments_take_no_votes(
+        app_db: Database, owner_conn: asyncpg.Connection, world: World) -> None:
+    elsewhere = await owner_conn.fetchval(
+        "INSERT INTO public.community_posts (author_id, title) VALUES ($1, 'elsewhere') RETURNING id", world.other)
+    reply = """INSERT INTO public.community_comments (post_id, author_id, parent_comment_id, content)
+               VALUES ($1, $2, $3, 'a reply') RETURNING id"""
+    await refused(app_db, user(world.other), reply, elsewhere, world.other, world.comment)
+    assert len(await rows_as(app_db, user(world.other), reply, world.post, world.other, world.comment)) == 1
+    vote = """INSERT INTO public.community_votes (user_id, target_type, target_id, vote_type)
+              VALUES ($1, 'comment', $2, 'upvote') RETURNING id"""
+    await refused(app_db, user(world.other), vote, world.other, world.deleted_comment)
+    assert len(await rows_as(app_db, user(world.other), vote, world.other, world.comment)) == 1
+
+
+async def test_post_metadata_is_not_writable(app_db: Database, world: World) -> None:
+    await refused(app_db, user(world.author),
+                  "UPDATE public.community_posts SET metadata = '{}' WHERE id = $1 RETURNING id", world.post)
+    await refused(app_db, user(world.author),
+                  "INSERT INTO public.community_posts (author_id, title, metadata) VALUES ($1, 't', '{}') RETURNING id",
+                  world.author)
+
+
+# ---------------------------------------------------------------- sessions
+
+async def test_meeting_url_is_for_the_host_admins_and_seat_holders_only(app_db: Database, world: World) -> None:
+    for identity in (user(world.other), user(world.seat_holder), user(world.host, "host")):
+        await refused(app_db, identity, "SELECT meeting_url FROM public.live_sessions WHERE id = $1", world.session)
+        await refused(app_db, identity, "SELECT * FROM public.live_sessions WHERE id = $1", world.session)
+    titled = await rows_as(app_db, user(world.other), "SELECT title FROM public.live_sessions WHERE id = $1",
+                           world.session)
+    assert [r["title"] for r in titled] == ["a session"]
+    url = "SELECT (SELECT meeting_url FROM public.session_meeting_urls(ARRAY[$1::uuid])) AS url"
+    expected = {world.other: None, world.waitlisted: None, world.seat_holder: SECRET_URL, world.host: SECRET_URL}
+    for user_id, shown in expected.items():
+        assert (await rows_as(app_db, user(user_id, "host" if user_id == world.host else None), url,
+                              world.session))[0]["url"] == shown
+    assert (await rows_as(app_db, user(world.admin, "admin"), url, world.session))[0]["url"] == SECRET_URL
+    await refused(app_db, ANON, url, world.session)
+    # the host still edits it, as over REST
+    changed = await rows_as(app_db, user(world.host, "host"),
+                            "UPDATE public.live_sessions SET meeting_url = 'https://meet.example/new' WHERE id = $1 "
+                            "RETURNING id", world.session)
+    assert [r["id"] for r in changed] == [world.session]
+
+
+async def test_hosts_edit_sessions_in_sql_only_as_rest_allows(app_db: Database, owner_conn: asyncpg.Connection,
+                                                               world: World) -> None:
+    host = user(world.host, "host")
+    for invalid in ("UPDATE public.live_sessions SET max_participants = 0 WHERE id = $1 RETURNING id",
+                    "UPDATE public.live_sessions SET duration = interval '25 hours' WHERE id = $1 RETURNING id",
+                    "UPDATE public.live_sessions SET scheduled_at = now() - interval '1 hour' WHERE id = $1 "
+                    "RETURNING id"):
+        with pytest.raises(asyncpg.CheckViolationError):
+            await rows_as(app_db, host, invalid, world.session)
+    retitle = "UPDATE public.live_sessions SET title = 'rewritten' WHERE id = $1 RETURNING id"
+    assert len(await rows_as(app_db, host, retitle, world.session)) == 1
+    await owner_conn.execute("UPDATE public.live_sessions SET status = 'ended' WHERE id = $1", world.session)
+    await refused(app_db, host, retitle, world.session)
+
+
+# ---------------------------------------------------------------- the event log and functions
+
+async def test_clients_cannot_append_events_or_read_the_log(app_db: Database, world: World) -> None:
+    for identity in (ANON, user(world.other), user(world.admin, "admin")):
+        await refused(app_db, identity, "SELECT realtime.append_event($1, 'xp.awarded', '{\"amount\": 1000}')",
+                      f"user:{world.author}")
+        await refused(app_db, identity, "SELECT seq FROM realtime.channel_heads LIMIT 1")
+        await refused(app_db, identity, "SELECT realtime.prune_events(NULL, 0)")
+        # the listeners trust hub_events / hub_state notifications (test servers: the owner is a superuser)
+        await refused(app_db, identity, "SELECT pg_notify('hub_events', $1)",
+                      f'{{"c": "user:{world.author}", "s": 1, "e": "xp.awarded", "d": {{}}}}')
+
+
+# What each role may EXECUTE in the hub's schemas: nothing else (PostgreSQL grants PUBLIC by default).
+CALLABLE = {
+    "anon": {"public.is_admin", "public.is_host", "public.calculate_user_level",
+             "public.lesson_with_content"},
+    "authenticated": {"public.is_admin", "public.is_host", "public.calculate_user_level",
+                      "public.lesson_with_content", "public.session_meeting_urls",
+                      "public.delete_comment"},
+}
+
+
+@pytest.mark.parametrize("role", sorted(CALLABLE))
+async def test_clients_execute_exactly_the_granted_functions(owner_conn: asyncpg.Connection, role: str) -> None:
+    rows = await owner_conn.fetch(
+        """SELECT format('%s.%s', n.nspname, p.proname) AS fn
+           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname IN ('public', 'realtime', 'private', 'billing')
+             AND has_function_privilege($1, p.oid, 'EXECUTE')""",
+        role)
+    assert {r["fn"] for r in rows} == CALLABLE[role]
+
+
+# ---------------------------------------------------------------- the grant matrix (docs/security.md)
+
+ALL = "*"  # every column of the table
+PROFILE_PUBLIC = {"id", "full_name", "avatar_url", "bio", "trading_experience", "current_level", "total_xp",
+                  "created_at"}
+PROFILE_EDITABLE = {"full_name", "avatar_url", "bio", "timezone", "preferred_language", "trading_experience",
+                    "trading_goals"}
+LESSON_CATALOGUE = {"id", "level_id", "gate_id", "title", "subtitle", "description", "content_type", "xp_reward",
+                    "estimated_time", "difficulty", "prerequisites", "is_active", "order_index", "created_at",
+                    "updated_at"}
+LESSON_WRITABLE = {"level_id", "gate_id", "title", "subtitle", "description", "content_type", "content_data",
+                   "assessment_data", "xp_reward", "estimated_time", "difficulty", "prerequisites", "is_active",
+                   "order_index"}
+PLAN_WRITABLE = {"name", "description", "plan_type", "price", "currency", "stripe_price_id", "features",
+                 "is_active", "trial_days", "max_users", "level_access_limit"}
+COMMENT_READABLE = {"id", "post_id", "author_id", "parent_comment_id", "content", "upvotes_count",
+                    "downvotes_count", "is_deleted", "created_at", "updated_at", "sort_path", "depth"}
+SESSION_EDITABLE = {"title", "description", "session_type", "scheduled_at", "duration", "max_participants",
+                    "meeting_url", "recording_url", "is_recorded", "prerequisites", "tags"}
+
+# Server-owned thread columns that migration 0012 adds; the grant follows them when they exist.
+NOT_YET_MIGRATED = {"sort_path", "depth"}
+
+# table → role → privilege → columns (ALL = every column; DELETE: ALL or nothing). Anything absent: none.
+MATRIX: dict[str, dict[str, dict[str, set[str] | str]]] = {
+    "user_profiles": {"authenticated": {"SELECT": PROFILE_PUBLIC}},
+    "my_profile": {"authenticated": {"SELECT": ALL, "UPDATE": PROFILE_EDITABLE}},
+    "lessons": {
+        "anon": {"SELECT": LESSON_CATALOGUE},
+        "authenticated": {"SELECT": LESSON_CATALOGUE, "INSERT": LESSON_WRITABLE | {"created_by"},
+                          "UPDATE": LESSON_WRITABLE, "DELETE": ALL},
+    },
+    "lesson_popularity": {"anon": {"SELECT": ALL}, "authenticated": {"SELECT": ALL}},
+    "user_learning_stats": {"authenticated": {"SELECT": ALL}},
+    "user_progress": {"authenticated": {"SELECT": ALL}},
+    "user_streaks": {"authenticated": {"SELECT": ALL}},
+    "user_achievements": {"authenticated": {"SELECT": ALL}},
+    "user_subscriptions": {"authenticated": {"SELECT": ALL}},
+    "user_activity_log": {"authenticated": {"SELECT": {"id", "user_id", "activity_type", "entity_type", "entity_id",
+                                                       "metadata", "created_at"}}},
+    "leaderboard": {"authenticated": {"SELECT": ALL}},
+    "achievements": {"anon": {"SELECT": ALL}, "authenticated": {"SELECT": ALL}},
+    "community_posts": {"authenticated": {
+        "SELECT": ALL, "INSERT": {"author_id", "title", "content", "post_type", "category", "tags"},
+        "UPDATE": {"title", "content", "post_type", "category", "tags", "is_pinned", "is_locked"}, "DELETE": ALL}},
+    "community_comments": {"authenticated": {
+        "SELECT": COMMENT_READABLE, "INSERT": {"post_id", "author_id", "parent_comment_id", "content"},
+        "UPDATE": {"content"}}},
+    "community_votes": {"authenticated": {
+        "SELECT": ALL, "INSERT": {"user_id", "target_type", "target_id", "vote_type"}, "UPDATE": {"vote_type"},
+        "DELETE": ALL}},
+    "live_sessions": {"authenticated": {
+        "SELECT": {"id", "title", "description", "host_id", "session_type", "scheduled_at", "duration",
+                   "max_participants", "current_participants", "recording_url", "is_recorded", "status",
+                   "prerequisites", "tags", "created_at", "updated_at"},
+        "INSERT": SESSION_EDITABLE | {"host_id"}, "UPDATE": SESSION_EDITABLE}},
+    "session_participants": {"authenticated": {"SELECT": ALL}},
+    "session_messages": {"authenticated": {"SELECT": ALL}},
+    "session_message_votes": {"authenticated": {"SELECT": ALL}},
+    "subscription_plans": {"anon": {"SELECT": ALL},
+                           "authenticated": {"SELECT": ALL, "INSERT": PLAN_WRITABLE, "UPDATE": PLAN_WRITABLE}},
+}
+
+
+@pytest.mark.parametrize("role", ["anon", "authenticated"])
+async def test_column_grants_are_exactly_the_rest_matrix(owner_conn: asyncpg.Connection, role: str) -> None:
+    """Every table and view of `public`, every column: what `role` may SELECT, INSERT, UPDATE (and DELETE)."""
+    rows = await owner_conn.fetch(
+        """SELECT c.relname AS rel, a.attname AS col,
+                  has_column_privilege($1, c.oid, a.attnum, 'SELECT') AS s,
+                  has_column_privilege($1, c.oid, a.attnum, 'INSERT') AS i,
+                  has_column_privilege($1, c.oid, a.attnum, 'UPDATE') AS u,
+                  has_table_privilege($1, c.oid, 'DELETE') AS d
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+           WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm', 'p')""", role)
+    columns: dict[str, set[str]] = {}
+    actual: dict[str, dict[str, set[str]]] = {}
+    for r in rows:
+        columns.setdefault(r["rel"], set()).add(r["col"])
+        for privilege, held in (("SELECT", r["s"]), ("INSERT", r["i"]), ("UPDATE", r["u"]), ("DELETE", r["d"])):
+            if held:
+                actual.setdefault(r["rel"], {}).setdefault(privilege, set()).add(r["col"])
+    expected: dict[str, dict[str, set[str]]] = {}
+    for rel, roles in MATRIX.items():
+        for privilege, cols in roles.get(role, {}).items():
+            expected.setdefault(rel, {})[privilege] = (
+                columns[rel] if cols == ALL else set(cols) - (NOT_YET_MIGRATED - columns[rel]))
+    assert actual == expected
+
+
+async def test_clients_have_no_sequences_and_no_schemas_beyond_public_and_auth(owner_conn: asyncpg.Connection) -> None:
+    for role in ("anon", "authenticated"):
+        sequences = await owner_conn.fetch(
+            """SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE c.relkind = 'S' AND n.nspname IN ('public', 'realtime', 'private', 'billing')
+                 AND (has_sequence_privilege($1, c.oid, 'USAGE') OR has_sequence_privilege($1, c.oid, 'SELECT'))""",
+            role)
+        assert sequences == []
+        schemas = await owner_conn.fetch(
+            """SELECT nspname FROM pg_namespace
+               WHERE nspname IN ('public', 'auth', 'realtime', 'private', 'billing')
+                 AND has_schema_privilege($1, oid, 'USAGE') ORDER BY nspname""", role)
+        assert [r["nspname"] for r in schemas] == ["auth", "public"]
