@@ -36,6 +36,7 @@ from hub.api import (
 from hub.api import channels as channel_history
 from hub.auth import DEPENDENCIES
 from hub.billing import stripe_gateway
+from hub.bodies import HubRequest
 from hub.live_room import start_live_room
 from hub.metrics import metrics_middleware
 from hub.problems import EXCEPTION_HANDLERS
@@ -129,6 +130,7 @@ def create_app(settings: Settings, database_dsn: str, *, clock: Callable[[], flo
         ),
         cors_config=CORSConfig(allow_origins=[settings.public_url]),
         request_max_body_size=1_048_576,
+        request_class=HubRequest,
         logging_config=None,
         debug=False,
     )

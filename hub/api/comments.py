@@ -63,16 +63,21 @@ async def load_comment(conn: asyncpg.Connection, comment_id: UUID) -> dict[str, 
     return comment_view(row)
 
 
+# A thread cursor is the last comment's whole path (+79 characters a level), so it alone outgrows the
+# keyset cursors' cap.
+THREAD_CURSOR_MAX = 100_000
+
+
 @get("/api/posts/{post_id:uuid}/comments", tags=["community"])
 async def list_thread(
     post_id: FromPath[UUID],
     user: Caller,
     services: AppServices,
     limit: Annotated[int | None, QueryParameter()] = None,
-    cursor: Annotated[str | None, QueryParameter(max_length=100_000)] = None,
+    cursor: Annotated[str | None, QueryParameter(max_length=THREAD_CURSOR_MAX)] = None,
 ) -> Page[dict[str, Any]]:
     size = check_limit(limit)
-    key = decode_cursor(cursor, 1)
+    key = decode_cursor(cursor, 1, max_length=THREAD_CURSOR_MAX)
     try:
         after = [] if key is None else parse_thread_cursor(key[0])
     except ValueError:
