@@ -93,11 +93,35 @@ class TokenService:
             raise Unauthorized("Invalid token") from None
         if claims.get("role") != "authenticated":
             raise Unauthorized("Token role must be authenticated")
-        try:
-            UUID(str(claims["sub"]))
-        except ValueError:
-            raise Unauthorized("Token subject is not a user id") from None
+        check_claim_types(claims)
         return claims
+
+
+# pyjwt checks that time claims convert to an int, so "9999999999" (a string) passes it; the hub then
+# compares and converts `exp` as a number (the cache, a websocket's expiry timer). Only JSON numbers
+# within JavaScript's exact range are time claims here.
+_MAX_TIME_CLAIM = 2**53
+
+
+def check_claim_types(claims: dict[str, Any]) -> None:
+    """`Unauthorized` unless every claim the hub or the database's policies read has its JSON type:
+    `exp` (required), `iat`, `nbf` numbers; `sub` a UUID string; the metadata objects; `email` a string."""
+    for name in ("exp", "iat", "nbf"):
+        value = claims.get(name, 0)
+        if type(value) not in (int, float) or not 0 <= value < _MAX_TIME_CLAIM:  # bool is an int: refused
+            raise Unauthorized(f"Token claim {name} is not a time")
+    subject = claims["sub"]
+    try:
+        if not isinstance(subject, str):
+            raise ValueError(subject)
+        UUID(subject)
+    except ValueError:
+        raise Unauthorized("Token subject is not a user id") from None
+    for name in ("app_metadata", "user_metadata"):
+        if not isinstance(claims.get(name, {}), dict):
+            raise Unauthorized(f"Token claim {name} is not an object")
+    if not isinstance(claims.get("email", ""), str):
+        raise Unauthorized("Token claim email is not a string")
 
 
 def new_refresh_token() -> tuple[str, str]:
