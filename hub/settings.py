@@ -106,6 +106,9 @@ class Settings:
     access_token_ttl_s: int = env("ACCESS_TOKEN_TTL", _int_in(5, 86_400), 3600, "access token lifetime")
     refresh_token_ttl_s: int = env("REFRESH_TOKEN_TTL", _int_in(60, 90 * 86_400), 30 * 86_400,
         "refresh token lifetime")
+    refresh_reuse_grace_s: float = env("REFRESH_REUSE_GRACE", _float_in(0, 60), 5.0,
+        "seconds in which the refresh token just replaced may be presented again (two tabs racing) and "
+        "gets back the same pair; 0: every reuse revokes the family")
     login_attempts_per_minute: int = env("LOGIN_RATE_PER_MINUTE", _int_in(1, 10_000), 10,
         "failed and successful logins per email and per IP per minute")
     # --- abuse budgets: signup, login and per-user creation (each multiplied by RATE_LIMIT_SCALE)

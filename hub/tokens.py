@@ -7,7 +7,9 @@ secret is shared, whatever their `iss`. Refresh tokens are random strings; only 
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 import time
 from collections import OrderedDict
@@ -58,6 +60,19 @@ class TokenService:
             "user_metadata": user_metadata,
         }
         return jwt.encode(claims, self.secret, algorithm="HS256"), exp
+
+    def rotated_refresh_token(self, parent: str) -> str:
+        """The refresh token that replaces `parent` at a refresh.
+
+        Derived, not random: a reuse of `parent` within the grace window (two tabs racing) must get back
+        the very token the first refresh issued, and deriving it again means the database keeps hashes
+        only, as for every refresh token, instead of a copy of the token (plain or encrypted under a key
+        that would then live next to the data). HMAC under a key of its own, derived from the signing
+        secret: a token, or the stored hashes, tell nothing of a successor without that secret, which
+        already signs every access token."""
+        key = hashlib.sha256(b"hub refresh-token rotation\0" + self.secret.encode()).digest()
+        digest = hmac.new(key, parent.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def verify(self, token: str) -> dict[str, Any]:
         """The token's claims (shared: do not change them), or `Unauthorized` for anything not a valid,
