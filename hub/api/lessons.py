@@ -175,7 +175,7 @@ async def create_lesson(data: JSONBody[LessonIn], user: Caller, services: AppSer
             raise LessonExists(f"Level {data.level_id}, gate {data.gate_id} already has a lesson")
         return dict(row)
 
-    return await create_once(services.db, user, idempotency_key, "POST /api/lessons", create)
+    return await create_once(services.db, user, idempotency_key, "POST /api/lessons", data, create)
 
 
 @patch("/api/lessons/{lesson_id:uuid}", tags=["lessons"])

@@ -232,7 +232,7 @@ async def create_session(data: JSONBody[SessionIn], user: Caller, services: AppS
         [(row, waitlisted)] = await read_sessions(conn, user, [session_id])
         return view_for(user, row, waitlisted)
 
-    return await create_once(services.db, user, idempotency_key, "POST /api/sessions", create)
+    return await create_once(services.db, user, idempotency_key, "POST /api/sessions", data, create)
 
 
 @get("/api/sessions/{session_id:uuid}", tags=["sessions"])
