@@ -41,6 +41,7 @@ from hub.live_room import start_live_room
 from hub.metrics import metrics_middleware
 from hub.problems import EXCEPTION_HANDLERS
 from hub.realtime import start_realtime
+from hub.security_headers import security_headers
 from hub.services import Services, build_services
 from hub.settings import Settings
 from hub.views_counter import start_views_counter
@@ -117,6 +118,7 @@ def create_app(settings: Settings, database_dsn: str, *, clock: Callable[[], flo
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[metrics_middleware(services.metrics)],
+        before_send=[security_headers(STATIC_DIR / "index.html")],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="hub",
