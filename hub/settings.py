@@ -159,6 +159,8 @@ class Settings:
         "present users above which participants get counts instead of the full list")
     drain_timeout_s: float = env("DRAIN_TIMEOUT", _float_in(0, 600), 10.0, "SIGTERM drain budget")
     # --- operations: metrics, retention, listener recovery
+    metrics_token: str | None = env("METRICS_TOKEN", _secret, None,
+        "/metrics answers only `Authorization: Bearer <this>` (at least 32 characters); unset: /metrics is 404")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
