@@ -12,8 +12,8 @@ from typing import Any
 
 __all__ = ["MAX_JSON_DEPTH", "nested_deeper_than"]
 
-# Deeper than any document the hub or its browser app builds (a lesson's content nests ≈ 6 levels, a
-# request struct 3) and far below the ≈ 900 levels at which the decoder's recursion guard trips.
+# Far deeper than any document the hub or its browser app builds (lesson content and quizzes nest a few
+# levels, request structs at most 3) and far below the ≈ 900 levels at which the recursion guard trips.
 MAX_JSON_DEPTH = 32
 
 _CONTAINERS = (list, dict)
