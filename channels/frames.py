@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import msgspec
 
 from channels.errors import FrameError, ProtocolError
+from channels.json_depth import MAX_JSON_DEPTH, nested_deeper_than
 
 __all__ = [
     "Auth",
@@ -94,7 +95,7 @@ def decode_client_frame(raw: bytes | str) -> ClientFrame:
     names one, the ``path`` (``$.since``). Nothing else is ever raised.
     """
     try:
-        return _DECODER.decode(raw)
+        frame = _DECODER.decode(raw)
     except msgspec.ValidationError as exc:
         raise _frame_error(raw, str(exc)) from None
     except msgspec.DecodeError as exc:
@@ -104,6 +105,12 @@ def decode_client_frame(raw: bytes | str) -> ClientFrame:
         raise FrameError("malformed JSON", {"message": "invalid unicode text"}) from None
     except RecursionError:
         raise FrameError("malformed JSON", {"message": "nesting too deep"}) from None
+    # Only a publish carries free-form JSON, relayed to every subscriber: its `data` sits one level
+    # inside the frame, and the frame as a whole keeps to the hub's one depth bound.
+    if isinstance(frame, Publish) and nested_deeper_than(raw, frame.data, MAX_JSON_DEPTH - 1):
+        raise FrameError("malformed JSON", {"message": f"nesting deeper than {MAX_JSON_DEPTH} levels"},
+                         frame_id=frame.id)
+    return frame
 
 
 def _frame_error(raw: bytes | str, text: str) -> FrameError:

@@ -36,10 +36,12 @@ from hub.api import (
 from hub.api import channels as channel_history
 from hub.auth import DEPENDENCIES
 from hub.billing import stripe_gateway
+from hub.bodies import HubRequest
 from hub.live_room import start_live_room
 from hub.metrics import metrics_middleware
 from hub.problems import EXCEPTION_HANDLERS
 from hub.realtime import start_realtime
+from hub.security_headers import security_headers
 from hub.services import Services, build_services
 from hub.settings import Settings
 from hub.views_counter import start_views_counter
@@ -121,6 +123,7 @@ def create_app(settings: Settings, database_dsn: str, *, clock: Callable[[], flo
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[metrics_middleware(services.metrics)],
+        before_send=[security_headers(STATIC_DIR / "index.html")],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="hub",
@@ -134,6 +137,7 @@ def create_app(settings: Settings, database_dsn: str, *, clock: Callable[[], flo
         ),
         cors_config=CORSConfig(allow_origins=[settings.public_url]),
         request_max_body_size=1_048_576,
+        request_class=HubRequest,
         logging_config=None,
         debug=False,
     )

@@ -81,8 +81,8 @@ class AlreadyDone(Conflict):
     code, title = "already_done", "This was already done"
 
 
-class IdempotencyConflict(Conflict):
-    code, title = "idempotency_key_reused", "Idempotency-Key was used for a different request"
+class IdempotencyConflict(ApiError):
+    status, code, title = 422, "idempotency_key_reused", "Idempotency-Key was used for a different request"
 
 
 class Locked(ApiError):

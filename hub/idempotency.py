@@ -1,4 +1,5 @@
-"""`Idempotency-Key` for creating routes: a retry with the same key returns the first result.
+"""`Idempotency-Key` for creating routes: a retry with the same key and body returns the first result; the
+same key with another body is refused (422 `idempotency_key_reused`), as `shared/spec/api.md` says.
 
 The key is stored in the same transaction as the creation it guards, so a key exists if and only if
 its creation committed. Two concurrent requests with one key: the loser's insert conflicts, its whole
@@ -7,6 +8,7 @@ transaction (creation included) rolls back, and it answers with the winner's sto
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -27,15 +29,19 @@ IdempotencyKey = Annotated[str | None, HeaderParameter(name="Idempotency-Key", r
 _encoder = msgspec.json.Encoder()
 
 
-async def create_once(db: Database, identity: Identity, key: str | None, route: str,
+async def create_once(db: Database, identity: Identity, key: str | None, route: str, request: msgspec.Struct,
                       create: Callable[[asyncpg.Connection], Awaitable[Any]], *,
                       status_code: int = 201) -> Response[Any]:
     """Runs `create(conn)` in one transaction as `identity` and answers `status_code` with its result;
-    with a key already used by this user on this route, answers the stored result instead."""
+    with a key already used by this user on this route, answers the stored result when `request` (the
+    decoded body) is the one it was stored for, and 422 `idempotency_key_reused` otherwise."""
     if key is not None and not 1 <= len(key) <= 200:
         raise ValidationFailed({"Idempotency-Key": "must be 1 to 200 characters"})
+    # The decoded body, not the raw bytes: a client re-serialising the same request (other key order or
+    # spacing) is still retrying it.
+    request_hash = hashlib.sha256(_encoder.encode(request)).hexdigest()
     if key is not None:
-        stored = await _stored(db, identity, key, route)
+        stored = await _stored(db, identity, key, route, request_hash)
         if stored is not None:
             return stored
     try:
@@ -44,21 +50,25 @@ async def create_once(db: Database, identity: Identity, key: str | None, route: 
             body = _encoder.encode(result)
             if key is not None:
                 await set_identity(conn, SERVICE)
-                await idempotency.remember(conn, identity.require_user_id(), key, route, status_code, body)
+                await idempotency.remember(conn, identity.require_user_id(), key, route, request_hash,
+                                           status_code, body)
     except asyncpg.UniqueViolationError as exc:
         if key is None or exc.table_name != "idempotency_keys":
             raise
-        stored = await _stored(db, identity, key, route)
+        stored = await _stored(db, identity, key, route, request_hash)
         if stored is None:
             raise IdempotencyConflict() from None
         return stored
     return Response(content=body, status_code=status_code, media_type="application/json")
 
 
-async def _stored(db: Database, identity: Identity, key: str, route: str) -> Response[Any] | None:
+async def _stored(db: Database, identity: Identity, key: str, route: str,
+                  request_hash: str) -> Response[Any] | None:
     async with db.transaction(SERVICE) as conn:
         row = await idempotency.recall(conn, identity.require_user_id(), key, route)
     if row is None:
         return None
+    if row["request_hash"] is not None and row["request_hash"] != request_hash:
+        raise IdempotencyConflict()
     return Response(content=bytes(row["body"]), status_code=row["status_code"], media_type="application/json",
                     headers={"Idempotent-Replayed": "true"})

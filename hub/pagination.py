@@ -22,6 +22,17 @@ CursorText = Annotated[str, msgspec.Meta(max_length=200, pattern=r"^[^\x00]*$")]
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
+# The longest key a keyset cursor holds (a sort name, a timestamp, a 200-character text and a UUID) is
+# ≈ 300 bytes of JSON, 400 characters of base64: anything longer was not issued by the hub, and is
+# refused before it is decoded.
+MAX_CURSOR_LENGTH = 512
+
+# A cursor's key is a flat list of scalars (a thread cursor's one item is itself a list of path
+# elements): decoding into this bounded type refuses deeper nesting at its first extra level, so a
+# nested cursor costs nothing and can never reach the decoder's recursion guard.
+_Scalar = str | int | float | bool | None
+_KEY_DECODER = msgspec.json.Decoder(list[_Scalar | list[_Scalar]])
+
 
 class Page(msgspec.Struct, Generic[T]):
     items: list[T]
@@ -32,16 +43,19 @@ def encode_cursor(key: list[Any]) -> str:
     return base64.urlsafe_b64encode(msgspec.json.encode(key)).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
-    """The key a cursor holds, or None for the first page; a foreign or damaged cursor is a 422."""
+def decode_cursor(cursor: str | None, arity: int, *, max_length: int = MAX_CURSOR_LENGTH) -> list[Any] | None:
+    """The key a cursor holds, or None for the first page; a foreign, damaged, over-long or nested
+    cursor is a 422."""
     if cursor is None or cursor == "":
         return None
+    if len(cursor) > max_length:
+        raise ValidationFailed({"cursor": f"is longer than {max_length} characters"})
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        key = msgspec.json.decode(raw)
+        key = _KEY_DECODER.decode(raw)
     except (ValueError, msgspec.DecodeError):
         raise ValidationFailed({"cursor": "is not a cursor this route issued"}) from None
-    if not isinstance(key, list) or len(key) != arity:
+    if len(key) != arity:
         raise ValidationFailed({"cursor": "is not a cursor this route issued"})
     return key
 

@@ -66,10 +66,7 @@ def handle_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
         log.error("http error %s: %s", status, exc.detail)
         return problem(status, "internal", "Internal error", "The server could not complete the request")
     code = _CODE_BY_STATUS.get(status, "bad_request")
-    detail = str(exc.detail)
-    if status == 400 and "JSON is malformed" in detail:
-        code = "bad_json"
-    return problem(status, code, code.replace("_", " ").capitalize(), detail,
+    return problem(status, code, code.replace("_", " ").capitalize(), str(exc.detail),
                    headers=dict(exc.headers) if exc.headers else None)
 
 

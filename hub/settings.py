@@ -106,6 +106,9 @@ class Settings:
     access_token_ttl_s: int = env("ACCESS_TOKEN_TTL", _int_in(5, 86_400), 3600, "access token lifetime")
     refresh_token_ttl_s: int = env("REFRESH_TOKEN_TTL", _int_in(60, 90 * 86_400), 30 * 86_400,
         "refresh token lifetime")
+    refresh_reuse_grace_s: float = env("REFRESH_REUSE_GRACE", _float_in(0, 60), 5.0,
+        "seconds in which the refresh token just replaced may be presented again (two tabs racing) and "
+        "gets back the same pair; 0: every reuse revokes the family")
     login_attempts_per_minute: int = env("LOGIN_RATE_PER_MINUTE", _int_in(1, 10_000), 10,
         "failed logins per client address per minute (successes do not count)")
     # --- abuse budgets: signup, login and per-user creation (each multiplied by RATE_LIMIT_SCALE)
@@ -219,6 +222,8 @@ class Settings:
         "recover within about this (plus a log catch-up) once the database is back")
     listener_retry_fast_for_s: float = env("LISTENER_RETRY_FAST_FOR", _float_in(0, 3600), 60.0,
         "outage length after which LISTEN reconnect attempts back off to 5 s apart")
+    metrics_token: str | None = env("METRICS_TOKEN", _secret, None,
+        "/metrics answers only `Authorization: Bearer <this>` (at least 32 characters); unset: /metrics is 404")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

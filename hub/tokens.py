@@ -7,7 +7,9 @@ secret is shared, whatever their `iss`. Refresh tokens are random strings; only 
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 import time
 from collections import OrderedDict
@@ -59,6 +61,19 @@ class TokenService:
         }
         return jwt.encode(claims, self.secret, algorithm="HS256"), exp
 
+    def rotated_refresh_token(self, parent: str) -> str:
+        """The refresh token that replaces `parent` at a refresh.
+
+        Derived, not random: a reuse of `parent` within the grace window (two tabs racing) must get back
+        the very token the first refresh issued, and deriving it again means the database keeps hashes
+        only, as for every refresh token, instead of a copy of the token (plain or encrypted under a key
+        that would then live next to the data). HMAC under a key of its own, derived from the signing
+        secret: a token, or the stored hashes, tell nothing of a successor without that secret, which
+        already signs every access token."""
+        key = hashlib.sha256(b"hub refresh-token rotation\0" + self.secret.encode()).digest()
+        digest = hmac.new(key, parent.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
     def verify(self, token: str) -> dict[str, Any]:
         """The token's claims (shared: do not change them), or `Unauthorized` for anything not a valid,
         unexpired, HS256, `aud=authenticated` token about a UUID subject with role `authenticated`.
@@ -93,11 +108,35 @@ class TokenService:
             raise Unauthorized("Invalid token") from None
         if claims.get("role") != "authenticated":
             raise Unauthorized("Token role must be authenticated")
-        try:
-            UUID(str(claims["sub"]))
-        except ValueError:
-            raise Unauthorized("Token subject is not a user id") from None
+        check_claim_types(claims)
         return claims
+
+
+# pyjwt checks that time claims convert to an int, so "9999999999" (a string) passes it; the hub then
+# compares and converts `exp` as a number (the cache, a websocket's expiry timer). Only JSON numbers
+# within JavaScript's exact range are time claims here.
+_MAX_TIME_CLAIM = 2**53
+
+
+def check_claim_types(claims: dict[str, Any]) -> None:
+    """`Unauthorized` unless every claim the hub or the database's policies read has its JSON type:
+    `exp` (required), `iat`, `nbf` numbers; `sub` a UUID string; the metadata objects; `email` a string."""
+    for name in ("exp", "iat", "nbf"):
+        value = claims.get(name, 0)
+        if type(value) not in (int, float) or not 0 <= value < _MAX_TIME_CLAIM:  # bool is an int: refused
+            raise Unauthorized(f"Token claim {name} is not a time")
+    subject = claims["sub"]
+    try:
+        if not isinstance(subject, str):
+            raise ValueError(subject)
+        UUID(subject)
+    except ValueError:
+        raise Unauthorized("Token subject is not a user id") from None
+    for name in ("app_metadata", "user_metadata"):
+        if not isinstance(claims.get(name, {}), dict):
+            raise Unauthorized(f"Token claim {name} is not an object")
+    if not isinstance(claims.get("email", ""), str):
+        raise Unauthorized("Token claim email is not a string")
 
 
 def new_refresh_token() -> tuple[str, str]:

@@ -62,17 +62,30 @@ async def insert_refresh_token(conn: asyncpg.Connection, *, user_id: UUID, famil
     return token_id
 
 
-async def spend_refresh_token(conn: asyncpg.Connection, token_hash: str) -> asyncpg.Record | None:
-    """Marks a live token used and returns it; None when it is unknown, spent, revoked or expired.
-    The conditional UPDATE makes two concurrent refreshes with one token see exactly one winner."""
+async def spend_refresh_token(conn: asyncpg.Connection, token_hash: str, used_at: datetime) -> asyncpg.Record | None:
+    """Marks a live token used at `used_at` (the app's clock: it becomes the new access token's `iat`) and
+    returns it; None when it is unknown, spent, revoked or expired. The conditional UPDATE makes two
+    concurrent refreshes with one token see exactly one winner."""
     return await conn.fetchrow(
         """
-        UPDATE private.refresh_tokens SET used_at = now()
+        UPDATE private.refresh_tokens SET used_at = $2
         WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
-        RETURNING id, user_id, family_id
+        RETURNING id, user_id, family_id, used_at
         """,
-        token_hash,
+        token_hash, used_at,
     )
+
+
+async def live_child_hash(conn: asyncpg.Connection, family_id: UUID, parent_id: UUID) -> str | None:
+    """The hash of the token that replaced `parent_id`, while that token is still the family's live one."""
+    token_hash: str | None = await conn.fetchval(
+        """
+        SELECT token_hash FROM private.refresh_tokens
+        WHERE family_id = $1 AND parent_id = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+        """,
+        family_id, parent_id,
+    )
+    return token_hash
 
 
 async def refresh_token_state(conn: asyncpg.Connection, token_hash: str) -> asyncpg.Record | None:

@@ -26,6 +26,8 @@ from tests.helpers.services import (
 )
 
 TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+TEST_METRICS_TOKEN = "test-metrics-token-long-enough-0123456789"
+METRICS_HEADERS = {"Authorization": f"Bearer {TEST_METRICS_TOKEN}"}
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +61,7 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> S
         login_attempts_per_minute=100_000,
         rate_limit_scale=10_000,  # budgets out of the way; tests of a budget start a hub with rate_limit_scale=1
         db_pool_max=5,
+        metrics_token=TEST_METRICS_TOKEN,
     )
 
 

@@ -87,18 +87,27 @@ async def user_view(conn: asyncpg.Connection, user: asyncpg.Record, free_tier_le
 
 
 async def _issue_pair(services: Services, conn: asyncpg.Connection, user: asyncpg.Record, *,
-                      family_id: UUID, parent_id: UUID | None) -> TokenPair:
-    settings = services.settings
+                      family_id: UUID) -> TokenPair:
+    """A new family's first pair (signup, login)."""
     token, token_hash = new_refresh_token()
     await accounts.insert_refresh_token(
-        conn, user_id=user["id"], family_id=family_id, token_hash=token_hash, parent_id=parent_id,
-        expires_at=datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl_s),
+        conn, user_id=user["id"], family_id=family_id, token_hash=token_hash, parent_id=None,
+        expires_at=datetime.now(UTC) + timedelta(seconds=services.settings.refresh_token_ttl_s),
     )
+    return await _pair(services, conn, user, family_id, token, issued_at=None)
+
+
+async def _pair(services: Services, conn: asyncpg.Connection, user: asyncpg.Record, family_id: UUID,
+                refresh_token: str, *, issued_at: datetime | None) -> TokenPair:
+    """The answer carrying `refresh_token` and an access token issued at `issued_at` (default now): HS256
+    signing is deterministic, so the same user, family and `issued_at` give the same access token again."""
+    settings = services.settings
     access, exp = services.tokens.issue_access(
         user_id=user["id"], email=user["email"], app_metadata=accounts.metadata(user["raw_app_meta_data"]),
         user_metadata=accounts.metadata(user["raw_user_meta_data"]), session_id=family_id,
+        now=None if issued_at is None else issued_at.timestamp(),
     )
-    return TokenPair(access_token=access, refresh_token=token, token_type="bearer",
+    return TokenPair(access_token=access, refresh_token=refresh_token, token_type="bearer",
                      expires_in=settings.access_token_ttl_s, expires_at=exp,
                      user=await user_view(conn, user, settings.free_tier_level))
 
@@ -117,7 +126,7 @@ async def signup(data: JSONBody[SignupIn], services: AppServices, request: Reque
         user = await accounts.create_user(conn, email, password_hash, data.full_name)
         if user is None:
             raise EmailTaken()
-        pair = await _issue_pair(services, conn, user, family_id=uuid.uuid4(), parent_id=None)
+        pair = await _issue_pair(services, conn, user, family_id=uuid.uuid4())
     await _remember_address(services, email, address)
     return pair
 
@@ -175,7 +184,7 @@ async def login(data: JSONBody[LoginIn], services: AppServices, request: Request
         assert user is not None
         async with services.db.transaction(SERVICE) as conn:
             await accounts.record_sign_in(conn, user["id"])
-            pair = await _issue_pair(services, conn, user, family_id=uuid.uuid4(), parent_id=None)
+            pair = await _issue_pair(services, conn, user, family_id=uuid.uuid4())
     except BaseException:
         if not wrong_password:
             await limiter.undo_attempt(account_key)
@@ -190,24 +199,38 @@ async def login(data: JSONBody[LoginIn], services: AppServices, request: Request
 @post("/api/auth/refresh", status_code=HTTP_200_OK, tags=["accounts"], security=[])
 async def refresh(data: JSONBody[RefreshIn], services: AppServices) -> TokenPair:
     token_hash = hash_refresh_token(data.refresh_token)
-    reused = False
+    successor = services.tokens.rotated_refresh_token(data.refresh_token)
     async with services.db.transaction(SERVICE) as conn:
-        spent = await accounts.spend_refresh_token(conn, token_hash)
-        if spent is None:
-            state = await accounts.refresh_token_state(conn, token_hash)
-            if state is None or state["used_at"] is None:
-                raise Unauthorized("Refresh token is invalid, expired or revoked")
-            # A spent token presented again means it leaked: end the whole family.
-            await accounts.revoke_family(conn, state["family_id"])
-            reused = True
-        else:
-            user = await accounts.user_by_id(conn, spent["user_id"])
-            if user is None:
-                raise Unauthorized("Account no longer exists")
-            return await _issue_pair(services, conn, user, family_id=spent["family_id"], parent_id=spent["id"])
+        spent = await accounts.spend_refresh_token(conn, token_hash, datetime.now(UTC))
+        if spent is not None:
+            user = await _refreshed_user(conn, spent["user_id"])
+            await accounts.insert_refresh_token(
+                conn, user_id=user["id"], family_id=spent["family_id"], token_hash=hash_refresh_token(successor),
+                parent_id=spent["id"],
+                expires_at=datetime.now(UTC) + timedelta(seconds=services.settings.refresh_token_ttl_s),
+            )
+            return await _pair(services, conn, user, spent["family_id"], successor, issued_at=spent["used_at"])
+        state = await accounts.refresh_token_state(conn, token_hash)
+        if state is None or state["used_at"] is None:
+            raise Unauthorized("Refresh token is invalid, expired or revoked")
+        grace = timedelta(seconds=services.settings.refresh_reuse_grace_s)
+        if datetime.now(UTC) - state["used_at"] <= grace and \
+                await accounts.live_child_hash(conn, state["family_id"], state["id"]) == hash_refresh_token(successor):
+            # The token just replaced, again within the grace window: two tabs refreshing at once, not a
+            # leak. The same pair as the first refresh's, and nothing revoked.
+            user = await _refreshed_user(conn, state["user_id"])
+            return await _pair(services, conn, user, state["family_id"], successor, issued_at=state["used_at"])
+        # An older spent token, or one presented after the window: it leaked, so end the whole family.
+        await accounts.revoke_family(conn, state["family_id"])
     # Raised after the block so the family's revocation commits before the 401 goes out.
-    assert reused
     raise TokenReused()
+
+
+async def _refreshed_user(conn: asyncpg.Connection, user_id: UUID) -> asyncpg.Record:
+    user = await accounts.user_by_id(conn, user_id)
+    if user is None:
+        raise Unauthorized("Account no longer exists")
+    return user
 
 
 @post("/api/auth/logout", status_code=HTTP_204_NO_CONTENT, tags=["accounts"])

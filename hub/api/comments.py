@@ -121,7 +121,7 @@ async def create_comment(post_id: FromPath[UUID], data: JSONBody[CommentIn], use
         await append_event(conn, thread_channel(post_id), "comment.created", view)
         return view
 
-    return await create_once(services.db, user, idempotency_key, f"POST /api/posts/{post_id}/comments", create)
+    return await create_once(services.db, user, idempotency_key, f"POST /api/posts/{post_id}/comments", data, create)
 
 
 @get("/api/comments/{comment_id:uuid}", tags=["community"])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 from typing import Any
 
-from litestar import Response, get
+from litestar import Request, Response, get
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from hub.auth import AppServices
+from hub.errors import NotFound, Unauthorized
 from hub.readiness import readiness_problems
 
 
@@ -27,7 +29,16 @@ async def readyz(services: AppServices) -> Response[dict[str, Any]]:
 
 
 @get("/metrics", tags=["operations"], security=[], include_in_schema=False)
-async def metrics(services: AppServices) -> Response[bytes]:
+async def metrics(services: AppServices, request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Prometheus text for a scraper holding METRICS_TOKEN. The counters map the traffic (routes, open
+    sockets, pool use), so without a token configured the route does not exist on the public port."""
+    expected = services.settings.metrics_token
+    if expected is None:
+        raise NotFound()
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected.encode()):
+        raise Unauthorized("Metrics need 'Authorization: Bearer <METRICS_TOKEN>'",
+                           headers={"WWW-Authenticate": "Bearer"})
     in_use, size = services.db.pool_stats()
     services.metrics.pool_in_use.set(in_use)
     services.metrics.pool_size.set(size)

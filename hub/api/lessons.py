@@ -188,7 +188,7 @@ async def create_lesson(data: JSONBody[LessonIn], user: Caller, services: AppSer
         assert row is not None  # inserted by this admin's transaction
         return _lesson_view(row)
 
-    return await create_once(services.db, user, idempotency_key, "POST /api/lessons", create)
+    return await create_once(services.db, user, idempotency_key, "POST /api/lessons", data, create)
 
 
 @patch("/api/lessons/{lesson_id:uuid}", tags=["lessons"])

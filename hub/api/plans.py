@@ -98,7 +98,7 @@ async def create_plan(data: JSONBody[PlanIn], user: Caller, services: AppService
             raise PlanExists(f"Stripe price {data.stripe_price_id} already belongs to a plan")
         return plan_view(row)
 
-    return await create_once(services.db, user, idempotency_key, "POST /api/plans", create)
+    return await create_once(services.db, user, idempotency_key, "POST /api/plans", data, create)
 
 
 @patch("/api/plans/{plan_id:uuid}", tags=["billing"])

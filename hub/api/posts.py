@@ -135,7 +135,7 @@ async def create_post(data: JSONBody[PostIn], user: Caller, services: AppService
         await unlock_due_achievements(conn, author, utc_datetime(services.clock()))
         return view
 
-    return await create_once(services.db, user, idempotency_key, "POST /api/posts", create)
+    return await create_once(services.db, user, idempotency_key, "POST /api/posts", data, create)
 
 
 @get("/api/posts", tags=["community"])

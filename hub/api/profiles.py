@@ -12,6 +12,7 @@ from litestar.params import FromPath, JSONBody
 
 from hub.auth import AppServices, Caller
 from hub.errors import NotFound, ValidationFailed
+from hub.fields import HttpUrl
 from persistence import profiles
 
 _TIMEZONES = frozenset(zoneinfo.available_timezones())
@@ -24,7 +25,7 @@ class ProfilePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     """Only the fields present are changed; server-owned fields (XP, level) are not accepted at all."""
 
     full_name: Short | msgspec.UnsetType | None = msgspec.UNSET
-    avatar_url: Annotated[str, msgspec.Meta(max_length=2048)] | msgspec.UnsetType | None = msgspec.UNSET
+    avatar_url: HttpUrl | msgspec.UnsetType | None = msgspec.UNSET
     bio: Annotated[str, msgspec.Meta(max_length=2000)] | msgspec.UnsetType | None = msgspec.UNSET
     timezone: Annotated[str, msgspec.Meta(max_length=64)] | msgspec.UnsetType = msgspec.UNSET
     preferred_language: Annotated[str, msgspec.Meta(min_length=2, max_length=16)] | msgspec.UnsetType = (

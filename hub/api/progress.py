@@ -235,7 +235,8 @@ async def record_attempt(lesson_id: FromPath[UUID], data: JSONBody[AttemptIn], u
     async def attempt(conn: asyncpg.Connection) -> dict[str, Any]:
         return await _attempt(conn, services, user, lesson_id, data)
 
-    return await create_once(services.db, user, idempotency_key, f"POST /api/lessons/{lesson_id}/attempts", attempt)
+    return await create_once(services.db, user, idempotency_key, f"POST /api/lessons/{lesson_id}/attempts", data,
+                             attempt)
 
 
 # ---------------------------------------------------------------- own reads

@@ -170,7 +170,7 @@ async def give_feedback(session_id: FromPath[UUID], data: JSONBody[FeedbackIn], 
             raise AlreadyDone("Feedback was already given")
         return dict(row)
 
-    return await create_once(services.db, user, idempotency_key, f"POST /api/sessions/{session_id}/feedback",
+    return await create_once(services.db, user, idempotency_key, f"POST /api/sessions/{session_id}/feedback", data,
                              create)
 
 

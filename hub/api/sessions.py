@@ -19,6 +19,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from hub.auth import AppServices, Caller, require_host
 from hub.errors import CapacityBelowRegistered, Forbidden, NotFound, ValidationFailed
+from hub.fields import HttpUrl
 from hub.idempotency import IdempotencyKey, create_once
 from hub.pagination import Aware, Page, check_limit, cursor_key, page_of
 from hub.rules.session_state import Action, admitted, may_host, next_status, require_editable, seats_free
@@ -37,7 +38,6 @@ SessionType = Literal["workshop", "q&a", "presentation"]
 SessionStatus = Literal["scheduled", "live", "ended", "cancelled"]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
 Capacity = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
-Url = Annotated[str, msgspec.Meta(max_length=2048, pattern=r"^https?://\S+$")]
 Tags = Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=50)]], msgspec.Meta(max_length=20)]
 
 
@@ -57,8 +57,8 @@ class SessionIn(msgspec.Struct, forbid_unknown_fields=True):
     max_participants: Capacity | None = None
     prerequisites: Prerequisites | None = None
     tags: Tags | None = None
-    meeting_url: Url | None = None
-    recording_url: Url | None = None
+    meeting_url: HttpUrl | None = None
+    recording_url: HttpUrl | None = None
     is_recorded: bool = False
 
 
@@ -73,8 +73,8 @@ class SessionPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     max_participants: Capacity | msgspec.UnsetType | None = msgspec.UNSET
     prerequisites: Prerequisites | msgspec.UnsetType | None = msgspec.UNSET
     tags: Tags | msgspec.UnsetType | None = msgspec.UNSET
-    meeting_url: Url | msgspec.UnsetType | None = msgspec.UNSET
-    recording_url: Url | msgspec.UnsetType | None = msgspec.UNSET
+    meeting_url: HttpUrl | msgspec.UnsetType | None = msgspec.UNSET
+    recording_url: HttpUrl | msgspec.UnsetType | None = msgspec.UNSET
     is_recorded: bool | msgspec.UnsetType = msgspec.UNSET
 
 
@@ -232,7 +232,7 @@ async def create_session(data: JSONBody[SessionIn], user: Caller, services: AppS
         [(row, waitlisted)] = await read_sessions(conn, user, [session_id])
         return view_for(user, row, waitlisted)
 
-    return await create_once(services.db, user, idempotency_key, "POST /api/sessions", create)
+    return await create_once(services.db, user, idempotency_key, "POST /api/sessions", data, create)
 
 
 @get("/api/sessions/{session_id:uuid}", tags=["sessions"])

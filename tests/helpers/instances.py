@@ -83,6 +83,7 @@ async def start_instance(test_db: DatabaseUnderTest, settings: Settings, log_dir
         "DATABASE_URL": test_db.app_dsn,
         "MIGRATION_DATABASE_URL": test_db.owner_dsn,
         "JWT_SECRET": settings.jwt_secret or "",
+        "METRICS_TOKEN": settings.metrics_token or "",
         "HUB_NAMESPACE": settings.namespace or "",
         "HUB_DATA_DIR": settings.data_dir,
         "LOG_LEVEL": "warning",

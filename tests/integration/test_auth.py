@@ -36,12 +36,15 @@ async def test_signup_login_refresh_reuse_revokes_family_then_logout(client: htt
     assert rotated.status_code == 200
     second_refresh = rotated.json()["refresh_token"]
     assert second_refresh != first_refresh
+    third_refresh = (await client.post("/api/auth/refresh", json={"refresh_token": second_refresh})).json()[
+        "refresh_token"]
 
+    # Older than the token just replaced: no grace window applies (test_auth_hardening covers the window).
     reused = await client.post("/api/auth/refresh", json={"refresh_token": first_refresh})
     assert reused.status_code == 401
     assert reused.json()["code"] == "token_reused"
-    # The reuse revoked the whole family, so the newer token is dead too.
-    after = await client.post("/api/auth/refresh", json={"refresh_token": second_refresh})
+    # The reuse revoked the whole family, so the newest token is dead too.
+    after = await client.post("/api/auth/refresh", json={"refresh_token": third_refresh})
     assert after.status_code == 401
 
     other = await client.post("/api/auth/login", json={"email": account.email, "password": account.password})

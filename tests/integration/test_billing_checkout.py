@@ -150,7 +150,7 @@ async def test_checkout_with_the_same_idempotency_key_returns_the_same_session(
     assert first.status_code == again.status_code == 200
     assert first.json()["url"] == again.json()["url"]
     reused = await http.post("/api/billing/checkout", json={"plan_id": other["id"]}, headers=keyed)
-    assert (reused.status_code, reused.json()["code"]) == (409, "idempotency_key_reused")
+    assert (reused.status_code, reused.json()["code"]) == (422, "idempotency_key_reused")
 
 
 async def test_portal_needs_a_customer_then_returns_the_stand_ins_url(

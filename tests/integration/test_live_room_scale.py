@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from hub.settings import Settings
+from tests.conftest import METRICS_HEADERS
 from tests.helpers.api import Account
 from tests.helpers.instances import Instance, start_instance
 from tests.helpers.services import DatabaseUnderTest
@@ -136,7 +137,7 @@ async def frames_sent(instances: list[Instance]) -> float:
     total = 0.0
     async with httpx.AsyncClient(timeout=10) as http:
         for instance in instances:
-            text = (await http.get(f"{instance.url}/metrics")).text
+            text = (await http.get(f"{instance.url}/metrics", headers=METRICS_HEADERS)).text
             match = re.search(r"^hub_frames_sent_total (\S+)$", text, re.MULTILINE)
             assert match, "no frame counter"
             total += float(match.group(1))

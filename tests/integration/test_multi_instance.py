@@ -25,6 +25,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from hub.settings import Settings
 from persistence.db import Database
+from tests.conftest import METRICS_HEADERS
 from tests.helpers.api import Account, signup
 from tests.helpers.instances import Instance, free_port, start_instance
 from tests.helpers.services import DatabaseUnderTest
@@ -168,7 +169,7 @@ async def test_listener_killed_while_events_flow_loses_nothing_and_readyz_recove
             await asyncio.sleep(0.1)
         else:
             raise AssertionError("instance did not become ready again")
-        metrics = (await http.get(f"{a.url}/metrics")).text
+        metrics = (await http.get(f"{a.url}/metrics", headers=METRICS_HEADERS)).text
     await writer
     await asyncio.wait_for(asyncio.gather(*readers), 30)
     assert killed >= 2 and 503 in statuses

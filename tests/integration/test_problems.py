@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from tests.conftest import METRICS_HEADERS
+
 
 async def test_malformed_json_is_400_bad_json(client: httpx.AsyncClient) -> None:
     response = await client.post("/api/auth/login", content=b"{not json",
@@ -32,7 +34,7 @@ async def test_health_ready_metrics_and_openapi(client: httpx.AsyncClient) -> No
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200, ready.text
-    metrics = await client.get("/metrics")
+    metrics = await client.get("/metrics", headers=METRICS_HEADERS)
     assert "hub_http_requests_total" in metrics.text
     spec = (await client.get("/schema/openapi.json")).json()
     assert "/api/auth/signup" in spec["paths"]

@@ -19,6 +19,7 @@ import httpx
 from websockets.asyncio.client import connect
 
 from persistence.db import Database
+from tests.conftest import METRICS_HEADERS
 from tests.helpers.api import signup
 from tests.helpers.ws import ProtocolClient, append_events, assert_continuous, insert_post, seqs, ws_url
 
@@ -227,7 +228,7 @@ async def test_slow_consumer_is_closed_4008_while_other_subscribers_receive_ever
         assert len(slow.events[channel]) < total
         assert_continuous(slow.events[channel], 0)  # what it did get was in order
         async with httpx.AsyncClient(base_url=url) as http:
-            metrics = (await http.get("/metrics")).text
+            metrics = (await http.get("/metrics", headers=METRICS_HEADERS)).text
         assert "hub_send_queue_overflows_total 1.0" in metrics
         for ws in others:
             await ws.close()

@@ -25,6 +25,7 @@ from websockets.exceptions import ConnectionClosed
 
 from hub.settings import Settings
 from persistence.db import Database
+from tests.conftest import METRICS_HEADERS
 from tests.helpers.api import signup
 from tests.helpers.instances import start_instance
 from tests.helpers.services import DatabaseUnderTest
@@ -204,7 +205,7 @@ async def test_ten_thousand_hostile_frames_get_typed_errors_or_documented_closes
         async with httpx.AsyncClient(base_url=url) as http:
             assert (await http.get("/healthz")).status_code == 200
             for _ in range(50):
-                if "hub_ws_connections 0.0" in (await http.get("/metrics")).text:
+                if "hub_ws_connections 0.0" in (await http.get("/metrics", headers=METRICS_HEADERS)).text:
                     break
                 await asyncio.sleep(0.1)
             else:

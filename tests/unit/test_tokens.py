@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
+import jwt
 import pytest
 
 from hub.errors import Unauthorized
@@ -62,3 +63,39 @@ def test_verify_once_checks_like_verify_but_keeps_nothing() -> None:
     assert other not in service._verified
     with pytest.raises(Unauthorized):
         service.verify_once(token[:-3] + "abc")
+
+
+def signed(**changes: object) -> str:
+    now = int(time.time())
+    claims: dict[str, object] = {"sub": str(uuid.uuid4()), "aud": "authenticated", "role": "authenticated",
+                                 "exp": now + 600, "iat": now, "email": "a@hub.test", "app_metadata": {}}
+    claims.update(changes)
+    return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+@pytest.mark.parametrize("changes", [
+    {"exp": str(int(time.time()) + 600)},  # pyjwt accepts it: int("…") succeeds
+    {"exp": True},
+    {"exp": 1e300},
+    {"iat": str(int(time.time()))},
+    {"nbf": "0"},
+    {"sub": 12345},
+    {"sub": "not-a-uuid"},
+    {"app_metadata": ["role", "admin"]},
+    {"email": {"address": "a@hub.test"}},
+], ids=lambda changes: "-".join(f"{k}={type(v).__name__}" for k, v in changes.items()))
+def test_signed_tokens_with_mistyped_claims_are_refused_every_time(changes: dict[str, object]) -> None:
+    """A claim of the wrong JSON type is a 401 on the first use and on every later one (the cache once
+    compared a string `exp` with the clock and answered 500)."""
+    service = TokenService(SECRET, "hub", 60)
+    token = signed(**changes)
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            service.verify(token)
+    with pytest.raises(Unauthorized):
+        service.verify_once(token)
+
+
+def test_well_typed_claims_pass_including_a_fractional_exp() -> None:
+    service = TokenService(SECRET, "hub", 60)
+    assert service.verify(signed(exp=time.time() + 600.5, nbf=0))["role"] == "authenticated"

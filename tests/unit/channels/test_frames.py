@@ -22,6 +22,7 @@ from channels.frames import (
     encode_reply_ok,
     encode_reset,
 )
+from channels.json_depth import MAX_JSON_DEPTH
 
 
 def test_decodes_each_client_op_into_its_struct() -> None:
@@ -153,6 +154,23 @@ def test_fuzz_frame_shaped_json_and_deep_nesting_raise_only_frame_error(
     _only_frame_error(text.encode())
     nested = '{"op":"publish","channel":"c","event":"e","data":{"x":' + "[" * depth + "]" * depth + "}}"
     _only_frame_error(nested)
+
+
+def publish_nesting(depth: int) -> str:
+    """A publish frame whose JSON nests `depth` levels in all (the frame itself is the first)."""
+    data = "[" * (depth - 2) + "]" * (depth - 2)
+    return '{"op":"publish","id":3,"channel":"c","event":"e","data":{"x":' + data + "}}"
+
+
+def test_publish_data_nested_past_the_hub_bound_is_bad_frame_with_its_reply_id() -> None:
+    """A publish is relayed to every subscriber: past MAX_JSON_DEPTH it never reaches the fan-out."""
+    frame = decode_client_frame(publish_nesting(MAX_JSON_DEPTH))
+    assert isinstance(frame, Publish)
+    for raw in (publish_nesting(MAX_JSON_DEPTH + 1), publish_nesting(MAX_JSON_DEPTH + 1).encode()):
+        with pytest.raises(FrameError) as caught:
+            decode_client_frame(raw)
+        assert caught.value.code == "bad_frame" and caught.value.frame_id == 3
+        assert "deeper than" in caught.value.details["message"]
 
 
 def test_reply_ok_and_error_frames_have_the_protocol_shape() -> None:

@@ -1,0 +1,51 @@
+"""Security headers on every HTTP response: a Content-Security-Policy that forbids framing, no MIME sniffing,
+no referrer.
+
+The browser app's own policy stays in its shell (`static/index.html`, a `<meta>`, so it holds wherever the
+files are served); a `<meta>` policy cannot carry `frame-ancestors`, so the header repeats it with
+`frame-ancestors 'none'` added. Everything else (JSON, metrics) gets a policy that allows nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from litestar.types import Message, Scope
+
+NO_FRAMING = "frame-ancestors 'none'"
+API_POLICY = f"default-src 'none'; {NO_FRAMING}"
+# The interactive API docs load Swagger UI from its CDN with an inline bootstrap script: framing is what
+# they must not allow, and a script policy would break them.
+DOCS_PATH = "/schema"
+_META_POLICY = re.compile(r'http-equiv="Content-Security-Policy"\s+content="([^"]+)"')
+
+_COMMON = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+
+
+def app_policy(shell: Path) -> str:
+    """The shell's `<meta>` policy with `frame-ancestors 'none'`; no framing alone without a shell policy."""
+    match = _META_POLICY.search(shell.read_text()) if shell.is_file() else None
+    return f"{match.group(1).rstrip('; ')}; {NO_FRAMING}" if match else NO_FRAMING
+
+
+def security_headers(shell: Path) -> Callable[[Message, Scope], None]:
+    """A `before_send` hook: Litestar runs it for every response, the router's own 404s and 405s included
+    (which route middleware never sees)."""
+    html_policy = app_policy(shell).encode()
+
+    def policy_for(path: str, content_type: bytes) -> bytes:
+        if path == DOCS_PATH or path.startswith(DOCS_PATH + "/"):
+            return NO_FRAMING.encode()
+        return html_policy if content_type.startswith(b"text/html") else API_POLICY.encode()
+
+    def add_headers(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start":
+            return
+        headers = list(message.get("headers", []))
+        content_type = next((bytes(v) for k, v in headers if bytes(k).lower() == b"content-type"), b"")
+        headers += [(b"content-security-policy", policy_for(scope["path"], content_type)), *_COMMON]
+        message["headers"] = headers
+
+    return add_headers

@@ -1,0 +1,110 @@
+"""Deeply nested JSON in a body or a cursor, and over-long cursors: a clear 400/422, never a 500.
+
+Every route is taken from the live OpenAPI document, so a route added later is covered without edits.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from channels.json_depth import MAX_JSON_DEPTH
+from hub.pagination import MAX_CURSOR_LENGTH, encode_cursor
+from tests.helpers.api import Account, signup
+
+# Past the decoder's recursion guard (a `RecursionError` before the fix) and just past the hub's bound.
+DEEP_OBJECT = b'{"a":' * 5_000 + b"1" + b"}" * 5_000
+DEEP_ARRAY = b"[" * 100_000 + b"]" * 100_000
+JUST_TOO_DEEP = b'{"email":' + b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH + b"}"
+DEEP_BODIES = {"object_5000": DEEP_OBJECT, "array_100000": DEEP_ARRAY, "just_past_the_bound": JUST_TOO_DEEP}
+
+
+def b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+NESTED_CURSORS = {
+    "nested_5000": b64(b"[" * 5_000 + b"]" * 5_000),
+    "nested_in_key": encode_cursor([[[["x"]]]]),
+    "over_long": encode_cursor(["x" * 600, 1]),
+}
+
+
+def operations(spec: dict[str, Any], wanted: str) -> list[tuple[str, str]]:
+    """(method, path with sample ids) of every operation that takes a JSON body or a `cursor`."""
+    found = []
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict):
+                continue
+            takes_body = "application/json" in operation.get("requestBody", {}).get("content", {})
+            takes_cursor = any(p.get("name") == "cursor" for p in operation.get("parameters", []))
+            if (takes_body if wanted == "body" else takes_cursor):
+                found.append((method.upper(), re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)))
+    return found
+
+
+@pytest.fixture(scope="module")
+async def account(hub_url: str) -> Account:
+    async with httpx.AsyncClient(base_url=hub_url) as http:
+        return await signup(http)
+
+
+@pytest.fixture(scope="module")
+async def spec(hub_url: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=hub_url) as http:
+        document: dict[str, Any] = (await http.get("/schema/openapi.json")).json()
+        return document
+
+
+@pytest.mark.parametrize("name", sorted(DEEP_BODIES))
+async def test_deeply_nested_bodies_are_400_bad_json_on_every_route(
+        client: httpx.AsyncClient, spec: dict[str, Any], account: Account, name: str) -> None:
+    routes = operations(spec, "body")
+    assert {"/api/auth/signup", "/api/auth/login", "/api/posts"} <= {path for _, path in routes}
+    wrong = []
+    for method, path in routes:
+        for headers in ({}, account.headers):
+            response = await client.request(method, path, content=DEEP_BODIES[name],
+                                            headers=headers | {"content-type": "application/json"})
+            code = response.json().get("code") if response.content else None
+            if response.status_code != 400 or code != "bad_json":
+                wrong.append(f"{method} {path}: {response.status_code} {code}")
+    assert not wrong, wrong
+
+
+async def test_json_at_the_depth_bound_is_decoded(client: httpx.AsyncClient, account: Account) -> None:
+    """The bound refuses only what is deeper: a document exactly MAX_JSON_DEPTH deep reaches the route."""
+    at_bound = b'{"content":' + b"[" * (MAX_JSON_DEPTH - 1) + b"]" * (MAX_JSON_DEPTH - 1) + b"}"
+    response = await client.post(f"/api/posts/{uuid.uuid4()}/comments", content=at_bound,
+                                 headers=account.headers | {"content-type": "application/json"})
+    assert response.status_code == 422 and response.json()["code"] == "validation_failed", response.text
+
+
+@pytest.mark.parametrize("name", sorted(NESTED_CURSORS))
+async def test_nested_and_over_long_cursors_are_422_on_every_list_route(
+        client: httpx.AsyncClient, spec: dict[str, Any], account: Account, name: str) -> None:
+    routes = operations(spec, "cursor")
+    assert len(routes) >= 12, routes
+    wrong = []
+    for method, path in routes:
+        for headers in ({}, account.headers):
+            response = await client.request(method, path, params={"cursor": NESTED_CURSORS[name]},
+                                            headers=headers)
+            body = response.json()
+            if response.status_code == 401 and not headers:
+                continue  # a signed-in route refuses the anonymous call before reading its query
+            if response.status_code != 422 or body.get("code") != "validation_failed" \
+                    or "cursor" not in body.get("errors", {}):
+                wrong.append(f"{method} {path}: {response.status_code} {body.get('code')}")
+    assert not wrong, wrong
+
+
+def test_the_cursor_cap_leaves_room_for_every_issued_cursor() -> None:
+    widest = encode_cursor(["x" * 200, "2026-01-01T00:00:00.000000+00:00", str(uuid.uuid4())])
+    assert len(widest) < MAX_CURSOR_LENGTH
