@@ -26,6 +26,15 @@ ALTER TABLE public.community_comments
     ADD COLUMN sort_path text COLLATE "C",
     ADD COLUMN depth smallint;
 
+-- The old schema let a reply sit on another post than its parent; such a reply becomes a top-level comment
+-- of its own post (its place cannot be under a comment of another thread). Not an edit of its content.
+ALTER TABLE public.community_comments DISABLE TRIGGER trg_community_comments_updated_at;
+UPDATE public.community_comments c
+SET parent_comment_id = NULL
+FROM public.community_comments parent
+WHERE parent.id = c.parent_comment_id AND parent.post_id <> c.post_id;
+ALTER TABLE public.community_comments ENABLE TRIGGER trg_community_comments_updated_at;
+
 -- Backfill. Paths are built with the depth bound applied on the way down, so even a chain thousands
 -- deep costs linear work here (no path grows past 21 elements).
 CREATE TEMPORARY TABLE comment_places ON COMMIT DROP AS

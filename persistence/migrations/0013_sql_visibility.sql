@@ -165,25 +165,13 @@ DROP POLICY community_comments_delete_own_or_admin ON public.community_comments;
 ALTER POLICY community_comments_insert_own ON public.community_comments
     WITH CHECK (author_id = auth.uid()
                 AND EXISTS (SELECT 1 FROM public.community_posts p
-                            WHERE p.id = post_id AND (NOT p.is_locked OR public.is_admin()))
-                AND (community_comments.parent_comment_id IS NULL
-                     OR EXISTS (SELECT 1 FROM public.community_comments parent
-                                WHERE parent.id = community_comments.parent_comment_id
-                                  AND parent.post_id = community_comments.post_id)));
+                            WHERE p.id = post_id AND (NOT p.is_locked OR public.is_admin())));
 ALTER POLICY community_comments_update_own_or_admin ON public.community_comments
     USING ((author_id = auth.uid() OR public.is_admin()) AND NOT is_deleted)
     WITH CHECK (author_id = auth.uid() OR public.is_admin());
 
--- The thread's server-owned sort columns (migration 0012, when present): readable, never writable.
-DO $thread_columns$
-BEGIN
-    IF (SELECT count(*) FROM information_schema.columns
-        WHERE table_schema = 'public' AND table_name = 'community_comments'
-          AND column_name IN ('sort_path', 'depth')) = 2 THEN
-        GRANT SELECT (sort_path, depth) ON public.community_comments TO authenticated;
-    END IF;
-END
-$thread_columns$;
+-- The thread's server-owned sort columns (migration 0012): readable, never writable.
+GRANT SELECT (sort_path, depth) ON public.community_comments TO authenticated;
 
 -- DELETE /api/comments/{id}: the author or an admin soft-deletes (the row and its text stay for
 -- moderation). True when this call deleted it.

@@ -44,14 +44,15 @@ async def test_session_links_are_http_only_on_create_and_edit(client: httpx.Asyn
 
 async def test_the_database_refuses_a_non_http_link_written_with_plain_sql(
         client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
-    """PostgREST lets a signed-in user update their own profile row directly: the table holds the rule too."""
+    """PostgREST lets a signed-in user update their own profile through `my_profile`: the table holds the
+    rule too."""
     account = await signup(client)
     async with owner_conn.transaction():
         await owner_conn.execute("SET LOCAL ROLE authenticated")
         await owner_conn.execute("SELECT set_config('request.jwt.claims', $1, true)",
                                  f'{{"sub": "{account.user_id}", "role": "authenticated"}}')
         with pytest.raises(asyncpg.CheckViolationError):
-            await owner_conn.execute("UPDATE public.user_profiles SET avatar_url = 'javascript:alert(1)' "
+            await owner_conn.execute("UPDATE public.my_profile SET avatar_url = 'javascript:alert(1)' "
                                      "WHERE id = $1", account.user_id)
     host = await host_account(client, owner_conn)
     session = await create_session(client, host)

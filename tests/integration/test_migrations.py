@@ -72,3 +72,36 @@ async def test_refresh_tokens_move_to_the_hubs_own_table_with_their_families(emp
         assert await conn.fetchval("SELECT to_regclass('auth.refresh_tokens')") is None
     finally:
         await conn.close()
+
+
+async def test_comment_places_are_backfilled_deep_chains_capped_and_cross_post_replies_made_top_level(
+        empty_db: DatabaseUnderTest, tmp_path: Path) -> None:
+    before = tmp_path / "before"
+    before.mkdir()
+    for path in sorted(migrations_dir().glob("*.sql")):
+        if path.name < "0012":
+            shutil.copy(path, before / path.name)
+    await apply_migrations(empty_db.owner_dsn, log=lambda _: None, directory=before)
+    conn = await asyncpg.connect(empty_db.owner_dsn)
+    try:
+        author = await conn.fetchval("INSERT INTO auth.users (email) VALUES ('old@example.com') RETURNING id")
+        posts = [await conn.fetchval("INSERT INTO public.community_posts (author_id, title) VALUES ($1, $2) "
+                                     "RETURNING id", author, title) for title in ("a", "b")]
+        chain: list[object] = []
+        for _ in range(30):
+            chain.append(await conn.fetchval(
+                "INSERT INTO public.community_comments (post_id, author_id, parent_comment_id, content) "
+                "VALUES ($1, $2, $3, 'x') RETURNING id", posts[0], author, chain[-1] if chain else None))
+        stray = await conn.fetchval(
+            "INSERT INTO public.community_comments (post_id, author_id, parent_comment_id, content) "
+            "VALUES ($1, $2, $3, 'on b, under a comment of a') RETURNING id", posts[1], author, chain[0])
+        await apply_migrations(empty_db.owner_dsn, log=lambda _: None)
+        rows = {r["id"]: r for r in await conn.fetch(
+            "SELECT id, parent_comment_id, depth, sort_path FROM public.community_comments")}
+        assert [rows[c]["depth"] for c in chain] == [*range(20), *[20] * 10]
+        assert all(rows[c]["parent_comment_id"] == chain[19] for c in chain[20:])
+        assert all(rows[c]["sort_path"].startswith(rows[chain[0]]["sort_path"]) for c in chain)
+        assert (rows[stray]["parent_comment_id"], rows[stray]["depth"]) == (None, 0)
+        assert not rows[stray]["sort_path"].startswith(rows[chain[0]]["sort_path"])
+    finally:
+        await conn.close()
