@@ -55,11 +55,11 @@ from channels.ratelimit import KeyedLimiter
 from channels.resume import Replay, Reset, ResumeDecision, decide_resume
 from channels.sequencing import NeedsFill, Subscription
 from channels.state import LeaderboardLoader, StateChannels, counts_data
-from channels.user_connections import UserConnections
 from hub.api.leaderboard import leaderboard_row
 from hub.deadlines import Deadlines
 from hub.rules.periods import Period, utc_datetime, window
 from hub.services import Services
+from hub.user_connections import UserConnections
 from hub.ws_protocol import WireFrames
 from persistence import events, leaderboard
 from persistence.channel_facts import channel_facts, vote_counts
