@@ -27,11 +27,10 @@ MAX_LIMIT = 100
 # refused before it is decoded.
 MAX_CURSOR_LENGTH = 512
 
-# A cursor's key is a flat list of scalars (a thread cursor's one item is itself a list of path
-# elements): decoding into this bounded type refuses deeper nesting at its first extra level, so a
-# nested cursor costs nothing and can never reach the decoder's recursion guard.
+# A cursor's key is a flat list of scalars: decoding into this bounded type refuses any nesting at its
+# first extra level, so a nested cursor costs nothing and can never reach the decoder's recursion guard.
 _Scalar = str | int | float | bool | None
-_KEY_DECODER = msgspec.json.Decoder(list[_Scalar | list[_Scalar]])
+_KEY_DECODER = msgspec.json.Decoder(list[_Scalar])
 
 
 class Page(msgspec.Struct, Generic[T]):
@@ -43,13 +42,13 @@ def encode_cursor(key: list[Any]) -> str:
     return base64.urlsafe_b64encode(msgspec.json.encode(key)).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, arity: int, *, max_length: int = MAX_CURSOR_LENGTH) -> list[Any] | None:
+def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
     """The key a cursor holds, or None for the first page; a foreign, damaged, over-long or nested
     cursor is a 422."""
     if cursor is None or cursor == "":
         return None
-    if len(cursor) > max_length:
-        raise ValidationFailed({"cursor": f"is longer than {max_length} characters"})
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise ValidationFailed({"cursor": f"is longer than {MAX_CURSOR_LENGTH} characters"})
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         key = _KEY_DECODER.decode(raw)

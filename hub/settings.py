@@ -151,7 +151,6 @@ class Settings:
         "where the browser app lives, for Stripe return URLs")
     free_tier_level: int = env("FREE_TIER_LEVEL", _int_in(0, 1000), 1,
         "highest lesson level open without a subscription")
-    # --- billing rules
     # --- database
     db_pool_min: int = env("DB_POOL_MIN", _int_in(0, 100), 1, "pool connections kept open")
     db_pool_max: int = env("DB_POOL_MAX", _int_in(1, 200), 10, "pool connections at most")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hub.settings import Settings, SettingsError, describe
@@ -35,6 +37,12 @@ def test_defaults_parse_and_every_variable_is_documented() -> None:
     names = [name for name, _, doc in describe()]
     assert len(names) == len(set(names))
     assert all(doc for _, _, doc in describe())
+
+
+def test_the_readme_lists_every_variable_with_its_default() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [name for name, default, _ in describe() if f"| `{name}` | `{default}` |" not in readme]
+    assert missing == []
 
 
 def test_generated_development_secret_is_kept_across_starts(tmp_path) -> None:  # type: ignore[no-untyped-def]
