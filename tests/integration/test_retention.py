@@ -62,8 +62,12 @@ async def test_each_table_prunes_exactly_what_is_past_its_period(
         await owner_conn.execute("INSERT INTO billing.stripe_events (id, type, received_at) VALUES ($1, 'x', $2)",
                                  event_id, at)
 
-    assert await prune_pass(app_db, SETTINGS, NOW) == {"idempotency_keys": 1, "refresh_tokens": 2,
-                                                       "user_activity_log": 1, "stripe_events": 1}
+    # At least this test's rows (the database is shared with the rest of the suite); which rows went, and
+    # that the kept ones stayed, is checked row by row below.
+    pruned = await prune_pass(app_db, SETTINGS, NOW)
+    assert pruned.keys() == {"idempotency_keys", "refresh_tokens", "user_activity_log", "stripe_events"}
+    assert pruned["idempotency_keys"] >= 1 and pruned["refresh_tokens"] >= 2
+    assert pruned["user_activity_log"] >= 1 and pruned["stripe_events"] >= 1
     assert await remaining(owner_conn, "SELECT key FROM private.idempotency_keys WHERE user_id = $1",
                            user) == {"kept"}
     assert await remaining(owner_conn, "SELECT family_id FROM private.refresh_tokens WHERE family_id = ANY($1)",
@@ -84,6 +88,8 @@ async def test_a_pass_deletes_at_most_one_batch_per_table(
         """INSERT INTO public.user_activity_log (user_id, activity_type, created_at)
            VALUES ($1, 'retention_batch', $2)""", [(user, NOW - timedelta(days=400 + n)) for n in range(5)])
     small = replace(SETTINGS, retention_batch=2)
-    passes = [(await prune_pass(app_db, small, NOW))["user_activity_log"] for _ in range(4)]
-    assert passes == [2, 2, 1, 0]
+    passes = [(await prune_pass(app_db, small, NOW))["user_activity_log"]]
+    while passes[-1] and len(passes) < 100:  # other tests' old rows, if any, go in the same batches
+        passes.append((await prune_pass(app_db, small, NOW))["user_activity_log"])
+    assert passes[-1] == 0 and max(passes) == 2 and sum(passes) >= 5
     assert await owner_conn.fetchval("SELECT count(*) FROM public.user_activity_log WHERE user_id = $1", user) == 0

@@ -107,9 +107,9 @@ async def test_a_thousand_subscribes_to_one_unknown_post_cost_a_handful_of_datab
         await ws.until(lambda: len(ws.replies) == 1000, within=60)
         assert {r["error"]["code"] for r in ws.replies.values()} == {"not_found"}
         await ws.close()
-        lookups = app.state.services.metrics.ws_access_lookups
-        from_database = lookups.labels("database")._value.get()
-        remembered = lookups.labels("missing")._value.get()
+        registry = app.state.services.metrics.registry
+        from_database = registry.get_sample_value("hub_ws_access_lookups_total", {"source": "database"})
+        remembered = registry.get_sample_value("hub_ws_access_lookups_total", {"source": "missing"})
     # A backend reports its statistics when it exits: wait for the stopped hub's pool to be gone.
     deadline = asyncio.get_running_loop().time() + 10
     while await _hub_backends(owner_conn) > backends:
