@@ -3,7 +3,8 @@
 Each budget's size is a setting, multiplied by `RATE_LIMIT_SCALE` (`Settings.scaled`); the counters are the
 instance's `WindowLimiter` (Redis when configured, so a budget holds across instances). A refusal is 429
 `rate_limited` with `Retry-After` on REST and `error {code: rate_limited}` on the websocket. The budgets and
-their defaults are listed in docs/security.md.
+their defaults are listed in docs/security.md. An account's login backoff is not a budget: it guards one
+account against guessing and is never scaled (`hub.rules.login_backoff`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from hub.errors import RateLimited
 from hub.services import Services
 from hub.settings import Settings
 
-__all__ = ["COMMENTS", "POSTS", "ROOM_MESSAGES", "SIGNUPS", "SIGNUPS_PER_IP", "VOTES", "Budget", "retry_after",
-           "spend"]
+__all__ = ["COMMENTS", "FAILED_LOGINS_PER_IP", "POSTS", "ROOM_MESSAGES", "SIGNUPS", "SIGNUPS_PER_IP", "VOTES",
+           "Budget", "give_back", "spend"]
 
 EVERYONE = "all"  # the subject of a global budget
 
@@ -27,24 +28,30 @@ class Budget:
     size: Callable[[Settings], int]  # uses per window before RATE_LIMIT_SCALE
     window_s: int
 
+    def key(self, subject: str) -> str:
+        return f"{self.name}:{subject}"
+
 
 SIGNUPS_PER_IP = Budget("signup:ip", lambda s: s.signups_per_ip_per_hour, 3600)
 SIGNUPS = Budget("signup:all", lambda s: s.signups_per_minute, 60)
+# Reserved by every login and given back unless the password was wrong (`hub.api.accounts.login`).
+FAILED_LOGINS_PER_IP = Budget("login:ip", lambda s: s.login_attempts_per_minute, 60)
 POSTS = Budget("posts", lambda s: s.posts_per_hour, 3600)
 COMMENTS = Budget("comments", lambda s: s.comments_per_hour, 3600)
 VOTES = Budget("votes", lambda s: s.votes_per_minute, 60)
 ROOM_MESSAGES = Budget("room-messages", lambda s: s.room_messages_per_minute, 60)
 
 
-async def retry_after(services: Services, budget: Budget, subject: str = EVERYONE) -> float:
-    """Spends one use of `budget` by `subject`: 0 when it was within the budget, else the seconds until
-    its window ends."""
+async def spend(services: Services, budget: Budget, subject: str = EVERYONE, *,
+                refuse: Callable[[float], Exception] = RateLimited) -> None:
+    """Spends one use of `budget` by `subject`; over it, raises `refuse(seconds until the window ends)`
+    (default: REST's 429 `rate_limited` with `Retry-After`)."""
     limit = services.settings.scaled(budget.size(services.settings))
-    return await services.limiter.hit(f"{budget.name}:{subject}", limit, budget.window_s)
-
-
-async def spend(services: Services, budget: Budget, subject: str = EVERYONE) -> None:
-    """`retry_after`, raising 429 `rate_limited` with `Retry-After` when over."""
-    wait = await retry_after(services, budget, subject)
+    wait = await services.limiter.hit(budget.key(subject), limit, budget.window_s)
     if wait:
-        raise RateLimited(wait)
+        raise refuse(wait)
+
+
+async def give_back(services: Services, budget: Budget, subject: str = EVERYONE) -> None:
+    """Returns one use spent in the current window: the attempt it reserved turned out not to count."""
+    await services.limiter.undo(budget.key(subject))

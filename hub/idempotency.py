@@ -31,10 +31,14 @@ _encoder = msgspec.json.Encoder()
 
 async def create_once(db: Database, identity: Identity, key: str | None, route: str, request: msgspec.Struct,
                       create: Callable[[asyncpg.Connection], Awaitable[Any]], *,
-                      status_code: int = 201) -> Response[Any]:
+                      status_code: int = 201, charge: Callable[[], Awaitable[None]] | None = None) -> Response[Any]:
     """Runs `create(conn)` in one transaction as `identity` and answers `status_code` with its result;
     with a key already used by this user on this route, answers the stored result when `request` (the
-    decoded body) is the one it was stored for, and 422 `idempotency_key_reused` otherwise."""
+    decoded body) is the one it was stored for, and 422 `idempotency_key_reused` otherwise.
+
+    `charge` (spending the caller's budget, raising when it is used up) runs only once no stored result
+    answers the request: a client retrying a lost response at the edge of its budget gets its result, not
+    a 429."""
     if key is not None and not 1 <= len(key) <= 200:
         raise ValidationFailed({"Idempotency-Key": "must be 1 to 200 characters"})
     # The decoded body, not the raw bytes: a client re-serialising the same request (other key order or
@@ -44,6 +48,8 @@ async def create_once(db: Database, identity: Identity, key: str | None, route: 
         stored = await _stored(db, identity, key, route, request_hash)
         if stored is not None:
             return stored
+    if charge is not None:
+        await charge()
     try:
         async with db.transaction(identity) as conn:
             result = await create(conn)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
+from litestar.params import QueryParameter
 
 from hub.errors import ValidationFailed
 
@@ -26,6 +27,9 @@ MAX_LIMIT = 100
 # ≈ 300 bytes of JSON, 400 characters of base64: anything longer was not issued by the hub, and is
 # refused before it is decoded.
 MAX_CURSOR_LENGTH = 512
+
+# The `cursor` query parameter of a keyset-paged route: the cap is declared (and documented) on the route.
+CursorQuery = Annotated[str | None, QueryParameter(max_length=MAX_CURSOR_LENGTH)]
 
 # A cursor's key is a flat list of scalars: decoding into this bounded type refuses any nesting at its
 # first extra level, so a nested cursor costs nothing and can never reach the decoder's recursion guard.

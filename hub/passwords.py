@@ -47,6 +47,11 @@ class HashPool:
     def admitted(self) -> int:
         return self._admitted
 
+    @property
+    def queued(self) -> int:
+        """Jobs admitted and waiting for a thread (not yet running)."""
+        return max(0, self._admitted - self.threads)
+
     async def run(self, job: Callable[[], T]) -> T:
         with self._lock:
             if self._admitted >= self.capacity:

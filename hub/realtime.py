@@ -208,7 +208,7 @@ class Realtime:
             max_subscriptions=s.ws_max_subscriptions,
             replay_buffer_frames=max(1, s.ws_send_queue // 4),
             send_queue_frames=s.ws_send_queue,
-            publish_rate_per_s=s.ws_publish_rate * s.rate_limit_scale,
+            publish_rate_per_s=s.scaled_rate(s.ws_publish_rate),
             publish_burst=s.scaled(s.ws_publish_burst),
             frame_rate_per_s=s.ws_frame_rate,
             frame_burst=s.ws_frame_burst,

@@ -122,7 +122,8 @@ class Settings:
     signups_per_minute: int = env("SIGNUP_RATE_PER_MINUTE", _int_in(1, 1_000_000), 60,
         "signups per minute from all addresses together")
     login_backoff_after: int = env("LOGIN_BACKOFF_AFTER", _int_in(1, 1000), 5,
-        "failed logins in a row per account before its exponential backoff starts")
+        "failed logins in a row per account before its exponential backoff starts (not multiplied by "
+        "RATE_LIMIT_SCALE)")
     login_backoff_base_s: float = env("LOGIN_BACKOFF_BASE", _float_in(0.1, 3600), 1.0,
         "the first backoff wait; each further failure doubles it")
     login_backoff_max_s: float = env("LOGIN_BACKOFF_MAX", _float_in(1, 86_400), 900.0, "the longest backoff wait")
@@ -257,6 +258,10 @@ class Settings:
     def scaled(self, budget: int) -> int:
         """A per-address, per-user or global budget times RATE_LIMIT_SCALE, never below 1."""
         return max(1, int(budget * self.rate_limit_scale))
+
+    def scaled_rate(self, per_second: float) -> float:
+        """A per-user rate (uses per second) times RATE_LIMIT_SCALE."""
+        return per_second * self.rate_limit_scale
 
     @property
     def billing_enabled(self) -> bool:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import replace
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+import redis
+from litestar import Litestar
 
 from hub.app import create_app
 from hub.settings import Settings
@@ -52,17 +57,38 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def base_settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settings:
-    return Settings(
+def base_settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Settings]:
+    """The suite's settings; at the end of the run every Redis key under its namespace is removed (tests
+    that start hubs with a namespace of their own take it from `start_hub.new_namespace`, under this one)."""
+    settings = Settings(
         jwt_secret=TEST_SECRET,
         data_dir=str(tmp_path_factory.mktemp("data")),
         namespace=f"hubtest:{run_tag()}",
         redis_url=redis_url,
         login_attempts_per_minute=100_000,
         rate_limit_scale=10_000,  # budgets out of the way; tests of a budget start a hub with rate_limit_scale=1
+        login_backoff_after=1000,  # never scaled: the suite's many wrong passwords must not back an account off
+        login_known_address_s=0,  # remembered addresses would outlive the run; the tests of them set it
         db_pool_max=5,
         metrics_token=TEST_METRICS_TOKEN,
     )
+    yield settings
+    _remove_keys(redis_url, f"{settings.namespace}:*")
+
+
+def _remove_keys(redis_url: str, pattern: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        batch: list[bytes] = []
+        for key in client.scan_iter(match=pattern, count=1000):
+            batch.append(key)
+            if len(batch) == 500:
+                client.unlink(*batch)
+                batch.clear()
+        if batch:
+            client.unlink(*batch)
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="session")
@@ -73,19 +99,36 @@ def hub_url(test_db: DatabaseUnderTest, base_settings: Settings) -> Iterator[str
         yield url
 
 
-@pytest.fixture(scope="session")
-def start_hub(test_db: DatabaseUnderTest, base_settings: Settings) -> object:
+@dataclass(frozen=True)
+class HubStarter:
     """Starts a further in-thread hub with changed settings and optionally an injected wall clock:
     `with start_hub(login_attempts_per_minute=3) as url:` or `start_hub(clock=fake.now)`."""
 
-    def start(clock: Callable[[], float] | None = None, **changes: object) -> object:
-        settings = replace(base_settings, **changes)
-        app = create_app(settings, test_db.app_dsn, clock=clock)
+    base: Settings
+    dsn: str
+
+    def __call__(self, clock: Callable[[], float] | None = None, **changes: Any) -> AbstractContextManager[str]:
+        return self.serve(self.app(clock, **changes))
+
+    def app(self, clock: Callable[[], float] | None = None, **changes: Any) -> Litestar:
+        """The app alone, for a test that looks at its services while it serves (`start_hub.serve(app)`)."""
+        return create_app(replace(self.base, **changes), self.dsn, clock=clock)
+
+    @staticmethod
+    def serve(app: Litestar) -> AbstractContextManager[str]:
+        settings: Settings = app.state.services.settings
         return serve_in_thread(app, ws_max_size=settings.ws_max_frame_bytes, ws=UVICORN_WS,
                                ws_per_message_deflate=settings.ws_compression,
                                forwarded_allow_ips=settings.forwarded_allow_ips)
 
-    return start
+    def new_namespace(self, label: str) -> str:
+        """A Redis namespace of its own (fresh counters), under the run's: removed with the run's keys."""
+        return f"{self.base.namespace}:{label}:{secrets.token_hex(6)}"
+
+
+@pytest.fixture(scope="session")
+def start_hub(test_db: DatabaseUnderTest, base_settings: Settings) -> HubStarter:
+    return HubStarter(base_settings, test_db.app_dsn)
 
 
 @pytest.fixture

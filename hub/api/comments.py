@@ -8,6 +8,7 @@ events on `thread:<post_id>` (`comment.created`, `comment.updated`, `comment.del
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -95,7 +96,6 @@ async def list_thread(
 @post("/api/posts/{post_id:uuid}/comments", status_code=201, tags=["community"])
 async def create_comment(post_id: FromPath[UUID], data: JSONBody[CommentIn], user: Caller, services: AppServices,
                          idempotency_key: IdempotencyKey = None) -> Response[Any]:
-    await spend(services, COMMENTS, str(user.require_user_id()))
 
     async def create(conn: asyncpg.Connection) -> dict[str, Any]:
         post_row = await community.post_by_id(conn, post_id)
@@ -121,7 +121,8 @@ async def create_comment(post_id: FromPath[UUID], data: JSONBody[CommentIn], use
         await append_event(conn, thread_channel(post_id), "comment.created", view)
         return view
 
-    return await create_once(services.db, user, idempotency_key, f"POST /api/posts/{post_id}/comments", data, create)
+    return await create_once(services.db, user, idempotency_key, f"POST /api/posts/{post_id}/comments", data, create,
+                             charge=partial(spend, services, COMMENTS, str(user.require_user_id())))
 
 
 @get("/api/comments/{comment_id:uuid}", tags=["community"])

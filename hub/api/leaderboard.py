@@ -14,7 +14,7 @@ from litestar import get
 from litestar.params import FromQuery
 
 from hub.auth import AppServices, Caller
-from hub.pagination import Int4, Page, check_limit, cursor_key, page_of
+from hub.pagination import CursorQuery, Int4, Page, check_limit, cursor_key, page_of
 from hub.rules.periods import Period, utc_datetime, window
 from persistence import leaderboard
 
@@ -36,7 +36,7 @@ def leaderboard_row(record: asyncpg.Record) -> dict[str, Any]:
 
 @get("/api/leaderboard", tags=["leaderboard"])
 async def standings(user: Caller, services: AppServices, period: FromQuery[Period] = "weekly",
-                    cursor: FromQuery[str | None] = None, limit: FromQuery[int | None] = None) -> Page[dict[str, Any]]:
+                    cursor: CursorQuery = None, limit: FromQuery[int | None] = None) -> Page[dict[str, Any]]:
     """The current period's board, highest XP first (ties share a rank, then by user id);
     `percentile` is the share of that period's users with strictly less XP."""
     size = check_limit(limit)

@@ -21,7 +21,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from hub.auth import AppServices, Caller, require_admin
 from hub.errors import LessonExists, LessonInUse, NotFound, PlanRequired, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
-from hub.pagination import Int4, Page, check_limit, cursor_key, page_of
+from hub.pagination import CursorQuery, Int4, Page, check_limit, cursor_key, page_of
 from persistence import lessons, plans
 from persistence.db import set_identity
 from persistence.identity import SERVICE, Identity
@@ -129,7 +129,7 @@ async def _check_prerequisites_exist(conn: asyncpg.Connection, prerequisites: li
 @get("/api/lessons", tags=["lessons"], security=[])
 async def list_lessons(caller: Caller, services: AppServices,
                        level_id: Annotated[int | None, QueryParameter(ge=1, le=1_000_000)] = None,
-                       include_inactive: FromQuery[bool] = False, cursor: FromQuery[str | None] = None,
+                       include_inactive: FromQuery[bool] = False, cursor: CursorQuery = None,
                        limit: FromQuery[int | None] = None) -> Page[dict[str, Any]]:
     """Active lessons (admins with `include_inactive=true`: all), without content, ordered by level,
     gate, order_index, id."""
@@ -143,7 +143,7 @@ async def list_lessons(caller: Caller, services: AppServices,
 
 
 @get("/api/lessons/popular", tags=["lessons"], security=[])
-async def popular_lessons(caller: Caller, services: AppServices, cursor: FromQuery[str | None] = None,
+async def popular_lessons(caller: Caller, services: AppServices, cursor: CursorQuery = None,
                           limit: FromQuery[int | None] = None) -> Page[dict[str, Any]]:
     """The `lesson_popularity` view: active lessons, most completed first."""
     size = check_limit(limit)

@@ -14,7 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from hub.auth import AppServices, Caller, require_admin
 from hub.errors import NotFound, PlanExists, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
-from hub.pagination import Page, check_limit, cursor_key, page_of
+from hub.pagination import CursorQuery, Page, check_limit, cursor_key, page_of
 from persistence import billing
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -75,7 +75,7 @@ def plan_view(row: asyncpg.Record) -> dict[str, Any]:
 
 
 @get("/api/plans", tags=["billing"], security=[])
-async def list_plans(caller: Caller, services: AppServices, cursor: FromQuery[str | None] = None,
+async def list_plans(caller: Caller, services: AppServices, cursor: CursorQuery = None,
                      limit: FromQuery[int | None] = None) -> Page[dict[str, Any]]:
     """Active plans, cheapest first (then by id)."""
     size = check_limit(limit)

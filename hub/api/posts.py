@@ -8,6 +8,7 @@ post's thread). Votes and comment counts change through the schema's triggers, n
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -21,7 +22,7 @@ from hub.auth import AppServices, Caller, require_admin
 from hub.budgets import POSTS, spend
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
-from hub.pagination import Page, check_limit, decode_cursor, page_of
+from hub.pagination import CursorQuery, Page, check_limit, decode_cursor, page_of
 from hub.rules.periods import utc_datetime
 from hub.rules.threads import (
     POST_CURSOR_LENGTH,
@@ -123,7 +124,6 @@ def require_announcement_rights(identity: Identity, post_type: object) -> None:
 async def create_post(data: JSONBody[PostIn], user: Caller, services: AppServices,
                       idempotency_key: IdempotencyKey = None) -> Response[Any]:
     require_announcement_rights(user, data.post_type)
-    await spend(services, POSTS, str(user.require_user_id()))
 
     async def create(conn: asyncpg.Connection) -> dict[str, Any]:
         author = user.require_user_id()
@@ -135,7 +135,8 @@ async def create_post(data: JSONBody[PostIn], user: Caller, services: AppService
         await unlock_due_achievements(conn, author, utc_datetime(services.clock()))
         return view
 
-    return await create_once(services.db, user, idempotency_key, "POST /api/posts", data, create)
+    return await create_once(services.db, user, idempotency_key, "POST /api/posts", data, create,
+                             charge=partial(spend, services, POSTS, str(user.require_user_id())))
 
 
 @get("/api/posts", tags=["community"])
@@ -148,7 +149,7 @@ async def list_posts(
     post_type: Annotated[PostType | None, QueryParameter()] = None,
     author_id: Annotated[UUID | None, QueryParameter()] = None,
     limit: Annotated[int | None, QueryParameter()] = None,
-    cursor: Annotated[str | None, QueryParameter(max_length=1000)] = None,
+    cursor: CursorQuery = None,
 ) -> Page[dict[str, Any]]:
     size = check_limit(limit)
     key = decode_cursor(cursor, POST_CURSOR_LENGTH[sort])

@@ -27,7 +27,7 @@ from hub.api.lessons import require_plan
 from hub.auth import AppServices, Caller
 from hub.errors import NotFound, PrerequisitesNotMet
 from hub.idempotency import IdempotencyKey, create_once
-from hub.pagination import Aware, CursorText, Int4, Page, check_limit, cursor_key, page_of
+from hub.pagination import Aware, CursorQuery, CursorText, Int4, Page, check_limit, cursor_key, page_of
 from hub.rules import achievements as achievement_rules
 from hub.rules import level as level_rules
 from hub.rules import periods as period_rules
@@ -243,7 +243,7 @@ async def record_attempt(lesson_id: FromPath[UUID], data: JSONBody[AttemptIn], u
 
 
 @get("/api/progress/me", tags=["progress"])
-async def my_progress(user: Caller, services: AppServices, cursor: FromQuery[str | None] = None,
+async def my_progress(user: Caller, services: AppServices, cursor: CursorQuery = None,
                       limit: FromQuery[int | None] = None) -> Page[dict[str, Any]]:
     """Own progress rows, by level and gate."""
     size = check_limit(limit)
@@ -265,7 +265,7 @@ async def my_stats(user: Caller, services: AppServices) -> dict[str, Any]:
 
 
 @get("/api/achievements", tags=["progress"], security=[])
-async def achievement_catalogue(caller: Caller, services: AppServices, cursor: FromQuery[str | None] = None,
+async def achievement_catalogue(caller: Caller, services: AppServices, cursor: CursorQuery = None,
                                 limit: FromQuery[int | None] = None) -> Page[dict[str, Any]]:
     """Active achievements with their `requirements`, by code."""
     size = check_limit(limit)
@@ -276,7 +276,7 @@ async def achievement_catalogue(caller: Caller, services: AppServices, cursor: F
 
 
 @get("/api/achievements/me", tags=["progress"])
-async def my_achievements(user: Caller, services: AppServices, cursor: FromQuery[str | None] = None,
+async def my_achievements(user: Caller, services: AppServices, cursor: CursorQuery = None,
                           limit: FromQuery[int | None] = None) -> Page[dict[str, Any]]:
     """Own unlocked achievements with `progress_value` and `unlocked_at`, newest first."""
     size = check_limit(limit)
@@ -295,7 +295,7 @@ async def my_streak(user: Caller, services: AppServices) -> dict[str, Any]:
 
 
 @get("/api/activity/me", tags=["progress"])
-async def my_activity(user: Caller, services: AppServices, cursor: FromQuery[str | None] = None,
+async def my_activity(user: Caller, services: AppServices, cursor: CursorQuery = None,
                       limit: FromQuery[int | None] = None) -> Page[dict[str, Any]]:
     """Own activity log, newest first; the cursor is stable while new entries are written."""
     size = check_limit(limit)

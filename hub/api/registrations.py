@@ -22,7 +22,7 @@ from hub.api.sessions import channel_of, fill_seats, participant_view
 from hub.auth import AppServices, Caller
 from hub.errors import AlreadyDone, NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
-from hub.pagination import Aware, CursorText, check_limit, cursor_key, page_of
+from hub.pagination import Aware, CursorQuery, CursorText, check_limit, cursor_key, page_of
 from hub.rules.prerequisites import require_met, required_lessons
 from hub.rules.session_state import (
     may_host,
@@ -131,7 +131,7 @@ async def participants(
     user: Caller,
     services: AppServices,
     limit: Annotated[int | None, QueryParameter()] = None,
-    cursor: Annotated[str | None, QueryParameter()] = None,
+    cursor: CursorQuery = None,
 ) -> dict[str, Any]:
     """Host and admins: `{items, next_cursor, counts}`, everyone grouped by status, FIFO within it.
     Anyone else: the counts only, `{registered, waitlisted, attended, missed}`."""

@@ -13,7 +13,7 @@ from litestar.params import FromPath, QueryParameter
 from hub.api.sessions import channel_of, require_hosting, time_id_cursor
 from hub.auth import AppServices, Caller
 from hub.errors import Forbidden, NotFound
-from hub.pagination import Page, check_limit, page_of
+from hub.pagination import CursorQuery, Page, check_limit, page_of
 from hub.rules.session_state import admitted, may_host
 from persistence import session_room, sessions
 from persistence.db import set_identity
@@ -45,7 +45,7 @@ async def session_messages(
     user: Caller,
     services: AppServices,
     limit: Annotated[int | None, QueryParameter()] = None,
-    cursor: Annotated[str | None, QueryParameter()] = None,
+    cursor: CursorQuery = None,
 ) -> Page[dict[str, Any]]:
     """Oldest first, keyset-paginated by (created_at, id); for those the session channel admits
     (host, admins, seat holders), 403 for anyone else."""

@@ -21,7 +21,7 @@ from hub.auth import AppServices, Caller, require_host
 from hub.errors import CapacityBelowRegistered, Forbidden, NotFound, ValidationFailed
 from hub.fields import HttpUrl
 from hub.idempotency import IdempotencyKey, create_once
-from hub.pagination import Aware, Page, check_limit, cursor_key, page_of
+from hub.pagination import Aware, CursorQuery, Page, check_limit, cursor_key, page_of
 from hub.rules.session_state import Action, admitted, may_host, next_status, require_editable, seats_free
 from persistence import sessions
 from persistence.db import set_identity
@@ -199,7 +199,7 @@ async def list_sessions(
     scheduled_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
     host_id: Annotated[UUID | None, QueryParameter()] = None,
     limit: Annotated[int | None, QueryParameter()] = None,
-    cursor: Annotated[str | None, QueryParameter()] = None,
+    cursor: CursorQuery = None,
 ) -> Page[dict[str, Any]]:
     """Sessions in `scheduled_at` order (then id), `from <= scheduled_at < to`; keyset-paginated."""
     size = check_limit(limit)

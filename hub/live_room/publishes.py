@@ -28,7 +28,7 @@ import asyncpg
 
 from channels.errors import NotFound, RateLimited, SessionNotLive
 from hub.api.session_messages import message_view
-from hub.budgets import ROOM_MESSAGES, VOTES, Budget, retry_after
+from hub.budgets import ROOM_MESSAGES, VOTES, Budget, spend
 from hub.realtime import PublishContext, PublishHandler
 from persistence import session_room
 from persistence.db import set_identity
@@ -63,9 +63,8 @@ async def _question(conn: asyncpg.Connection, ctx: PublishContext, session_id: U
 
 async def _spend(ctx: PublishContext, budget: Budget) -> None:
     """The sender's per-user budget, counted across rooms and instances (`hub.budgets`)."""
-    wait = await retry_after(ctx.services, budget, str(ctx.identity.require_user_id()))
-    if wait:
-        raise RateLimited(wait, f"over the {budget.name} budget")
+    await spend(ctx.services, budget, str(ctx.identity.require_user_id()),
+                refuse=lambda wait: RateLimited(wait, f"over the {budget.name} budget"))
 
 
 def _line(kind: str, event: str) -> PublishHandler:

@@ -89,6 +89,8 @@ async def start_instance(test_db: DatabaseUnderTest, settings: Settings, log_dir
         "LOG_LEVEL": "warning",
         "LOGIN_RATE_PER_MINUTE": "10000",
         "RATE_LIMIT_SCALE": str(settings.rate_limit_scale),  # the suite's: budgets out of the way
+        "LOGIN_BACKOFF_AFTER": str(settings.login_backoff_after),  # not scaled: the suite sets it itself
+        "LOGIN_KNOWN_ADDRESS_TTL": str(settings.login_known_address_s),
         "DB_POOL_MAX": "4",
         **env,
     }

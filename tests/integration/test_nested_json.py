@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from channels.json_depth import MAX_JSON_DEPTH
+from hub.api.comments import THREAD_CURSOR_MAX_LENGTH
 from hub.pagination import MAX_CURSOR_LENGTH, encode_cursor
 from tests.helpers.api import Account, signup
 
@@ -108,3 +109,25 @@ async def test_nested_and_over_long_cursors_are_422_on_every_list_route(
 def test_the_cursor_cap_leaves_room_for_every_issued_cursor() -> None:
     widest = encode_cursor(["x" * 200, "2026-01-01T00:00:00.000000+00:00", str(uuid.uuid4())])
     assert len(widest) < MAX_CURSOR_LENGTH
+
+
+def _max_lengths(schema: Any) -> set[int]:
+    if isinstance(schema, dict):
+        own = {schema["maxLength"]} if "maxLength" in schema else set()
+        return own.union(*(_max_lengths(value) for value in schema.values()))
+    if isinstance(schema, list):
+        return set().union(*(_max_lengths(value) for value in schema))
+    return set()
+
+
+async def test_every_cursor_parameter_declares_the_one_cap(spec: dict[str, Any]) -> None:
+    """One bound for every keyset cursor, declared on the route (and so in the OpenAPI document); only a
+    comment thread's cursor, which holds one comment id, declares a shorter one."""
+    declared = {f"{method.upper()} {path}": _max_lengths(parameter.get("schema"))
+                for path, item in spec["paths"].items() for method, operation in item.items()
+                if isinstance(operation, dict)
+                for parameter in operation.get("parameters", []) if parameter.get("name") == "cursor"}
+    assert len(declared) >= 12, declared
+    thread = "GET /api/posts/{post_id}/comments"
+    assert declared.pop(thread) == {THREAD_CURSOR_MAX_LENGTH}
+    assert {route: caps for route, caps in declared.items() if caps != {MAX_CURSOR_LENGTH}} == {}

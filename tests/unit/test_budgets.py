@@ -24,6 +24,11 @@ def test_rate_limit_scale_multiplies_a_budget_and_never_goes_below_one() -> None
     assert Settings.from_env({"RATE_LIMIT_SCALE": "100"}).scaled(5) == 500
 
 
+def test_rate_limit_scale_multiplies_a_rate_without_rounding() -> None:
+    assert Settings().scaled_rate(5.0) == 5.0
+    assert Settings(rate_limit_scale=0.1).scaled_rate(5.0) == 0.5  # a budget would floor at 1; a rate does not
+
+
 def test_login_backoff_schedule_free_then_doubling_then_capped() -> None:
     wait = partial(login_wait, free=5, base_s=1.0, max_s=900.0)
     assert [wait(n) for n in range(5)] == [0.0] * 5
@@ -81,7 +86,7 @@ async def test_hash_pool_refuses_past_threads_plus_queue_and_a_busy_pool_does_no
         running = asyncio.ensure_future(signups.run(release.wait))
         waiting = asyncio.ensure_future(signups.run(release.wait))
         await asyncio.sleep(0)
-        assert signups.admitted == 2
+        assert (signups.admitted, signups.queued) == (2, 1)
         with pytest.raises(NotReady) as refused:
             await signups.run(lambda: True)
         assert refused.value.headers == {"Retry-After": "1"}
