@@ -26,6 +26,7 @@ from hub.errors import (
     ValidationFailed,
 )
 from hub.passwords import hash_password, verify_password
+from hub.rules.addresses import budget_subject
 from hub.rules.login_backoff import login_wait
 from hub.services import Services
 from hub.tokens import hash_refresh_token, new_refresh_token
@@ -121,20 +122,26 @@ async def signup(data: JSONBody[SignupIn], services: AppServices, request: Reque
     # The address's budget first, so one address over it does not also use up everyone's.
     await spend(services, SIGNUPS_PER_IP, address)
     await spend(services, SIGNUPS)
-    password_hash = await hash_password(services.signup_hashes, data.password)
-    async with services.db.transaction(SERVICE) as conn:
-        user = await accounts.create_user(conn, email, password_hash, data.full_name)
-        if user is None:
-            raise EmailTaken()
-        pair = await _issue_pair(services, conn, user, family_id=uuid.uuid4())
+    try:
+        password_hash = await hash_password(services.signup_hashes, data.password)
+        async with services.db.transaction(SERVICE) as conn:
+            user = await accounts.create_user(conn, email, password_hash, data.full_name)
+            if user is None:
+                raise EmailTaken()
+            pair = await _issue_pair(services, conn, user, family_id=uuid.uuid4())
+    except BaseException:
+        # Everyone's budget counts accounts made: a refused signup (a taken email, a full hashing queue)
+        # must not let one client close signup for everybody. The address's own use stays spent.
+        await give_back(services, SIGNUPS)
+        raise
     await _remember_address(services, email, address)
     return pair
 
 
 def client_address(request: Request[Any, Any, Any]) -> str:
-    """The client's address as uvicorn resolved it: X-Forwarded-For when the peer is a trusted proxy
-    (`FORWARDED_ALLOW_IPS`), else the peer itself."""
-    return request.client.host if request.client else "unknown"
+    """The subject of the per-address budgets: the client's address as uvicorn resolved it (X-Forwarded-For
+    when the peer is a trusted proxy, `FORWARDED_ALLOW_IPS`, else the peer itself), an IPv6 one as its /64."""
+    return budget_subject(request.client.host if request.client else "unknown")
 
 
 def _known_key(email: str, address: str) -> str:

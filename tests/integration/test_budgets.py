@@ -102,6 +102,33 @@ async def test_signups_from_many_addresses_meet_the_global_budget(start_hub: Hub
     assert assert_rate_limited(answers[-1]) <= 60
 
 
+async def test_refused_signups_do_not_use_up_everyones_budget(start_hub: HubStarter) -> None:
+    with budget_hub(start_hub, signups_per_minute=2) as (url, _):
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            taken = new_email()
+            first = await http.post("/api/auth/signup", json={"email": taken, "password": "correct horse 1"},
+                                    headers=forwarded("198.51.100.10"))
+            again = [await http.post("/api/auth/signup", json={"email": taken, "password": "correct horse 1"},
+                                     headers=forwarded(f"198.51.100.{n}")) for n in range(11, 16)]
+            fresh = await http.post("/api/auth/signup", json={"email": new_email(), "password": "correct horse 1"},
+                                    headers=forwarded("198.51.100.20"))
+    assert first.status_code == 201
+    assert {a.status_code for a in again} == {409}
+    assert fresh.status_code == 201, fresh.text  # five taken-email refusals left the second account's place
+
+
+async def test_ipv6_addresses_of_one_slash_64_share_the_signup_budget(start_hub: HubStarter) -> None:
+    with budget_hub(start_hub, signups_per_ip_per_hour=2) as (url, _):
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            answers = [await http.post("/api/auth/signup", json={"email": new_email(), "password": "correct horse 1"},
+                                       headers=forwarded(f"2001:db8:7:7::{n:x}")) for n in range(1, 4)]
+            elsewhere = await http.post("/api/auth/signup",
+                                        json={"email": new_email(), "password": "correct horse 1"},
+                                        headers=forwarded("2001:db8:7:8::1"))
+    assert [a.status_code for a in answers] == [201, 201, 429]
+    assert elsewhere.status_code == 201
+
+
 FLOOD = 20
 
 
