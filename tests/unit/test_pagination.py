@@ -7,12 +7,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.errors import ValidationFailed
-from hub.pagination import check_limit, decode_cursor, encode_cursor, page_of
+from hub.pagination import MAX_CURSOR_LENGTH, check_limit, decode_cursor, encode_cursor, page_of
 
 
 @given(st.lists(st.one_of(st.integers(), st.text(), st.none(), st.booleans()), min_size=1, max_size=4))
-def test_cursor_round_trips_any_key(key: list[object]) -> None:
-    assert decode_cursor(encode_cursor(key), len(key)) == key
+def test_cursor_round_trips_any_key_within_the_cap_and_refuses_a_longer_one(key: list[object]) -> None:
+    cursor = encode_cursor(key)
+    if len(cursor) <= MAX_CURSOR_LENGTH:
+        assert decode_cursor(cursor, len(key)) == key
+    else:
+        with pytest.raises(ValidationFailed):
+            decode_cursor(cursor, len(key))
 
 
 @pytest.mark.parametrize("cursor", ["%%%", "bm90IGpzb24", encode_cursor([1, 2, 3]), encode_cursor({"a": 1})])  # type: ignore[list-item]
