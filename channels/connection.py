@@ -17,11 +17,13 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from enum import Enum
 
+from channels.admission import OpenRefusal
 from channels.errors import (
     AlreadySubscribed,
     CloseCode,
     Forbidden,
     FrameError,
+    LookupBudgetSpent,
     NotFound,
     NotSubscribed,
     ProtocolError,
@@ -49,8 +51,9 @@ __all__ = ["STRIKES", "Action", "Close", "ConnState", "Connection", "ProtocolLim
 
 # Answers that count as a strike: a client that keeps sending bad frames, or keeps probing for posts,
 # sessions and channels that are not there or not its own, is closed (1008). A refusal for want of a
-# frame token is a strike too (`receive`); a publish over its per-channel rate is not (people type fast).
-STRIKES: tuple[type[ProtocolError], ...] = (FrameError, NotFound, Forbidden)
+# frame token is a strike too (`receive`), and so is a subscribe over the user's lookup budget (a client that
+# keeps subscribing past it is probing); a publish over its per-channel rate is not (people type fast).
+STRIKES: tuple[type[ProtocolError], ...] = (FrameError, NotFound, Forbidden, LookupBudgetSpent)
 
 
 class ConnState(Enum):
@@ -75,7 +78,7 @@ Action = SendFrame | Close
 
 class Connection:
     __slots__ = ("_auth_deadline", "_expiry_deadline", "_frames", "_limiter", "_strikes", "conn_id", "expires_at",
-                 "limits", "state", "user_id")
+                 "limits", "state", "struck_out", "user_id")
 
     def __init__(
         self,
@@ -94,6 +97,7 @@ class Connection:
         self._expiry_deadline: float | None = None  # monotonic
         self._frames = TokenBucket(self.limits.frame_rate_per_s, self.limits.frame_burst)
         self._strikes: deque[float] | None = None  # created at the first strike: most connections never earn one
+        self.struck_out = False  # closed for strikes: the I/O layer starts the user's cool-off
         # `is None`, not `or`: an empty shared limiter has len() 0 and is falsy, and must still be the shared one.
         self._limiter: PublishLimiter = publish_limiter if publish_limiter is not None else KeyedLimiter(
             self.limits.publish_rate_per_s,
@@ -157,6 +161,15 @@ class Connection:
         }
         return [SendFrame(encode_reply_ok(frame_id, result))]
 
+    def refuse_open(self, frame_id: int | None, refusal: OpenRefusal) -> list[Action]:
+        """The first ``auth`` of a user who may not open a connection now (``channels.admission``): answered
+        ``rate_limited`` with ``retry_after``, then closed with the refusal's code. Not a strike."""
+        if self.state is not ConnState.AWAITING_AUTH:
+            return []
+        err = RateLimited(refusal.retry_after)
+        data = encode_reply_error(frame_id, err) if frame_id is not None else encode_error(err)
+        return [SendFrame(data), *self._close(refusal.code, refusal.reason)]
+
     def subscribe(self, channel: str, subscribed: Collection[str]) -> ChannelName:
         """Check a subscribe against the channels the connection is ``subscribed`` to; the I/O layer then
         checks access, resumes and records the subscription.
@@ -213,6 +226,7 @@ class Connection:
                 strikes = self._strikes = deque(maxlen=self.limits.strike_limit)
             strikes.append(now)
             if len(strikes) == strikes.maxlen and now - strikes[0] < self.limits.strike_window_s:
+                self.struck_out = True
                 actions += self._close(CloseCode.POLICY, "too many refused frames")
         return actions
 

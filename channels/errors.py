@@ -20,6 +20,7 @@ __all__ = [
     "Forbidden",
     "FrameError",
     "InternalError",
+    "LookupBudgetSpent",
     "NotFound",
     "NotSubscribed",
     "ProtocolError",
@@ -150,6 +151,11 @@ class RateLimited(ProtocolError):
         # Rounded up to milliseconds: a client waiting exactly this long succeeds.
         self.retry_after = math.ceil(max(retry_after, 0.0) * 1000) / 1000
         super().__init__(message, {"retry_after": self.retry_after})
+
+
+class LookupBudgetSpent(RateLimited):
+    """``rate_limited`` for a subscribe over the user's budget of database lookups (all their connections on
+    all instances): unlike a publish over its per-channel rate, a strike."""
 
 
 class TooManySubscriptions(ProtocolError):

@@ -40,6 +40,15 @@ class WindowLimiter(Protocol):
 
     async def is_marked(self, key: str) -> bool: ...
 
+    async def hold_until(self, key: str, until: float, ttl_s: int) -> None:
+        """Stores `until` (a time on the caller's clock, which may be injected) under `key`, kept `ttl_s`
+        seconds; a later call replaces it."""
+        ...
+
+    async def held_until(self, key: str) -> float | None:
+        """What `hold_until` stored under `key`, or None once it is gone."""
+        ...
+
 
 class MemoryLimiter:
     """Keeps at most one entry per active key; expired windows are dropped as they are met."""
@@ -49,6 +58,7 @@ class MemoryLimiter:
         self._windows: dict[str, tuple[float, int]] = {}
         self._streaks: dict[str, tuple[int, float]] = {}  # key -> (failures, time of the last one)
         self._marks: dict[str, float] = {}  # key -> when it expires (self._clock)
+        self._holds: dict[str, tuple[float, float]] = {}  # key -> (the value held, when it expires (self._clock))
         self._max_keys = max_keys
 
     async def hit(self, key: str, limit: int, window_s: int) -> float:
@@ -95,6 +105,16 @@ class MemoryLimiter:
 
     async def is_marked(self, key: str) -> bool:
         return self._marks.get(key, float("-inf")) > self._clock()
+
+    async def hold_until(self, key: str, until: float, ttl_s: int) -> None:
+        now = self._clock()
+        if len(self._holds) >= self._max_keys:
+            self._holds = {k: v for k, v in self._holds.items() if v[1] > now}
+        self._holds[key] = (until, now + ttl_s)
+
+    async def held_until(self, key: str) -> float | None:
+        held = self._holds.get(key)
+        return held[0] if held is not None and held[1] > self._clock() else None
 
 
 # Decrements only a key that still exists: a bare DECR/HINCRBY on an expired key would create one without a TTL.
@@ -153,3 +173,10 @@ class RedisLimiter:
 
     async def is_marked(self, key: str) -> bool:
         return bool(await self._client.exists(self._prefix + key))
+
+    async def hold_until(self, key: str, until: float, ttl_s: int) -> None:
+        await self._client.set(self._prefix + key, repr(until), ex=ttl_s)
+
+    async def held_until(self, key: str) -> float | None:
+        value = await self._client.get(self._prefix + key)
+        return None if value is None else float(value)

@@ -60,6 +60,7 @@ from hub.deadlines import Deadlines
 from hub.rules.periods import Period, utc_datetime, window
 from hub.services import Services
 from hub.user_connections import UserConnections
+from hub.ws_admission import spend_lookup
 from hub.ws_protocol import WireFrames
 from persistence import events, leaderboard
 from persistence.channel_facts import channel_facts, vote_counts
@@ -389,8 +390,10 @@ class Realtime:
 
     # --- subscribe ---------------------------------------------------------------
 
-    async def facts(self, name: ChannelName, identity: Identity) -> ChannelFacts:
-        """The facts of a post or session channel: one transaction, or none for an id recently found missing."""
+    async def facts(self, name: ChannelName, identity: Identity, *, budgeted: bool = False) -> ChannelFacts:
+        """The facts of a post or session channel: one transaction, or none for an id recently found missing.
+
+        `budgeted` (subscribes): the transaction spends one of the user's lookups (`hub.ws_admission`) first."""
         if name.kind not in _FACT_KINDS:
             return ChannelFacts()
         lookups = self.services.metrics.ws_access_lookups
@@ -399,6 +402,8 @@ class Realtime:
         if self.missing.is_missing(key, time.monotonic()):
             lookups.labels("missing").inc()
             return ChannelFacts(exists=False)
+        if budgeted:
+            await spend_lookup(self.services, str(identity.require_user_id()))
         lookups.labels("database").inc()
         async with self.services.db.transaction(SERVICE) as conn:
             facts = await channel_facts(conn, name, identity.require_user_id())
@@ -417,7 +422,7 @@ class Realtime:
         """
         viewer = peer.viewer
         channel = str(name)
-        facts = await self.facts(name, peer.caller())
+        facts = await self.facts(name, peer.caller(), budgeted=True)
         decide_subscribe(name, viewer, facts)
         seq: Subscription[str] | None = (
             Subscription(max_buffer=self.limits.replay_buffer_frames) if name.is_durable else None

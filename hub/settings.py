@@ -191,8 +191,16 @@ class Settings:
     ws_frame_burst: int = env("WS_FRAME_BURST", _int_in(1, 100_000), 200,
         "client frames a connection may send at once; keep above WS_MAX_SUBSCRIPTIONS (a reconnect resubscribes)")
     ws_strike_limit: int = env("WS_STRIKE_LIMIT", _int_in(1, 10_000), 10,
-        "refusals (bad_frame, not_found, forbidden, frame budget) within WS_STRIKE_WINDOW that close with 1008")
+        "refusals (bad_frame, not_found, forbidden, frame or lookup budget) within WS_STRIKE_WINDOW: close 1008")
     ws_strike_window_s: float = env("WS_STRIKE_WINDOW", _float_in(0.1, 3600), 10.0, "strike window, seconds")
+    # Per user, on all instances together (Redis when configured): multiplied by RATE_LIMIT_SCALE.
+    ws_opens_per_minute: int = env("WS_OPEN_RATE_PER_MINUTE", _int_in(1, 100_000), 60,
+        "connections a user may open (first auth) per minute; over it: rate_limited reply, close 4029")
+    ws_lookups_per_minute: int = env("WS_LOOKUP_RATE_PER_MINUTE", _int_in(1, 1_000_000), 600,
+        "subscribes per user per minute that look a post or session up in the database; over it: "
+        "rate_limited, a strike")
+    ws_strike_cool_off_s: int = env("WS_STRIKE_COOL_OFF", _int_in(1, 86_400), 30,
+        "seconds after a 1008 strike close in which the user's new connections are refused (close 1008)")
     ws_missing_ttl_s: float = env("WS_MISSING_TTL", _float_in(0, 60), 2.0,
         "seconds a post or session found missing answers subscribe with not_found without a database lookup")
     ws_missing_max: int = env("WS_MISSING_MAX", _int_in(1, 1_000_000), 10_000,

@@ -14,11 +14,12 @@ exception leaves the handler: protocol errors become replies or closes; anything
 else is logged and answered with `internal`.
 
 Close codes: 1001 draining, 1008 too many strikes (bad frames, not_found/forbidden
-answers, frames over the per-connection budget), 1009 frame over
+answers, frames over the per-connection budget, subscribes over the user's lookup budget) and, for the
+user's new connections, during the cool-off that follows (`WS_STRIKE_COOL_OFF`), 1009 frame over
 `WS_MAX_FRAME_BYTES` (uvicorn's `ws_max_size` enforces it first when configured;
 the handler checks again), 4001 no auth in time / bad first token / token
-expired, 4008 send queue overflow, 4029 too many connections of one user (counted
-across instances). uvicorn itself closes a text frame with invalid UTF-8 with 1007 before
+expired, 4008 send queue overflow, 4029 too many connections of one user, or too many opened
+per minute (both counted across instances). uvicorn itself closes a text frame with invalid UTF-8 with 1007 before
 the app sees it. Websocket pings are uvicorn's (`ws_ping_interval`); the
 protocol `ping` is answered with `pong`.
 """
@@ -46,6 +47,7 @@ from channels.frames import Auth, ClientFrame, Publish, Subscribe, Unsubscribe, 
 from channels.publishes import validate_payload
 from hub import errors as api_errors
 from hub.realtime import REALTIME, Peer, Realtime
+from hub.ws_admission import admit, cool_off
 from hub.ws_protocol import WIRE_EXTENSION
 from persistence.db import DatabaseUnavailable
 from persistence.identity import user_identity
@@ -142,6 +144,9 @@ class WsSession:
             self.realtime.release_user(self._claimed)
             self._claimed = None
         try:
+            if self.conn.struck_out and self.peer.identity is not None:
+                # Before the close frame: a client that reconnects as soon as it sees 1008 meets the cool-off.
+                await cool_off(self.services, str(self.peer.identity.require_user_id()))
             try:
                 await self.realtime.detach(self.peer)
             except Exception:
@@ -287,6 +292,10 @@ class WsSession:
         user_id = str(identity.require_user_id())
         first = self._claimed is None
         if first:
+            refusal = await admit(self.services, user_id)
+            if refusal is not None:
+                self._apply(self.conn.refuse_open(frame.id, refusal))
+                return
             if not await self.realtime.claim_user(user_id):
                 self._apply(self.conn.close(CloseCode.TOO_MANY_CONNECTIONS, "too many connections"))
                 return

@@ -2,8 +2,9 @@ import json
 
 import pytest
 
+from channels.admission import OpenRefusal
 from channels.connection import Close, Connection, ConnState, SendFrame
-from channels.errors import CloseCode, Forbidden, NotFound, RateLimited, TokenExpired
+from channels.errors import CloseCode, Forbidden, LookupBudgetSpent, NotFound, RateLimited, TokenExpired
 from channels.frames import Subscribe
 from channels.limits import ProtocolLimits
 from channels.ratelimit import KeyedLimiter
@@ -224,3 +225,31 @@ def test_probing_slower_than_the_strike_window_is_answered_and_never_closed() ->
     for i in range(20):
         actions = conn.reply_error(i, NotFound(), i * 5.0)
         assert [type(a) for a in actions] == [SendFrame]
+
+
+def test_subscribes_over_the_users_lookup_budget_are_strikes_and_a_strike_close_marks_the_connection() -> None:
+    conn = opened(ProtocolLimits(strike_limit=2, strike_window_s=10.0))
+    first = conn.reply_error(1, LookupBudgetSpent(12.5), 0.0)
+    assert frames(first)[0]["error"] == {"code": "rate_limited", "message": "rate limited",
+                                         "details": {"retry_after": 12.5}}
+    assert not conn.struck_out
+    assert conn.reply_error(2, LookupBudgetSpent(12.0), 1.0)[-1] == Close(CloseCode.POLICY, "too many refused frames")
+    assert conn.struck_out
+
+
+def test_a_close_for_any_other_reason_does_not_mark_the_connection_struck_out() -> None:
+    conn = opened()
+    conn.reply_error(1, NotFound(), 0.0)
+    conn.close(CloseCode.GOING_AWAY, "server draining")
+    assert not conn.struck_out
+
+
+def test_a_refused_open_answers_the_auth_rate_limited_then_closes_with_the_refusals_code() -> None:
+    conn = Connection("c1", now=0.0)
+    actions = conn.refuse_open(1, OpenRefusal(3.0, CloseCode.TOO_MANY_CONNECTIONS, "too many connections opened"))
+    assert frames(actions) == [{"op": "reply", "id": 1, "ok": False,
+                                "error": {"code": "rate_limited", "message": "rate limited",
+                                          "details": {"retry_after": 3.0}}}]
+    assert actions[-1] == Close(CloseCode.TOO_MANY_CONNECTIONS, "too many connections opened")
+    assert conn.state is ConnState.CLOSED and not conn.struck_out
+    assert opened().refuse_open(2, OpenRefusal(1.0, CloseCode.POLICY, "cooling off")) == []  # only a first auth
