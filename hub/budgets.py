@@ -17,7 +17,7 @@ from hub.services import Services
 from hub.settings import Settings
 
 __all__ = ["COMMENTS", "FAILED_LOGINS_PER_IP", "POSTS", "ROOM_MESSAGES", "SIGNUPS", "SIGNUPS_PER_IP", "VOTES",
-           "Budget", "give_back", "spend"]
+           "Budget", "give_back", "retry_after", "spend"]
 
 EVERYONE = "all"  # the subject of a global budget
 
@@ -42,12 +42,18 @@ VOTES = Budget("votes", lambda s: s.votes_per_minute, 60)
 ROOM_MESSAGES = Budget("room-messages", lambda s: s.room_messages_per_minute, 60)
 
 
+async def retry_after(services: Services, budget: Budget, subject: str = EVERYONE) -> float:
+    """Spends one use of `budget` by `subject`: 0 when it was within the budget, else the seconds until
+    its window ends (for callers that decide what a refusal is, as the websocket admission does)."""
+    limit = services.settings.scaled(budget.size(services.settings))
+    return await services.limiter.hit(budget.key(subject), limit, budget.window_s)
+
+
 async def spend(services: Services, budget: Budget, subject: str = EVERYONE, *,
                 refuse: Callable[[float], Exception] = RateLimited) -> None:
     """Spends one use of `budget` by `subject`; over it, raises `refuse(seconds until the window ends)`
     (default: REST's 429 `rate_limited` with `Retry-After`)."""
-    limit = services.settings.scaled(budget.size(services.settings))
-    wait = await services.limiter.hit(budget.key(subject), limit, budget.window_s)
+    wait = await retry_after(services, budget, subject)
     if wait:
         raise refuse(wait)
 
