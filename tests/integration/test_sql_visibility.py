@@ -379,6 +379,22 @@ async def test_clients_execute_exactly_the_granted_functions(owner_conn: asyncpg
     assert {r["fn"] for r in rows} == CALLABLE[role]
 
 
+async def test_definer_functions_search_pg_temp_last_and_clients_cannot_create_temporary_tables(
+        app_db: Database, owner_conn: asyncpg.Connection) -> None:
+    """Without `pg_temp` in its search_path a definer function resolves names in the caller's temporary
+    schema first; and no client role gets a temporary schema to plant objects in."""
+    rows = await owner_conn.fetch(
+        """SELECT p.oid::regprocedure::text AS fn,
+                  (SELECT substr(c, length('search_path=') + 1) FROM unnest(p.proconfig) c
+                   WHERE c LIKE 'search_path=%') AS path
+           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE p.prosecdef AND n.nspname IN ('public', 'realtime', 'private', 'billing', 'auth')""")
+    assert len(rows) >= 10
+    assert {r["fn"]: r["path"] for r in rows} == {r["fn"]: "pg_catalog, public, pg_temp" for r in rows}
+    for identity in (ANON, user(uuid.uuid4()), SERVICE):
+        await refused(app_db, identity, "CREATE TEMPORARY TABLE shadow (x int)")
+
+
 # ---------------------------------------------------------------- the grant matrix (docs/security.md)
 
 ALL = "*"  # every column of the table
