@@ -11,10 +11,12 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
+from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
+from litestar.types import Receive, Scope, Send
 
 from hub import ws
 from hub.api import (
@@ -41,7 +43,7 @@ from hub.live_room import start_live_room
 from hub.metrics import metrics_middleware
 from hub.problems import EXCEPTION_HANDLERS
 from hub.realtime import start_realtime
-from hub.security_headers import security_headers
+from hub.security_headers import refuse_websocket_upgrade, security_headers
 from hub.services import Services, build_services
 from hub.settings import Settings
 from hub.views_counter import start_views_counter
@@ -77,6 +79,17 @@ ROUTE_MODULES: list[Any] = [
     lessons, progress, leaderboard, plans, billing, channel_history, ws,
 ]
 STARTERS: list[Starter] = [start_views_counter, stripe_gateway.start, start_realtime, start_live_room]
+
+
+class HubApp(Litestar):
+    """Litestar, answering a websocket upgrade to any path but `/ws` itself, with the security headers."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
+        if (scope["type"] == ScopeType.WEBSOCKET and scope["path"] != ws.WS_PATH
+                and "websocket.http.response" in (scope.get("extensions") or {})):
+            await refuse_websocket_upgrade(send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings, database_dsn: str, *, clock: Callable[[], float] | None = None) -> Litestar:
@@ -118,7 +131,7 @@ def create_app(settings: Settings, database_dsn: str, *, clock: Callable[[], flo
         handlers.append(create_static_files_router(path="/", directories=[STATIC_DIR], html_mode=True,
                                                    include_in_schema=False))
 
-    app = Litestar(
+    app = HubApp(
         route_handlers=handlers,
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,

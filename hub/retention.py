@@ -30,6 +30,8 @@ def cutoffs(settings: Settings, now: datetime) -> dict[str, tuple[datetime, Prun
                               retention.prune_activity_log),
         "stripe_events": (now - timedelta(days=settings.stripe_event_retention_days),
                           retention.prune_stripe_events),
+        "deleted_content": (now - timedelta(days=settings.deleted_content_retention_days),
+                            retention.prune_deleted_content),
     }
 
 

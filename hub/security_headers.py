@@ -12,7 +12,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from litestar.types import Message, Scope
+import msgspec
+from litestar.types import Message, Scope, Send
 
 NO_FRAMING = "frame-ancestors 'none'"
 API_POLICY = f"default-src 'none'; {NO_FRAMING}"
@@ -49,3 +50,15 @@ def security_headers(shell: Path) -> Callable[[Message, Scope], None]:
         message["headers"] = headers
 
     return add_headers
+
+
+async def refuse_websocket_upgrade(send: Send) -> None:
+    """404 problem+json, with the headers above, for a websocket upgrade to a path that takes none. Sent with
+    the ASGI `websocket.http.response` extension: otherwise the router's refusal is a `websocket.close`,
+    which uvicorn turns into its own bare `403 text/plain`, and `before_send` never sees an HTTP response."""
+    body = msgspec.json.encode({"type": "https://hub.example/problems/not_found", "title": "Not found",
+                                "status": 404, "detail": "No websocket at this path", "code": "not_found"})
+    await send({"type": "websocket.http.response.start", "status": 404,
+                "headers": [(b"content-type", b"application/problem+json"),
+                            (b"content-security-policy", API_POLICY.encode()), *_COMMON]})
+    await send({"type": "websocket.http.response.body", "body": body, "more_body": False})

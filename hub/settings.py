@@ -223,6 +223,8 @@ class Settings:
         "user_activity_log rows older than this are pruned (a year of activity history)")
     stripe_event_retention_days: int = env("STRIPE_EVENT_RETENTION_DAYS", _int_in(4, 3650), 33,
         "processed Stripe event ids are pruned after this (Stripe's 30-day event window + 3-day retries)")
+    deleted_content_retention_days: int = env("DELETED_CONTENT_RETENTION_DAYS", _int_in(1, 3650), 90,
+        "the text of deleted comments and chat lines, kept server-only as moderation evidence, is pruned after this")
     retention_batch: int = env("RETENTION_BATCH", _int_in(1, 100_000), 1000,
         "rows one prune statement deletes at most, so no prune holds locks for long")
     listener_retry_max_s: float = env("LISTENER_RETRY_MAX", _float_in(0.01, 5), 0.25,

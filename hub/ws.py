@@ -325,7 +325,10 @@ class WsSession:
         self._reply(frame.id, result)
 
 
-@asgi("/ws", is_mount=False, copy_scope=False)
+WS_PATH = "/ws"
+
+
+@asgi(WS_PATH, is_mount=False, copy_scope=False)
 async def ws_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     # A plain ASGI route rather than Litestar's websocket route: no per-connection WebSocket object or
     # handler-parameter machinery, and one wrapper less on every frame sent (docs/benchmarks.md).

@@ -225,7 +225,8 @@ async def edit_comment(conn: asyncpg.Connection, comment_id: UUID, content: str)
 
 
 async def soft_delete_comment(conn: asyncpg.Connection, comment_id: UUID) -> bool:
-    """True when this call deleted it; the row, its replies and its votes stay. Through the
-    schema's `public.delete_comment` (author or admin): users cannot write `is_deleted` themselves."""
+    """True when this call deleted it; the row, its replies and its votes stay, its text moves to the
+    server-only `private.deleted_content` (migration 0017's trigger). Through the schema's
+    `public.delete_comment` (author or admin): users cannot write `is_deleted` themselves."""
     deleted: bool = await conn.fetchval("SELECT public.delete_comment($1)", comment_id)
     return deleted

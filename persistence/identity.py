@@ -63,5 +63,11 @@ ANON = _identity(DbRole.ANON, None, {"role": "anon"})
 SERVICE = _identity(DbRole.SERVICE, None, {"role": "service_role"})
 
 
+def service_acting_for(user: Identity) -> Identity:
+    """`service_role` that still names the user it acts for in `auth.uid()`, for a server-owned write the
+    schema attributes to its actor (the `deleted_by` of a deleted chat line's kept text)."""
+    return _identity(DbRole.SERVICE, user.user_id, {"role": "service_role", "sub": str(user.require_user_id())})
+
+
 def user_identity(claims: dict[str, Any]) -> Identity:
     return _identity(DbRole.AUTHENTICATED, UUID(str(claims["sub"])), claims)

@@ -69,3 +69,16 @@ async def prune_stripe_events(conn: asyncpg.Connection, before: datetime, limit:
         """,
         before, limit,
     ))
+
+
+async def prune_deleted_content(conn: asyncpg.Connection, before: datetime, limit: int) -> int:
+    """Kept text of comments and chat lines deleted before `before` (idx_deleted_content_deleted_at); the
+    rows themselves stay, with `content` null."""
+    return _count(await conn.execute(
+        """
+        DELETE FROM private.deleted_content
+        WHERE (target_type, target_id) IN (SELECT target_type, target_id FROM private.deleted_content
+                                           WHERE deleted_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+        """,
+        before, limit,
+    ))

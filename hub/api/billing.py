@@ -232,7 +232,8 @@ def _verified_event(body: bytes, signature: str | None, secret: str | None) -> S
         stripe.Webhook.construct_event(body, signature, secret, tolerance=SIGNATURE_TOLERANCE_S)
     except (stripe.SignatureVerificationError, UnicodeDecodeError):
         raise BadSignature() from None
-    except ValueError:
+    except (ValueError, RecursionError):  # the SDK's json.loads: not JSON, or nested past its recursion guard
+        # (a correctly signed body can nest a few thousand levels)
         raise BadJson("The signed body is not a Stripe event") from None
     try:
         return msgspec.json.decode(body, type=StripeEvent)

@@ -18,7 +18,7 @@ from hub.rules.session_state import admitted, may_host
 from persistence import session_room, sessions
 from persistence.db import set_identity
 from persistence.events import append_event
-from persistence.identity import SERVICE
+from persistence.identity import service_acting_for
 
 
 def message_view(record: asyncpg.Record) -> dict[str, Any]:
@@ -65,12 +65,13 @@ async def session_messages(
 @delete("/api/sessions/{session_id:uuid}/messages/{message_id:uuid}", status_code=204, tags=["sessions"])
 async def delete_chat_line(session_id: FromPath[UUID], message_id: FromPath[UUID], user: Caller,
                            services: AppServices) -> None:
-    """Host or admin removes a chat line (soft: it keeps its place in the history with `content` null) and
+    """Host or admin removes a chat line (soft: it keeps its place in the history with `content` null, its
+    text kept server-only for moderation by migration 0017's trigger, which records who removed it) and
     the room gets `chat.deleted` `{id}`; removing it again changes nothing. 404 for anything that is not a
     chat line of this session (questions and announcements are not removed here)."""
     async with services.db.transaction(user) as conn:
         await require_hosting(conn, user, session_id)
-        await set_identity(conn, SERVICE)  # message rows are server-owned
+        await set_identity(conn, service_acting_for(user))  # message rows are server-owned
         deleted_now = await session_room.delete_chat_line(conn, session_id, message_id)
         if deleted_now is None:
             raise NotFound("Chat line not found")

@@ -117,6 +117,19 @@ async def test_unsigned_badly_signed_stale_or_altered_deliveries_are_400_and_cha
     assert await owner_conn.fetchval("SELECT count(*) FROM billing.stripe_events WHERE id = $1", event_id) == 1
 
 
+@pytest.mark.parametrize("where", ["data", "unknown_field"])
+async def test_a_correctly_signed_deeply_nested_body_is_400_and_records_nothing(
+        http: httpx.AsyncClient, owner_conn: asyncpg.Connection, where: str) -> None:
+    """Deep nesting trips the JSON decoder's recursion guard inside the SDK's verification (was a 500)."""
+    event_id = f"evt_{secrets.token_hex(8)}"
+    deep = "[" * 5000 + "]" * 5000
+    body = (f'{{"id": "{event_id}", "type": "customer.subscription.created", "created": {T}, '
+            + (f'"data": {{"object": {deep}}}}}' if where == "data" else f'"data": {{"object": {{}}}}, "x": {deep}}}'))
+    response = await http.post("/api/billing/webhook", content=body, headers=signed_headers(body))
+    assert (response.status_code, response.json()["code"]) == (400, "bad_json"), response.text
+    assert await owner_conn.fetchval("SELECT count(*) FROM billing.stripe_events WHERE id = $1", event_id) == 0
+
+
 async def test_subscription_status_moves_level_access_and_lesson_gating_at_once(
         http: httpx.AsyncClient, subscriber: Subscriber, owner_conn: asyncpg.Connection) -> None:
     lesson_id = await owner_conn.fetchval(

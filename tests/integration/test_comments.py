@@ -210,8 +210,13 @@ async def test_deleting_a_comment_is_soft_keeps_replies_and_hides_content(
     assert (await client.patch(f"/api/comments/{parent['id']}", json={"content": "back"},
                                headers=author.headers)).status_code == 404
     assert await head(owner_conn, thread) == before + 1
+    # the text is kept for moderation, server-only (the row readable in SQL has none)
     assert await owner_conn.fetchval("SELECT content FROM community_comments WHERE id = $1",
-                                     uuid.UUID(parent["id"])) == "to be removed"
+                                     uuid.UUID(parent["id"])) is None
+    kept = await owner_conn.fetchrow(
+        "SELECT content, deleted_by FROM private.deleted_content WHERE target_type = 'comment' AND target_id = $1",
+        uuid.UUID(parent["id"]))
+    assert (kept["content"], kept["deleted_by"]) == ("to be removed", author.user_id)
     assert (await get_json(client, f"/api/posts/{post['id']}", author))["comments_count"] == 2
 
 

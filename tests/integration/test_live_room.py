@@ -357,6 +357,13 @@ async def test_the_host_removes_a_chat_line_and_the_room_gets_chat_deleted(
     assert deletions == 1, "removing it again changes nothing"
     history = (await client.get(f"/api/sessions/{sid}/messages", headers=participant)).json()["items"]
     assert (history[0]["id"], history[0]["content"], history[0]["is_deleted"]) == (line["id"], None, True)
+    # the text leaves the row participants can SELECT and is kept server-only, with who removed it
+    assert await owner_conn.fetchval("SELECT content FROM public.session_messages WHERE id = $1",
+                                     uuid.UUID(line["id"])) is None
+    kept = await owner_conn.fetchrow(
+        "SELECT content, deleted_by FROM private.deleted_content WHERE target_type = 'session_message' "
+        "AND target_id = $1", uuid.UUID(line["id"]))
+    assert (kept["content"], kept["deleted_by"]) == ("rude words", host.user_id)
     other_session, _ = await live_room(owner_conn, host, 0)
     wrong = await client.delete(f"/api/sessions/{other_session[8:]}/messages/{line['id']}", headers=host.headers)
     assert wrong.status_code == 404

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import httpx
 import pytest
 
 from hub.app import STATIC_DIR
-from hub.security_headers import app_policy
+from hub.security_headers import API_POLICY, app_policy
 
 
 def directives(policy: str) -> dict[str, str]:
@@ -35,3 +38,24 @@ async def test_the_app_shell_header_is_its_meta_policy_plus_no_framing(client: h
 async def test_json_responses_allow_nothing_to_load(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/posts")
     assert directives(response.headers["content-security-policy"])["default-src"] == "default-src 'none'"
+
+
+async def test_a_websocket_upgrade_to_a_path_without_a_websocket_is_a_404_with_the_headers(hub_url: str) -> None:
+    """uvicorn's own refusal (403 text/plain) carried none of them; the app answers it instead."""
+    host, port = hub_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(f"GET /nope HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+        head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).decode("latin-1")
+        status, *lines = head.strip().split("\r\n")
+        headers = {name.lower(): value for name, value in (line.split(": ", 1) for line in lines)}
+        body = await asyncio.wait_for(reader.readexactly(int(headers["content-length"])), 10)
+    finally:
+        writer.close()
+    assert status.split()[1] == "404", head
+    assert headers["content-type"] == "application/problem+json"
+    assert directives(headers["content-security-policy"]) == directives(API_POLICY)
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert (json.loads(body)["status"], json.loads(body)["code"]) == (404, "not_found")

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from persistence.db import Database
-from persistence.identity import ANON, Identity
+from persistence.identity import ANON, SERVICE, Identity
 from tests.helpers.api import admin, signup
 from tests.integration.test_rls import as_user, make_user
 
@@ -254,6 +254,35 @@ async def test_comments_are_deleted_only_by_their_author_or_an_admin_through_the
     assert [r["content"] for r in edited] == ["edited"]
 
 
+async def test_no_client_reads_the_text_of_a_deleted_comment_or_chat_line_which_is_kept_server_only(
+        app_db: Database, owner_conn: asyncpg.Connection, world: World) -> None:
+    """REST shows a deleted comment or chat line with `content: null`; plain SQL shows exactly that, to
+    every reader, the author and admins included. The text is moderation evidence for service_role."""
+    async with app_db.transaction(user(world.author)) as conn:
+        assert await conn.fetchval("SELECT public.delete_comment($1)", world.comment) is True
+    line = await owner_conn.fetchval(
+        "INSERT INTO public.session_messages (session_id, author_id, kind, content) "
+        "VALUES ($1, $2, 'chat', 'a regretted line') RETURNING id", world.session, world.seat_holder)
+    await owner_conn.execute("UPDATE public.session_messages SET is_deleted = true WHERE id = $1", line)
+
+    for reader in (user(world.other), user(world.author), user(world.admin, "admin")):
+        comments = await rows_as(app_db, reader, "SELECT content, is_deleted FROM public.community_comments "
+                                 "WHERE id = ANY($1)", [world.comment, world.deleted_comment])
+        assert [(r["content"], r["is_deleted"]) for r in comments] == [(None, True), (None, True)]
+    for reader in (user(world.seat_holder), user(world.host), user(world.admin, "admin")):
+        lines = await rows_as(app_db, reader, "SELECT content FROM public.session_messages WHERE id = $1", line)
+        assert [r["content"] for r in lines] == [None]
+    for reader in (ANON, user(world.other), user(world.admin, "admin")):
+        await refused(app_db, reader, "SELECT content FROM private.deleted_content")
+
+    kept = await rows_as(app_db, SERVICE, "SELECT target_type, target_id, content, deleted_by "
+                         "FROM private.deleted_content WHERE target_id = ANY($1)",
+                         [world.comment, world.deleted_comment, line])
+    assert {tuple(r) for r in kept} == {("comment", world.comment, "kept", world.author),
+                                        ("comment", world.deleted_comment, "removed by a moderator", None),
+                                        ("session_message", line, "a regretted line", None)}
+
+
 async def test_replies_stay_on_their_parents_post_and_deleted_comments_take_no_votes(
         app_db: Database, owner_conn: asyncpg.Connection, world: World) -> None:
     elsewhere = await owner_conn.fetchval(
@@ -348,6 +377,22 @@ async def test_clients_execute_exactly_the_granted_functions(owner_conn: asyncpg
              AND has_function_privilege($1, p.oid, 'EXECUTE')""",
         role)
     assert {r["fn"] for r in rows} == CALLABLE[role]
+
+
+async def test_definer_functions_search_pg_temp_last_and_clients_cannot_create_temporary_tables(
+        app_db: Database, owner_conn: asyncpg.Connection) -> None:
+    """Without `pg_temp` in its search_path a definer function resolves names in the caller's temporary
+    schema first; and no client role gets a temporary schema to plant objects in."""
+    rows = await owner_conn.fetch(
+        """SELECT p.oid::regprocedure::text AS fn,
+                  (SELECT substr(c, length('search_path=') + 1) FROM unnest(p.proconfig) c
+                   WHERE c LIKE 'search_path=%') AS path
+           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE p.prosecdef AND n.nspname IN ('public', 'realtime', 'private', 'billing', 'auth')""")
+    assert len(rows) >= 10
+    assert {r["fn"]: r["path"] for r in rows} == {r["fn"]: "pg_catalog, public, pg_temp" for r in rows}
+    for identity in (ANON, user(uuid.uuid4()), SERVICE):
+        await refused(app_db, identity, "CREATE TEMPORARY TABLE shadow (x int)")
 
 
 # ---------------------------------------------------------------- the grant matrix (docs/security.md)
