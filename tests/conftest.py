@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -10,9 +13,10 @@ import asyncpg
 import httpx
 import pytest
 
-from hub.app import create_app
+from hub.app import create_app, schema_settings
 from hub.settings import Settings
 from hub.ws_protocol import UVICORN_WS
+from persistence import hub_settings
 from persistence.db import Database, init_connection
 from persistence.migrate import apply_migrations
 from tests.helpers.server import serve_in_thread
@@ -78,12 +82,29 @@ def start_hub(test_db: DatabaseUnderTest, base_settings: Settings) -> object:
     """Starts a further in-thread hub with changed settings and optionally an injected wall clock:
     `with start_hub(login_attempts_per_minute=3) as url:` or `start_hub(clock=fake.now)`."""
 
-    def start(clock: Callable[[], float] | None = None, **changes: object) -> object:
+    async def restore_schema_settings() -> None:
+        conn = await asyncpg.connect(test_db.owner_dsn)
+        try:
+            await hub_settings.store(conn, schema_settings(base_settings))
+        finally:
+            await conn.close()
+
+    @contextlib.contextmanager
+    def start(clock: Callable[[], float] | None = None, **changes: object) -> Iterator[str]:
         settings = replace(base_settings, **changes)
         app = create_app(settings, test_db.app_dsn, clock=clock)
-        return serve_in_thread(app, ws_max_size=settings.ws_max_frame_bytes, ws=UVICORN_WS,
-                               ws_per_message_deflate=settings.ws_compression,
-                               forwarded_allow_ips=settings.forwarded_allow_ips)
+        try:
+            with serve_in_thread(app, ws_max_size=settings.ws_max_frame_bytes, ws=UVICORN_WS,
+                                 ws_per_message_deflate=settings.ws_compression,
+                                 forwarded_allow_ips=settings.forwarded_allow_ips) as url:
+                yield url
+        finally:
+            # Each hub copies its budgets and reply depth into the shared database's `private.hub_settings`
+            # at startup: put the suite's back, so this hub's small budgets do not reach later tests. The
+            # caller's event loop is busy in this `with`, so a thread of its own does the write.
+            writer = threading.Thread(target=asyncio.run, args=(restore_schema_settings(),))
+            writer.start()
+            writer.join()
 
     return start
 
