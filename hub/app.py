@@ -18,7 +18,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.types import Receive, Scope, Send
 
-from hub import ws
+from hub import budgets, ws
 from hub.api import (
     accounts,
     billing,
@@ -47,13 +47,23 @@ from hub.security_headers import refuse_websocket_upgrade, security_headers
 from hub.services import Services, build_services
 from hub.settings import Settings
 from hub.views_counter import start_views_counter
-from persistence import events
+from persistence import events, hub_settings
 from persistence.identity import SERVICE
-from persistence.plans import store_free_tier_level
 
 log = logging.getLogger("hub")
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+def schema_settings(settings: Settings) -> hub_settings.SchemaSettings:
+    """What the schema applies to plain-SQL writers: the same numbers as the REST checks and budgets."""
+    return hub_settings.SchemaSettings(
+        free_tier_level=settings.free_tier_level,
+        posts_per_hour=settings.scaled(budgets.POSTS.size(settings)),
+        comments_per_hour=settings.scaled(budgets.COMMENTS.size(settings)),
+        votes_per_minute=settings.scaled(budgets.VOTES.size(settings)),
+        max_reply_depth=settings.max_reply_depth,
+    )
+
 
 # Other layers register a starter here: called with the Services at start-up, it returns a stopper.
 Starter = Callable[[Services], Awaitable[Callable[[], Awaitable[None]]]]
@@ -103,7 +113,7 @@ def create_app(settings: Settings, database_dsn: str, *, clock: Callable[[], flo
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await services.db.open()
         async with services.db.transaction(SERVICE) as conn:
-            await store_free_tier_level(conn, settings.free_tier_level)
+            await hub_settings.store(conn, schema_settings(settings))
         stoppers: list[Callable[[], Awaitable[None]]] = []
         pruner = asyncio.create_task(_prune_forever(services), name="event-pruner")
         try:

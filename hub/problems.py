@@ -9,8 +9,8 @@ import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from hub.errors import ApiError
-from persistence.db import DatabaseUnavailable
+from hub.errors import ApiError, RateLimited
+from persistence.db import DatabaseUnavailable, budget_retry_after
 
 log = logging.getLogger("hub.errors")
 
@@ -84,6 +84,14 @@ def handle_data_error(_: Request[Any, Any, Any], exc: asyncpg.DataError) -> Resp
                    "character or an out-of-range number)", extra={"errors": {"body": "value cannot be stored"}})
 
 
+def handle_check_violation(_: Request[Any, Any, Any], exc: asyncpg.CheckViolationError) -> Response[dict[str, Any]]:
+    # The schema's own bound on a value (a length, a list's size: migration 0016) that the request structs
+    # let through: the caller's input, as the structs would have answered it.
+    log.info("check constraint refused a write: %s", getattr(exc, "constraint_name", ""))
+    return problem(422, "validation_failed", "Validation failed", "A value is outside the stored limits",
+                   extra={"errors": {"body": "value outside the stored limits"}})
+
+
 def handle_conflict(_: Request[Any, Any, Any],
                     exc: asyncpg.IntegrityConstraintViolationError) -> Response[dict[str, Any]]:
     # A constraint the route did not turn into its own code (a race two requests lost together): the
@@ -96,6 +104,16 @@ def handle_retryable(_: Request[Any, Any, Any], exc: asyncpg.TransactionRollback
     log.info("transaction rolled back by the database: %s", exc.sqlstate)
     return problem(503, "not_ready", "Service not ready", "The database aborted the transaction; retry",
                    headers={"Retry-After": "1"})
+
+
+def handle_database_error(request: Request[Any, Any, Any], exc: asyncpg.PostgresError) -> Response[dict[str, Any]]:
+    # The schema's creation budget (a backstop behind the REST budgets, which refuse first) answers as
+    # they do; any other database error is unexpected.
+    wait = budget_retry_after(exc)
+    if wait is None:
+        return handle_unexpected(request, exc)
+    log.info("creation budget refused a write in the database")
+    return handle_api_error(request, RateLimited(wait))
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
@@ -113,7 +131,9 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     asyncpg.exceptions.QueryCanceledError: handle_unavailable,
     ConnectionError: handle_unavailable,
     asyncpg.DataError: handle_data_error,
+    asyncpg.CheckViolationError: handle_check_violation,
     asyncpg.IntegrityConstraintViolationError: handle_conflict,
     asyncpg.TransactionRollbackError: handle_retryable,
+    asyncpg.PostgresError: handle_database_error,
     Exception: handle_unexpected,
 }

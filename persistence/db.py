@@ -37,6 +37,20 @@ class DatabaseUnavailable(Exception):
 _RETRY_LATER_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 
 
+# A client role's post, comment or vote past its creation budget (migration 0016's trigger); DETAIL holds the
+# whole seconds until the budget's window lets the writer create again.
+BUDGET_EXCEEDED_SQLSTATE = "HB429"
+
+
+def budget_retry_after(exc: asyncpg.PostgresError) -> float | None:
+    """Seconds until the writer may create again when `exc` is the schema's creation budget refusing a
+    write; None for any other error."""
+    if exc.sqlstate != BUDGET_EXCEEDED_SQLSTATE:
+        return None
+    detail = exc.detail or ""
+    return float(detail) if detail.isdigit() else 1.0
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """Whether `exc` means the database cannot serve now but may in a moment (the connection was refused or
     lost, the server is starting up or shutting down): such a failure answers 503 with Retry-After, never

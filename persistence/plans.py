@@ -23,8 +23,3 @@ async def level_access_limit(conn: asyncpg.Connection, user_id: UUID | None, fre
     )
     return max(limit, free_tier_level) if limit is not None else free_tier_level
 
-
-async def store_free_tier_level(conn: asyncpg.Connection, free_tier_level: int) -> None:
-    """Mirrors FREE_TIER_LEVEL into the schema (as `service_role`), where `public.lesson_with_content`
-    applies the same plan rule as `level_access_limit` to callers in plain SQL."""
-    await conn.execute("UPDATE private.hub_settings SET free_tier_level = $1", free_tier_level)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -15,9 +18,10 @@ import pytest
 import redis
 from litestar import Litestar
 
-from hub.app import create_app
+from hub.app import create_app, schema_settings
 from hub.settings import Settings
 from hub.ws_protocol import UVICORN_WS
+from persistence import hub_settings
 from persistence.db import Database, init_connection
 from persistence.migrate import apply_migrations
 from tests.helpers.server import serve_in_thread
@@ -106,6 +110,7 @@ class HubStarter:
 
     base: Settings
     dsn: str
+    owner_dsn: str
 
     def __call__(self, clock: Callable[[], float] | None = None, **changes: Any) -> AbstractContextManager[str]:
         return self.serve(self.app(clock, **changes))
@@ -114,12 +119,28 @@ class HubStarter:
         """The app alone, for a test that looks at its services while it serves (`start_hub.serve(app)`)."""
         return create_app(replace(self.base, **changes), self.dsn, clock=clock)
 
-    @staticmethod
-    def serve(app: Litestar) -> AbstractContextManager[str]:
+    @contextlib.contextmanager
+    def serve(self, app: Litestar) -> Iterator[str]:
         settings: Settings = app.state.services.settings
-        return serve_in_thread(app, ws_max_size=settings.ws_max_frame_bytes, ws=UVICORN_WS,
-                               ws_per_message_deflate=settings.ws_compression,
-                               forwarded_allow_ips=settings.forwarded_allow_ips)
+        try:
+            with serve_in_thread(app, ws_max_size=settings.ws_max_frame_bytes, ws=UVICORN_WS,
+                                 ws_per_message_deflate=settings.ws_compression,
+                                 forwarded_allow_ips=settings.forwarded_allow_ips) as url:
+                yield url
+        finally:
+            # Each hub copies its budgets and reply depth into the shared database's `private.hub_settings`
+            # at startup: put the suite's back, so this hub's small budgets do not reach later tests. The
+            # caller's event loop is busy in this `with`, so a thread of its own does the write.
+            writer = threading.Thread(target=asyncio.run, args=(self._restore_schema_settings(),))
+            writer.start()
+            writer.join()
+
+    async def _restore_schema_settings(self) -> None:
+        conn = await asyncpg.connect(self.owner_dsn)
+        try:
+            await hub_settings.store(conn, schema_settings(self.base))
+        finally:
+            await conn.close()
 
     def new_namespace(self, label: str) -> str:
         """A Redis namespace of its own (fresh counters), under the run's: removed with the run's keys."""
@@ -128,7 +149,7 @@ class HubStarter:
 
 @pytest.fixture(scope="session")
 def start_hub(test_db: DatabaseUnderTest, base_settings: Settings) -> HubStarter:
-    return HubStarter(base_settings, test_db.app_dsn)
+    return HubStarter(base_settings, test_db.app_dsn, test_db.owner_dsn)
 
 
 @pytest.fixture

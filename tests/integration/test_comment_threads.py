@@ -140,28 +140,30 @@ async def test_users_cannot_write_a_comments_place_in_its_thread(
             await conn.execute(statement, post_id, author.user_id)
 
 
-async def test_the_schema_places_every_insert_itself_and_bounds_depth_at_20(
+async def test_the_schema_places_every_insert_itself_and_bounds_depth_at_max_reply_depth(
         client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
     """Writers that bypass the hub (the owner here; PostgREST on Supabase) get the same stored place, and
-    cannot build the deep chains the hub's cap prevents, nor move a comment once placed."""
+    cannot build the deep chains the hub's cap prevents (a reply past MAX_REPLY_DEPTH, which the hub copies
+    into the schema, attaches one level up, as the hub attaches it), nor move a comment once placed."""
     author = await signup(client)
+    cap = await owner_conn.fetchval("SELECT max_reply_depth FROM private.hub_settings")
     post_id = uuid.UUID(await insert_post(owner_conn, author.user_id))
     other_post = uuid.UUID(await insert_post(owner_conn, author.user_id))
-    parent = None
-    for _ in range(21):
-        parent = await owner_conn.fetchval(
+    chain: list[uuid.UUID] = []
+    for _ in range(cap + 3):
+        chain.append(await owner_conn.fetchval(
             "INSERT INTO public.community_comments (post_id, author_id, content, parent_comment_id) "
-            "VALUES ($1, $2, 'x', $3) RETURNING id", post_id, author.user_id, parent)
-    rows = await owner_conn.fetch("SELECT id, depth, sort_path, created_at FROM public.community_comments "
-                                  "WHERE post_id = $1 ORDER BY sort_path", post_id)
-    assert [r["depth"] for r in rows] == list(range(21))
+            "VALUES ($1, $2, 'x', $3) RETURNING id", post_id, author.user_id, chain[-1] if chain else None))
+    parent = chain[-1]
+    rows = await owner_conn.fetch("SELECT id, parent_comment_id, depth, sort_path, created_at "
+                                  "FROM public.community_comments WHERE post_id = $1 ORDER BY sort_path", post_id)
+    assert [r["depth"] for r in rows] == [*range(cap + 1), cap, cap]
+    assert [r["parent_comment_id"] for r in rows[cap:]] == [chain[cap - 1]] * 3
     assert all(len(r["sort_path"]) == 56 * (r["depth"] + 1) for r in rows)
-    assert all(b["sort_path"].startswith(a["sort_path"]) for a, b in itertools.pairwise(rows))
+    assert all(b["sort_path"].startswith(a["sort_path"]) for a, b in itertools.pairwise(rows[:cap + 1]))
     assert rows[-1]["sort_path"].endswith(rows[-1]["created_at"].strftime("%Y%m%d%H%M%S%f") + str(rows[-1]["id"]))
     insert = ("INSERT INTO public.community_comments (post_id, author_id, content, parent_comment_id) "
               "VALUES ($1, $2, 'x', $3)")
-    with pytest.raises(asyncpg.CheckViolationError):
-        await owner_conn.execute(insert, post_id, author.user_id, parent)  # depth 21
     with pytest.raises(asyncpg.CheckViolationError):  # a reply in another post than its parent
         await owner_conn.execute(insert, other_post, author.user_id, parent)
     with pytest.raises(asyncpg.CheckViolationError):

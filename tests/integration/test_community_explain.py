@@ -161,11 +161,17 @@ async def deep_thread(bulk: dict[str, Any], test_db: Any) -> dict[str, Any]:
             "INSERT INTO community_comments (post_id, author_id, content, created_at) "
             "SELECT $1, $2, 'chain', now() - make_interval(secs => n) FROM generate_series(1, 100) AS n",
             post, author)
-        for depth in range(20):
-            await conn.execute(
-                "INSERT INTO community_comments (post_id, author_id, parent_comment_id, content) "
-                "SELECT post_id, author_id, id, 'chain' FROM community_comments WHERE post_id = $1 AND depth = $2",
-                post, depth)
+        # The chains go to the schema's bound, past the suite's MAX_REPLY_DEPTH that the placement trigger
+        # applies: raised for this transaction only, and put back before it commits.
+        async with conn.transaction():
+            configured = await conn.fetchval("SELECT max_reply_depth FROM private.hub_settings FOR UPDATE")
+            await conn.execute("UPDATE private.hub_settings SET max_reply_depth = 20")
+            for depth in range(20):
+                await conn.execute(
+                    "INSERT INTO community_comments (post_id, author_id, parent_comment_id, content) "
+                    "SELECT post_id, author_id, id, 'chain' FROM community_comments WHERE post_id = $1 AND depth = $2",
+                    post, depth)
+            await conn.execute("UPDATE private.hub_settings SET max_reply_depth = $1", configured)
         fan = await conn.fetchval("INSERT INTO community_comments (post_id, author_id, content) "
                                   "VALUES ($1, $2, 'fan') RETURNING id", post, author)
         await conn.execute(

@@ -359,12 +359,14 @@ async def test_clients_cannot_append_events_or_read_the_log(app_db: Database, wo
 
 
 # What each role may EXECUTE in the hub's schemas: nothing else (PostgreSQL grants PUBLIC by default).
+# `private.text_items_fit` is the pure helper of 0016's CHECK constraints, which run it as the writer;
+# without USAGE on `private` no client can name it.
 CALLABLE = {
     "anon": {"public.is_admin", "public.is_host", "public.calculate_user_level",
-             "public.lesson_with_content"},
+             "public.lesson_with_content", "private.text_items_fit"},
     "authenticated": {"public.is_admin", "public.is_host", "public.calculate_user_level",
                       "public.lesson_with_content", "public.session_meeting_urls",
-                      "public.delete_comment"},
+                      "public.delete_comment", "private.text_items_fit"},
 }
 
 
