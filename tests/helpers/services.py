@@ -16,6 +16,7 @@ from pathlib import Path
 import asyncpg
 
 from hub.embedded import APP_ROLE, start_postgres, start_redis, with_database, with_user
+from persistence.migrate import apply_migrations, migration_files
 
 
 @dataclass(frozen=True)
@@ -74,3 +75,14 @@ def redis_server() -> Iterator[str]:
         yield redis_url
     finally:
         server.stop()
+
+
+async def migrate_before(owner_dsn: str, first_left_out: str, scratch: Path) -> None:
+    """Applies the project's migrations whose names sort before `first_left_out`: the schema a populated
+    database had before that migration, for tests of how it upgrades."""
+    before = scratch / f"before-{first_left_out}"
+    before.mkdir()
+    for name, _, sql in migration_files():
+        if name < first_left_out:
+            (before / name).write_text(sql)
+    await apply_migrations(owner_dsn, log=lambda _: None, directory=before)

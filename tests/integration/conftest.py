@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers.services import DatabaseUnderTest, create_database, drop_database, run_tag
 from tests.helpers.stripe_stub import StripeStub, billing_hub, stripe_stub
 
 
@@ -27,3 +28,12 @@ def billing_url(start_hub: Any, stub: StripeStub) -> Iterator[str]:
 async def http(billing_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=billing_url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+async def empty_db(pg_server_dsn: str) -> AsyncIterator[DatabaseUnderTest]:
+    """A database of its own with no migration applied, dropped afterwards."""
+    name = f"hub_empty_{run_tag()}"
+    database = await create_database(pg_server_dsn, name)
+    yield database
+    await drop_database(pg_server_dsn, name)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -13,15 +12,7 @@ import pytest
 
 from persistence.migrate import MigrationChecksumError, apply_migrations
 from tests.conftest import migrations_dir
-from tests.helpers.services import DatabaseUnderTest, create_database, drop_database, run_tag
-
-
-@pytest.fixture
-async def empty_db(pg_server_dsn: str) -> AsyncIterator[DatabaseUnderTest]:
-    name = f"hub_mig_{run_tag()}"
-    database = await create_database(pg_server_dsn, name)
-    yield database
-    await drop_database(pg_server_dsn, name)
+from tests.helpers.services import DatabaseUnderTest, migrate_before
 
 
 async def test_applies_every_file_on_an_empty_database_then_nothing(empty_db: DatabaseUnderTest) -> None:
@@ -55,12 +46,7 @@ async def test_two_instances_migrating_at_once_apply_each_file_once(empty_db: Da
 
 async def test_refresh_tokens_move_to_the_hubs_own_table_with_their_families(empty_db: DatabaseUnderTest,
                                                                             tmp_path: Path) -> None:
-    before = tmp_path / "before"
-    before.mkdir()
-    for path in sorted(migrations_dir().glob("*.sql")):
-        if path.name < "0011":
-            shutil.copy(path, before / path.name)
-    await apply_migrations(empty_db.owner_dsn, log=lambda _: None, directory=before)
+    await migrate_before(empty_db.owner_dsn, "0011", tmp_path)
     conn = await asyncpg.connect(empty_db.owner_dsn)
     try:
         user = await conn.fetchval("INSERT INTO auth.users (email) VALUES ('moved@example.com') RETURNING id")
@@ -76,12 +62,7 @@ async def test_refresh_tokens_move_to_the_hubs_own_table_with_their_families(emp
 
 async def test_comment_places_are_backfilled_deep_chains_capped_and_cross_post_replies_made_top_level(
         empty_db: DatabaseUnderTest, tmp_path: Path) -> None:
-    before = tmp_path / "before"
-    before.mkdir()
-    for path in sorted(migrations_dir().glob("*.sql")):
-        if path.name < "0012":
-            shutil.copy(path, before / path.name)
-    await apply_migrations(empty_db.owner_dsn, log=lambda _: None, directory=before)
+    await migrate_before(empty_db.owner_dsn, "0012", tmp_path)
     conn = await asyncpg.connect(empty_db.owner_dsn)
     try:
         author = await conn.fetchval("INSERT INTO auth.users (email) VALUES ('old@example.com') RETURNING id")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import shutil
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -23,21 +22,13 @@ import pytest
 
 from persistence.db import BUDGET_EXCEEDED_SQLSTATE, Database, set_identity
 from persistence.migrate import apply_migrations
-from tests.conftest import migrations_dir
 from tests.helpers.api import signup
-from tests.helpers.services import DatabaseUnderTest, create_database, drop_database, run_tag
+from tests.helpers.services import DatabaseUnderTest, migrate_before
 from tests.integration.test_rls import as_user, make_user
 from tests.integration.test_sql_visibility import refused, rows_as
 
 LONG = 5_000_000  # the attack's title: 5 MB
 
-
-@pytest.fixture
-async def empty_db(pg_server_dsn: str) -> AsyncIterator[DatabaseUnderTest]:
-    name = f"hub_sqlw_{run_tag()}"
-    database = await create_database(pg_server_dsn, name)
-    yield database
-    await drop_database(pg_server_dsn, name)
 
 
 class _RolledBack(Exception):
@@ -188,12 +179,7 @@ async def test_a_rest_write_the_sql_budget_refuses_answers_429_with_retry_after(
 
 async def test_over_long_rows_already_stored_are_cut_to_the_limits_by_the_migration(
         empty_db: DatabaseUnderTest, tmp_path: Path) -> None:
-    before = tmp_path / "before"
-    before.mkdir()
-    for path in sorted(migrations_dir().glob("*.sql")):
-        if path.name < "0016":
-            shutil.copy(path, before / path.name)
-    await apply_migrations(empty_db.owner_dsn, log=lambda _: None, directory=before)
+    await migrate_before(empty_db.owner_dsn, "0016", tmp_path)
     conn = await asyncpg.connect(empty_db.owner_dsn)
     try:
         author = await conn.fetchval("INSERT INTO auth.users (email) VALUES ('big@example.com') RETURNING id")
