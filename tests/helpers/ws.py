@@ -128,6 +128,17 @@ class ProtocolClient:
         await self.ws.close()
 
 
+async def open_or_refused(url: str, token: str) -> ProtocolClient | int | None:
+    """An authenticated connection, or the close code of one the hub refused."""
+    ws = await ProtocolClient.open(url)
+    await ws.send({"op": "auth", "id": 1, "token": token})
+    try:
+        await ws.until(lambda: 1 in ws.replies)
+    except ConnectionClosed:
+        return ws.close_code
+    return ws
+
+
 def seqs(events: list[Frame]) -> list[int]:
     return [e["seq"] for e in events]
 

@@ -185,7 +185,7 @@ async def test_an_award_signals_a_change_of_every_leaderboard_period(
         await attempt(client, learner, lesson)
         await asyncio.wait_for(four.wait(), 10)
         await attempt(client, learner, lesson)
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # a window for a wrong fifth signal; a slow machine cannot fail a right hub
     finally:
         await owner_conn.remove_listener("hub_state", heard)
     assert sorted(periods) == ["all_time", "daily", "monthly", "weekly"], "only the first completion signals"

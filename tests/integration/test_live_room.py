@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 
 from tests.helpers.api import Account, signup
+from tests.helpers.eventually import eventually
 from tests.helpers.ws import ProtocolClient, assert_continuous
 from tests.integration.test_sessions import create_session, host_account, mint_users
 
@@ -52,13 +53,6 @@ async def participant_row(owner_conn: asyncpg.Connection, channel: str, user_id:
         "SELECT attendance_status, joined_at, left_at FROM public.session_participants "
         "WHERE session_id = $1 AND user_id = $2", UUID(channel.split(":")[1]), user_id)
     return row
-
-
-async def eventually(check: Any, within: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 async def close_all(*clients: ProtocolClient) -> None:
@@ -252,6 +246,8 @@ async def test_first_join_marks_attended_unlocks_the_achievement_and_the_last_ta
         tab2, reply = await joined(hub_url, token, channel)
         assert list(reply["presence"][str(user_id)]["metas"]) and len(reply["presence"][str(user_id)]["metas"]) == 2
         await tab1.close()
+        # A window for a wrong left_at to be written; a slow machine cannot fail a right hub. (No frame to wait
+        # for instead: a leave in the window of the other tab's own join does not reach that tab today.)
         await asyncio.sleep(0.5)
         row = await participant_row(owner_conn, channel, user_id)
         assert row["left_at"] is None, "a second tab is still in the room"

@@ -260,7 +260,9 @@ async def _join_storm(instances: list[Instance], host: Account, channel: str, to
     took = time.monotonic() - started
     everyone = len(tokens) + 1
     await until(lambda: all(m.count() == everyone for m in members) and len(host_m.users()) == everyone, 40)
-    await asyncio.sleep(0.6)  # the last windows close
+    # The last windows close, so their frames count too; on a slow machine fewer do, which only lowers the
+    # counts that the tests bound from above.
+    await asyncio.sleep(0.6)
     return host_m, members, took, await frames_sent(instances) - before
 
 
@@ -287,7 +289,7 @@ async def test_a_thousand_connections_join_and_counts_converge_with_bounded_fram
         single.read_on()
         members.append(single)
         await until(lambda: all(m.count() == everyone + 1 for m in members) and len(host_m.users()) == everyone + 1)
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(0.6)  # as in _join_storm: the last window closes; the count is bounded from above
         one_join = await frames_sent(pair) - before - 2
         print(f"\nlive room, {size} connections: storm of {joins} joins in {took:.2f} s ({windows:.0f} presence "
               f"windows): frames sent {sent:.0f}, room frames per join {per_join:.1f}, client frames received per "

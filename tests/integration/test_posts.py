@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import uuid
 from datetime import datetime
@@ -12,6 +11,7 @@ import asyncpg
 import httpx
 
 from tests.helpers.api import Account, admin, signup
+from tests.helpers.eventually import eventually
 
 XSS = '<img src=x onerror=alert(1)> &"\\ ü 🚀\u2028\t'
 
@@ -299,11 +299,12 @@ async def test_views_are_buffered_and_written_once_per_interval_and_at_shutdown(
     for _ in range(5):
         await get_json(client, f"/api/posts/{post['id']}", author)
     assert (await client.get("/api/posts", headers=author.headers)).status_code == 200  # lists do not count
-    for _ in range(50):
-        if await owner_conn.fetchval("SELECT views_count FROM community_posts WHERE id = $1", post["id"]) == 5:
-            break
-        await asyncio.sleep(0.1)
-    assert await owner_conn.fetchval("SELECT views_count FROM community_posts WHERE id = $1", post["id"]) == 5
+
+    async def flushed() -> bool:
+        return bool(await owner_conn.fetchval("SELECT views_count FROM community_posts WHERE id = $1",
+                                              post["id"]) == 5)
+
+    await eventually(flushed, within=15, what="the buffered views to be written")
     assert (await get_json(client, f"/api/posts/{post['id']}", author))["views_count"] == 5
 
     other = await new_post(client, author)

@@ -22,7 +22,7 @@ from tests.helpers.api import signup
 from tests.helpers.instances import start_instance
 from tests.helpers.server import serve_in_thread
 from tests.helpers.services import DatabaseUnderTest
-from tests.helpers.ws import ProtocolClient, append_events, insert_post
+from tests.helpers.ws import ProtocolClient, append_events, insert_post, open_or_refused
 
 
 async def _send_all(ws: ProtocolClient, frames: list[dict[str, object]]) -> None:
@@ -120,17 +120,6 @@ async def test_a_thousand_subscribes_to_one_unknown_post_cost_a_handful_of_datab
     assert spent <= 30, spent  # start-up, auth and the few lookups; one transaction per subscribe before
 
 
-async def _connect(url: str, token: str) -> ProtocolClient | int | None:
-    """An authenticated connection, or the close code of one the hub refused."""
-    ws = await ProtocolClient.open(url)
-    await ws.send({"op": "auth", "id": 1, "token": token})
-    try:
-        await ws.until(lambda: 1 in ws.replies)
-    except ConnectionClosed:
-        return ws.close_code
-    return ws
-
-
 @pytest.mark.slow
 async def test_the_per_user_connection_cap_holds_across_instances_and_a_crashed_instance_stops_counting(
     test_db: DatabaseUnderTest, base_settings: Settings, client: httpx.AsyncClient, tmp_path: Path,
@@ -140,31 +129,31 @@ async def test_the_per_user_connection_cap_holds_across_instances_and_a_crashed_
     a, b = await asyncio.gather(start_instance(test_db, base_settings, tmp_path, **env),
                                 start_instance(test_db, base_settings, tmp_path, **env))
     try:
-        on_a = await _connect(a.url, account.access_token)
-        on_b = await _connect(b.url, account.access_token)
+        on_a = await open_or_refused(a.url, account.access_token)
+        on_b = await open_or_refused(b.url, account.access_token)
         assert isinstance(on_a, ProtocolClient) and isinstance(on_b, ProtocolClient)
-        assert await _connect(a.url, account.access_token) == 4029
-        assert await _connect(b.url, account.access_token) == 4029
+        assert await open_or_refused(a.url, account.access_token) == 4029
+        assert await open_or_refused(b.url, account.access_token) == 4029
 
         await on_a.close()  # a slot frees as soon as the release reaches Redis
         deadline = time.monotonic() + 10
-        while not isinstance(again := await _connect(b.url, account.access_token), ProtocolClient):
+        while not isinstance(again := await open_or_refused(b.url, account.access_token), ProtocolClient):
             assert again == 4029 and time.monotonic() < deadline, again
             await asyncio.sleep(0.05)
-        assert await _connect(a.url, account.access_token) == 4029
+        assert await open_or_refused(a.url, account.access_token) == 4029
 
         b.sigkill()  # both connections counted for B die with it, without a release
         await b.wait_exit()
         deadline = time.monotonic() + 15  # within PRESENCE_TTL (2 s) of B's last heartbeat
         kept: list[ProtocolClient] = []
         while len(kept) < 2:
-            attempt = await _connect(a.url, account.access_token)
+            attempt = await open_or_refused(a.url, account.access_token)
             if isinstance(attempt, ProtocolClient):
                 kept.append(attempt)
             else:
                 assert attempt == 4029 and time.monotonic() < deadline, attempt
                 await asyncio.sleep(0.1)
-        assert await _connect(a.url, account.access_token) == 4029
+        assert await open_or_refused(a.url, account.access_token) == 4029
         for ws in kept:
             await ws.close()
     finally:

@@ -21,6 +21,7 @@ from websockets.asyncio.client import connect
 from persistence.db import Database
 from tests.conftest import METRICS_HEADERS
 from tests.helpers.api import signup
+from tests.helpers.eventually import eventually
 from tests.helpers.ws import ProtocolClient, append_events, assert_continuous, insert_post, seqs, ws_url
 
 SCALE = float(os.environ.get("HUB_TEST_SCALE", "1"))
@@ -114,12 +115,14 @@ async def test_subscribing_with_since_during_concurrent_writes_has_no_gap_and_no
     try:
         clients = []
         for since in (0, 57, 150, 199):
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.02)  # spaces the subscribes among the writes; how many land between is free
             ws = await ProtocolClient.open(hub_url, token)
             reply = await ws.subscribe(channel, since=since)
             assert reply["ok"], reply
             clients.append((since, ws))
-        await asyncio.sleep(0.3)
+        subscribed_at = len(written)
+        # Writes after the last subscribe: every client then has live events to place after its replay.
+        await eventually(lambda: len(written) >= subscribed_at + 5, what="writes after the last subscribe")
     finally:
         stop.set()
         await task

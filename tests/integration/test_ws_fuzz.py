@@ -27,6 +27,7 @@ from hub.settings import Settings
 from persistence.db import Database
 from tests.conftest import METRICS_HEADERS
 from tests.helpers.api import signup
+from tests.helpers.eventually import eventually
 from tests.helpers.instances import start_instance
 from tests.helpers.services import DatabaseUnderTest
 from tests.helpers.ws import ProtocolClient, append_events, assert_continuous, insert_post, ws_url
@@ -204,11 +205,10 @@ async def test_ten_thousand_hostile_frames_get_typed_errors_or_documented_closes
         await observer.close()
         async with httpx.AsyncClient(base_url=url) as http:
             assert (await http.get("/healthz")).status_code == 200
-            for _ in range(50):
-                if "hub_ws_connections 0.0" in (await http.get("/metrics", headers=METRICS_HEADERS)).text:
-                    break
-                await asyncio.sleep(0.1)
-            else:
-                raise AssertionError("connections left open on the server")
+
+            async def all_closed() -> bool:
+                return "hub_ws_connections 0.0" in (await http.get("/metrics", headers=METRICS_HEADERS)).text
+
+            await eventually(all_closed, within=20, what="the server to close every connection")
     finally:
         await instance.stop()

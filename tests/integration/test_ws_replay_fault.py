@@ -73,7 +73,7 @@ async def test_replay_read_failing_after_the_ok_reply_keeps_the_channel_and_deli
         # The hub reads the replay again, waiting on the lock like the first read did.
         await _reader_waiting_on_lock(owner_conn, "%FROM realtime.events%", not_pids=[replay])
         writer = asyncio.create_task(append_events(app_db, channel, 5))  # commits once the lock is gone
-        await asyncio.sleep(0.1)
+        await _reader_waiting_on_lock(owner_conn, "%realtime.append_event%", not_pids=[])  # queued behind it
     assert await writer == [31, 32, 33, 34, 35]
     await append_events(app_db, channel, 2)
     await ws.wait_events(channel, 27, within=15)

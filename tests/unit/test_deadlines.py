@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from hub.deadlines import COMPACT_SLACK, Deadlines
+from tests.helpers.eventually import eventually
 
 Calls = list[tuple[str, float]]
 
@@ -29,7 +29,7 @@ async def test_owners_are_called_once_in_time_order_at_or_after_their_time() -> 
     deadlines.set(owners["c"], start + 0.09)
     deadlines.set(owners["a"], start + 0.03)
     deadlines.set(owners["b"], start + 0.06)
-    await asyncio.sleep(0.2)
+    await eventually(lambda: len(calls) == 3)
     assert [name for name, _ in calls] == ["a", "b", "c"]
     assert all(at >= start + offset for (_, at), offset in zip(calls, (0.03, 0.06, 0.09), strict=True))
     assert len(deadlines) == 0
@@ -43,10 +43,9 @@ async def test_set_replaces_the_earlier_time_and_clear_cancels() -> None:
     deadlines.set(moved, start + 0.08)
     deadlines.set(cleared, start + 0.04)
     deadlines.clear(cleared)
-    await asyncio.sleep(0.05)
-    assert calls == []
-    await asyncio.sleep(0.1)
-    assert [name for name, _ in calls] == ["moved"] and calls[0][1] >= start + 0.08
+    # `cleared`, and `moved` at its first time, would both have come up before `moved` at its second.
+    await eventually(lambda: len(calls) >= 1)
+    assert [name for name, _ in calls] == ["moved"] and calls[0][1] >= start + 0.08, calls
 
 
 async def test_an_earlier_time_set_later_fires_first_and_a_callback_can_set_its_next_time() -> None:
@@ -54,12 +53,12 @@ async def test_an_earlier_time_set_later_fires_first_and_a_callback_can_set_its_
     start = time.monotonic()
     late = Owner("late", calls)
     early = Owner("early", calls, again_in=0.05, deadlines=deadlines)
-    deadlines.set(late, start + 0.3)
+    # `late` is far enough out that even a loop stalled for most of a second calls `early` twice before it.
+    deadlines.set(late, start + 1.0)
     deadlines.set(early, start + 0.02)
-    await asyncio.sleep(0.15)
-    assert [name for name, _ in calls] == ["early", "early"]
-    await asyncio.sleep(0.25)
+    await eventually(lambda: len(calls) == 3)
     assert [name for name, _ in calls] == ["early", "early", "late"]
+    assert calls[1][1] >= calls[0][1] + 0.05 and calls[2][1] >= start + 1.0
 
 
 async def test_one_failing_callback_does_not_stop_the_others() -> None:
@@ -72,7 +71,7 @@ async def test_one_failing_callback_does_not_stop_the_others() -> None:
     start = time.monotonic()
     deadlines.set(Broken(), start + 0.01)
     deadlines.set(Owner("fine", calls), start + 0.01)
-    await asyncio.sleep(0.1)
+    await eventually(lambda: len(calls) == 1)
     assert [name for name, _ in calls] == ["fine"]
 
 
@@ -88,5 +87,5 @@ async def test_cleared_times_do_not_pile_up_in_the_heap_until_they_come_up() -> 
     assert len(deadlines) == 1
     assert len(deadlines._heap) <= 2 * len(deadlines) + COMPACT_SLACK + 1
     deadlines.set(keep, time.monotonic() + 0.01)
-    await asyncio.sleep(0.1)
+    await eventually(lambda: len(calls) == 1)
     assert [name for name, _ in calls] == ["keep"]
