@@ -12,7 +12,10 @@ clock) into one diff, Phoenix style:
 
 Within a window the diff is computed from the state at the window's start to the
 state now, per connection, so a join and leave inside one window cancel out and
-several updates collapse into one leave-old/join-new.
+several updates collapse into one leave-old/join-new. A viewer whose snapshot was
+taken inside a window (:meth:`PresenceRoom.snapshot`, a subscribe) did not see the
+window's start, so it is sent the change from its own snapshot instead: a tab that
+joined and left around that snapshot is a leave for it, not nothing.
 
 Large rooms: above ``large_room_threshold`` present users, viewers without a
 full view (participants) see only their own entry; hosts and admins keep full
@@ -23,7 +26,7 @@ their two views (leaves of everyone else, or joins of everyone). Everyone is sen
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -73,10 +76,14 @@ class PresenceBatch:
     # Full states before/after the window; filled only when the room crossed the threshold.
     before: State = field(default_factory=dict)
     after: State = field(default_factory=dict)
+    # Viewers that took their snapshot inside the window → the change since that snapshot.
+    late: dict[Hashable, PresenceDiff] = field(default_factory=dict)
 
-    def for_viewer(self, user_id: str, full_view: bool) -> PresenceDiff | None:
+    def for_viewer(self, user_id: str, full_view: bool, viewer: Hashable = None) -> PresenceDiff | None:
         """The ``presence`` diff for one viewer, ``None`` when it has nothing to send."""
-        if full_view or not (self.large or self.was_large):
+        if viewer is not None and viewer in self.late:
+            out = self.late[viewer]
+        elif full_view or not (self.large or self.was_large):
             out = self.diff
         elif self.large and not self.was_large:
             own = self.diff.only(user_id)
@@ -102,6 +109,8 @@ class PresenceRoom:
         self._base: dict[tuple[str, str], Meta | None] = {}
         self._window_start: float | None = None
         self._count_at_start = 0
+        # Snapshots taken inside the open window: viewer → (user id, full view, the state it was given).
+        self._late: dict[Hashable, tuple[str, bool, State]] = {}
 
     # --- reading ---------------------------------------------------------------
 
@@ -122,6 +131,13 @@ class PresenceRoom:
             return self.state()
         own = self._state.get(user_id)
         return {user_id: list(own.values())} if own else {}
+
+    def snapshot(self, viewer: Hashable, user_id: str, full_view: bool) -> State:
+        """:meth:`state_for`, remembered as ``viewer``'s baseline for the open window's diff."""
+        state = self.state_for(user_id, full_view)
+        if self._window_start is not None:
+            self._late[viewer] = (user_id, full_view, state)
+        return state
 
     # --- changes ---------------------------------------------------------------
 
@@ -181,13 +197,31 @@ class PresenceRoom:
         if large != was_large:
             after = self.state()
             before = _revert(after, self._base)
+        late = {viewer: _between(seen, self.state_for(user, full_view))
+                for viewer, (user, full_view, seen) in self._late.items()}
         self._base = {}
+        self._late = {}
         self._window_start = None
         diff = PresenceDiff(joins, leaves)
         count_changed = self.count != self._count_at_start
-        if diff.is_empty() and not count_changed:
+        if diff.is_empty() and not count_changed and all(d.is_empty() for d in late.values()):
             return None
-        return PresenceBatch(diff, self.count, count_changed, large, was_large, before, after)
+        return PresenceBatch(diff, self.count, count_changed, large, was_large, before, after, late)
+
+
+def _between(before: State, after: State) -> PresenceDiff:
+    """Per connection: metas gone or changed leave, metas new or changed join."""
+    old = {(u, m.conn_id): m for u, metas in before.items() for m in metas}
+    new = {(u, m.conn_id): m for u, metas in after.items() for m in metas}
+    joins: State = {}
+    leaves: State = {}
+    for (user, conn), meta in old.items():
+        if new.get((user, conn)) != meta:
+            leaves.setdefault(user, []).append(meta)
+    for (user, conn), meta in new.items():
+        if old.get((user, conn)) != meta:
+            joins.setdefault(user, []).append(meta)
+    return PresenceDiff(joins, leaves)
 
 
 def _revert(after: State, base: Mapping[tuple[str, str], Meta | None]) -> State:

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -275,15 +275,17 @@ class Presence:
         """The channel lost its last local subscriber."""
         self._rooms.pop(channel, None)
 
-    async def join(self, channel: str, user_id: str, meta: Meta, full_view: bool) -> dict[str, Any]:
-        """Enter the room; returns the state for the subscribe reply (as this viewer may see it)."""
+    async def join(self, channel: str, user_id: str, meta: Meta, full_view: bool, viewer: Hashable) -> dict[str, Any]:
+        """Enter the room; returns the state for the subscribe reply (as this viewer may see it).
+
+        ``viewer`` is the subscriber that will be sent the room's diffs (the ``sub`` of ``_deliver``)."""
         room = await self._room(channel)
         self._local[(channel, meta.conn_id)] = (user_id, meta)
         await self.store.put(channel, user_id, meta)
         room.join(user_id, meta, self._clock())
         self._wake.set()
         await self._send(_Change("join", channel, user_id, meta.conn_id, meta))
-        return presence_state(room.state_for(user_id, full_view))
+        return presence_state(room.snapshot(viewer, user_id, full_view))
 
     async def leave(self, channel: str, user_id: str, conn_id: str) -> None:
         self._local.pop((channel, conn_id), None)
@@ -381,7 +383,7 @@ class Presence:
         for sub in self._fanout.subscribers(channel):
             if not sub.ready:
                 continue
-            diff = batch.for_viewer(sub.user_id, sub.full_view)
+            diff = batch.for_viewer(sub.user_id, sub.full_view, sub)
             if diff is not None:
                 if diff is batch.diff:
                     shared = shared or encode_presence(channel, diff.joins, diff.leaves).decode()

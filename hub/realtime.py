@@ -491,7 +491,7 @@ class Realtime:
         sub.full_view = is_host
         meta = Meta(peer.conn_id, "host" if is_host else "participant", False, datetime.now(UTC).isoformat())
         try:
-            return await self.presence.join(str(name), viewer.user_id, meta, is_host)
+            return await self.presence.join(str(name), viewer.user_id, meta, is_host, sub)
         except Exception as exc:
             # Presence degrades (Redis down); the durable channel works regardless.
             log.warning("presence join failed: %s", exc or type(exc).__name__)

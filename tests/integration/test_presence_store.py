@@ -131,9 +131,9 @@ async def test_a_join_on_one_instance_reaches_a_subscriber_on_another_as_a_prese
         watcher = Subscriber(channel, outbox, "u-watcher", None)
         watcher.ready = True
         fanout_two.add(watcher)
-        state = await two.join(channel, "u-watcher", meta("cw"), False)
+        state = await two.join(channel, "u-watcher", meta("cw"), False, watcher)
         assert set(state) == {"u-watcher"}
-        await one.join(channel, "u-joiner", meta("cj"), False)
+        await one.join(channel, "u-joiner", meta("cj"), False, "joiner")
         async with asyncio.timeout(5):
             while not any('"u-joiner"' in f for f in frames):
                 arrived.clear()

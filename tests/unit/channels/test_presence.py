@@ -107,3 +107,43 @@ def test_leaving_large_mode_tells_participants_everyone_who_is_here() -> None:
     batch = room.due(3.0)
     assert batch is not None
     assert batch.for_viewer("u0", full_view=False) == PresenceDiff({"u1": [meta("c1")]}, {})
+
+
+def test_a_viewer_whose_snapshot_was_taken_mid_window_gets_the_leave_of_a_tab_it_saw() -> None:
+    room = PresenceRoom(window=0.25)
+    room.join("host", meta("h", role="host"), 0.0)
+    room.join("u1", meta("c1"), 0.05)
+    room.join("u1", meta("c2"), 0.1)
+    assert room.snapshot("tab2", "u1", full_view=False) == {"host": [meta("h", role="host")],
+                                                             "u1": [meta("c1"), meta("c2")]}
+    room.leave("u1", "c1", 0.15)
+    batch = room.due(0.25)
+    assert batch is not None
+    # From the window's start c1's join and leave cancel out; tab 2 saw c1, so it is a leave for tab 2.
+    assert batch.for_viewer("host", full_view=True) == PresenceDiff(
+        {"host": [meta("h", role="host")], "u1": [meta("c2")]}, {})
+    assert batch.for_viewer("u1", full_view=False, viewer="tab2") == PresenceDiff({}, {"u1": [meta("c1")]})
+
+
+def test_a_snapshot_taken_mid_window_of_a_window_with_no_net_change_still_gets_its_diff() -> None:
+    room = PresenceRoom(window=0.25)
+    room.join("u1", meta("c1"), 0.0)
+    room.due(1.0)
+    room.join("u1", meta("c2"), 2.0)
+    assert room.snapshot("late", "u2", full_view=False) == {"u1": [meta("c1"), meta("c2")]}
+    room.leave("u1", "c2", 2.1)
+    batch = room.due(2.25)
+    assert batch is not None and batch.diff.is_empty()
+    assert batch.for_viewer("u2", full_view=False, viewer="late") == PresenceDiff({}, {"u1": [meta("c2")]})
+    assert batch.for_viewer("u3", full_view=False) is None
+
+
+def test_a_snapshot_outside_a_window_is_not_remembered() -> None:
+    room = PresenceRoom(window=0.25)
+    room.join("u1", meta("c1"), 0.0)
+    room.due(1.0)
+    assert room.snapshot("v", "u2", full_view=False) == {"u1": [meta("c1")]}
+    room.join("u1", meta("c2"), 2.0)
+    batch = room.due(2.25)
+    assert batch is not None and batch.late == {}
+    assert batch.for_viewer("u2", full_view=False, viewer="v") == PresenceDiff({"u1": [meta("c2")]}, {})
