@@ -34,12 +34,6 @@ class WindowLimiter(Protocol):
 
     async def end_streak(self, key: str) -> None: ...
 
-    async def mark(self, key: str, ttl_s: int) -> None:
-        """Remembers `key` for `ttl_s` seconds (from now; a later mark restarts it)."""
-        ...
-
-    async def is_marked(self, key: str) -> bool: ...
-
     async def hold_until(self, key: str, until: float, ttl_s: int) -> None:
         """Stores `until` (a time on the caller's clock, which may be injected) under `key`, kept `ttl_s`
         seconds; a later call replaces it."""
@@ -57,7 +51,6 @@ class MemoryLimiter:
         self._clock = clock
         self._windows: dict[str, tuple[float, int]] = {}
         self._streaks: dict[str, tuple[int, float]] = {}  # key -> (failures, time of the last one)
-        self._marks: dict[str, float] = {}  # key -> when it expires (self._clock)
         self._holds: dict[str, tuple[float, float]] = {}  # key -> (the value held, when it expires (self._clock))
         self._max_keys = max_keys
 
@@ -96,15 +89,6 @@ class MemoryLimiter:
 
     async def end_streak(self, key: str) -> None:
         self._streaks.pop(key, None)
-
-    async def mark(self, key: str, ttl_s: int) -> None:
-        now = self._clock()
-        if len(self._marks) >= self._max_keys:
-            self._marks = {k: until for k, until in self._marks.items() if until > now}
-        self._marks[key] = now + ttl_s
-
-    async def is_marked(self, key: str) -> bool:
-        return self._marks.get(key, float("-inf")) > self._clock()
 
     async def hold_until(self, key: str, until: float, ttl_s: int) -> None:
         now = self._clock()
@@ -167,12 +151,6 @@ class RedisLimiter:
 
     async def end_streak(self, key: str) -> None:
         await self._client.delete(self._prefix + key)
-
-    async def mark(self, key: str, ttl_s: int) -> None:
-        await self._client.set(self._prefix + key, 1, ex=ttl_s)
-
-    async def is_marked(self, key: str) -> bool:
-        return bool(await self._client.exists(self._prefix + key))
 
     async def hold_until(self, key: str, until: float, ttl_s: int) -> None:
         await self._client.set(self._prefix + key, repr(until), ex=ttl_s)

@@ -149,8 +149,10 @@ def _known_key(email: str, address: str) -> str:
 
 
 async def _remember_address(services: Services, email: str, address: str) -> None:
+    """Holds when the address last signed up or logged into the account, for `LOGIN_KNOWN_ADDRESS_TTL`."""
     if services.settings.login_known_address_s:
-        await services.limiter.mark(_known_key(email, address), services.settings.login_known_address_s)
+        await services.limiter.hold_until(_known_key(email, address), services.clock(),
+                                          services.settings.login_known_address_s)
 
 
 @post("/api/auth/login", status_code=HTTP_200_OK, tags=["accounts"], security=[])
@@ -167,7 +169,7 @@ async def login(data: JSONBody[LoginIn], services: AppServices, request: Request
     address = client_address(request)
     await spend(services, FAILED_LOGINS_PER_IP, address)
     # Only after the address passed: a blocked address cannot create or extend an account's streak.
-    known = await limiter.is_marked(_known_key(email, address))
+    known = await limiter.held_until(_known_key(email, address)) is not None
     account_key = f"login:account:{email}|{address}" if known else f"login:account:{email}"
     # Not multiplied by RATE_LIMIT_SCALE: the scale lets one address do more, while this guards one account
     # against guessing, which no load test or integration needs more of.

@@ -67,15 +67,15 @@ async def test_memory_window_undo_gives_a_hit_back() -> None:
     await limiter.undo("never-hit")  # nothing to give back: no error, no key
 
 
-async def test_memory_marks_expire_after_their_ttl() -> None:
+async def test_memory_holds_expire_after_their_ttl() -> None:
     now = [0.0]
     limiter = MemoryLimiter(clock=lambda: now[0])
-    await limiter.mark("known", 10)
-    assert await limiter.is_marked("known") and not await limiter.is_marked("other")
+    await limiter.hold_until("known", 0.0, 10)
+    assert await limiter.held_until("known") is not None and await limiter.held_until("other") is None
     now[0] = 9.9
-    assert await limiter.is_marked("known")
+    assert await limiter.held_until("known") is not None
     now[0] = 10.0
-    assert not await limiter.is_marked("known")
+    assert await limiter.held_until("known") is None
 
 
 async def test_hash_pool_refuses_past_threads_plus_queue_and_a_busy_pool_does_not_block_another() -> None:
