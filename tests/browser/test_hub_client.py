@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from playwright.async_api import Page
 
 from tests.browser.conftest import STATIC_DIR, NewContext
 from tests.browser.fake_hub import FakeHub, fake_hub
+from tests.helpers.eventually import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -57,14 +58,6 @@ async def harness(new_context: NewContext) -> AsyncIterator[tuple[Page, FakeHub]
         await page.wait_for_function("window.harnessReady === true")
         yield page, hub
         await page.evaluate("window.hub && window.hub.close()")
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within_s: float = 5.0) -> None:
-    deadline = time.monotonic() + within_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 async def connect_with_thread(page: Page, hub: FakeHub, **options: Any) -> None:
@@ -145,7 +138,7 @@ async def test_client_backs_off_exponentially_with_jitter_while_the_server_refus
     await connect_with_thread(page, hub, backoff={"initialMs": 100, "factor": 2, "maxMs": 800, "jitter": 0.5})
     hub.refuse_with = 1011
     await hub.close_all(1011)
-    await eventually(lambda: _async(len(hub.connect_times) >= 6), within_s=10)
+    await eventually(lambda: len(hub.connect_times) >= 6, within=10)
     gaps = [b - a for a, b in zip(hub.connect_times[1:], hub.connect_times[2:], strict=False)]
     # Attempt n waits in [ceiling/2, ceiling] with ceiling = min(800, 100·2ⁿ); allow scheduling slack.
     for n, gap in enumerate(gaps[:4], start=1):
@@ -155,12 +148,8 @@ async def test_client_backs_off_exponentially_with_jitter_while_the_server_refus
     assert all(400 <= s <= 800 for s in samples) and len(set(samples)) > 20  # jittered, within bounds
     assert await page.evaluate("hub.nextDelayMs(20)") <= 800  # capped
     hub.refuse_with = None
-    await eventually(lambda: _state(page, "open"), within_s=5)
+    await eventually(lambda: _state(page, "open"), within=5)
     assert await page.evaluate("hub.attempt") == 0  # a successful connection resets the backoff
-
-
-async def _async(value: bool) -> bool:
-    return value
 
 
 async def _state(page: Page, state: str) -> bool:
@@ -205,7 +194,7 @@ async def test_client_refreshes_its_token_on_the_open_connection_before_expiry(
     page, hub = harness
     hub.token_lifetime_s = 1.5  # refresh at two thirds of the lifetime, ~1 s
     await connect_with_thread(page, hub)
-    await eventually(lambda: _async(len(hub.frames("auth")) >= 2), within_s=4)
+    await eventually(lambda: len(hub.frames("auth")) >= 2, within=4)
     assert [f["token"] for f in hub.frames("auth")[:2]] == ["tok-1", "tok-2"]
     assert (await page.evaluate("tokenCalls"))[:2] == [False, True]
     assert len(hub.connect_times) == 1  # same connection
@@ -216,7 +205,7 @@ async def test_client_reconnects_with_a_forced_token_refresh_after_close_4001(
     page, hub = harness
     await connect_with_thread(page, hub)
     await hub.close_all(4001, "token expired")
-    await eventually(lambda: _async(len(hub.frames("auth")) >= 2))
+    await eventually(lambda: len(hub.frames("auth")) >= 2)
     assert await page.evaluate("tokenCalls") == [False, True]
 
 
@@ -235,11 +224,11 @@ async def test_client_pings_and_reconnects_when_the_server_is_silent_for_two_hea
     page, hub = harness
     hub.heartbeat_s = 0.2
     await connect_with_thread(page, hub, requestTimeoutMs=500)
-    await eventually(lambda: _async(len(hub.frames("ping")) >= 1), within_s=2)
+    await eventually(lambda: len(hub.frames("ping")) >= 1, within=2)
     hub.silent = True
-    await eventually(lambda: _async(len(hub.connect_times) >= 2), within_s=3)
+    await eventually(lambda: len(hub.connect_times) >= 2, within=3)
     # While still silent, the unanswered `auth` times out and the client tries again.
-    await eventually(lambda: _async(len(hub.connect_times) >= 3), within_s=3)
+    await eventually(lambda: len(hub.connect_times) >= 3, within=3)
     hub.silent = False
     await eventually(lambda: _state(page, "open"))
     assert "reconnecting" in await page.evaluate("states")
