@@ -158,9 +158,16 @@ async def test_a_host_and_participants_on_two_instances_share_one_room(
     for m in everyone:
         m.read_on()
     expected = {str(host.user_id)} | {str(u) for u, _ in present}
-    await until(lambda: all(m.users() == expected for m in everyone))
+    two_tabs = str(present[0][0])
+
+    def settled(m: Member) -> bool:
+        # The user set is complete before the second tab's diff arrives (user 0 is already in it), so
+        # the wait covers the second meta too; a lost diff still fails here after the deadline.
+        return m.users() == expected and len(m.state[two_tabs]) == 2
+
+    await until(lambda: all(settled(m) for m in everyone))
     for m in everyone:
-        assert len(m.state[str(present[0][0])]) == 2, "two tabs: one entry, two metas"
+        assert len(m.state[two_tabs]) == 2, "two tabs: one entry, two metas"
         assert {meta["role"] for meta in m.state[str(host.user_id)].values()} == {"host"}
 
     async with httpx.AsyncClient(base_url=a.url, timeout=10) as http:
