@@ -23,8 +23,8 @@ import asyncpg
 
 from bench import servers
 from hub.embedded import APP_ROLE, start_postgres, start_redis, with_database, with_user
+from hub.realtime.ws_protocol import UVICORN_WS
 from hub.tokens import TokenService
-from hub.ws_protocol import UVICORN_WS
 from persistence.migrate import apply_migrations
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -1,5 +1,5 @@
 """Whether a user may open one more connection: the pure rules of the per-user websocket budgets that outlive a
-socket. The counters and the cool-off's end live in ``hub.ws_admission`` (Redis when configured).
+socket. The counters and the cool-off's end live in ``hub.realtime.admission`` (Redis when configured).
 
 A user whose connection was closed for strikes (1008) cools off: their new connections are refused until the
 cool-off ends, so reconnecting does not buy a fresh strike count. A refusal does not restart the cool-off (a

@@ -18,7 +18,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.types import Receive, Scope, Send
 
-from hub import budgets, ws
+from hub import budgets
 from hub.api import (
     accounts,
     billing,
@@ -42,7 +42,8 @@ from hub.bodies import HubRequest
 from hub.live_room import start_live_room
 from hub.metrics import metrics_middleware
 from hub.problems import EXCEPTION_HANDLERS
-from hub.realtime import start_realtime
+from hub.realtime import websocket as ws
+from hub.realtime.core import start_realtime
 from hub.security_headers import refuse_websocket_upgrade, security_headers
 from hub.services import Services, build_services
 from hub.settings import Settings

@@ -77,7 +77,7 @@ def _exit_after_shutdown(signum: int, _frame: object) -> None:
 def cmd_serve(settings: Settings) -> int:
     import uvicorn
 
-    from hub.ws_protocol import UVICORN_WS
+    from hub.realtime.ws_protocol import UVICORN_WS
 
     with database(settings) as (owner_dsn, app_dsn, embedded):
         asyncio.run(apply_migrations(owner_dsn, log=say))

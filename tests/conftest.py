@@ -19,8 +19,8 @@ import redis
 from litestar import Litestar
 
 from hub.app import create_app, schema_settings
+from hub.realtime.ws_protocol import UVICORN_WS
 from hub.settings import Settings
-from hub.ws_protocol import UVICORN_WS
 from persistence import hub_settings
 from persistence.db import Database, init_connection
 from persistence.migrate import apply_migrations

@@ -3,7 +3,7 @@
 `start_live_room` (in `hub.app.STARTERS`, after `start_realtime`) registers on the instance's
 `Realtime`: the five durable publish handlers (`publishes`), the attendance hooks (`attendance`) and
 the coalesced `question.votes` (`question_votes`). Presence with roles and hands, reactions,
-`participants.count` and the large-room view are the realtime layer's (`channels.presence_store`).
+`participants.count` and the large-room view are the realtime layer's (`hub.realtime.presence_store`).
 A cancelled registration loses the room at once (`revocation`).
 """
 
@@ -18,7 +18,7 @@ from hub.live_room.attendance import Attendance
 from hub.live_room.publishes import HANDLERS, QUESTION_VOTES
 from hub.live_room.question_votes import QuestionVotes
 from hub.live_room.revocation import Revocation
-from hub.realtime import REALTIME, Realtime
+from hub.realtime.core import REALTIME, Realtime
 from hub.services import Services
 
 __all__ = ["start_live_room"]

@@ -29,7 +29,7 @@ import asyncpg
 from channels.errors import NotFound, RateLimited, SessionNotLive
 from hub.api.session_messages import message_view
 from hub.budgets import ROOM_MESSAGES, VOTES, Budget, spend
-from hub.realtime import PublishContext, PublishHandler
+from hub.realtime.core import PublishContext, PublishHandler
 from persistence import session_room
 from persistence.db import set_identity
 from persistence.events import append_event, notify_state

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from channels.fanout import Fanout
 from channels.frames import encode_event, encode_json
-from channels.state import CoalescedSender
+from hub.realtime.fanout import Fanout
+from hub.realtime.state_channels import CoalescedSender
 
 __all__ = ["QuestionVotes"]
 

@@ -16,7 +16,7 @@ import msgspec
 from channels.errors import Forbidden
 from channels.frames import encode_error
 from channels.names import parse_channel
-from hub.realtime import Realtime
+from hub.realtime.core import Realtime
 
 __all__ = ["Revocation"]
 

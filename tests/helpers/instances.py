@@ -18,8 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from hub.realtime.ws_protocol import UVICORN_WS
 from hub.settings import Settings
-from hub.ws_protocol import UVICORN_WS
 from tests.helpers.services import DatabaseUnderTest
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 import pytest
 import redis.asyncio as aioredis
 
-from channels.brokers import Broker, BrokerUnavailable, InProcessBroker, InProcessBus, RedisBroker
+from hub.realtime.brokers import Broker, BrokerUnavailable, InProcessBroker, InProcessBus, RedisBroker
 from tests.helpers.instances import free_port
 
 

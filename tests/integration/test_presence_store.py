@@ -10,10 +10,10 @@ import msgspec
 import pytest
 import redis.asyncio as aioredis
 
-from channels.brokers import RedisBroker
-from channels.fanout import Fanout, LogRow, Outbox, Subscriber
 from channels.presence import Meta
-from channels.presence_store import MemoryPresenceStore, Presence, PresenceStore, RedisPresenceStore
+from hub.realtime.brokers import RedisBroker
+from hub.realtime.fanout import Fanout, LogRow, Outbox, Subscriber
+from hub.realtime.presence_store import MemoryPresenceStore, Presence, PresenceStore, RedisPresenceStore
 
 MakeStore = Callable[[str], PresenceStore]
 

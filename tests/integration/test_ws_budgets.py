@@ -16,8 +16,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from hub.app import create_app
+from hub.realtime.ws_protocol import UVICORN_WS
 from hub.settings import Settings
-from hub.ws_protocol import UVICORN_WS
 from tests.helpers.api import signup
 from tests.helpers.instances import start_instance
 from tests.helpers.server import serve_in_thread

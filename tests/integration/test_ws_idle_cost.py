@@ -18,9 +18,9 @@ import asyncpg
 import httpx
 
 from hub.app import create_app
-from hub.realtime import REALTIME, Realtime
+from hub.realtime.core import REALTIME, Realtime
+from hub.realtime.ws_protocol import UVICORN_WS, IdleLeanProtocol
 from hub.settings import Settings
-from hub.ws_protocol import UVICORN_WS, IdleLeanProtocol
 from persistence.db import Database
 from tests.helpers.api import signup
 from tests.helpers.eventually import eventually

@@ -19,8 +19,8 @@ from litestar import Litestar
 from websockets.exceptions import ConnectionClosed
 
 from hub.app import create_app
+from hub.realtime.ws_protocol import UVICORN_WS
 from hub.settings import Settings
-from hub.ws_protocol import UVICORN_WS
 from tests.helpers.api import signup
 from tests.helpers.server import serve_in_thread
 from tests.helpers.services import DatabaseUnderTest

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from hub.deadlines import COMPACT_SLACK, Deadlines
+from hub.realtime.deadlines import COMPACT_SLACK, Deadlines
 from tests.helpers.eventually import eventually
 
 Calls = list[tuple[str, float]]

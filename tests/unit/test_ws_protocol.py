@@ -8,7 +8,7 @@ from typing import Any, cast
 import pytest
 from uvicorn._types import ASGIReceiveEvent
 
-from hub.ws_protocol import WIRE_FRAME_KEPT_MAX, ReceiveQueue, WireFrames, WritableFlag
+from hub.realtime.ws_protocol import WIRE_FRAME_KEPT_MAX, ReceiveQueue, WireFrames, WritableFlag
 
 
 def message(n: int) -> ASGIReceiveEvent:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from channels.fanout import WRITE_BATCH, WRITE_BATCH_CHARS, Outbox
+from hub.realtime.fanout import WRITE_BATCH, WRITE_BATCH_CHARS, Outbox
 
 
 class Socket:

@@ -163,7 +163,7 @@ class RedisBroker:
                 finally:
                     self._connected = False
                     try:
-                        await pubsub.aclose()  # type: ignore[no-untyped-call]
+                        await pubsub.aclose()
                     except (RedisError, OSError):
                         pass
                 if not first.done():

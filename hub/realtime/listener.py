@@ -15,7 +15,7 @@ between the old and the new connection. ``connected`` is false from the drop
 until that catch-up is done (``/readyz`` reports it).
 
 State notifications (``hub_state``) are not logged; they go to ``on_state`` as
-received. Log reads use the :class:`~channels.fanout.EventLog` (service-role
+received. Log reads use the :class:`~hub.realtime.fanout.EventLog` (service-role
 transactions from the pool).
 """
 
@@ -33,8 +33,8 @@ import asyncpg
 import msgspec
 
 from channels.backoff import ReconnectBackoff
-from channels.fanout import EventLog, Fanout
 from channels.frames import encode_event
+from hub.realtime.fanout import EventLog, Fanout
 
 __all__ = ["APPLICATION_NAME", "EVENTS_CHANNEL", "STATE_CHANNEL", "Listener"]
 

@@ -30,9 +30,9 @@ from typing import Any, Literal, Protocol
 import msgspec
 import redis.asyncio as aioredis
 
-from channels.fanout import Fanout
 from channels.frames import encode_event, encode_json, encode_presence, presence_state
 from channels.presence import Meta, PresenceBatch, PresenceRoom
+from hub.realtime.fanout import Fanout
 
 __all__ = [
     "Departure",

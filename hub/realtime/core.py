@@ -40,28 +40,28 @@ import msgspec
 
 from channels.access import ChannelFacts, Role, Viewer, decide_publish, decide_subscribe
 from channels.backoff import ReconnectBackoff
-from channels.brokers import Broker, BrokerUnavailable, InProcessBroker, InProcessBus, RedisBroker
 from channels.errors import CloseCode, EventNotAllowed, InternalError
-from channels.fanout import Fanout, LogRow, Outbox, Subscriber
 from channels.frames import encode_event, encode_json, encode_reply_ok, encode_reset
 from channels.limits import ProtocolLimits
-from channels.listener import Listener
 from channels.missing import MissingIds
 from channels.names import ChannelKind, ChannelName, parse_channel
 from channels.presence import Meta
-from channels.presence_store import MemoryPresenceStore, Presence, PresenceStore, RedisPresenceStore
 from channels.publishes import PublishRule
 from channels.ratelimit import KeyedLimiter
 from channels.resume import Replay, Reset, ResumeDecision, decide_resume
 from channels.sequencing import NeedsFill, Subscription
-from channels.state import LeaderboardLoader, StateChannels, counts_data
 from hub.api.leaderboard import leaderboard_row
-from hub.deadlines import Deadlines
+from hub.realtime.admission import spend_lookup
+from hub.realtime.brokers import Broker, BrokerUnavailable, InProcessBroker, InProcessBus, RedisBroker
+from hub.realtime.deadlines import Deadlines
+from hub.realtime.fanout import Fanout, LogRow, Outbox, Subscriber
+from hub.realtime.listener import Listener
+from hub.realtime.presence_store import MemoryPresenceStore, Presence, PresenceStore, RedisPresenceStore
+from hub.realtime.state_channels import LeaderboardLoader, StateChannels, counts_data
+from hub.realtime.user_connections import UserConnections
+from hub.realtime.ws_protocol import WireFrames
 from hub.rules.periods import Period, utc_datetime, window
 from hub.services import Services
-from hub.user_connections import UserConnections
-from hub.ws_admission import spend_lookup
-from hub.ws_protocol import WireFrames
 from persistence import events, leaderboard
 from persistence.channel_facts import channel_facts, vote_counts
 from persistence.db import Database
@@ -91,18 +91,18 @@ def viewer_of(identity: Identity) -> Viewer:
 
 @dataclass(eq=False, slots=True)
 class Peer:
-    """One websocket connection as the realtime layer sees it (the I/O lives in `hub.ws`)."""
+    """One websocket connection as the realtime layer sees it (the I/O lives in `hub.realtime.websocket`)."""
 
     conn_id: str
     outbox: Outbox
     close: Callable[[CloseCode, str], None]  # server-side close: the connection flushes nothing more
     identity: Identity | None = None
-    # The connection's one record of its subscriptions (hub.ws checks subscribe/unsubscribe against it).
+    # The connection's one record of its subscriptions (hub.realtime.websocket checks subscribe/unsubscribe against it).
     subs: dict[str, Subscriber] = field(default_factory=dict)
 
     def caller(self) -> Identity:
         if self.identity is None:
-            raise LookupError("peer is not authenticated")  # hub.ws only passes on frames after auth
+            raise LookupError("peer is not authenticated")  # hub.realtime.websocket only passes on frames after auth
         return self.identity
 
     @property
@@ -393,7 +393,7 @@ class Realtime:
     async def facts(self, name: ChannelName, identity: Identity, *, budgeted: bool = False) -> ChannelFacts:
         """The facts of a post or session channel: one transaction, or none for an id recently found missing.
 
-        `budgeted` (subscribes): the transaction spends one of the user's lookups (`hub.ws_admission`) first."""
+        `budgeted` (subscribes): the transaction spends one of the user's lookups (`hub.realtime.admission`) first."""
         if name.kind not in _FACT_KINDS:
             return ChannelFacts()
         lookups = self.services.metrics.ws_access_lookups

@@ -5,7 +5,7 @@ a time, through `channels.connection.Connection`); frames out go through the
 connection's bounded `Outbox`, which sends at once when nothing is queued and
 starts a writer task only while frames back up; the protocol's next deadline
 (auth deadline, token expiry) waits on one timer shared by all connections
-(`hub.deadlines`). An idle connection therefore costs one task, no writer, no
+(`hub.realtime.deadlines`). An idle connection therefore costs one task, no writer, no
 queue and no timer of its own. Whoever decides the connection
 ends calls `request_close` (from another task it interrupts the read by
 cancelling the handler's task, the way `asyncio.timeout` does); `run` then leaves
@@ -42,13 +42,13 @@ from litestar.types.asgi_types import WebSocketAcceptEvent, WebSocketCloseEvent,
 
 from channels.connection import Action, Close, Connection, ConnState, SendFrame
 from channels.errors import CloseCode, InternalError, ProtocolError, TokenExpired, Unauthorized
-from channels.fanout import Outbox
 from channels.frames import Auth, ClientFrame, Publish, Subscribe, Unsubscribe, encode_reply_ok
 from channels.publishes import validate_payload
 from hub import errors as api_errors
-from hub.realtime import REALTIME, Peer, Realtime
-from hub.ws_admission import admit, cool_off
-from hub.ws_protocol import WIRE_EXTENSION
+from hub.realtime.admission import admit, cool_off
+from hub.realtime.core import REALTIME, Peer, Realtime
+from hub.realtime.fanout import Outbox
+from hub.realtime.ws_protocol import WIRE_EXTENSION
 from persistence.db import DatabaseUnavailable
 from persistence.identity import user_identity
 
@@ -72,7 +72,7 @@ class WsSession:
                  wire: Callable[[bytes], bool] | None = None) -> None:
         self._receive = receive
         self._send = send
-        self._wire = wire  # the server's write of ready-made frames (hub.ws_protocol), when it offers one
+        self._wire = wire  # the server's write of ready-made frames (hub.realtime.ws_protocol), when it offers one
         self.realtime = realtime
         self.services = realtime.services
         self.conn_id = uuid.uuid4().hex

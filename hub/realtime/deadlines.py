@@ -14,7 +14,7 @@ from typing import Protocol
 
 __all__ = ["COMPACT_SLACK", "Deadlines", "Due"]
 
-log = logging.getLogger("hub.deadlines")
+log = logging.getLogger("hub.realtime.deadlines")
 
 # Stale heap entries tolerated beyond twice the live ones before the heap is rebuilt from the live times.
 COMPACT_SLACK = 1024

@@ -29,8 +29,8 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from channels.coalesce import Coalescer
-from channels.fanout import Fanout
 from channels.frames import encode_event, encode_json
+from hub.realtime.fanout import Fanout
 
 __all__ = ["CoalescedSender", "Counts", "LeaderboardLoader", "StateChannels", "counts_data"]
 

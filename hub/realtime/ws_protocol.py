@@ -1,7 +1,7 @@
 """uvicorn's `websockets-sansio` protocol without the per-connection state an idle connection does not need,
 and with a way to send frames encoded once per event.
 
-Run the hub with ``uvicorn ... --ws hub.ws_protocol:IdleLeanProtocol`` (the Procfile, ``hub serve``, the test
+Run the hub with ``uvicorn ... --ws hub.realtime.ws_protocol:IdleLeanProtocol`` (the Procfile, ``hub serve``, the test
 instances and the benchmarks do). Three things are lighter, each measured with ``tracemalloc`` over 900 idle
 connections (docs/benchmarks.md, "Where idle memory goes"):
 
@@ -38,7 +38,7 @@ __all__ = ["UVICORN_WS", "WIRE_EXTENSION", "WIRE_FRAME_KEPT_MAX", "IdleLeanProto
            "WritableFlag"]
 
 # uvicorn's `ws` setting (`--ws`) that selects this protocol.
-UVICORN_WS = "hub.ws_protocol:IdleLeanProtocol"
+UVICORN_WS = "hub.realtime.ws_protocol:IdleLeanProtocol"
 
 # The ASGI scope extension under which this protocol offers `IdleLeanProtocol.write_wire` to the app.
 WIRE_EXTENSION = "hub.wire"
