@@ -13,9 +13,10 @@ time, needed once to turn the token's ``exp`` into a monotonic deadline.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any, Generic, TypeVar
 
 from channels.admission import OpenRefusal
 from channels.errors import (
@@ -44,7 +45,7 @@ from channels.frames import (
 )
 from channels.limits import ProtocolLimits
 from channels.names import ChannelName, parse_channel
-from channels.publishes import PublishRule, check_publish
+from channels.publishes import PublishRule, check_publish, validate_payload
 from channels.ratelimit import KeyedLimiter, PublishLimiter, TokenBucket
 
 __all__ = ["STRIKES", "Action", "Close", "ConnState", "Connection", "ProtocolLimits", "SendFrame"]
@@ -75,10 +76,18 @@ class Close:
 
 Action = SendFrame | Close
 
+# What the I/O layer keeps per subscription (its fan-out entry); opaque here.
+H = TypeVar("H")
 
-class Connection:
-    __slots__ = ("_auth_deadline", "_expiry_deadline", "_frames", "_limiter", "_strikes", "conn_id", "expires_at",
-                 "limits", "state", "struck_out", "user_id")
+
+class Connection(Generic[H]):
+    """The protocol state of one connection, including its one record of subscriptions: channel → the I/O
+    layer's handle for it. The I/O layer adds a handle once a subscribe is authorized (`subscribed`) and
+    removes it through `unsubscribe` (the client's) or `drop` (the server's: a failed subscribe, a revoked
+    one, a connection gone), so what the protocol checks and what the fan-out holds cannot disagree."""
+
+    __slots__ = ("_auth_deadline", "_expiry_deadline", "_frames", "_limiter", "_strikes", "_subscriptions",
+                 "conn_id", "expires_at", "limits", "state", "struck_out", "user_id")
 
     def __init__(
         self,
@@ -104,6 +113,7 @@ class Connection:
             self.limits.publish_burst,
             max_keys=self.limits.max_subscriptions * 4,
         )
+        self._subscriptions: dict[str, H] = {}
 
     # --- inbound ---------------------------------------------------------------
 
@@ -170,41 +180,58 @@ class Connection:
         data = encode_reply_error(frame_id, err) if frame_id is not None else encode_error(err)
         return [SendFrame(data), *self._close(refusal.code, refusal.reason)]
 
-    def subscribe(self, channel: str, subscribed: Collection[str]) -> ChannelName:
-        """Check a subscribe against the channels the connection is ``subscribed`` to; the I/O layer then
-        checks access, resumes and records the subscription.
+    @property
+    def subscriptions(self) -> Mapping[str, H]:
+        """Channel → handle of every subscription the connection holds."""
+        return self._subscriptions
 
-        The I/O layer's record is the only one: a subscription the server revokes is gone from it, so the
-        channel can be subscribed again. Raises ``unknown_channel``, ``already_subscribed``,
-        ``too_many_subscriptions``.
+    def subscribe(self, channel: str) -> ChannelName:
+        """Check a subscribe against the connection's subscriptions; the I/O layer then checks access,
+        joins the fan-out and records the subscription with :meth:`subscribed`.
+
+        Raises ``unknown_channel``, ``already_subscribed``, ``too_many_subscriptions``.
         """
         name = parse_channel(channel)
-        if str(name) in subscribed:
+        if str(name) in self._subscriptions:
             raise AlreadySubscribed(details={"channel": str(name)})
-        if len(subscribed) >= self.limits.max_subscriptions:
+        if len(self._subscriptions) >= self.limits.max_subscriptions:
             raise TooManySubscriptions(details={"max": self.limits.max_subscriptions})
         return name
 
-    def unsubscribe(self, channel: str, subscribed: Collection[str]) -> ChannelName:
-        """Raises ``unknown_channel`` or ``not_subscribed``."""
+    def subscribed(self, name: ChannelName, handle: H) -> None:
+        """Record an authorized subscription (before its reply: a client unsubscribe may follow at once)."""
+        self._subscriptions[str(name)] = handle
+
+    def unsubscribe(self, channel: str) -> tuple[ChannelName, H]:
+        """A client unsubscribe: the record goes; its handle is returned for the I/O layer to release.
+
+        Raises ``unknown_channel`` or ``not_subscribed``.
+        """
         name = parse_channel(channel)
-        if str(name) not in subscribed:
+        handle = self._subscriptions.pop(str(name), None)
+        if handle is None:
             raise NotSubscribed(details={"channel": str(name)})
-        return name
+        return name, handle
 
-    def check_publish(self, channel: str, event: str, now: float) -> tuple[ChannelName, PublishRule]:
-        """Table check plus the per-user, per-channel rate limit.
+    def drop(self, channel: str) -> H | None:
+        """A server-side end of a subscription (failed subscribe, revocation, connection gone): the record
+        goes, so the channel can be subscribed again; the handle, if there was one, is returned."""
+        return self._subscriptions.pop(channel, None)
 
-        Raises ``unknown_channel``, ``event_not_allowed``, ``rate_limited``. The
-        payload (``publishes.validate_payload``) and who may send it
-        (``access.decide_publish``) are checked next by the caller.
+    def check_publish(self, channel: str, event: str, data: dict[str, Any],
+                      now: float) -> tuple[ChannelName, PublishRule, Any]:
+        """Table check, the per-user, per-channel rate limit, then the payload.
+
+        Raises ``unknown_channel``, ``event_not_allowed``, ``rate_limited``, ``bad_frame``. Returns the
+        rule's payload struct. Who may send it (``access.decide_publish``) is checked next by the caller,
+        which has the channel's facts.
         """
         name = parse_channel(channel)
         rule = check_publish(name, event)
         retry_after = self._limiter.try_acquire(f"{self.user_id}|{name}", now)
         if retry_after > 0:
             raise RateLimited(retry_after)
-        return name, rule
+        return name, rule, validate_payload(rule, data)
 
     # --- errors and time -------------------------------------------------------
 

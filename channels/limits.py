@@ -1,6 +1,9 @@
-"""Every limit of the realtime protocol, in one frozen settings object.
+"""Every limit of one websocket connection's protocol, in one frozen settings object.
 
-Worst-case memory is written next to the limits that hold memory; "per
+Built from `hub.settings.Settings` by `hub.realtime.instance.protocol_limits` (the defaults here are the
+settings' defaults, a unit test holds them together; they serve the pure unit tests). Limits of shared
+parts (coalescing and presence windows, the large-room threshold) are not a connection's: the parts
+that hold them read them from the settings. Worst-case memory is written next to the limits that hold memory; "per
 connection" figures multiply by the connections of an instance (e.g. 10,000).
 """
 
@@ -43,14 +46,8 @@ class ProtocolLimits:
     strike_window_s: float = 10.0
     # Client publishes per user and channel: bucket of `publish_burst`, refilled at
     # `publish_rate_per_s`. ~200 B per active (user, channel) key.
-    publish_rate_per_s: float = 2.0
+    publish_rate_per_s: float = 5.0
     publish_burst: int = 10
-    # Coalescing window of counters (votes, question.votes, participants.count, leaderboard).
-    coalesce_window_s: float = 0.1
-    # Presence diffs are batched over this window.
-    presence_window_s: float = 0.25
-    # Above this many present users, participants get their own entry + a count only.
-    large_room_threshold: int = 200
 
     def __post_init__(self) -> None:
         for name in (
@@ -59,8 +56,6 @@ class ProtocolLimits:
             "frame_rate_per_s",
             "strike_window_s",
             "publish_rate_per_s",
-            "coalesce_window_s",
-            "presence_window_s",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
@@ -72,7 +67,6 @@ class ProtocolLimits:
             "frame_burst",
             "strike_limit",
             "publish_burst",
-            "large_room_threshold",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")

@@ -43,7 +43,7 @@ from hub.live_room import start_live_room
 from hub.metrics import metrics_middleware
 from hub.problems import EXCEPTION_HANDLERS
 from hub.realtime import websocket as ws
-from hub.realtime.core import start_realtime
+from hub.realtime.instance import start_realtime
 from hub.security_headers import refuse_websocket_upgrade, security_headers
 from hub.services import Services, build_services
 from hub.settings import Settings
@@ -89,7 +89,8 @@ ROUTE_MODULES: list[Any] = [
     accounts, profiles, health, posts, comments, votes, sessions, registrations, session_messages,
     lessons, progress, leaderboard, plans, billing, channel_history, ws,
 ]
-STARTERS: list[Starter] = [start_views_counter, stripe_gateway.start, start_realtime, start_live_room]
+# In order: the live room extends the realtime edge it finds started (`Services.started`).
+STARTERS: tuple[Starter, ...] = (start_views_counter, stripe_gateway.start, start_realtime, start_live_room)
 
 
 class HubApp(Litestar):

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 from hub.services import Services
 from persistence.identity import SERVICE
 from persistence.migrate import migrations_current
 
-ReadinessCheck = Callable[[], Awaitable[str | None]]
-
 
 async def readiness_problems(services: Services) -> dict[str, str]:
-    """Failing part → reason; empty when ready. Other layers add checks to `services.extras['ready']`."""
+    """Failing part → reason; empty when ready. Other layers add checks to `services.readiness`."""
     problems: dict[str, str] = {}
     if not await services.db.ping():
         problems["database"] = "unreachable"
@@ -30,8 +27,7 @@ async def readiness_problems(services: Services) -> dict[str, str]:
                 await services.redis.ping()
         except Exception as exc:
             problems["redis"] = type(exc).__name__ or "unreachable"
-    checks: dict[str, ReadinessCheck] = services.extras.get("ready", {})
-    for name, check in checks.items():
+    for name, check in services.readiness:
         reason = await check()
         if reason:
             problems[name] = reason

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
 
 import redis.asyncio as aioredis
 
@@ -15,6 +15,48 @@ from hub.ratelimit import MemoryLimiter, RedisLimiter, WindowLimiter
 from hub.settings import Settings
 from hub.tokens import TokenService
 from persistence.db import Database
+
+T = TypeVar("T")
+# A readiness check: None when the part is ready, else the reason `/readyz` reports.
+ReadinessCheck = Callable[[], Awaitable[str | None]]
+
+
+class StartedParts:
+    """The parts the starters (`hub.app.STARTERS`) built, one per class and found by their class, so this
+    module needs none of the layers that build them and every reader gets its part's own type."""
+
+    def __init__(self) -> None:
+        self._parts: dict[type, object] = {}
+
+    def add(self, part: object) -> None:
+        self._parts[type(part)] = part
+
+    def remove(self, kind: type) -> None:
+        self._parts.pop(kind, None)
+
+    def find(self, kind: type[T]) -> T | None:
+        part = self._parts.get(kind)
+        return part if isinstance(part, kind) else None
+
+    def get(self, kind: type[T]) -> T:
+        part = self.find(kind)
+        if part is None:
+            raise LookupError(f"{kind.__name__} is not started")
+        return part
+
+
+class Readiness:
+    """What `/readyz` checks beyond the database and Redis (`hub.readiness`): each layer adds its own."""
+
+    def __init__(self) -> None:
+        self._checks: dict[str, ReadinessCheck] = {}
+
+    def add(self, part: str, check: ReadinessCheck) -> None:
+        """`part` names the failing part in `/readyz`'s answer."""
+        self._checks[part] = check
+
+    def __iter__(self) -> Iterator[tuple[str, ReadinessCheck]]:
+        return iter(list(self._checks.items()))
 
 
 @dataclass
@@ -29,8 +71,8 @@ class Services:
     namespace: str
     redis: aioredis.Redis | None = None
     clock: Callable[[], float] = time.time
-    # Filled by the realtime and domain layers as they start; keyed by name to keep this module free of them.
-    extras: dict[str, Any] = field(default_factory=dict)
+    started: StartedParts = field(default_factory=StartedParts)
+    readiness: Readiness = field(default_factory=Readiness)
 
 
 def namespace_for(settings: Settings, database_dsn: str) -> str:

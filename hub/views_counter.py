@@ -26,7 +26,6 @@ from persistence.identity import SERVICE
 log = logging.getLogger("hub.views")
 
 FLUSH_INTERVAL_S = 1.0
-_EXTRA_KEY = "views_counter"
 
 
 class ViewsCounter:
@@ -65,15 +64,14 @@ class ViewsCounter:
 
 
 def views_counter_of(services: Services) -> ViewsCounter:
-    counter: ViewsCounter = services.extras[_EXTRA_KEY]
-    return counter
+    return services.started.get(ViewsCounter)
 
 
 async def start_views_counter(services: Services) -> Callable[[], Awaitable[None]]:
     """Starter for `hub.app.STARTERS`: the flusher task, and a stopper that makes it flush a last time
     and waits for it."""
     counter = ViewsCounter(services.db)
-    services.extras[_EXTRA_KEY] = counter
+    services.started.add(counter)
     stopping = asyncio.Event()
     task = asyncio.create_task(counter.run(FLUSH_INTERVAL_S, stopping), name="views-flusher")
 

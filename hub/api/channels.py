@@ -22,7 +22,7 @@ from channels.errors import UnknownChannel as UnknownChannelName
 from channels.names import ChannelName, parse_channel
 from hub.auth import AppServices, Caller
 from hub.errors import Forbidden, HistoryExpired, NotFound, UnknownChannel, ValidationFailed
-from hub.realtime.core import viewer_of
+from hub.realtime.facts import viewer_of
 from persistence import events
 from persistence.channel_facts import channel_facts
 from persistence.identity import SERVICE

@@ -19,7 +19,6 @@ from hub.settings import Settings
 
 T = TypeVar("T")
 
-_EXTRA_KEY = "stripe"
 # Each call is on a user's request path: fail in seconds, retry once (idempotency keys make it safe).
 TIMEOUT_S = 10.0
 MAX_NETWORK_RETRIES = 1
@@ -77,10 +76,10 @@ async def start(services: Services) -> Callable[[], Awaitable[None]]:
 
         return nothing
     gateway = StripeGateway(services.settings)
-    services.extras[_EXTRA_KEY] = gateway
+    services.started.add(gateway)
 
     async def stop() -> None:
-        services.extras.pop(_EXTRA_KEY, None)
+        services.started.remove(StripeGateway)
         await gateway.close()
 
     return stop
@@ -88,7 +87,7 @@ async def start(services: Services) -> Callable[[], Awaitable[None]]:
 
 def gateway_of(services: Services) -> StripeGateway:
     """The app's gateway; 503 `billing_not_configured` without Stripe keys."""
-    gateway = services.extras.get(_EXTRA_KEY)
-    if not isinstance(gateway, StripeGateway):
+    gateway = services.started.find(StripeGateway)
+    if gateway is None:
         raise BillingNotConfigured()
     return gateway

@@ -1,48 +1,74 @@
 """The live room of a workshop session over `/ws`: its durable publishes, attendance and question votes.
 
-`start_live_room` (in `hub.app.STARTERS`, after `start_realtime`) registers on the instance's
-`Realtime`: the five durable publish handlers (`publishes`), the attendance hooks (`attendance`) and
-the coalesced `question.votes` (`question_votes`). Presence with roles and hands, reactions,
-`participants.count` and the large-room view are the realtime layer's (`hub.realtime.presence_store`).
-A cancelled registration loses the room at once (`revocation`).
+`start_live_room` (in `hub.app.STARTERS`, after `start_realtime`) extends the instance's `Realtime`
+with one `LiveRoom` on `session:<id>` channels (`hub.realtime.extension.RoomExtension`): the five
+durable publish handlers (`publishes`), the attendance hooks (`attendance`), the coalesced
+`question.votes` (`question_votes`) and, since a cancelled registration loses the room at once,
+`revocation`. Presence with roles and hands, reactions, `participants.count` and the large-room view
+are the realtime layer's (`hub.realtime.presence_store`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from channels.names import ChannelKind
+from channels.access import ChannelFacts
+from channels.names import ChannelKind, ChannelName
 from hub.live_room.attendance import Attendance
 from hub.live_room.publishes import HANDLERS, QUESTION_VOTES
 from hub.live_room.question_votes import QuestionVotes
 from hub.live_room.revocation import Revocation
-from hub.realtime.core import REALTIME, Realtime
+from hub.realtime.durable import DurableObserver
+from hub.realtime.extension import StateHandler
+from hub.realtime.instance import Realtime
+from hub.realtime.publish import PublishHandler
 from hub.services import Services
 
-__all__ = ["start_live_room"]
+__all__ = ["LiveRoom", "start_live_room"]
+
+
+class LiveRoom:
+    """The live room as a `RoomExtension` of `session:<id>` channels."""
+
+    kind = ChannelKind.SESSION
+
+    def __init__(self, realtime: Realtime, coalesce_s: float) -> None:
+        self.attendance = Attendance(realtime)
+        self.revocation = Revocation(realtime)
+        self.votes = QuestionVotes(realtime.fanout, coalesce_s=coalesce_s)
+
+    def publish_handlers(self) -> Mapping[str, PublishHandler]:
+        return HANDLERS
+
+    async def joined(self, name: ChannelName, user_id: str, facts: ChannelFacts) -> None:
+        await self.attendance.joined(name, user_id, facts)
+
+    async def left(self, name: ChannelName, user_id: str) -> None:
+        await self.attendance.left(name, user_id)
+
+    def observers(self) -> Sequence[DurableObserver]:
+        return (self.attendance.observe, self.revocation.observe)
+
+    def state_handlers(self) -> Mapping[str, StateHandler]:
+        return {QUESTION_VOTES: self.votes.on_state}
+
+    async def stop(self) -> None:
+        await self.attendance.stop()
+        await self.revocation.stop()
 
 
 async def start_live_room(services: Services) -> Callable[[], Awaitable[None]]:
-    realtime: Realtime = services.extras[REALTIME]
-    for event, handler in HANDLERS.items():
-        realtime.publish_handlers[(ChannelKind.SESSION, event)] = handler
-    attendance = Attendance(realtime)
-    realtime.room_joined.append(attendance.joined)
-    realtime.room_left.append(attendance.left)
-    realtime.fanout.observers.append(attendance.observe)
-    revocation = Revocation(realtime)
-    realtime.fanout.observers.append(revocation.observe)
-    votes = QuestionVotes(realtime.fanout, coalesce_s=services.settings.coalesce_ms / 1000)
-    realtime.state_handlers[QUESTION_VOTES] = votes.on_state
-    task = asyncio.create_task(votes.run(), name="question-votes")
+    realtime = services.started.get(Realtime)
+    room = LiveRoom(realtime, coalesce_s=services.settings.coalesce_ms / 1000)
+    realtime.extend(room)
+    task = asyncio.create_task(room.votes.run(), name="question-votes")
 
     async def stop() -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await attendance.stop()
-        await revocation.stop()
+        await room.stop()
 
     return stop

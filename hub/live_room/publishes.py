@@ -29,7 +29,7 @@ import asyncpg
 from channels.errors import NotFound, RateLimited, SessionNotLive
 from hub.api.session_messages import message_view
 from hub.budgets import ROOM_MESSAGES, VOTES, Budget, spend
-from hub.realtime.core import PublishContext, PublishHandler
+from hub.realtime.publish import PublishContext, PublishHandler
 from persistence import session_room
 from persistence.db import set_identity
 from persistence.events import append_event, notify_state
@@ -107,7 +107,7 @@ async def answer_question(ctx: PublishContext) -> dict[str, Any]:
     return {"seq": seq, "message": view}
 
 
-# (publish event → handler) for `Realtime.publish_handlers[(ChannelKind.SESSION, event)]`.
+# (publish event → handler) for the live room's `RoomExtension.publish_handlers`.
 HANDLERS: dict[str, PublishHandler] = {
     "chat.message": _line("chat", "chat.message"),
     "question.ask": _line("question", "question.asked"),

@@ -1,8 +1,8 @@
 """`question.votes` on `session:<id>`: coalesced absolute upvote counts, one frame per question per window.
 
 Each instance hears every vote's `hub_state` note (`{"k": "question_votes", "session_id",
-"question_id", "up"}`, in commit order) through `Realtime.state_handlers`; for sessions with local
-subscribers the latest count per question is coalesced (`channels.coalesce.Coalescer`, window
+"question_id", "up"}`, in commit order) through the live room's state handlers (`hub.realtime.extension`);
+for sessions with local subscribers the latest count per question is coalesced (`channels.coalesce.Coalescer`, window
 `COALESCE_MS`) and broadcast as `{"question_id", "upvotes"}` with `seq` null. The last frame of a storm
 carries the last committed count, which equals the stored votes. `run` owns the timer.
 """

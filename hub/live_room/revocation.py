@@ -16,7 +16,7 @@ import msgspec
 from channels.errors import Forbidden
 from channels.frames import encode_error
 from channels.names import parse_channel
-from hub.realtime.core import Realtime
+from hub.realtime.instance import Realtime
 
 __all__ = ["Revocation"]
 
@@ -55,10 +55,11 @@ class Revocation:
         notice = encode_error(Forbidden("Your registration was cancelled", details={"channel": channel})).decode()
         for peer in list(self._realtime.peers):
             identity = peer.identity
-            if identity is None or str(identity.user_id) != user_id or identity.is_admin or channel not in peer.subs:
+            if (identity is None or str(identity.user_id) != user_id or identity.is_admin
+                    or channel not in peer.connection.subscriptions):
                 continue
             try:
-                await self._realtime.unsubscribe(peer, name)
+                await self._realtime.subscriptions.unsubscribe(peer, name)
                 peer.outbox.push(notice)
             except Exception:
                 log.exception("revoking %s from %s failed", user_id, channel)

@@ -43,11 +43,11 @@ from litestar.types.asgi_types import WebSocketAcceptEvent, WebSocketCloseEvent,
 from channels.connection import Action, Close, Connection, ConnState, SendFrame
 from channels.errors import CloseCode, InternalError, ProtocolError, TokenExpired, Unauthorized
 from channels.frames import Auth, ClientFrame, Publish, Subscribe, Unsubscribe, encode_reply_ok
-from channels.publishes import validate_payload
 from hub import errors as api_errors
 from hub.realtime.admission import admit, cool_off
-from hub.realtime.core import REALTIME, Peer, Realtime
-from hub.realtime.fanout import Outbox
+from hub.realtime.fanout import Outbox, Subscriber
+from hub.realtime.instance import Realtime
+from hub.realtime.peers import Peer
 from hub.realtime.ws_protocol import WIRE_EXTENSION
 from persistence.db import DatabaseUnavailable
 from persistence.identity import user_identity
@@ -76,9 +76,10 @@ class WsSession:
         self.realtime = realtime
         self.services = realtime.services
         self.conn_id = uuid.uuid4().hex
-        self.outbox = Outbox(realtime.settings.ws_send_queue, self._overflowed)
-        self.conn = Connection(self.conn_id, time.monotonic(), realtime.limits, realtime.publish_limiter)
-        self.peer = Peer(self.conn_id, self.outbox, self._server_close)
+        self.outbox = Outbox(realtime.limits.send_queue_frames, self._overflowed)
+        self.conn: Connection[Subscriber] = Connection(self.conn_id, time.monotonic(), realtime.limits,
+                                                       realtime.publish_limiter)
+        self.peer = Peer(self.conn, self.outbox, self._server_close)
         self._ending: _Ending | None = None
         # The handler's task while it is in the read loop, where request_close interrupts it.
         self._task: asyncio.Task[Any] | None = None
@@ -95,11 +96,11 @@ class WsSession:
             await self._send(WebSocketAcceptEvent(type="websocket.accept", subprotocol=None, headers=[]))
         except Exception:
             return
-        if self.realtime.draining:
+        if self.realtime.peers.draining:
             await self._send_close(CloseCode.GOING_AWAY, "server draining")
             return
         metrics = self.services.metrics
-        self.realtime.add_peer(self.peer)
+        self.realtime.peers.add(self.peer)
         metrics.ws_open.inc()
         self.outbox.attach(self._send_frame, self._start_writer, self._send_frames if self._wire else None)
         task = self._task = asyncio.current_task()
@@ -148,7 +149,7 @@ class WsSession:
                 # Before the close frame: a client that reconnects as soon as it sees 1008 meets the cool-off.
                 await cool_off(self.services, str(self.peer.identity.require_user_id()))
             try:
-                await self.realtime.detach(self.peer)
+                await self.realtime.subscriptions.detach(self.peer)
             except Exception:
                 log.exception("detaching connection %s failed", self.conn_id)
             writer = self._writer
@@ -160,7 +161,7 @@ class WsSession:
             if code is not None:
                 await self._send_close(code, reason)
         finally:
-            self.realtime.remove_peer(self.peer)
+            self.realtime.peers.remove(self.peer)
             self.services.metrics.ws_open.dec()
 
     def request_close(self, code: int | None, reason: str = "", *, flush: bool = True) -> None:
@@ -260,8 +261,8 @@ class WsSession:
             elif isinstance(frame, Subscribe):
                 await self._subscribe(frame)
             elif isinstance(frame, Unsubscribe):
-                name = self.conn.unsubscribe(frame.channel, self.peer.subs)
-                await self.realtime.unsubscribe(self.peer, name)
+                name, sub = self.conn.unsubscribe(frame.channel)
+                await self.realtime.subscriptions.leave(self.peer, name, sub)
                 self._reply(frame.id, {"channel": str(name)})
             elif isinstance(frame, Publish):
                 await self._publish(frame)
@@ -313,15 +314,14 @@ class WsSession:
         self._arm_timer()
 
     async def _subscribe(self, frame: Subscribe) -> None:
-        # `peer.subs` is the connection's one record of its subscriptions: the realtime layer adds to it and
-        # removes from it (unsubscribe, failed subscribe, revocation), so a revoked channel can be subscribed again.
-        name = self.conn.subscribe(frame.channel, self.peer.subs)
-        await self.realtime.subscribe(self.peer, name, frame.since, frame.id)
+        # `self.conn` holds the connection's one record of its subscriptions: the subscribe workflow adds to
+        # it and removes from it (failed subscribe, revocation), so a revoked channel can be subscribed again.
+        name = self.conn.subscribe(frame.channel)
+        await self.realtime.subscriptions.subscribe(self.peer, name, frame.since, frame.id)
 
     async def _publish(self, frame: Publish) -> None:
-        name, rule = self.conn.check_publish(frame.channel, frame.event, time.monotonic())
-        payload = validate_payload(rule, frame.data)
-        result = await self.realtime.publish(self.peer, name, rule, payload)
+        name, rule, payload = self.conn.check_publish(frame.channel, frame.event, frame.data, time.monotonic())
+        result = await self.realtime.publishes.publish(self.peer, name, rule, payload)
         self._reply(frame.id, result)
 
 
@@ -334,7 +334,7 @@ async def ws_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     # handler-parameter machinery, and one wrapper less on every frame sent (docs/benchmarks.md).
     if scope["type"] != ScopeType.WEBSOCKET:
         raise MethodNotAllowedException("/ws takes websocket upgrades only")
-    realtime: Realtime = Litestar.from_scope(scope).state.services.extras[REALTIME]
+    realtime = Litestar.from_scope(scope).state.services.started.get(Realtime)
     wire = cast("Callable[[bytes], bool] | None", (scope.get("extensions") or {}).get(WIRE_EXTENSION))
     try:
         await WsSession(receive, send, realtime, wire).run()

@@ -18,7 +18,7 @@ import asyncpg
 import httpx
 
 from hub.app import create_app
-from hub.realtime.core import REALTIME, Realtime
+from hub.realtime.instance import Realtime
 from hub.realtime.ws_protocol import UVICORN_WS, IdleLeanProtocol
 from hub.settings import Settings
 from persistence.db import Database
@@ -55,7 +55,7 @@ async def test_an_idle_subscribed_connection_runs_one_task_and_a_burst_leaves_no
             return on_server(task_kinds()).result(5)
 
         async def outboxes_writing() -> int:
-            realtime: Realtime = app.state.services.extras[REALTIME]
+            realtime = app.state.services.started.get(Realtime)
             return sum(peer.outbox.writing for peer in realtime.peers)
 
         # Kinds, not totals: the server's own machinery starts and ends short tasks at any time (start-up

@@ -126,43 +126,76 @@ def test_bad_frames_spread_out_do_not_close() -> None:
         assert not any(isinstance(a, Close) for a in actions)
 
 
-def test_subscribe_and_unsubscribe_are_checked_against_the_callers_record_of_subscriptions() -> None:
+def test_subscribe_and_unsubscribe_are_checked_against_the_connections_record_of_subscriptions() -> None:
     conn = opened(ProtocolLimits(max_subscriptions=2))
-    assert str(conn.subscribe("feed", set())) == "feed"
+    feed = conn.subscribe("feed")
+    assert str(feed) == "feed"
+    conn.subscribed(feed, "feed-handle")
     with pytest.raises(Exception) as info:
-        conn.subscribe("feed", {"feed"})
+        conn.subscribe("feed")
     assert getattr(info.value, "code", None) == "already_subscribed"
-    assert str(conn.subscribe(f"thread:{U.upper()}", {"feed"})) == f"thread:{U}"
+    thread = conn.subscribe(f"thread:{U.upper()}")
+    assert str(thread) == f"thread:{U}"
+    conn.subscribed(thread, "thread-handle")
     with pytest.raises(Exception) as info:
-        conn.subscribe("leaderboard:daily", {"feed", f"thread:{U}"})
+        conn.subscribe("leaderboard:daily")
     assert getattr(info.value, "code", None) == "too_many_subscriptions"
     with pytest.raises(Exception) as info:
-        conn.subscribe("bogus", set())
+        conn.subscribe("bogus")
     assert getattr(info.value, "code", None) == "unknown_channel"
-    assert str(conn.unsubscribe("feed", {"feed"})) == "feed"
+    name, handle = conn.unsubscribe("feed")
+    assert (str(name), handle) == ("feed", "feed-handle")
     with pytest.raises(Exception) as info:
-        conn.unsubscribe("feed", set())
+        conn.unsubscribe("feed")
     assert getattr(info.value, "code", None) == "not_subscribed"
 
 
-def test_a_channel_gone_from_the_record_can_be_subscribed_again() -> None:
-    # A revoked subscription leaves the I/O layer's record; the protocol state keeps no copy that could disagree.
+def test_the_connection_holds_one_handle_per_subscription_until_it_is_unsubscribed() -> None:
     conn = opened()
-    record = {str(conn.subscribe(f"session:{U}", set()))}
-    record.clear()
-    assert str(conn.subscribe(f"session:{U}", record)) == f"session:{U}"
+    handle = object()
+    name = conn.subscribe(f"session:{U}")
+    assert dict(conn.subscriptions) == {}  # checked, not yet authorized by the I/O layer
+    conn.subscribed(name, handle)
+    assert dict(conn.subscriptions) == {f"session:{U}": handle}
+    assert conn.unsubscribe(f"session:{U}") == (name, handle)
+    assert dict(conn.subscriptions) == {}
+    assert str(conn.subscribe(f"session:{U}")) == f"session:{U}"  # and may be subscribed again
+
+
+def test_a_subscription_the_server_revokes_is_gone_from_the_one_record_and_can_be_subscribed_again() -> None:
+    # A revoked subscription leaves the connection's record; no other copy exists that could disagree.
+    conn = opened()
+    handle = object()
+    conn.subscribed(conn.subscribe(f"session:{U}"), handle)
+    conn.subscribed(conn.subscribe("feed"), "feed-handle")
+    assert conn.drop(f"session:{U}") is handle
+    assert conn.drop(f"session:{U}") is None  # a second revocation (another instance's event) finds nothing
+    assert list(conn.subscriptions) == ["feed"]
+    with pytest.raises(Exception) as info:
+        conn.unsubscribe(f"session:{U}")
+    assert getattr(info.value, "code", None) == "not_subscribed"
+    again = conn.subscribe(f"session:{U}")
+    conn.subscribed(again, "new-handle")
+    assert conn.subscriptions[f"session:{U}"] == "new-handle"
+
+
+def test_a_failed_subscribe_dropped_by_the_server_frees_its_slot() -> None:
+    conn = opened(ProtocolLimits(max_subscriptions=1))
+    conn.subscribed(conn.subscribe("feed"), "h")
+    conn.drop("feed")
+    assert str(conn.subscribe(f"thread:{U}")) == f"thread:{U}"
 
 
 def test_publish_is_rate_limited_per_channel_with_retry_after() -> None:
     conn = opened(ProtocolLimits(publish_rate_per_s=1.0, publish_burst=2))
     channel = f"session:{U}"
-    conn.check_publish(channel, "reaction", 0.0)
-    conn.check_publish(channel, "reaction", 0.0)
+    conn.check_publish(channel, "reaction", {"emoji": "👍"}, 0.0)
+    conn.check_publish(channel, "reaction", {"emoji": "👍"}, 0.0)
     with pytest.raises(Exception) as info:
-        conn.check_publish(channel, "reaction", 0.0)
+        conn.check_publish(channel, "reaction", {"emoji": "👍"}, 0.0)
     assert getattr(info.value, "code", None) == "rate_limited"
     assert getattr(info.value, "details", None) == {"retry_after": 1.0}
-    conn.check_publish(f"thread:{U}", "typing", 0.0)  # another channel, another bucket
+    conn.check_publish(f"thread:{U}", "typing", {}, 0.0)  # another channel, another bucket
 
 
 def test_a_users_connections_share_one_publish_budget_from_the_first_publish() -> None:
@@ -172,10 +205,10 @@ def test_a_users_connections_share_one_publish_budget_from_the_first_publish() -
     for conn in connections:
         conn.on_auth(1, "u1", exp=1_000_100.0, now=0.0, wall_now=1_000_000.0)
     channel = f"session:{U}"
-    connections[0].check_publish(channel, "reaction", 0.0)
-    connections[1].check_publish(channel, "reaction", 0.0)
+    connections[0].check_publish(channel, "reaction", {"emoji": "👍"}, 0.0)
+    connections[1].check_publish(channel, "reaction", {"emoji": "👍"}, 0.0)
     with pytest.raises(Exception) as info:
-        connections[0].check_publish(channel, "reaction", 0.0)
+        connections[0].check_publish(channel, "reaction", {"emoji": "👍"}, 0.0)
     assert getattr(info.value, "code", None) == "rate_limited"
 
 
@@ -253,3 +286,13 @@ def test_a_refused_open_answers_the_auth_rate_limited_then_closes_with_the_refus
     assert actions[-1] == Close(CloseCode.TOO_MANY_CONNECTIONS, "too many connections opened")
     assert conn.state is ConnState.CLOSED and not conn.struck_out
     assert opened().refuse_open(2, OpenRefusal(1.0, CloseCode.POLICY, "cooling off")) == []  # only a first auth
+
+
+def test_publish_payload_is_validated_by_the_connection_and_returned_as_the_rules_struct() -> None:
+    conn = opened()
+    name, rule, payload = conn.check_publish(f"session:{U}", "reaction", {"emoji": "👍"}, 0.0)
+    assert (str(name), rule.event, payload.emoji) == (f"session:{U}", "reaction", "👍")
+    with pytest.raises(Exception) as info:
+        conn.check_publish(f"session:{U}", "reaction", {"emoji": 3}, 0.0)
+    assert getattr(info.value, "code", None) == "bad_frame"
+    assert getattr(info.value, "details", {}).get("path") == "$.data.emoji"

@@ -1,0 +1,227 @@
+"""The realtime edge of one instance, wired together: what `/ws` connections talk to.
+
+`start_realtime` (in `hub.app.STARTERS`) builds one `Realtime`: the fan-out, the
+PostgreSQL listener, the ephemeral broker (Redis pub/sub when `REDIS_URL` is set,
+in-process otherwise), presence, the state channels, and the parts that act for
+connections (`peers`, `subscriptions`, `publishes`); it registers the readiness
+checks and the SIGTERM drain (`hub.realtime.peers`). Room extensions
+(`hub.realtime.extension`) register with `extend`.
+
+Readiness: "listener" fails while the LISTEN connection is down or catching up
+(durable events would be late), "draining" while shutting down. Redis is checked
+by `hub.readiness` as the API contract asks (`/readyz` names it); losing it only
+degrades presence and ephemeral events here, and the broker reconnects on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import msgspec
+
+from channels.backoff import ReconnectBackoff
+from channels.limits import ProtocolLimits
+from channels.names import parse_channel
+from channels.ratelimit import KeyedLimiter
+from hub.realtime.brokers import Broker, InProcessBroker, InProcessBus, RedisBroker
+from hub.realtime.deadlines import Deadlines
+from hub.realtime.durable import DbEventLog, ObservedFanout
+from hub.realtime.extension import RoomExtension, StateHandler
+from hub.realtime.facts import FactsLookup
+from hub.realtime.leaderboard_top import leaderboard_loader
+from hub.realtime.listener import Listener
+from hub.realtime.peers import Peers
+from hub.realtime.presence_store import MemoryPresenceStore, Presence, PresenceStore, RedisPresenceStore
+from hub.realtime.publish import EPHEMERAL_TOPIC, PRESENCE_TOPIC, Publishes
+from hub.realtime.state_channels import LeaderboardLoader, StateChannels
+from hub.realtime.subscribe import Subscriptions
+from hub.realtime.user_connections import UserConnections
+from hub.realtime.ws_protocol import WireFrames
+from hub.services import Services
+from hub.settings import Settings
+
+__all__ = ["Realtime", "protocol_limits", "start_realtime"]
+
+log = logging.getLogger("hub.realtime")
+
+
+def protocol_limits(s: Settings) -> ProtocolLimits:
+    """The limits every connection's protocol state enforces, from the settings (their one source)."""
+    return ProtocolLimits(
+        auth_timeout_s=s.ws_auth_timeout_s,
+        heartbeat_s=s.ws_heartbeat_s,
+        max_frame_bytes=s.ws_max_frame_bytes,
+        max_subscriptions=s.ws_max_subscriptions,
+        replay_buffer_frames=max(1, s.ws_send_queue // 4),
+        send_queue_frames=s.ws_send_queue,
+        publish_rate_per_s=s.scaled_rate(s.ws_publish_rate),
+        publish_burst=s.scaled(s.ws_publish_burst),
+        frame_rate_per_s=s.ws_frame_rate,
+        frame_burst=s.ws_frame_burst,
+        strike_limit=s.ws_strike_limit,
+        strike_window_s=s.ws_strike_window_s,
+    )
+
+
+class _StateKind(msgspec.Struct):
+    k: str = ""
+
+
+_STATE_KIND = msgspec.json.Decoder(_StateKind)
+
+
+class Realtime:
+    def __init__(self, services: Services, *, top20: LeaderboardLoader | None = None) -> None:
+        s = services.settings
+        metrics = services.metrics
+        self.services = services
+        self.settings = s
+        self.instance_id = uuid.uuid4().hex
+        self.limits = protocol_limits(s)
+        # Shared by every connection of the instance: keys are "<user>|<channel>", so a user's tabs share a bucket.
+        self.publish_limiter = KeyedLimiter(self.limits.publish_rate_per_s, self.limits.publish_burst,
+                                            max_keys=100_000)
+        self.log = DbEventLog(services.db)
+        self.fanout = ObservedFanout(self.log, on_open=self._channel_opened, on_close=self._channel_closed)
+
+        def observe(latency: float) -> None:
+            metrics.commit_to_send.observe(latency)
+            metrics.events_in.labels("postgres").inc()
+
+        self.listener = Listener(
+            services.db.dsn, self.fanout, self.log, self._on_state,
+            on_reconnect=metrics.listener_reconnects.inc, on_latency=observe, wall_clock=time.time,
+            backoff=ReconnectBackoff(fast_max_s=s.listener_retry_max_s, fast_for_s=s.listener_retry_fast_for_s),
+        )
+        topics = (EPHEMERAL_TOPIC, PRESENCE_TOPIC)
+        store: PresenceStore
+        self.broker: Broker
+        if services.redis is not None:
+            self.broker = RedisBroker(services.redis, services.namespace, topics,
+                                      on_reconnect=metrics.redis_reconnects.inc)
+            store = RedisPresenceStore(services.redis, services.namespace, self.instance_id, s.presence_ttl_s)
+        else:
+            self.broker = InProcessBroker(InProcessBus(), topics)
+            store = MemoryPresenceStore()
+        self.presence = Presence(
+            store, self.fanout, self._publish_presence,
+            window_s=s.presence_batch_ms / 1000, large_room_threshold=s.large_room_threshold,
+            heartbeat_s=s.presence_ttl_s / 3,
+        )
+        self.state = StateChannels(self.fanout, coalesce_s=s.coalesce_ms / 1000, top20=top20)
+        self.state_handlers: dict[str, StateHandler] = {}  # filled by `extend`
+        facts = FactsLookup(services)
+        self.subscriptions = Subscriptions(services, self.limits, facts, self.fanout, self.log, self.listener,
+                                           self.presence, self.state)
+        self.publishes = Publishes(services, facts, self.broker, self.presence)
+        self.peers = Peers(s.drain_timeout_s)
+        self.deadlines = Deadlines()  # the connections' protocol deadlines, on one timer
+        self.wire_frames = WireFrames()  # frames encoded for the wire once per event
+        # The per-user cap counts across instances (Redis); a crashed instance's connections stop counting
+        # within PRESENCE_TTL, the same liveness window as its presence entries.
+        self.user_connections = UserConnections(services.redis, services.namespace, self.instance_id,
+                                                s.presence_ttl_s)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def extend(self, room: RoomExtension) -> None:
+        """Register a room extension (once per channel kind)."""
+        if room.kind in self.subscriptions.rooms:
+            raise ValueError(f"{room.kind.value} rooms are extended already")
+        self.subscriptions.rooms[room.kind] = room
+        for event, handler in room.publish_handlers().items():
+            self.publishes.handlers[(room.kind, event)] = handler
+        self.fanout.observers.extend(room.observers())
+        self.state_handlers.update(room.state_handlers())
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.broker.start(self._on_broker)
+        # Live before the first claim: other instances' claims drop the counts of an instance not known alive.
+        try:
+            async with asyncio.timeout(2):
+                await self.user_connections.heartbeat()
+        except Exception as exc:
+            log.warning("connection count heartbeat failed: %s", exc or type(exc).__name__)
+        self._tasks = [
+            asyncio.create_task(self.user_connections.run(), name="user-connections"),
+            asyncio.create_task(self.listener.run(), name="listener"),
+            asyncio.create_task(self.state.run(), name="state-channels"),
+            asyncio.create_task(self.presence.run(), name="presence"),
+        ]
+        self.services.readiness.add("listener", self._listener_ready)
+        self.services.readiness.add("draining", self.peers.ready)
+        self.peers.hook_sigterm()
+
+    async def stop(self) -> None:
+        await self.peers.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                await self.presence.store.clear()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                await self.user_connections.clear()
+        await self.broker.stop()
+        self.deadlines.close()
+
+    async def _listener_ready(self) -> str | None:
+        return None if self.listener.connected else "disconnected"
+
+    # --- connections -------------------------------------------------------------
+
+    async def claim_user(self, user_id: str) -> bool:
+        """Count a connection of `user_id` (on every instance); False when over the per-user limit."""
+        return await self.user_connections.claim(user_id, self.settings.ws_max_connections_per_user)
+
+    def release_user(self, user_id: str) -> None:
+        self.user_connections.release(user_id)
+
+    # --- incoming ----------------------------------------------------------------
+
+    async def _publish_presence(self, data: bytes) -> None:
+        await self.broker.publish(PRESENCE_TOPIC, data)
+
+    def _on_broker(self, topic: str, data: bytes) -> None:
+        if topic == EPHEMERAL_TOPIC:
+            channel, _, frame = data.partition(b"\n")
+            self.services.metrics.events_in.labels("broker").inc()
+            self.fanout.broadcast(channel.decode(), frame.decode())
+        elif topic == PRESENCE_TOPIC:
+            self.presence.on_message(data)
+
+    def _on_state(self, payload: str) -> None:
+        self.services.metrics.events_in.labels("state").inc()
+        try:
+            handler = self.state_handlers.get(_STATE_KIND.decode(payload).k)
+        except msgspec.DecodeError:
+            handler = None
+        if handler is not None:
+            handler(payload)
+        else:
+            self.state.on_state(payload)
+
+    def _channel_opened(self, channel: str) -> None:
+        if parse_channel(channel).is_durable:
+            self.listener.track(channel)
+
+    def _channel_closed(self, channel: str) -> None:
+        self.listener.untrack(channel)
+        self.presence.drop(channel)
+
+
+
+async def start_realtime(services: Services) -> Callable[[], Awaitable[None]]:
+    realtime = Realtime(services, top20=leaderboard_loader(services))
+    services.started.add(realtime)
+    await realtime.start()
+    return realtime.stop
