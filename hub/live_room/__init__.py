@@ -13,11 +13,12 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+from channels.events import QuestionVoteCount
 from channels.names import ChannelKind
-from hub.live_room.attendance import Attendance
-from hub.live_room.publishes import HANDLERS, QUESTION_VOTES
+from hub.live_room.attendance import SESSION_UPDATED, Attendance
+from hub.live_room.publishes import HANDLERS
 from hub.live_room.question_votes import QuestionVotes
-from hub.live_room.revocation import Revocation
+from hub.live_room.revocation import PARTICIPANT_CANCELLED, Revocation
 from hub.realtime.core import REALTIME, Realtime
 from hub.services import Services
 
@@ -31,11 +32,11 @@ async def start_live_room(services: Services) -> Callable[[], Awaitable[None]]:
     attendance = Attendance(realtime)
     realtime.room_joined.append(attendance.joined)
     realtime.room_left.append(attendance.left)
-    realtime.fanout.observers.append(attendance.observe)
+    realtime.fanout.observers.observe(ChannelKind.SESSION, SESSION_UPDATED, attendance.observe)
     revocation = Revocation(realtime)
-    realtime.fanout.observers.append(revocation.observe)
+    realtime.fanout.observers.observe(ChannelKind.SESSION, PARTICIPANT_CANCELLED, revocation.observe)
     votes = QuestionVotes(realtime.fanout, coalesce_s=services.settings.coalesce_ms / 1000)
-    realtime.state_handlers[QUESTION_VOTES] = votes.on_state
+    realtime.state_routes.route(QuestionVoteCount, votes.on_state)
     task = asyncio.create_task(votes.run(), name="question-votes")
 
     async def stop() -> None:

@@ -36,12 +36,11 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
-import msgspec
-
 from channels.access import ChannelFacts, Role, Viewer, decide_publish, decide_subscribe
 from channels.backoff import ReconnectBackoff
 from channels.errors import CloseCode, EventNotAllowed, InternalError
-from channels.frames import encode_event, encode_json, encode_reply_ok, encode_reset
+from channels.events import LeaderboardChanged, VoteCounts
+from channels.frames import EventFrame, OutFrame, encode_event, encode_json, encode_reply_ok, encode_reset
 from channels.limits import ProtocolLimits
 from channels.missing import MissingIds
 from channels.names import ChannelKind, ChannelName, parse_channel
@@ -54,29 +53,27 @@ from hub.api.leaderboard import leaderboard_row
 from hub.realtime.admission import spend_lookup
 from hub.realtime.brokers import Broker, BrokerUnavailable, InProcessBroker, InProcessBus, RedisBroker
 from hub.realtime.deadlines import Deadlines
-from hub.realtime.fanout import Fanout, LogRow, Outbox, Subscriber
+from hub.realtime.event_log import DbEventLog
+from hub.realtime.fanout import Fanout, Outbox, Subscriber
+from hub.realtime.incoming import EPHEMERAL_TOPIC, PRESENCE_TOPIC, BrokerRoutes, StateRoutes
 from hub.realtime.listener import Listener
 from hub.realtime.presence_store import MemoryPresenceStore, Presence, PresenceStore, RedisPresenceStore
 from hub.realtime.state_channels import LeaderboardLoader, StateChannels, counts_data
 from hub.realtime.user_connections import UserConnections
-from hub.realtime.ws_protocol import WireFrames
 from hub.rules.periods import Period, utc_datetime, window
 from hub.services import Services
-from persistence import events, leaderboard
+from persistence import leaderboard
 from persistence.channel_facts import channel_facts, vote_counts
-from persistence.db import Database
 from persistence.identity import SERVICE, Identity
 
 __all__ = [
-    "REALTIME", "Peer", "PublishContext", "PublishHandler", "Realtime", "RoomJoined", "RoomLeft", "StateHandler",
-    "start_realtime", "viewer_of",
+    "REALTIME", "Peer", "PublishContext", "PublishHandler", "Realtime", "RoomJoined", "RoomLeft", "start_realtime",
+    "viewer_of",
 ]
 
 log = logging.getLogger("hub.realtime")
 
 REALTIME = "realtime"  # key in services.extras
-EPHEMERAL_TOPIC = "ephemeral"
-PRESENCE_TOPIC = "presence"
 _FACT_KINDS = frozenset({ChannelKind.THREAD, ChannelKind.VOTES, ChannelKind.SESSION})
 
 
@@ -131,57 +128,6 @@ PublishHandler = Callable[[PublishContext], Awaitable[dict[str, Any]]]
 # the user's last connection).
 RoomJoined = Callable[[ChannelName, str, ChannelFacts], Awaitable[None]]
 RoomLeft = Callable[[ChannelName, str], Awaitable[None]]
-# A `hub_state` notification kind handled outside `StateChannels` (hub.live_room's question votes);
-# called with the raw payload, in commit order, and must not block.
-StateHandler = Callable[[str], None]
-# Sees every durable event frame this instance passes on live (hub.live_room: a session going live).
-DurableObserver = Callable[[str, str], None]
-
-
-class _StateKind(msgspec.Struct):
-    k: str = ""
-
-
-_STATE_KIND = msgspec.json.Decoder(_StateKind)
-
-
-class ObservedFanout(Fanout):
-    """The fan-out, also showing each live durable event to `observers` (after delivering it)."""
-
-    def __init__(self, log: DbEventLog, *, on_open: Callable[[str], None], on_close: Callable[[str], None]) -> None:
-        super().__init__(log, on_open=on_open, on_close=on_close)
-        self.observers: list[DurableObserver] = []
-
-    def deliver(self, channel: str, seq: int, frame: str) -> None:
-        super().deliver(channel, seq, frame)
-        for observe in self.observers:
-            try:
-                observe(channel, frame)
-            except Exception:
-                log.exception("durable event observer failed on %s", channel)
-
-
-class DbEventLog:
-    """The durable log read as the service role, each row encoded once into its event frame."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    async def read(self, channel: str, after: int, through: int, limit: int) -> list[LogRow]:
-        async with self._db.transaction(SERVICE) as conn:
-            rows = await events.events_after_raw(conn, channel, after, through, limit)
-        return [
-            (
-                int(r["seq"]),
-                encode_event(channel, int(r["seq"]), r["event"], r["data_json"].encode(),
-                             r["created_at"].isoformat()).decode(),
-            )
-            for r in rows
-        ]
-
-    async def position(self, channel: str) -> tuple[int, int]:
-        async with self._db.transaction(SERVICE) as conn:
-            return await events.channel_position(conn, channel)
 
 
 def _ephemeral(event: str, user_id: str, payload: Any) -> tuple[str, dict[str, Any]]:
@@ -224,14 +170,16 @@ class Realtime:
                                             max_keys=100_000)
         self.missing = MissingIds(s.ws_missing_ttl_s, s.ws_missing_max)
         self.log = DbEventLog(services.db)
-        self.fanout = ObservedFanout(self.log, on_open=self._channel_opened, on_close=self._channel_closed)
+        self.fanout = Fanout(self.log, on_open=self._channel_opened, on_close=self._channel_closed)
+        # `hub_state` notes by type; more kinds are routed by their domain (hub.live_room: question votes).
+        self.state_routes = StateRoutes(metrics)
 
         def observe(latency: float) -> None:
             metrics.commit_to_send.observe(latency)
             metrics.events_in.labels("postgres").inc()
 
         self.listener = Listener(
-            services.db.dsn, self.fanout, self.log, self._on_state,
+            services.db.dsn, self.fanout, self.log, self.state_routes.dispatch,
             on_reconnect=metrics.listener_reconnects.inc, on_latency=observe, wall_clock=time.time,
             backoff=ReconnectBackoff(fast_max_s=s.listener_retry_max_s, fast_for_s=s.listener_retry_fast_for_s),
         )
@@ -251,14 +199,15 @@ class Realtime:
             heartbeat_s=s.presence_ttl_s / 3,
         )
         self.state = StateChannels(self.fanout, coalesce_s=s.coalesce_ms / 1000, top20=top20)
+        self.state_routes.route(VoteCounts, self.state.on_votes)
+        self.state_routes.route(LeaderboardChanged, self.state.on_leaderboard)
+        self._broker_routes = BrokerRoutes(self.fanout, self.presence, metrics)
         # Durable client publishes (chat, questions, announcements) are registered by their domain.
         self.publish_handlers: dict[tuple[ChannelKind, str], PublishHandler] = {}
         self.room_joined: list[RoomJoined] = []
         self.room_left: list[RoomLeft] = []
-        self.state_handlers: dict[str, StateHandler] = {}
         self.peers: set[Peer] = set()
         self.deadlines = Deadlines()  # the connections' protocol deadlines, on one timer
-        self.wire_frames = WireFrames()  # frames encoded for the wire once per event
         self._peers_gone = asyncio.Event()
         self.draining = False
         # The per-user cap counts across instances (Redis); a crashed instance's connections stop counting
@@ -272,7 +221,7 @@ class Realtime:
     # --- lifecycle ---------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.broker.start(self._on_broker)
+        await self.broker.start(self._broker_routes)
         # Live before the first claim: other instances' claims drop the counts of an instance not known alive.
         try:
             async with asyncio.timeout(2):
@@ -424,7 +373,7 @@ class Realtime:
         channel = str(name)
         facts = await self.facts(name, peer.caller(), budgeted=True)
         decide_subscribe(name, viewer, facts)
-        seq: Subscription[str] | None = (
+        seq: Subscription[EventFrame] | None = (
             Subscription(max_buffer=self.limits.replay_buffer_frames) if name.is_durable else None
         )
         full_view = viewer.is_admin
@@ -435,8 +384,8 @@ class Realtime:
         try:
             if seq is None:
                 snapshot = await self._snapshot(name)
-                peer.outbox.push(encode_reply_ok(frame_id, {"channel": channel, "seq": None,
-                                                            "snapshot": snapshot}).decode())
+                peer.outbox.push(OutFrame(encode_reply_ok(frame_id, {"channel": channel, "seq": None,
+                                                                     "snapshot": snapshot})))
                 sub.ready = True
                 return
             # A live start on a channel the listener already passes on needs no log read (connection storms).
@@ -448,7 +397,7 @@ class Realtime:
                 result["presence"] = await self._join_presence(peer, name, sub, facts)
                 for joined in self.room_joined:
                     await joined(name, viewer.user_id, facts)
-            peer.outbox.push(encode_reply_ok(frame_id, result).decode())
+            peer.outbox.push(OutFrame(encode_reply_ok(frame_id, result)))
             sub.ready = True
         except BaseException:
             await self.unsubscribe(peer, name)
@@ -464,13 +413,13 @@ class Realtime:
             log.warning("replay of %s failed, retrying: %s", channel, exc or type(exc).__name__)
             self.fanout.fill_later(sub, fill)
 
-    def _position(self, sub: Subscriber, seq: Subscription[str], decision: ResumeDecision,
+    def _position(self, sub: Subscriber, seq: Subscription[EventFrame], decision: ResumeDecision,
                   head: int) -> NeedsFill | None:
         """Start a replied durable subscription where `decision` says; the log read still to do."""
         if isinstance(decision, Replay) and decision.through > decision.after:
             return NeedsFill(decision.after, decision.through)
         if isinstance(decision, Reset):
-            sub.outbox.push(encode_reset(sub.channel, head, decision.reason).decode())
+            sub.outbox.push(OutFrame(encode_reset(sub.channel, head, decision.reason)))
         step = seq.finish_replay([], after=decision.after if isinstance(decision, Replay) else head)
         for frame in step.frames:
             sub.outbox.push(frame)
@@ -550,26 +499,7 @@ class Realtime:
     async def _publish_presence(self, data: bytes) -> None:
         await self.broker.publish(PRESENCE_TOPIC, data)
 
-    # --- incoming ----------------------------------------------------------------
-
-    def _on_broker(self, topic: str, data: bytes) -> None:
-        if topic == EPHEMERAL_TOPIC:
-            channel, _, frame = data.partition(b"\n")
-            self.services.metrics.events_in.labels("broker").inc()
-            self.fanout.broadcast(channel.decode(), frame.decode())
-        elif topic == PRESENCE_TOPIC:
-            self.presence.on_message(data)
-
-    def _on_state(self, payload: str) -> None:
-        self.services.metrics.events_in.labels("state").inc()
-        try:
-            handler = self.state_handlers.get(_STATE_KIND.decode(payload).k)
-        except msgspec.DecodeError:
-            handler = None
-        if handler is not None:
-            handler(payload)
-        else:
-            self.state.on_state(payload)
+    # --- channels ----------------------------------------------------------------
 
     def _channel_opened(self, channel: str) -> None:
         if parse_channel(channel).is_durable:
