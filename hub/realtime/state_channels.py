@@ -32,7 +32,7 @@ import msgspec
 from channels.coalesce import Coalescer
 from channels.events import LeaderboardChanged, VoteCounts
 from channels.frames import EventFrame, encode_json
-from channels.names import ChannelName
+from channels.names import ChannelName, parse_channel
 from hub.realtime.fanout import Fanout
 
 __all__ = ["CoalescedSender", "Counts", "LeaderboardLoader", "StateChannels", "counts_data"]
@@ -140,7 +140,7 @@ class StateChannels:
         if value is not None:
             frame = EventFrame(channel, None, "counts", encode_json(value), now)
         else:
-            period = channel.partition(":")[2]
+            period = parse_channel(channel).key or ""
             top = await self.leaderboard(period)
             data = {"period": period, "items": top}
             frame = EventFrame(channel, None, "leaderboard.changed", encode_json(data), now)
