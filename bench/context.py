@@ -14,6 +14,7 @@ from bench.infra import Infra
 from bench.report import Report
 from bench.servers import Server
 from bench.sizes import Size
+from channels.names import ChannelName
 
 
 @dataclass
@@ -45,7 +46,7 @@ async def _probe_ws(url: str, token: str) -> str | None:
         async with asyncio.timeout(10):
             async with connect(url, compression=None, ping_interval=None) as ws:
                 for request in ({"op": "auth", "id": 1, "token": token},
-                                {"op": "subscribe", "id": 2, "channel": "feed"}):
+                                {"op": "subscribe", "id": 2, "channel": str(ChannelName.feed())}):
                     await ws.send(msgspec.json.encode(request).decode())
                     while True:
                         reply = msgspec.json.decode(await ws.recv())

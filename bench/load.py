@@ -34,6 +34,7 @@ from typing import Any
 import msgspec
 
 from bench.stats import Histogram
+from channels.names import ChannelName
 
 FIRST_SOURCE_HOST = 10  # workers connect from 127.0.0.10, 127.0.0.11, …
 
@@ -44,7 +45,7 @@ class LoadSpec:
     kind: str  # "hub" | "plain" | "socketio"
     connections: int
     workers: int = 1
-    channel: str = "feed"  # hub only
+    channel: str = str(ChannelName.feed())  # hub only
     tokens: tuple[str, ...] = ()  # hub only: one per connection
     compression: bool = False
     event_name: str | None = None  # count only events of this name (hub); None: every event

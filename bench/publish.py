@@ -18,6 +18,8 @@ from typing import Any, Protocol
 import asyncpg
 import msgspec
 
+from channels.names import ChannelName
+
 BODY = "x" * 200
 FLOOD_BATCH = 10
 _APPEND = "SELECT realtime.append_event($1, $2, $3::jsonb)"
@@ -30,7 +32,8 @@ def event_data(number: int) -> dict[str, Any]:
 def baseline_frame(number: int) -> str:
     """A frame shaped like the hub's `event` frame, for servers that pass text through."""
     data = event_data(number)
-    return msgspec.json.encode({"op": "event", "channel": "feed", "seq": number, "event": "post.created",
+    return msgspec.json.encode({"op": "event", "channel": str(ChannelName.feed()), "seq": number,
+                                "event": "post.created",
                                 "data": data, "ts": datetime.fromtimestamp(data["t"], UTC).isoformat()}).decode()
 
 

@@ -4,6 +4,12 @@ Decoding never raises anything but :class:`~channels.errors.FrameError`, for any
 input. Encoding uses one reusable encoder; an event's ``data`` can be spliced in
 already encoded (``msgspec.Raw``), so an event read from the log is encoded once
 per event, not once per subscriber.
+
+A server frame leaves as an :class:`OutFrame`: one object per frame, shared by every
+subscriber it goes to, that builds its JSON, its text and its websocket wire bytes on
+first use and keeps them, so a fan-out to a thousand connections encodes and frames an
+event once (docs/benchmarks.md, "The hot path"). :class:`EventFrame` is the one of an
+event, built from the event's fields.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from channels.json_depth import MAX_JSON_DEPTH, nested_deeper_than
 __all__ = [
     "Auth",
     "ClientFrame",
+    "EventFrame",
+    "OutFrame",
     "Ping",
     "Publish",
     "Subscribe",
@@ -34,6 +42,7 @@ __all__ = [
     "encode_reply_error",
     "encode_reply_ok",
     "encode_reset",
+    "ws_text_frame",
 ]
 
 # Ids and sequences stay within what both JavaScript numbers (2**53 - 1) and a
@@ -258,3 +267,80 @@ def encode_reset(channel: str, seq: int, reason: str) -> bytes:
 
 def encode_pong(frame_id: int | None) -> bytes:
     return _ENCODER.encode(_Pong(frame_id))
+
+
+# --- frames on their way out -----------------------------------------------------
+
+
+def ws_text_frame(payload: bytes) -> bytes:
+    """``payload`` as one final, unmasked, uncompressed websocket text frame (RFC 6455 section 5.2): what
+    a server writes on a connection that negotiated no extension."""
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x81, n))
+    elif n < 1 << 16:
+        header = b"\x81\x7e" + n.to_bytes(2, "big")
+    else:
+        header = b"\x81\x7f" + n.to_bytes(8, "big")
+    return header + payload
+
+
+class OutFrame:
+    """One server frame, shared by every connection it goes to: its JSON (``json``), ``text`` and websocket
+    ``wire`` bytes are each built once, on first use, and kept on the object."""
+
+    __slots__ = ("_json", "_text", "_wire")
+
+    def __init__(self, json: bytes) -> None:
+        self._json: bytes | None = json
+        self._text: str | None = None
+        self._wire: bytes | None = None
+
+    @property
+    def json(self) -> bytes:
+        data = self._json
+        if data is None:
+            data = self._json = self._encode()
+        return data
+
+    @property
+    def text(self) -> str:
+        """For a transport that takes text (the ASGI ``websocket.send`` path)."""
+        text = self._text
+        if text is None:
+            text = self._text = self.json.decode()
+        return text
+
+    @property
+    def wire(self) -> bytes:
+        """The websocket text frame, for a connection without extensions (:func:`ws_text_frame`)."""
+        wire = self._wire
+        if wire is None:
+            wire = self._wire = ws_text_frame(self.json)
+        return wire
+
+    def _encode(self) -> bytes:
+        raise AssertionError("an OutFrame is made with its JSON")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.json!r})"
+
+
+class EventFrame(OutFrame):
+    """An ``event`` frame, encoded on first use (:func:`encode_event`). ``seq`` is ``None`` for ephemeral and
+    state events; ``data`` is the event's data, already JSON."""
+
+    __slots__ = ("channel", "created_at", "data", "event", "seq")
+
+    def __init__(self, channel: str, seq: int | None, event: str, data: msgspec.Raw, created_at: Timestamp) -> None:
+        self._json = None
+        self._text = None
+        self._wire = None
+        self.channel = channel
+        self.seq = seq
+        self.event = event
+        self.data = data
+        self.created_at = created_at
+
+    def _encode(self) -> bytes:
+        return encode_event(self.channel, self.seq, self.event, self.data, self.created_at)

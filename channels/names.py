@@ -9,6 +9,10 @@ Grammar (ASCII only, case-sensitive prefixes, nothing around them)::
 ``<uuid>`` is the hyphenated 8-4-4-4-12 hex form; either hex case is accepted and
 the canonical name uses lower case, so ``thread:6F1C…`` and ``thread:6f1c…`` are
 one channel. Anything else is ``unknown_channel``.
+
+Code that names a channel builds it with the constructors (``ChannelName.thread(post_id)``,
+``ChannelName.leaderboard("weekly")``, ``ChannelName.feed()`` ...), never by formatting text,
+so every name the server writes is one :func:`parse_channel` reads back as the same value.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+from uuid import UUID
 
 from channels.errors import UnknownChannel
 
@@ -74,6 +79,31 @@ class ChannelName:
     def __str__(self) -> str:
         return self.kind.value if self.key is None else f"{self.kind.value}:{self.key}"
 
+    @classmethod
+    def feed(cls) -> ChannelName:
+        return _FEED
+
+    @classmethod
+    def thread(cls, post_id: UUID | str) -> ChannelName:
+        return cls(ChannelKind.THREAD, _uuid_key(post_id))
+
+    @classmethod
+    def votes(cls, post_id: UUID | str) -> ChannelName:
+        return cls(ChannelKind.VOTES, _uuid_key(post_id))
+
+    @classmethod
+    def session(cls, session_id: UUID | str) -> ChannelName:
+        return cls(ChannelKind.SESSION, _uuid_key(session_id))
+
+    @classmethod
+    def user(cls, user_id: UUID | str) -> ChannelName:
+        return cls(ChannelKind.USER, _uuid_key(user_id))
+
+    @classmethod
+    def leaderboard(cls, period: LeaderboardPeriod | str) -> ChannelName:
+        """Raises ``ValueError`` for a period that is not one of :class:`LeaderboardPeriod`."""
+        return cls(ChannelKind.LEADERBOARD, LeaderboardPeriod(period).value)
+
     @property
     def is_durable(self) -> bool:
         return self.kind.is_durable
@@ -92,7 +122,7 @@ def parse_channel(text: str) -> ChannelName:
     if not isinstance(text, str) or not text or len(text) > MAX_CHANNEL_LENGTH:
         raise UnknownChannel(details={"channel": _shown(text)})
     if text == "feed":
-        return ChannelName(ChannelKind.FEED)
+        return _FEED
     prefix, sep, rest = text.partition(":")
     if sep:
         if prefix == "leaderboard" and rest in _PERIODS:
@@ -104,6 +134,16 @@ def parse_channel(text: str) -> ChannelName:
 
 
 _PERIODS = frozenset(p.value for p in LeaderboardPeriod)
+_FEED = ChannelName(ChannelKind.FEED)
+
+
+def _uuid_key(value: UUID | str) -> str:
+    """The canonical (lower-case, hyphenated) key of an id; ``ValueError`` for text that is not one."""
+    if isinstance(value, UUID):
+        return str(value)
+    if not _UUID.match(value):
+        raise ValueError(f"not a hyphenated uuid: {value[:MAX_CHANNEL_LENGTH]!r}")
+    return value.lower()
 
 
 def _shown(text: object) -> str:

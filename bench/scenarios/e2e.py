@@ -23,6 +23,7 @@ from bench.http import HttpConnection
 from bench.load import Collected, LoadClient, LoadError, LoadSpec
 from bench.report import Row
 from bench.servers import HOST, Server, free_port, python
+from channels.names import ChannelName
 
 _CREATE_POST = """
 INSERT INTO public.community_posts (author_id, title, content) VALUES ($1, $2, 'benchmark thread') RETURNING id
@@ -128,7 +129,7 @@ async def run(ctx: Context) -> list[Row]:
             author = (await infra.users(1))[0]
             async with infra.owner() as conn:
                 post_id = await conn.fetchval(_CREATE_POST, author, f"bench {time.time()}")
-            channel = f"thread:{post_id}"
+            channel = str(ChannelName.thread(post_id))
             writer = await _RestWriter(hub_a, post_id, infra.token(author)).open()
             refused = await writer.probe()
             publisher: publish.Publisher = writer

@@ -14,7 +14,9 @@ from bench.load import Collected, LoadClient, LoadError, LoadSpec
 from bench.report import Row
 from bench.servers import free_port, python, uvicorn
 from bench.sizes import paced_events, paced_rate
+from channels.names import ChannelName
 
+FEED = str(ChannelName.feed())  # the channel every fan-out run uses
 WARMUP_EVENTS = 3
 
 
@@ -69,7 +71,7 @@ def plain_spec(url: str, subscribers: int, ctx: Context) -> LoadSpec:
     return LoadSpec(url=url, kind="plain", connections=subscribers, workers=ctx.size.workers)
 
 
-async def hub_spec(url: str, subscribers: int, ctx: Context, channel: str = "feed") -> LoadSpec:
+async def hub_spec(url: str, subscribers: int, ctx: Context, channel: str = FEED) -> LoadSpec:
     return LoadSpec(url=url, kind="hub", connections=subscribers, workers=ctx.size.workers, channel=channel,
                     tokens=tuple(await ctx.infra.tokens(subscribers)))
 
@@ -79,7 +81,7 @@ async def measure_hub(ctx: Context, url: str, subscribers: int) -> FanoutResult:
     key = f"hub-fanout-{subscribers}"
     if key not in ctx.cache:
         spec = await hub_spec(url, subscribers, ctx)
-        ctx.cache[key] = await measure(ctx, spec, lambda: publish.HubPublisher.open(ctx.infra.owner_dsn, "feed"))
+        ctx.cache[key] = await measure(ctx, spec, lambda: publish.HubPublisher.open(ctx.infra.owner_dsn, FEED))
     result: FanoutResult = ctx.cache[key]
     return result
 

@@ -22,6 +22,7 @@ from bench.context import Context
 from bench.infra import Infra
 from bench.load import LoadClient, LoadError, LoadSpec
 from bench.report import Row
+from channels.names import ChannelName
 
 _CREATE_POST = """
 INSERT INTO public.community_posts (author_id, title, content) VALUES ($1, $2, 'vote storm') RETURNING id
@@ -120,7 +121,8 @@ async def run(ctx: Context) -> list[Row]:
                         "one frame per vote", size.vote_rate, higher_is_better=False, unavailable=problem)]
         post_id = await _new_post(infra, users[0])
         spec = LoadSpec(url=hub.ws_url(), kind="hub", connections=size.vote_subscribers, workers=size.workers,
-                        channel=f"votes:{post_id}", tokens=tuple(await infra.tokens(size.vote_subscribers)),
+                        channel=str(ChannelName.votes(post_id)),
+                        tokens=tuple(await infra.tokens(size.vote_subscribers)),
                         event_name="counts", keep_last=True)
         async with LoadClient(spec) as load:
             ready = await load.start()

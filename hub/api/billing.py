@@ -18,6 +18,7 @@ import stripe
 from litestar import Request, get, post
 from litestar.params import HeaderParameter, JSONBody
 
+from channels.names import ChannelName
 from hub.api.plans import plan_view
 from hub.auth import AppServices, Caller
 from hub.billing import webhooks
@@ -280,7 +281,7 @@ async def _apply(conn: asyncpg.Connection, effect: webhooks.EventEffect, fetched
         )
     after = await subscription_view(conn, user_id, free_tier_level)
     if after != before:
-        await append_event(conn, f"user:{user_id}", "subscription.updated", after)
+        await append_event(conn, str(ChannelName.user(user_id)), "subscription.updated", after)
 
 
 async def _user_of(conn: asyncpg.Connection, state: webhooks.SubscriptionState) -> UUID | None:

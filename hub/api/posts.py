@@ -17,6 +17,7 @@ import msgspec
 from litestar import Response, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from channels.names import ChannelName
 from hub.api.progress import unlock_due_achievements
 from hub.auth import AppServices, Caller, require_admin
 from hub.budgets import POSTS, spend
@@ -67,11 +68,11 @@ class PostPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     tags: Tags | msgspec.UnsetType = msgspec.UNSET
 
 
-FEED = "feed"
+FEED = str(ChannelName.feed())
 
 
 def thread_channel(post_id: UUID) -> str:
-    return f"thread:{post_id}"
+    return str(ChannelName.thread(post_id))
 
 
 def author_view(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import msgspec
 from litestar import Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from channels.names import ChannelName
 from hub.api.lessons import require_plan
 from hub.auth import AppServices, Caller
 from hub.errors import NotFound, PrerequisitesNotMet
@@ -101,7 +102,7 @@ class _Award:
 
     @property
     def channel(self) -> str:
-        return f"user:{self.user_id}"
+        return str(ChannelName.user(self.user_id))
 
 
 async def _grant_xp(conn: asyncpg.Connection, award: _Award, amount: int, lessons_completed: int,

@@ -17,6 +17,7 @@ import msgspec
 from litestar import Response, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from channels.names import ChannelName
 from hub.auth import AppServices, Caller, require_host
 from hub.errors import CapacityBelowRegistered, Forbidden, NotFound, ValidationFailed
 from hub.fields import HttpUrl
@@ -79,7 +80,7 @@ class SessionPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
 
 
 def channel_of(session_id: UUID) -> str:
-    return f"session:{session_id}"
+    return str(ChannelName.session(session_id))
 
 
 def session_view(row: asyncpg.Record, waitlist_count: int, *, show_meeting_url: bool) -> dict[str, Any]:
@@ -167,7 +168,7 @@ async def fill_seats(conn: asyncpg.Connection, session_id: UUID) -> None:
         assert participant is not None  # promoted under the lock held by this transaction
         view = participant_view(participant)
         await append_event(conn, channel_of(session_id), "participant.promoted", view)
-        await append_event(conn, f"user:{user_id}", "session.promoted",
+        await append_event(conn, str(ChannelName.user(user_id)), "session.promoted",
                            {"session": seat_holder_view, "participant": view})
 
 

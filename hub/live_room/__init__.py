@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 
 from channels.access import ChannelFacts
+from channels.events import QuestionVoteCount
 from channels.names import ChannelKind, ChannelName
-from hub.live_room.attendance import Attendance
-from hub.live_room.publishes import HANDLERS, QUESTION_VOTES
+from hub.live_room.attendance import SESSION_UPDATED, Attendance
+from hub.live_room.publishes import HANDLERS
 from hub.live_room.question_votes import QuestionVotes
-from hub.live_room.revocation import Revocation
-from hub.realtime.durable import DurableObserver
-from hub.realtime.extension import StateHandler
+from hub.live_room.revocation import PARTICIPANT_CANCELLED, Revocation
+from hub.realtime.incoming import StateRoutes
 from hub.realtime.instance import Realtime
+from hub.realtime.observers import DurableObserver
 from hub.realtime.publish import PublishHandler
 from hub.services import Services
 
@@ -48,11 +49,11 @@ class LiveRoom:
     async def left(self, name: ChannelName, user_id: str) -> None:
         await self.attendance.left(name, user_id)
 
-    def observers(self) -> Sequence[DurableObserver]:
-        return (self.attendance.observe, self.revocation.observe)
+    def observers(self) -> Mapping[str, DurableObserver]:
+        return {SESSION_UPDATED: self.attendance.observe, PARTICIPANT_CANCELLED: self.revocation.observe}
 
-    def state_handlers(self) -> Mapping[str, StateHandler]:
-        return {QUESTION_VOTES: self.votes.on_state}
+    def route_states(self, routes: StateRoutes) -> None:
+        routes.route(QuestionVoteCount, self.votes.on_state)
 
     async def stop(self) -> None:
         await self.attendance.stop()

@@ -25,29 +25,27 @@ from uuid import UUID
 import msgspec
 
 from channels.access import ATTENDING, ChannelFacts
-from channels.names import ChannelName, parse_channel
+from channels.frames import EventFrame
+from channels.names import ChannelName
 from hub.api.progress import unlock_due_achievements
 from hub.realtime.instance import Realtime
 from hub.rules.periods import utc_datetime
 from persistence import sessions
 from persistence.identity import SERVICE
 
-__all__ = ["Attendance"]
+__all__ = ["SESSION_UPDATED", "Attendance"]
 
 log = logging.getLogger("hub.live_room")
 
-_STARTED = '"event":"session.updated"'
+# The durable event `observe` is registered for (on `session:` channels).
+SESSION_UPDATED = "session.updated"
 
 
 class _Status(msgspec.Struct):
     status: str = ""
 
 
-class _Updated(msgspec.Struct):
-    data: _Status
-
-
-_UPDATED = msgspec.json.Decoder(_Updated)
+_STATUS = msgspec.json.Decoder(_Status)
 
 
 class Attendance:
@@ -84,15 +82,13 @@ class Attendance:
             await sessions.mark_left(conn, UUID(name.key), UUID(user_id),
                                      utc_datetime(self._realtime.services.clock()))
 
-    def observe(self, channel: str, frame: str) -> None:
-        """A durable event passed on live: when it is the session going live, mark who is already in."""
-        if not channel.startswith("session:") or _STARTED not in frame:
+    def observe(self, name: ChannelName, event: EventFrame) -> None:
+        """A `session.updated` passed on live: when it is the session going live, mark who is already in."""
+        if _STATUS.decode(event.data).status != "live":
             return
-        if _UPDATED.decode(frame).data.status != "live":
-            return
-        users = {sub.user_id for sub in self._realtime.fanout.subscribers(channel) if not sub.full_view}
+        users = {sub.user_id for sub in self._realtime.fanout.subscribers(event.channel) if not sub.full_view}
         if users:
-            task = asyncio.create_task(self._mark_present(parse_channel(channel), users), name=f"attendance {channel}")
+            task = asyncio.create_task(self._mark_present(name, users), name=f"attendance {name}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 

@@ -14,26 +14,23 @@ import logging
 import msgspec
 
 from channels.errors import Forbidden
-from channels.frames import encode_error
-from channels.names import parse_channel
+from channels.frames import EventFrame, OutFrame, encode_error
+from channels.names import ChannelName
 from hub.realtime.instance import Realtime
 
-__all__ = ["Revocation"]
+__all__ = ["PARTICIPANT_CANCELLED", "Revocation"]
 
 log = logging.getLogger("hub.live_room")
 
-_MARK = '"event":"participant.cancelled"'
+# The durable event `observe` is registered for (on `session:` channels).
+PARTICIPANT_CANCELLED = "participant.cancelled"
 
 
 class _Who(msgspec.Struct):
     user_id: str
 
 
-class _Cancelled(msgspec.Struct):
-    data: _Who
-
-
-_CANCELLED = msgspec.json.Decoder(_Cancelled)
+_WHO = msgspec.json.Decoder(_Who)
 
 
 class Revocation:
@@ -41,18 +38,16 @@ class Revocation:
         self._realtime = realtime
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def observe(self, channel: str, frame: str) -> None:
-        """A durable event passed on live: on a cancellation, revoke that user's subscriptions here."""
-        if not channel.startswith("session:") or _MARK not in frame:
-            return
-        user_id = _CANCELLED.decode(frame).data.user_id
-        task = asyncio.create_task(self._revoke(channel, user_id), name=f"revoke {channel}")
+    def observe(self, name: ChannelName, event: EventFrame) -> None:
+        """A `participant.cancelled` passed on live: revoke that user's subscriptions here."""
+        user_id = _WHO.decode(event.data).user_id
+        task = asyncio.create_task(self._revoke(name, user_id), name=f"revoke {name}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _revoke(self, channel: str, user_id: str) -> None:
-        name = parse_channel(channel)
-        notice = encode_error(Forbidden("Your registration was cancelled", details={"channel": channel})).decode()
+    async def _revoke(self, name: ChannelName, user_id: str) -> None:
+        channel = str(name)
+        notice = OutFrame(encode_error(Forbidden("Your registration was cancelled", details={"channel": channel})))
         for peer in list(self._realtime.peers):
             identity = peer.identity
             if (identity is None or str(identity.user_id) != user_id or identity.is_admin

@@ -7,19 +7,17 @@ handlers of `hub_state` notification kinds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Protocol
 
 from channels.access import ChannelFacts
 from channels.names import ChannelKind, ChannelName
-from hub.realtime.durable import DurableObserver
+from hub.realtime.incoming import StateRoutes
+from hub.realtime.observers import DurableObserver
 from hub.realtime.publish import PublishHandler
 
-__all__ = ["RoomExtension", "StateHandler"]
+__all__ = ["RoomExtension"]
 
-# A `hub_state` notification kind handled outside `StateChannels` (hub.live_room's question votes);
-# called with the raw payload, in commit order, and must not block.
-StateHandler = Callable[[str], None]
 
 
 class RoomExtension(Protocol):
@@ -41,10 +39,11 @@ class RoomExtension(Protocol):
         """After a connection's presence left `name` (the extension decides whether it was the user's last)."""
         ...
 
-    def observers(self) -> Sequence[DurableObserver]:
-        """Shown every durable event this instance passes on live, after its delivery."""
+    def observers(self) -> Mapping[str, DurableObserver]:
+        """Durable event → the observer shown it, on channels of `kind`, when this instance passes it on live
+        (after its delivery)."""
         ...
 
-    def state_handlers(self) -> Mapping[str, StateHandler]:
-        """`hub_state` notification kind → its handler."""
+    def route_states(self, routes: StateRoutes) -> None:
+        """Route the `hub_state` note types this room handles (`StateRoutes.route`)."""
         ...

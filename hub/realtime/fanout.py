@@ -1,7 +1,8 @@
 """Per-instance fan-out: channel → local subscribers, each behind a bounded send queue.
 
-Every frame is encoded once per event (by the listener, the broker or the state
-channels) and the same ``str`` is queued on every subscriber's :class:`Outbox`.
+Every frame is one :class:`~channels.frames.OutFrame` per event (made by the listener,
+the broker or the state channels), and the same object is queued on every subscriber's
+:class:`Outbox`: its JSON and websocket bytes are built once, by the first send.
 A frame that finds a connection's outbox idle is written at once by the pusher;
 a backlog is drained by one writer task per connection, started only while there
 is one (see :class:`Outbox`), so nothing a slow client does can slow the others:
@@ -12,8 +13,11 @@ Durable channels go through the subscriber's :class:`~channels.sequencing.Subscr
 (replay/live boundary, duplicates, gaps); ephemeral and state frames bypass it.
 Worst-case memory per connection: ``limit`` queued frames, plus, per replaying
 subscription, ``limit // 4`` buffered live frames (frames are shared references),
-plus what the socket buffers: up to one batch (``WRITE_BATCH_CHARS``) past the
+plus what the socket buffers: up to one batch (``WRITE_BATCH_BYTES``) past the
 transport's high-water mark, as private bytes.
+
+Each live durable event is then shown to the :class:`~hub.realtime.observers.Observers`
+registered for its channel kind and event.
 """
 
 from __future__ import annotations
@@ -26,11 +30,12 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Generator, Iterable
 from typing import Any, Protocol
 
-from channels.frames import encode_reset
+from channels.frames import EventFrame, OutFrame, encode_reset
 from channels.resume import HISTORY_EXPIRED
 from channels.sequencing import NeedsFill, Subscription
+from hub.realtime.observers import Observers
 
-__all__ = ["WRITE_BATCH", "WRITE_BATCH_CHARS", "EventLog", "Fanout", "LogRow", "Outbox", "Subscriber"]
+__all__ = ["WRITE_BATCH", "WRITE_BATCH_BYTES", "EventLog", "Fanout", "LogRow", "Outbox", "Subscriber"]
 
 log = logging.getLogger("hub.fanout")
 
@@ -38,10 +43,10 @@ log = logging.getLogger("hub.fanout")
 # the kernel packs the frames into full segments). The size cap (the transport's default high-water mark) keeps
 # what one write can put past flow control near what a single frame could.
 WRITE_BATCH = 64
-WRITE_BATCH_CHARS = 64 * 1024
+WRITE_BATCH_BYTES = 64 * 1024
 
-# (seq, encoded event frame) of one durable event.
-LogRow = tuple[int, str]
+# (seq, event frame) of one durable event.
+LogRow = tuple[int, EventFrame]
 
 
 class EventLog(Protocol):
@@ -86,11 +91,11 @@ class Outbox:
         self.limit = limit
         self.overflowed = False
         self._on_overflow = on_overflow
-        self._frames: deque[str] | None = None
+        self._frames: deque[OutFrame] | None = None
         self._closed = False
         self._room: asyncio.Future[None] | None = None  # a replay waits on it in wait_room()
-        self._send: Callable[[str], Coroutine[Any, Any, None]] | None = None
-        self._send_batch: Callable[[list[str]], Coroutine[Any, Any, None]] | None = None
+        self._send: Callable[[OutFrame], Coroutine[Any, Any, None]] | None = None
+        self._send_batch: Callable[[list[OutFrame]], Coroutine[Any, Any, None]] | None = None
         self._start_writer: Callable[[], None] | None = None
         self._writing = False  # a writer was started and has not returned from drain() yet
         self._inflight: tuple[Coroutine[Any, Any, None], Any] | None = None  # a send that has to wait
@@ -108,8 +113,8 @@ class Outbox:
         """A writer is (or is about to be) running :meth:`drain`."""
         return self._writing
 
-    def attach(self, send: Callable[[str], Coroutine[Any, Any, None]], start_writer: Callable[[], None],
-               send_batch: Callable[[list[str]], Coroutine[Any, Any, None]] | None = None) -> None:
+    def attach(self, send: Callable[[OutFrame], Coroutine[Any, Any, None]], start_writer: Callable[[], None],
+               send_batch: Callable[[list[OutFrame]], Coroutine[Any, Any, None]] | None = None) -> None:
         """Send frames with ``send``; ``start_writer`` must run :meth:`drain` in a task of its own. With
         ``send_batch``, the writer hands it up to ``WRITE_BATCH`` queued frames at once (one socket write)."""
         self._send = send
@@ -118,7 +123,7 @@ class Outbox:
         if self._frames:
             self._need_writer()
 
-    def push(self, frame: str, *, direct: bool = True) -> None:
+    def push(self, frame: OutFrame, *, direct: bool = True) -> None:
         """Queue ``frame``, or with ``direct`` send it at once when nothing is queued or in flight."""
         if self._closed:
             return
@@ -136,7 +141,7 @@ class Outbox:
         frames.append(frame)
         self._need_writer()
 
-    def push_replay(self, frames: Iterable[str]) -> None:
+    def push_replay(self, frames: Iterable[OutFrame]) -> None:
         """Queue frames whose room was reserved with :meth:`wait_room` (never overflows)."""
         if self._closed:
             return
@@ -178,9 +183,9 @@ class Outbox:
                     return
                 if self._send_batch is not None and len(frames) > 1:
                     batch = [frames.popleft()]
-                    size = len(batch[0])
-                    while frames and len(batch) < WRITE_BATCH and size + len(frames[0]) <= WRITE_BATCH_CHARS:
-                        size += len(frames[0])
+                    size = len(batch[0].json)
+                    while frames and len(batch) < WRITE_BATCH and size + len(frames[0].json) <= WRITE_BATCH_BYTES:
+                        size += len(frames[0].json)
                         batch.append(frames.popleft())
                     self._notify_room()
                     await self._send_batch(batch)
@@ -200,7 +205,7 @@ class Outbox:
             self._frames.clear()
         self.close()
 
-    def _send_now(self, send: Callable[[str], Coroutine[Any, Any, None]], frame: str) -> None:
+    def _send_now(self, send: Callable[[OutFrame], Coroutine[Any, Any, None]], frame: OutFrame) -> None:
         coro = send(frame)
         try:
             waiting = coro.send(None)
@@ -246,7 +251,8 @@ class Subscriber:
     __slots__ = ("channel", "fill_task", "full_view", "outbox", "ready", "seq", "user_id")
 
     def __init__(
-        self, channel: str, outbox: Outbox, user_id: str, seq: Subscription[str] | None, *, full_view: bool = False
+        self, channel: str, outbox: Outbox, user_id: str, seq: Subscription[EventFrame] | None, *,
+        full_view: bool = False
     ) -> None:
         self.channel = channel
         self.outbox = outbox
@@ -258,7 +264,8 @@ class Subscriber:
 
 
 class Fanout:
-    """Local subscribers by channel. ``on_open``/``on_close`` fire on a channel's first/last subscriber."""
+    """Local subscribers by channel. ``on_open``/``on_close`` fire on a channel's first/last subscriber;
+    ``observers`` see each live durable event after its subscribers got it."""
 
     def __init__(
         self,
@@ -276,6 +283,7 @@ class Fanout:
         self._on_open = on_open
         self._on_close = on_close
         self._retry_max_s = retry_max_s
+        self.observers = Observers()
 
     # --- registry --------------------------------------------------------------
 
@@ -319,9 +327,9 @@ class Fanout:
 
     # --- delivery --------------------------------------------------------------
 
-    def deliver(self, channel: str, seq: int, frame: str) -> None:
-        """A durable event, passed on in sequence order by the listener."""
-        for sub in self._subs.get(channel, ()):
+    def deliver(self, seq: int, frame: EventFrame) -> None:
+        """A durable event of ``frame.channel``, passed on in sequence order by the listener."""
+        for sub in self._subs.get(frame.channel, ()):
             if sub.seq is None:
                 continue
             step = sub.seq.offer_live(seq, frame)
@@ -329,8 +337,9 @@ class Fanout:
                 sub.outbox.push(out, direct=self.direct)
             if step.fill is not None:
                 self.fill_later(sub, step.fill)
+        self.observers.notify(frame)
 
-    def broadcast(self, channel: str, frame: str, only: Callable[[Subscriber], bool] | None = None) -> None:
+    def broadcast(self, channel: str, frame: OutFrame, only: Callable[[Subscriber], bool] | None = None) -> None:
         """An ephemeral or state frame (no sequence) to every ready subscriber (that ``only`` accepts)."""
         for sub in self._subs.get(channel, ()):
             if sub.ready and (only is None or only(sub)):
@@ -357,7 +366,7 @@ class Fanout:
             if not rows or rows[0][0] != current.after + 1:
                 head, _ = await self.log.position(sub.channel)
                 await outbox.wait_room(1 + seq.buffered)
-                outbox.push_replay([encode_reset(sub.channel, head, HISTORY_EXPIRED).decode()])
+                outbox.push_replay([OutFrame(encode_reset(sub.channel, head, HISTORY_EXPIRED))])
                 step = seq.finish_replay([], after=max(head, current.after))
             else:
                 await outbox.wait_room(len(rows) + seq.buffered)

@@ -22,26 +22,26 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-import msgspec
-
 from channels.backoff import ReconnectBackoff
+from channels.events import LeaderboardChanged, VoteCounts
 from channels.limits import ProtocolLimits
 from channels.names import parse_channel
 from channels.ratelimit import KeyedLimiter
 from hub.realtime.brokers import Broker, InProcessBroker, InProcessBus, RedisBroker
 from hub.realtime.deadlines import Deadlines
-from hub.realtime.durable import DbEventLog, ObservedFanout
-from hub.realtime.extension import RoomExtension, StateHandler
+from hub.realtime.event_log import DbEventLog
+from hub.realtime.extension import RoomExtension
 from hub.realtime.facts import FactsLookup
+from hub.realtime.fanout import Fanout
+from hub.realtime.incoming import EPHEMERAL_TOPIC, PRESENCE_TOPIC, BrokerRoutes, StateRoutes
 from hub.realtime.leaderboard_top import leaderboard_loader
 from hub.realtime.listener import Listener
 from hub.realtime.peers import Peers
 from hub.realtime.presence_store import MemoryPresenceStore, Presence, PresenceStore, RedisPresenceStore
-from hub.realtime.publish import EPHEMERAL_TOPIC, PRESENCE_TOPIC, Publishes
+from hub.realtime.publish import Publishes
 from hub.realtime.state_channels import LeaderboardLoader, StateChannels
 from hub.realtime.subscribe import Subscriptions
 from hub.realtime.user_connections import UserConnections
-from hub.realtime.ws_protocol import WireFrames
 from hub.services import Services
 from hub.settings import Settings
 
@@ -68,13 +68,6 @@ def protocol_limits(s: Settings) -> ProtocolLimits:
     )
 
 
-class _StateKind(msgspec.Struct):
-    k: str = ""
-
-
-_STATE_KIND = msgspec.json.Decoder(_StateKind)
-
-
 class Realtime:
     def __init__(self, services: Services, *, top20: LeaderboardLoader | None = None) -> None:
         s = services.settings
@@ -87,14 +80,16 @@ class Realtime:
         self.publish_limiter = KeyedLimiter(self.limits.publish_rate_per_s, self.limits.publish_burst,
                                             max_keys=100_000)
         self.log = DbEventLog(services.db)
-        self.fanout = ObservedFanout(self.log, on_open=self._channel_opened, on_close=self._channel_closed)
+        self.fanout = Fanout(self.log, on_open=self._channel_opened, on_close=self._channel_closed)
+        # `hub_state` notes by type; room extensions route their own kinds (hub.live_room: question votes).
+        self.state_routes = StateRoutes(metrics)
 
         def observe(latency: float) -> None:
             metrics.commit_to_send.observe(latency)
             metrics.events_in.labels("postgres").inc()
 
         self.listener = Listener(
-            services.db.dsn, self.fanout, self.log, self._on_state,
+            services.db.dsn, self.fanout, self.log, self.state_routes.dispatch,
             on_reconnect=metrics.listener_reconnects.inc, on_latency=observe, wall_clock=time.time,
             backoff=ReconnectBackoff(fast_max_s=s.listener_retry_max_s, fast_for_s=s.listener_retry_fast_for_s),
         )
@@ -114,14 +109,15 @@ class Realtime:
             heartbeat_s=s.presence_ttl_s / 3,
         )
         self.state = StateChannels(self.fanout, coalesce_s=s.coalesce_ms / 1000, top20=top20)
-        self.state_handlers: dict[str, StateHandler] = {}  # filled by `extend`
+        self.state_routes.route(VoteCounts, self.state.on_votes)
+        self.state_routes.route(LeaderboardChanged, self.state.on_leaderboard)
+        self._broker_routes = BrokerRoutes(self.fanout, self.presence, metrics)
         facts = FactsLookup(services)
         self.subscriptions = Subscriptions(services, self.limits, facts, self.fanout, self.log, self.listener,
                                            self.presence, self.state)
         self.publishes = Publishes(services, facts, self.broker, self.presence)
         self.peers = Peers(s.drain_timeout_s)
         self.deadlines = Deadlines()  # the connections' protocol deadlines, on one timer
-        self.wire_frames = WireFrames()  # frames encoded for the wire once per event
         # The per-user cap counts across instances (Redis); a crashed instance's connections stop counting
         # within PRESENCE_TTL, the same liveness window as its presence entries.
         self.user_connections = UserConnections(services.redis, services.namespace, self.instance_id,
@@ -135,13 +131,14 @@ class Realtime:
         self.subscriptions.rooms[room.kind] = room
         for event, handler in room.publish_handlers().items():
             self.publishes.handlers[(room.kind, event)] = handler
-        self.fanout.observers.extend(room.observers())
-        self.state_handlers.update(room.state_handlers())
+        for event, observer in room.observers().items():
+            self.fanout.observers.observe(room.kind, event, observer)
+        room.route_states(self.state_routes)
 
     # --- lifecycle ---------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.broker.start(self._on_broker)
+        await self.broker.start(self._broker_routes)
         # Live before the first claim: other instances' claims drop the counts of an instance not known alive.
         try:
             async with asyncio.timeout(2):
@@ -191,25 +188,6 @@ class Realtime:
     async def _publish_presence(self, data: bytes) -> None:
         await self.broker.publish(PRESENCE_TOPIC, data)
 
-    def _on_broker(self, topic: str, data: bytes) -> None:
-        if topic == EPHEMERAL_TOPIC:
-            channel, _, frame = data.partition(b"\n")
-            self.services.metrics.events_in.labels("broker").inc()
-            self.fanout.broadcast(channel.decode(), frame.decode())
-        elif topic == PRESENCE_TOPIC:
-            self.presence.on_message(data)
-
-    def _on_state(self, payload: str) -> None:
-        self.services.metrics.events_in.labels("state").inc()
-        try:
-            handler = self.state_handlers.get(_STATE_KIND.decode(payload).k)
-        except msgspec.DecodeError:
-            handler = None
-        if handler is not None:
-            handler(payload)
-        else:
-            self.state.on_state(payload)
-
     def _channel_opened(self, channel: str) -> None:
         if parse_channel(channel).is_durable:
             self.listener.track(channel)
@@ -217,7 +195,6 @@ class Realtime:
     def _channel_closed(self, channel: str) -> None:
         self.listener.untrack(channel)
         self.presence.drop(channel)
-
 
 
 async def start_realtime(services: Services) -> Callable[[], Awaitable[None]]:

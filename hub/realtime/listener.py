@@ -14,9 +14,12 @@ then reads every tracked channel's log from its last sequence, so nothing falls
 between the old and the new connection. ``connected`` is false from the drop
 until that catch-up is done (``/readyz`` reports it).
 
+Each notification is decoded once, where it arrives, into its typed value
+(:mod:`channels.events`); an unreadable one is logged and skipped. An event becomes
+one :class:`~channels.frames.EventFrame` with its data spliced in as committed.
 State notifications (``hub_state``) are not logged; they go to ``on_state`` as
-received. Log reads use the :class:`~hub.realtime.fanout.EventLog` (service-role
-transactions from the pool).
+received, typed. Log reads use the :class:`~hub.realtime.fanout.EventLog`
+(service-role transactions from the pool).
 """
 
 from __future__ import annotations
@@ -30,10 +33,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 import asyncpg
-import msgspec
 
 from channels.backoff import ReconnectBackoff
-from channels.frames import encode_event
+from channels.events import DurableNote, StateNote, decode_durable, decode_state
+from channels.frames import EventFrame
 from hub.realtime.fanout import EventLog, Fanout
 
 __all__ = ["APPLICATION_NAME", "EVENTS_CHANNEL", "STATE_CHANNEL", "Listener"]
@@ -49,26 +52,13 @@ _YIELD_EVERY = 32
 _DEFAULT_BACKOFF = ReconnectBackoff()
 
 
-class _Note(msgspec.Struct):
-    """``{"c": channel, "s": seq, "e": event, "d": data, "t": created_at}``; key-only: ``c`` and ``s``."""
-
-    c: str
-    s: int
-    e: str | None = None
-    d: msgspec.Raw = msgspec.Raw()
-    t: str | None = None
-
-
-_NOTE = msgspec.json.Decoder(_Note)
-
-
 class Listener:
     def __init__(
         self,
         dsn: str,
         fanout: Fanout,
         log_reader: EventLog,
-        on_state: Callable[[str], None],
+        on_state: Callable[[StateNote], None],
         *,
         on_reconnect: Callable[[], None] | None = None,
         on_latency: Callable[[float], None] | None = None,
@@ -89,7 +79,7 @@ class Listener:
         self._max_pending = max_pending
         # Last sequence passed on, per tracked channel; None until the first one is known.
         self._last: dict[str, int | None] = {}
-        self._pending: deque[str] = deque()
+        self._pending: deque[DurableNote] = deque()
         self._wake = asyncio.Event()
         self._lost = False
         self._resync = False
@@ -161,17 +151,23 @@ class Listener:
         self._wake.set()
 
     def _on_event(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        note = decode_durable(payload)
+        if note is None:
+            return
         if len(self._pending) >= self._max_pending:
             # Fell too far behind: drop the backlog and re-read every tracked channel's log instead.
             self._pending.clear()
             self._resync = True
         else:
-            self._pending.append(payload)
+            self._pending.append(note)
         self._wake.set()
 
     def _on_state_note(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        note = decode_state(payload)
+        if note is None:
+            return
         try:
-            self._on_state(payload)
+            self._on_state(note)
         except Exception:
             log.exception("state notification handler failed")
 
@@ -182,9 +178,9 @@ class Listener:
                 await self._resync_all()
             handled = 0
             while self._pending and not self._lost:
-                payload = self._pending.popleft()
+                note = self._pending.popleft()
                 self._fanout.direct = not self._pending  # a lone event is written at once, a backlog batched
-                await self._handle(payload)
+                await self._handle(note)
                 handled += 1
                 if handled % _YIELD_EVERY == 0:
                     await asyncio.sleep(0)  # let the connections' writers drain between bursts
@@ -201,43 +197,39 @@ class Listener:
 
     # --- ordering ------------------------------------------------------------------
 
-    async def _handle(self, payload: str) -> None:
-        try:
-            note = _NOTE.decode(payload)
-        except msgspec.DecodeError:
-            log.error("unreadable notification: %.200s", payload)
-            return
-        channel = note.c
+    async def _handle(self, note: DurableNote) -> None:
+        channel, seq = note.channel, note.seq
         if channel not in self._last:
             return
         last = self._last[channel]
         if last is not None:
-            if note.s <= last:
+            if seq <= last:
                 return
-            if note.s > last + 1:
-                await self._read_log(channel, last, note.s - 1)
-        if note.e is not None and len(note.d) and note.t is not None:
-            self._pass_on(channel, note.s, encode_event(channel, note.s, note.e, note.d, note.t).decode())
-            self._observe(note.t)
+            if seq > last + 1:
+                await self._read_log(channel, last, seq - 1)
+        frame = note.frame()
+        if frame is None:
+            await self._read_log(channel, seq - 1, seq)
         else:
-            await self._read_log(channel, note.s - 1, note.s)
+            self._pass_on(seq, frame)
+            self._observe(note.created_at)
         if channel in self._last:
-            self._last[channel] = max(note.s, self._last[channel] or 0)
+            self._last[channel] = max(seq, self._last[channel] or 0)
 
     async def _read_log(self, channel: str, after: int, through: int) -> None:
         """Pass on the retained events ``after < seq <= through`` of ``channel`` from the log."""
         while after < through and channel in self._last:
             rows = await self._log.read(channel, after, through, _READ_CHUNK)
             for seq, frame in rows:
-                self._pass_on(channel, seq, frame)
+                self._pass_on(seq, frame)
             if len(rows) < _READ_CHUNK:
                 break
             after = rows[-1][0]
 
-    def _pass_on(self, channel: str, seq: int, frame: str) -> None:
-        if channel in self._last:
-            self._last[channel] = seq
-            self._fanout.deliver(channel, seq, frame)
+    def _pass_on(self, seq: int, frame: EventFrame) -> None:
+        if frame.channel in self._last:
+            self._last[frame.channel] = seq
+            self._fanout.deliver(seq, frame)
 
     async def _resync_all(self) -> None:
         """After (re)connecting: everything each tracked channel missed, from the log."""
@@ -250,8 +242,8 @@ class Listener:
                 self._last[channel] = last
             await self._read_log(channel, last, _NO_LIMIT)
 
-    def _observe(self, ts: str) -> None:
-        if self._on_latency is None or self._wall_clock is None:
+    def _observe(self, ts: str | None) -> None:
+        if self._on_latency is None or self._wall_clock is None or ts is None:
             return
         try:
             committed = datetime.fromisoformat(ts).timestamp()

@@ -30,7 +30,7 @@ from typing import Any, Literal, Protocol
 import msgspec
 import redis.asyncio as aioredis
 
-from channels.frames import encode_event, encode_json, encode_presence, presence_state
+from channels.frames import EventFrame, OutFrame, encode_json, encode_presence, presence_state
 from channels.presence import Meta, PresenceBatch, PresenceRoom
 from hub.realtime.fanout import Fanout
 
@@ -379,18 +379,17 @@ class Presence:
         self._wake.set()
 
     def _deliver(self, channel: str, batch: PresenceBatch) -> None:
-        shared: str | None = None
+        shared: OutFrame | None = None
         for sub in self._fanout.subscribers(channel):
             if not sub.ready:
                 continue
             diff = batch.for_viewer(sub.user_id, sub.full_view, sub)
             if diff is not None:
                 if diff is batch.diff:
-                    shared = shared or encode_presence(channel, diff.joins, diff.leaves).decode()
+                    shared = shared or OutFrame(encode_presence(channel, diff.joins, diff.leaves))
                     sub.outbox.push(shared)
                 else:
-                    sub.outbox.push(encode_presence(channel, diff.joins, diff.leaves).decode())
+                    sub.outbox.push(OutFrame(encode_presence(channel, diff.joins, diff.leaves)))
         if batch.count_changed:
             data = encode_json({"count": batch.count})
-            frame = encode_event(channel, None, "participants.count", data, datetime.now(UTC)).decode()
-            self._fanout.broadcast(channel, frame)
+            self._fanout.broadcast(channel, EventFrame(channel, None, "participants.count", data, datetime.now(UTC)))

@@ -17,19 +17,15 @@ from channels.names import ChannelKind, ChannelName
 from channels.publishes import PublishRule
 from hub.realtime.brokers import Broker, BrokerUnavailable
 from hub.realtime.facts import FactsLookup, viewer_of
+from hub.realtime.incoming import EPHEMERAL_TOPIC
 from hub.realtime.peers import Peer
 from hub.realtime.presence_store import Presence
 from hub.services import Services
 from persistence.identity import Identity
 
-__all__ = ["EPHEMERAL_TOPIC", "PRESENCE_TOPIC", "PublishContext", "PublishHandler", "Publishes"]
+__all__ = ["PublishContext", "PublishHandler", "Publishes"]
 
 log = logging.getLogger("hub.realtime")
-
-# Broker topics: client ephemeral events, and presence diffs (`hub.realtime.presence_store`).
-EPHEMERAL_TOPIC = "ephemeral"
-PRESENCE_TOPIC = "presence"
-
 
 @dataclass(frozen=True)
 class PublishContext:

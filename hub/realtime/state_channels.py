@@ -13,7 +13,8 @@ subscriber gets a snapshot when it subscribes: the post and its first
 changed; at most once per window the top 20 are loaded (``top20(period)``) and
 sent as ``leaderboard.changed``.
 
-One task (``run``) owns the timer; ``on_state`` is called by the listener.
+One task (``run``) owns the timer; ``on_votes`` and ``on_leaderboard`` are called with the
+decoded notes (:mod:`channels.events`), in commit order, through ``hub.realtime.incoming.StateRoutes``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from channels.coalesce import Coalescer
-from channels.frames import encode_event, encode_json
+from channels.events import LeaderboardChanged, VoteCounts
+from channels.frames import EventFrame, encode_json
+from channels.names import ChannelName, parse_channel
 from hub.realtime.fanout import Fanout
 
 __all__ = ["CoalescedSender", "Counts", "LeaderboardLoader", "StateChannels", "counts_data"]
@@ -52,18 +55,6 @@ class Counts(msgspec.Struct, frozen=True):
 def counts_data(target_type: str, target_id: str, up: int, down: int) -> Counts:
     return Counts(target_type, target_id, up, down, up - down)
 
-
-class _Note(msgspec.Struct):
-    k: str
-    post_id: str | None = None
-    target_type: str | None = None
-    target_id: str | None = None
-    up: int | None = None
-    down: int | None = None
-    period: str | None = None
-
-
-_NOTE = msgspec.json.Decoder(_Note)
 
 _Key = tuple[str, str]  # (channel, target_id) or (channel, "") for a leaderboard
 
@@ -124,22 +115,16 @@ class StateChannels:
     def has_leaderboard(self) -> bool:
         return self._top20 is not None
 
-    def on_state(self, payload: str) -> None:
-        """A ``hub_state`` notification (the listener calls this in commit order)."""
-        try:
-            note = _NOTE.decode(payload)
-        except msgspec.DecodeError:
-            log.error("unreadable state notification: %.200s", payload)
-            return
-        if note.k == "votes" and note.post_id and note.target_type and note.target_id:
-            channel = f"votes:{note.post_id}"
-            if self._fanout.has(channel):
-                counts = counts_data(note.target_type, note.target_id, note.up or 0, note.down or 0)
-                self._sender.offer((channel, note.target_id), counts)
-        elif note.k == "leaderboard" and note.period:
-            channel = f"leaderboard:{note.period}"
-            if self._top20 is not None and self._fanout.has(channel):
-                self._sender.offer((channel, ""), None)
+    def on_votes(self, note: VoteCounts) -> None:
+        channel = str(ChannelName.votes(note.post_id))
+        if self._fanout.has(channel):
+            self._sender.offer((channel, note.target_id), counts_data(note.target_type, note.target_id, note.up,
+                                                                      note.down))
+
+    def on_leaderboard(self, note: LeaderboardChanged) -> None:
+        channel = str(ChannelName.leaderboard(note.period))
+        if self._top20 is not None and self._fanout.has(channel):
+            self._sender.offer((channel, ""), None)
 
     async def leaderboard(self, period: str) -> list[dict[str, Any]] | None:
         """The top 20 for a subscribe snapshot; ``None`` when no loader is wired."""
@@ -153,10 +138,10 @@ class StateChannels:
         channel = key[0]
         now = datetime.now(UTC)
         if value is not None:
-            frame = encode_event(channel, None, "counts", encode_json(value), now)
+            frame = EventFrame(channel, None, "counts", encode_json(value), now)
         else:
-            period = channel.partition(":")[2]
+            period = parse_channel(channel).key or ""
             top = await self.leaderboard(period)
             data = {"period": period, "items": top}
-            frame = encode_event(channel, None, "leaderboard.changed", encode_json(data), now)
-        self._fanout.broadcast(channel, frame.decode())
+            frame = EventFrame(channel, None, "leaderboard.changed", encode_json(data), now)
+        self._fanout.broadcast(channel, frame)

@@ -12,16 +12,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from channels.access import ChannelFacts, decide_subscribe
-from channels.frames import encode_reply_ok, encode_reset
+from channels.frames import EventFrame, OutFrame, encode_reply_ok, encode_reset
 from channels.limits import ProtocolLimits
 from channels.names import ChannelKind, ChannelName, parse_channel
 from channels.presence import Meta
 from channels.resume import Replay, Reset, ResumeDecision, decide_resume
 from channels.sequencing import NeedsFill, Subscription
-from hub.realtime.durable import DbEventLog, ObservedFanout
+from hub.realtime.event_log import DbEventLog
 from hub.realtime.extension import RoomExtension
 from hub.realtime.facts import FactsLookup
-from hub.realtime.fanout import Subscriber
+from hub.realtime.fanout import Fanout, Subscriber
 from hub.realtime.listener import Listener
 from hub.realtime.peers import Peer
 from hub.realtime.presence_store import Presence
@@ -36,7 +36,7 @@ log = logging.getLogger("hub.realtime")
 
 
 class Subscriptions:
-    def __init__(self, services: Services, limits: ProtocolLimits, facts: FactsLookup, fanout: ObservedFanout,
+    def __init__(self, services: Services, limits: ProtocolLimits, facts: FactsLookup, fanout: Fanout,
                  log: DbEventLog, listener: Listener, presence: Presence, state: StateChannels) -> None:
         self.services = services
         self.limits = limits
@@ -61,7 +61,7 @@ class Subscriptions:
         channel = str(name)
         facts = await self.facts.lookup(name, peer.caller(), budgeted=True)
         decide_subscribe(name, viewer, facts)
-        seq: Subscription[str] | None = (
+        seq: Subscription[EventFrame] | None = (
             Subscription(max_buffer=self.limits.replay_buffer_frames) if name.is_durable else None
         )
         full_view = viewer.is_admin
@@ -72,8 +72,8 @@ class Subscriptions:
         try:
             if seq is None:
                 snapshot = await self._snapshot(name)
-                peer.outbox.push(encode_reply_ok(frame_id, {"channel": channel, "seq": None,
-                                                            "snapshot": snapshot}).decode())
+                peer.outbox.push(OutFrame(encode_reply_ok(frame_id, {"channel": channel, "seq": None,
+                                                                     "snapshot": snapshot})))
                 sub.ready = True
                 return
             # A live start on a channel the listener already passes on needs no log read (connection storms).
@@ -86,7 +86,7 @@ class Subscriptions:
                 room = self.rooms.get(name.kind)
                 if room is not None:
                     await room.joined(name, viewer.user_id, facts)
-            peer.outbox.push(encode_reply_ok(frame_id, result).decode())
+            peer.outbox.push(OutFrame(encode_reply_ok(frame_id, result)))
             sub.ready = True
         except BaseException:
             await self.unsubscribe(peer, name)
@@ -102,13 +102,13 @@ class Subscriptions:
             log.warning("replay of %s failed, retrying: %s", channel, exc or type(exc).__name__)
             self.fanout.fill_later(sub, fill)
 
-    def _position(self, sub: Subscriber, seq: Subscription[str], decision: ResumeDecision,
+    def _position(self, sub: Subscriber, seq: Subscription[EventFrame], decision: ResumeDecision,
                   head: int) -> NeedsFill | None:
         """Start a replied durable subscription where `decision` says; the log read still to do."""
         if isinstance(decision, Replay) and decision.through > decision.after:
             return NeedsFill(decision.after, decision.through)
         if isinstance(decision, Reset):
-            sub.outbox.push(encode_reset(sub.channel, head, decision.reason).decode())
+            sub.outbox.push(OutFrame(encode_reset(sub.channel, head, decision.reason)))
         step = seq.finish_replay([], after=decision.after if isinstance(decision, Replay) else head)
         for frame in step.frames:
             sub.outbox.push(frame)

@@ -42,7 +42,7 @@ from litestar.types.asgi_types import WebSocketAcceptEvent, WebSocketCloseEvent,
 
 from channels.connection import Action, Close, Connection, ConnState, SendFrame
 from channels.errors import CloseCode, InternalError, ProtocolError, TokenExpired, Unauthorized
-from channels.frames import Auth, ClientFrame, Publish, Subscribe, Unsubscribe, encode_reply_ok
+from channels.frames import Auth, ClientFrame, OutFrame, Publish, Subscribe, Unsubscribe, encode_reply_ok
 from hub import errors as api_errors
 from hub.realtime.admission import admit, cool_off
 from hub.realtime.fanout import Outbox, Subscriber
@@ -199,16 +199,16 @@ class WsSession:
 
     # --- reading and writing -----------------------------------------------------------
 
-    async def _send_frame(self, frame: str) -> None:
+    async def _send_frame(self, frame: OutFrame) -> None:
         wire = self._wire
-        if wire is None or not wire(self.realtime.wire_frames(frame)):
-            await self._send(WebSocketSendEvent(type="websocket.send", text=frame, bytes=None))
+        if wire is None or not wire(frame.wire):
+            await self._send(WebSocketSendEvent(type="websocket.send", text=frame.text, bytes=None))
         self.services.metrics.frames_out.inc()
 
-    async def _send_frames(self, frames: list[str]) -> None:
+    async def _send_frames(self, frames: list[OutFrame]) -> None:
         """Several queued frames in one socket write (only offered when the server takes ready-made frames)."""
         assert self._wire is not None
-        if self._wire(b"".join(map(self.realtime.wire_frames, frames))):
+        if self._wire(b"".join([frame.wire for frame in frames])):
             self.services.metrics.frames_out.inc(len(frames))
             return
         for frame in frames:
@@ -248,7 +248,7 @@ class WsSession:
     def _apply(self, actions: list[Action]) -> None:
         for action in actions:
             if isinstance(action, SendFrame):
-                self.outbox.push(action.data.decode())
+                self.outbox.push(OutFrame(action.data))
             elif isinstance(action, Close):
                 self.request_close(int(action.code), action.reason, flush=True)
 
@@ -282,7 +282,7 @@ class WsSession:
 
     def _reply(self, frame_id: int | None, result: dict[str, object]) -> None:
         if frame_id is not None:
-            self.outbox.push(encode_reply_ok(frame_id, result).decode())
+            self.outbox.push(OutFrame(encode_reply_ok(frame_id, result)))
 
     async def _auth(self, frame: Auth) -> None:
         try:

@@ -14,9 +14,10 @@ connections (docs/benchmarks.md, "Where idle memory goes"):
   the connection's life although nothing reads them after the handshake: they are emptied once it completes.
 
 And one thing is added: on a connection with no negotiated extension (no compression) the app finds
-``write_wire`` under the ``hub.wire`` scope extension and writes frames that :class:`WireFrames` encoded once
-for every subscriber, instead of each ``websocket.send`` framing the same text again (docs/benchmarks.md, "The
-hot path"). Anything it cannot write at once (paused transport, closing) goes through ``send`` as usual.
+``write_wire`` under the ``hub.wire`` scope extension and writes each frame's wire bytes, which the frame
+object (:class:`channels.frames.OutFrame`) builds once for every subscriber, instead of each
+``websocket.send`` framing the same text again (docs/benchmarks.md, "The hot path"). Anything it cannot
+write at once (paused transport, closing) goes through ``send`` as usual.
 
 uvicorn's internals are what this subclass relies on (the ``queue`` and ``writable`` attributes and their
 ``put_nowait``/``get``/``empty`` and ``set``/``clear``/``wait`` methods, ``request``/``response``), so the
@@ -30,25 +31,16 @@ from typing import Any
 
 from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 from websockets.protocol import State
 
-__all__ = ["UVICORN_WS", "WIRE_EXTENSION", "WIRE_FRAME_KEPT_MAX", "IdleLeanProtocol", "ReceiveQueue", "WireFrames",
-           "WritableFlag"]
+__all__ = ["UVICORN_WS", "WIRE_EXTENSION", "IdleLeanProtocol", "ReceiveQueue", "WritableFlag"]
 
 # uvicorn's `ws` setting (`--ws`) that selects this protocol.
 UVICORN_WS = "hub.realtime.ws_protocol:IdleLeanProtocol"
 
 # The ASGI scope extension under which this protocol offers `IdleLeanProtocol.write_wire` to the app.
 WIRE_EXTENSION = "hub.wire"
-
-# Text frames kept encoded for the wire by `WireFrames`: a fan-out sends each frame to every subscriber, at once
-# or from their backlogs (up to the send queue's 1,024 frames behind), so about a queue's worth.
-WIRE_FRAMES_KEPT = 1024
-# Longer frames (a large room's presence list, a snapshot: one connection's reply) are encoded but not kept,
-# which also bounds the memory above at ≈ 1,024 × 2 × 4 KiB.
-WIRE_FRAME_KEPT_MAX = 4096
 
 
 class ReceiveQueue:
@@ -128,31 +120,6 @@ class WritableFlag:
                     if not self._waiters:
                         self._waiters = None
         return True
-
-
-class WireFrames:
-    """Text frames as they go on the wire (unmasked, uncompressed): encoded once per event, not per subscriber.
-
-    Keyed by the frame's text: the fan-out hands the very same ``str`` to every subscriber, whose hash Python
-    keeps, so a repeat costs one dict lookup. The oldest entry goes when ``kept`` are held; frames longer than
-    ``WIRE_FRAME_KEPT_MAX`` characters are not kept.
-    """
-
-    __slots__ = ("_frames", "_kept")
-
-    def __init__(self, kept: int = WIRE_FRAMES_KEPT) -> None:
-        self._frames: dict[str, bytes] = {}
-        self._kept = kept
-
-    def __call__(self, text: str) -> bytes:
-        data = self._frames.get(text)
-        if data is None:
-            data = Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
-            if len(text) <= WIRE_FRAME_KEPT_MAX:
-                if len(self._frames) >= self._kept:
-                    del self._frames[next(iter(self._frames))]
-                self._frames[text] = data
-        return data
 
 
 class IdleLeanProtocol(WebSocketsSansIOProtocol):

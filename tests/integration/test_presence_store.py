@@ -10,6 +10,7 @@ import msgspec
 import pytest
 import redis.asyncio as aioredis
 
+from channels.frames import OutFrame
 from channels.presence import Meta
 from hub.realtime.brokers import RedisBroker
 from hub.realtime.fanout import Fanout, LogRow, Outbox, Subscriber
@@ -123,8 +124,8 @@ async def test_a_join_on_one_instance_reaches_a_subscriber_on_another_as_a_prese
         frames: list[str] = []
         arrived = asyncio.Event()
 
-        async def receive(frame: str) -> None:
-            frames.append(frame)
+        async def receive(frame: OutFrame) -> None:
+            frames.append(frame.text)
             arrived.set()
 
         outbox.attach(receive, lambda: None)  # every send completes at once: no writer is ever needed

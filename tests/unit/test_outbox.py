@@ -6,7 +6,12 @@ import asyncio
 
 import pytest
 
-from hub.realtime.fanout import WRITE_BATCH, WRITE_BATCH_CHARS, Outbox
+from channels.frames import OutFrame
+from hub.realtime.fanout import WRITE_BATCH, WRITE_BATCH_BYTES, Outbox
+
+
+def out(text: str) -> OutFrame:
+    return OutFrame(text.encode())
 
 
 class Socket:
@@ -17,12 +22,12 @@ class Socket:
         self.gate: asyncio.Event | None = None
         self.fail_with: Exception | None = None
 
-    async def send(self, frame: str) -> None:
+    async def send(self, frame: OutFrame) -> None:
         if self.fail_with is not None:
             raise self.fail_with
         if self.gate is not None:
             await self.gate.wait()
-        self.sent.append(frame)
+        self.sent.append(frame.text)
 
     def block(self) -> None:
         self.gate = asyncio.Event()
@@ -57,8 +62,8 @@ def attached(limit: int = 8) -> tuple[Outbox, Socket, Writers, list[str]]:
 
 async def test_a_frame_pushed_to_an_idle_outbox_is_sent_inside_push_without_a_writer() -> None:
     outbox, socket, writers, _ = attached()
-    outbox.push("a")
-    outbox.push("b")
+    outbox.push(out("a"))
+    outbox.push(out("b"))
     assert socket.sent == ["a", "b"]
     assert writers.tasks == [] and not outbox.writing
 
@@ -66,22 +71,22 @@ async def test_a_frame_pushed_to_an_idle_outbox_is_sent_inside_push_without_a_wr
 async def test_a_send_that_waits_starts_one_writer_which_keeps_order_and_then_stops() -> None:
     outbox, socket, writers, _ = attached()
     socket.block()
-    outbox.push("a")  # begun by hand, has to wait
-    outbox.push("b")
-    outbox.push("c")
+    outbox.push(out("a"))  # begun by hand, has to wait
+    outbox.push(out("b"))
+    outbox.push(out("c"))
     assert socket.sent == [] and len(writers.tasks) == 1 and outbox.writing
     socket.release()
     await writers.finished()
     assert socket.sent == ["a", "b", "c"]
     assert not outbox.writing and len(outbox) == 0
-    outbox.push("d")  # idle again: direct
+    outbox.push(out("d"))  # idle again: direct
     assert socket.sent[-1] == "d" and len(writers.tasks) == 1
 
 
 async def test_frames_queued_without_direct_send_are_drained_by_a_writer_in_order() -> None:
     outbox, socket, writers, _ = attached()
     for frame in ("a", "b", "c"):
-        outbox.push(frame, direct=False)
+        outbox.push(out(frame), direct=False)
     assert socket.sent == [] and len(writers.tasks) == 1
     await writers.finished()
     assert socket.sent == ["a", "b", "c"] and not outbox.writing
@@ -91,7 +96,7 @@ async def test_a_full_queue_drops_everything_closes_and_reports_the_overflow_onc
     outbox, socket, writers, overflows = attached(limit=3)
     socket.block()
     for n in range(10):
-        outbox.push(str(n))
+        outbox.push(out(str(n)))
     assert overflows == ["overflow"]
     assert outbox.closed and outbox.overflowed and len(outbox) == 0
     socket.release()
@@ -102,7 +107,7 @@ async def test_a_full_queue_drops_everything_closes_and_reports_the_overflow_onc
 async def test_a_failed_send_is_raised_by_the_writer() -> None:
     outbox, socket, writers, _ = attached()
     socket.fail_with = ConnectionResetError("gone")
-    outbox.push("a")
+    outbox.push(out("a"))
     with pytest.raises(ConnectionResetError):
         await writers.finished()
 
@@ -110,15 +115,15 @@ async def test_a_failed_send_is_raised_by_the_writer() -> None:
 async def test_a_replay_waits_for_room_instead_of_overflowing() -> None:
     outbox, socket, writers, overflows = attached(limit=4)
     socket.block()
-    outbox.push("live-0")
+    outbox.push(out("live-0"))
     for n in range(1, 4):
-        outbox.push(f"live-{n}")
+        outbox.push(out(f"live-{n}"))
     waiting = asyncio.create_task(outbox.wait_room(4))
     await asyncio.sleep(0)
     assert not waiting.done()
     socket.release()
     await asyncio.wait_for(waiting, 1)
-    outbox.push_replay(f"replay-{n}" for n in range(4))
+    outbox.push_replay(out(f"replay-{n}") for n in range(4))
     await writers.finished()  # the replay started a second writer when the first had stopped, or fed the first
     assert overflows == []
     assert socket.sent == [f"live-{n}" for n in range(4)] + [f"replay-{n}" for n in range(4)]
@@ -127,18 +132,18 @@ async def test_a_replay_waits_for_room_instead_of_overflowing() -> None:
 async def test_close_lets_the_writer_send_what_is_queued_and_abort_drops_it() -> None:
     outbox, socket, writers, _ = attached()
     socket.block()
-    outbox.push("a")
-    outbox.push("b")
+    outbox.push(out("a"))
+    outbox.push(out("b"))
     outbox.close()
-    outbox.push("after close")
+    outbox.push(out("after close"))
     socket.release()
     await writers.finished()
     assert socket.sent == ["a", "b"]
 
     outbox, socket, writers, _ = attached()
     socket.block()
-    outbox.push("a")
-    outbox.push("b")
+    outbox.push(out("a"))
+    outbox.push(out("b"))
     outbox.abort()
     socket.release()
     await writers.finished()
@@ -150,8 +155,8 @@ def batching(limit: int) -> tuple[Outbox, Socket, Writers, list[list[str]]]:
     outbox, socket, writers, _ = attached(limit)
     batches: list[list[str]] = []
 
-    async def send_batch(frames: list[str]) -> None:
-        batches.append(frames)
+    async def send_batch(frames: list[OutFrame]) -> None:
+        batches.append([frame.text for frame in frames])
 
     outbox.attach(socket.send, writers.start, send_batch)
     return outbox, socket, writers, batches
@@ -161,7 +166,7 @@ async def test_a_backlog_goes_to_the_batch_send_in_order_in_chunks_of_at_most_wr
     outbox, socket, writers, batches = batching(limit=1000)
     frames = [str(n) for n in range(WRITE_BATCH * 2 + 5)]
     for frame in frames:
-        outbox.push(frame, direct=False)
+        outbox.push(out(frame), direct=False)
     await writers.finished()
     assert [frame for batch in batches for frame in batch] == frames
     assert max(map(len, batches)) == WRITE_BATCH and socket.sent == []
@@ -169,9 +174,9 @@ async def test_a_backlog_goes_to_the_batch_send_in_order_in_chunks_of_at_most_wr
 
 async def test_a_batch_also_stops_at_its_size_cap_but_always_takes_one_frame() -> None:
     outbox, socket, writers, batches = batching(limit=100)
-    big = "x" * (WRITE_BATCH_CHARS // 3 + 1)
-    huge = "y" * (WRITE_BATCH_CHARS + 1)
+    big = "x" * (WRITE_BATCH_BYTES // 3 + 1)
+    huge = "y" * (WRITE_BATCH_BYTES + 1)
     for frame in (big, big, big, huge, "a"):
-        outbox.push(frame, direct=False)
+        outbox.push(out(frame), direct=False)
     await writers.finished()
     assert [len(batch) for batch in batches] == [2, 1, 1] and socket.sent == ["a"]

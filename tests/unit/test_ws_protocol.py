@@ -8,7 +8,7 @@ from typing import Any, cast
 import pytest
 from uvicorn._types import ASGIReceiveEvent
 
-from hub.realtime.ws_protocol import WIRE_FRAME_KEPT_MAX, ReceiveQueue, WireFrames, WritableFlag
+from hub.realtime.ws_protocol import ReceiveQueue, WritableFlag
 
 
 def message(n: int) -> ASGIReceiveEvent:
@@ -66,37 +66,6 @@ async def test_writable_flag_blocks_waiters_while_cleared_and_releases_them_all_
     flag.set()
     assert await asyncio.wait_for(asyncio.gather(*waiters), 1) == [True, True, True]
     assert held(flag) == []
-
-
-@pytest.mark.parametrize("size", [0, 125, 126, 65_535, 65_536])
-def test_wire_frames_are_single_unmasked_text_frames_with_the_text_as_payload(size: int) -> None:
-    text = "é" * (size // 2) + "x" * (size % 2)
-    payload = text.encode()
-    data = WireFrames()(text)
-    assert data[0] == 0x81  # FIN + text opcode, no RSV bits (nothing compressed)
-    length, offset = data[1], 2
-    assert not length & 0x80  # a server never masks
-    if length == 126:
-        length, offset = int.from_bytes(data[2:4], "big"), 4
-    elif length == 127:
-        length, offset = int.from_bytes(data[2:10], "big"), 10
-    assert length == len(payload) and data[offset:] == payload
-
-
-def test_wire_frames_encode_a_text_once_and_forget_the_oldest_beyond_their_size() -> None:
-    frames = WireFrames(kept=2)
-    first = frames("a")
-    assert frames("a") is first
-    frames("b")
-    frames("c")
-    assert frames("a") is not first and frames("a") == first
-
-
-def test_wire_frames_encode_but_do_not_keep_a_frame_longer_than_the_cap() -> None:
-    frames = WireFrames()
-    long = "x" * (WIRE_FRAME_KEPT_MAX + 1)
-    first = frames(long)
-    assert frames(long) == first and frames(long) is not first
 
 
 async def test_a_cancelled_wait_on_the_writable_flag_leaves_nothing_behind() -> None:

@@ -1,7 +1,10 @@
+from collections.abc import Callable
+from uuid import UUID
+
 import pytest
 
 from channels.errors import UnknownChannel
-from channels.names import ChannelKind, ChannelName, parse_channel
+from channels.names import ChannelKind, ChannelName, LeaderboardPeriod, parse_channel
 
 U = "6f1c2a3b-0000-4000-8000-00000000abcd"
 
@@ -69,3 +72,31 @@ def test_kind_properties_follow_the_channel_table() -> None:
     assert state == {ChannelKind.VOTES, ChannelKind.LEADERBOARD}
     assert [k for k in ChannelKind if k.has_presence] == [ChannelKind.SESSION]
     assert parse_channel(f"session:{U}").has_presence
+
+
+V = "0a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
+
+
+@pytest.mark.parametrize(("built", "text"), [
+    (ChannelName.feed(), "feed"),
+    (ChannelName.thread(UUID(U)), f"thread:{U}"),
+    (ChannelName.votes(U), f"votes:{U}"),
+    (ChannelName.session(UUID(V)), f"session:{V}"),
+    (ChannelName.user(V.upper()), f"user:{V}"),
+    (ChannelName.leaderboard("weekly"), "leaderboard:weekly"),
+    (ChannelName.leaderboard(LeaderboardPeriod.ALL_TIME), "leaderboard:all_time"),
+])
+def test_constructors_build_the_canonical_name_parse_channel_reads_back(built: ChannelName, text: str) -> None:
+    assert str(built) == text
+    assert parse_channel(str(built)) == built
+
+
+@pytest.mark.parametrize("build", [
+    lambda: ChannelName.thread("not-a-uuid"),
+    lambda: ChannelName.user(f"{U}\n"),
+    lambda: ChannelName.session(""),
+    lambda: ChannelName.leaderboard("hourly"),
+])
+def test_constructors_refuse_what_is_not_a_channel_key(build: Callable[[], ChannelName]) -> None:
+    with pytest.raises(ValueError):
+        build()
