@@ -13,8 +13,22 @@ from collections.abc import Mapping
 from enum import IntEnum
 from typing import Any, ClassVar
 
-from channels import codes
-from channels.codes import ErrorCode
+from channels.codes import (
+    ALREADY_SUBSCRIBED,
+    BAD_FRAME,
+    EVENT_NOT_ALLOWED,
+    FORBIDDEN,
+    INTERNAL,
+    NOT_FOUND,
+    NOT_SUBSCRIBED,
+    RATE_LIMITED,
+    SESSION_NOT_LIVE,
+    TOKEN_EXPIRED,
+    TOO_MANY_SUBSCRIPTIONS,
+    UNAUTHORIZED,
+    UNKNOWN_CHANNEL,
+    ErrorCode,
+)
 
 __all__ = [
     "AlreadySubscribed",
@@ -51,7 +65,7 @@ class CloseCode(IntEnum):
 
 class ProtocolError(Exception):
     """Base of every client-visible error. Each subclass names its registry entry
-    (``class Forbidden(ProtocolError, entry=codes.FORBIDDEN)``), which fixes ``code``
+    (``class Forbidden(ProtocolError, entry=FORBIDDEN)``), which fixes ``code``
     and ``default_message``; a subclass without one keeps its parent's. The base
     itself is ``internal``."""
 
@@ -81,10 +95,10 @@ class ProtocolError(Exception):
         )
 
 
-ProtocolError._take(codes.INTERNAL)
+ProtocolError._take(INTERNAL)
 
 
-class FrameError(ProtocolError, entry=codes.BAD_FRAME):
+class FrameError(ProtocolError, entry=BAD_FRAME):
     """``bad_frame``: unparseable or invalid frame; ``details`` say where.
 
     ``frame_id`` is the client's ``id`` when it could still be read from the bad
@@ -102,43 +116,43 @@ class FrameError(ProtocolError, entry=codes.BAD_FRAME):
         self.frame_id = frame_id
 
 
-class Unauthorized(ProtocolError, entry=codes.UNAUTHORIZED):
+class Unauthorized(ProtocolError, entry=UNAUTHORIZED):
     pass
 
 
-class TokenExpired(ProtocolError, entry=codes.TOKEN_EXPIRED):
+class TokenExpired(ProtocolError, entry=TOKEN_EXPIRED):
     pass
 
 
-class Forbidden(ProtocolError, entry=codes.FORBIDDEN):
+class Forbidden(ProtocolError, entry=FORBIDDEN):
     pass
 
 
-class NotFound(ProtocolError, entry=codes.NOT_FOUND):
+class NotFound(ProtocolError, entry=NOT_FOUND):
     pass
 
 
-class UnknownChannel(ProtocolError, entry=codes.UNKNOWN_CHANNEL):
+class UnknownChannel(ProtocolError, entry=UNKNOWN_CHANNEL):
     pass
 
 
-class AlreadySubscribed(ProtocolError, entry=codes.ALREADY_SUBSCRIBED):
+class AlreadySubscribed(ProtocolError, entry=ALREADY_SUBSCRIBED):
     pass
 
 
-class NotSubscribed(ProtocolError, entry=codes.NOT_SUBSCRIBED):
+class NotSubscribed(ProtocolError, entry=NOT_SUBSCRIBED):
     pass
 
 
-class EventNotAllowed(ProtocolError, entry=codes.EVENT_NOT_ALLOWED):
+class EventNotAllowed(ProtocolError, entry=EVENT_NOT_ALLOWED):
     pass
 
 
-class SessionNotLive(ProtocolError, entry=codes.SESSION_NOT_LIVE):
+class SessionNotLive(ProtocolError, entry=SESSION_NOT_LIVE):
     pass
 
 
-class RateLimited(ProtocolError, entry=codes.RATE_LIMITED):
+class RateLimited(ProtocolError, entry=RATE_LIMITED):
     """``rate_limited``; ``details.retry_after`` is in seconds."""
 
     def __init__(self, retry_after: float, message: str | None = None) -> None:
@@ -152,11 +166,11 @@ class LookupBudgetSpent(RateLimited):
     all instances): unlike a publish over its per-channel rate, a strike."""
 
 
-class TooManySubscriptions(ProtocolError, entry=codes.TOO_MANY_SUBSCRIPTIONS):
+class TooManySubscriptions(ProtocolError, entry=TOO_MANY_SUBSCRIPTIONS):
     pass
 
 
-class InternalError(ProtocolError, entry=codes.INTERNAL):
+class InternalError(ProtocolError, entry=INTERNAL):
     """``internal``: never carries the underlying exception's text."""
 
 
