@@ -7,14 +7,13 @@ answers a REST request; one with no ``message`` never travels on the websocket. 
 same table, and a test keeps the two equal.
 
 Pure data (no imports beyond the standard library): the pure ``channels`` package and ``hub`` both read it.
+Public: ``ErrorCode``, ``REGISTRY`` and one upper-case constant per code.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-
-__all__ = ["REGISTRY", "ErrorCode"]
 
 
 @dataclass(frozen=True, slots=True)
