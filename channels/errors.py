@@ -1,9 +1,9 @@
 """The realtime layer's one error tree, and the websocket close codes.
 
-Every error a client can see is a :class:`ProtocolError` with a stable ``code``
-from the protocol's list. Its ``message`` is for humans and its ``details`` are
-JSON-safe; neither ever carries a stack trace. ``http_status`` lets the REST
-history route reuse the same errors.
+Every error a client can see is a :class:`ProtocolError` whose stable ``code``
+and default ``message`` come from its entry in :mod:`channels.codes`, the one
+registry the REST errors read too. Its ``message`` is for humans and its
+``details`` are JSON-safe; neither ever carries a stack trace.
 """
 
 from __future__ import annotations
@@ -12,6 +12,23 @@ import math
 from collections.abc import Mapping
 from enum import IntEnum
 from typing import Any, ClassVar
+
+from channels.codes import (
+    ALREADY_SUBSCRIBED,
+    BAD_FRAME,
+    EVENT_NOT_ALLOWED,
+    FORBIDDEN,
+    INTERNAL,
+    NOT_FOUND,
+    NOT_SUBSCRIBED,
+    RATE_LIMITED,
+    SESSION_NOT_LIVE,
+    TOKEN_EXPIRED,
+    TOO_MANY_SUBSCRIPTIONS,
+    UNAUTHORIZED,
+    UNKNOWN_CHANNEL,
+    ErrorCode,
+)
 
 __all__ = [
     "AlreadySubscribed",
@@ -47,11 +64,25 @@ class CloseCode(IntEnum):
 
 
 class ProtocolError(Exception):
-    """Base of every client-visible error. Subclasses fix ``code`` and ``http_status``."""
+    """Base of every client-visible error. Each subclass names its registry entry
+    (``class Forbidden(ProtocolError, entry=FORBIDDEN)``), which fixes ``code``
+    and ``default_message``; a subclass without one keeps its parent's. The base
+    itself is ``internal``."""
 
-    code: ClassVar[str] = "internal"
-    http_status: ClassVar[int] = 500
-    default_message: ClassVar[str] = "internal error"
+    entry: ClassVar[ErrorCode]
+    code: ClassVar[str]
+    default_message: ClassVar[str]
+
+    def __init_subclass__(cls, /, entry: ErrorCode | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if entry is not None:
+            cls._take(entry)
+
+    @classmethod
+    def _take(cls, entry: ErrorCode) -> None:
+        if entry.message is None:
+            raise TypeError(f"{entry.code!r} is not a websocket error code")
+        cls.entry, cls.code, cls.default_message = entry, entry.code, entry.message
 
     def __init__(self, message: str | None = None, details: Mapping[str, Any] | None = None) -> None:
         self.message = message if message is not None else self.default_message
@@ -64,16 +95,15 @@ class ProtocolError(Exception):
         )
 
 
-class FrameError(ProtocolError):
+ProtocolError._take(INTERNAL)
+
+
+class FrameError(ProtocolError, entry=BAD_FRAME):
     """``bad_frame``: unparseable or invalid frame; ``details`` say where.
 
     ``frame_id`` is the client's ``id`` when it could still be read from the bad
     frame, so the server can answer with a ``reply`` instead of an ``error``.
     """
-
-    code = "bad_frame"
-    http_status = 400
-    default_message = "invalid frame"
 
     def __init__(
         self,
@@ -86,66 +116,44 @@ class FrameError(ProtocolError):
         self.frame_id = frame_id
 
 
-class Unauthorized(ProtocolError):
-    code = "unauthorized"
-    http_status = 401
-    default_message = "not authenticated"
+class Unauthorized(ProtocolError, entry=UNAUTHORIZED):
+    pass
 
 
-class TokenExpired(ProtocolError):
-    code = "token_expired"
-    http_status = 401
-    default_message = "token expired"
+class TokenExpired(ProtocolError, entry=TOKEN_EXPIRED):
+    pass
 
 
-class Forbidden(ProtocolError):
-    code = "forbidden"
-    http_status = 403
-    default_message = "forbidden"
+class Forbidden(ProtocolError, entry=FORBIDDEN):
+    pass
 
 
-class NotFound(ProtocolError):
-    code = "not_found"
-    http_status = 404
-    default_message = "not found"
+class NotFound(ProtocolError, entry=NOT_FOUND):
+    pass
 
 
-class UnknownChannel(ProtocolError):
-    code = "unknown_channel"
-    http_status = 400
-    default_message = "malformed channel name"
+class UnknownChannel(ProtocolError, entry=UNKNOWN_CHANNEL):
+    pass
 
 
-class AlreadySubscribed(ProtocolError):
-    code = "already_subscribed"
-    http_status = 409
-    default_message = "already subscribed"
+class AlreadySubscribed(ProtocolError, entry=ALREADY_SUBSCRIBED):
+    pass
 
 
-class NotSubscribed(ProtocolError):
-    code = "not_subscribed"
-    http_status = 409
-    default_message = "not subscribed"
+class NotSubscribed(ProtocolError, entry=NOT_SUBSCRIBED):
+    pass
 
 
-class EventNotAllowed(ProtocolError):
-    code = "event_not_allowed"
-    http_status = 403
-    default_message = "event not allowed on this channel"
+class EventNotAllowed(ProtocolError, entry=EVENT_NOT_ALLOWED):
+    pass
 
 
-class SessionNotLive(ProtocolError):
-    code = "session_not_live"
-    http_status = 409
-    default_message = "session is not live"
+class SessionNotLive(ProtocolError, entry=SESSION_NOT_LIVE):
+    pass
 
 
-class RateLimited(ProtocolError):
+class RateLimited(ProtocolError, entry=RATE_LIMITED):
     """``rate_limited``; ``details.retry_after`` is in seconds."""
-
-    code = "rate_limited"
-    http_status = 429
-    default_message = "rate limited"
 
     def __init__(self, retry_after: float, message: str | None = None) -> None:
         # Rounded up to milliseconds: a client waiting exactly this long succeeds.
@@ -158,18 +166,12 @@ class LookupBudgetSpent(RateLimited):
     all instances): unlike a publish over its per-channel rate, a strike."""
 
 
-class TooManySubscriptions(ProtocolError):
-    code = "too_many_subscriptions"
-    http_status = 429
-    default_message = "too many subscriptions"
+class TooManySubscriptions(ProtocolError, entry=TOO_MANY_SUBSCRIPTIONS):
+    pass
 
 
-class InternalError(ProtocolError):
+class InternalError(ProtocolError, entry=INTERNAL):
     """``internal``: never carries the underlying exception's text."""
-
-    code = "internal"
-    http_status = 500
-    default_message = "internal error"
 
 
 _BY_CODE: dict[str, type[ProtocolError]] = {

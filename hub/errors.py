@@ -1,17 +1,34 @@
 """The REST error tree: every failure a client can see, with its HTTP status and stable `code`.
 
-Handlers in `hub.problems` turn these (and Litestar's own errors) into RFC 9457 problem details.
+Each class names its entry in `channels.codes`, the one registry of codes the websocket errors read too;
+the entry gives the status, code and title. Handlers in `hub.problems` turn these (and Litestar's own
+errors) into RFC 9457 problem details.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from channels import codes
+from channels.codes import ErrorCode
+
 
 class ApiError(Exception):
-    status: ClassVar[int] = 400
-    code: ClassVar[str] = "bad_request"
-    title: ClassVar[str] = "Bad request"
+    """Base of the REST errors: `class NotFound(ApiError, entry=codes.NOT_FOUND)`; a subclass without an
+    entry keeps its parent's."""
+
+    entry: ClassVar[ErrorCode]
+    status: ClassVar[int]
+    code: ClassVar[str]
+    title: ClassVar[str]
+
+    def __init_subclass__(cls, /, entry: ErrorCode | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if entry is None:
+            return
+        if entry.status is None or entry.title is None:
+            raise TypeError(f"{entry.code!r} is not a REST error code")
+        cls.entry, cls.status, cls.code, cls.title = entry, entry.status, entry.code, entry.title
 
     def __init__(self, detail: str | None = None, *, extra: dict[str, Any] | None = None,
                  headers: dict[str, str] | None = None) -> None:
@@ -21,146 +38,148 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-class BadJson(ApiError):
-    status, code, title = 400, "bad_json", "Request body is not valid JSON"
+class BadJson(ApiError, entry=codes.BAD_JSON):
+    pass
 
 
-class ValidationFailed(ApiError):
-    status, code, title = 422, "validation_failed", "Validation failed"
-
+class ValidationFailed(ApiError, entry=codes.VALIDATION_FAILED):
     def __init__(self, errors: dict[str, str], detail: str | None = None) -> None:
         super().__init__(detail or "; ".join(f"{k}: {v}" for k, v in errors.items()),
                          extra={"errors": errors})
 
 
-class Unauthorized(ApiError):
-    status, code, title = 401, "unauthorized", "Authentication required"
+class Unauthorized(ApiError, entry=codes.UNAUTHORIZED):
+    pass
 
 
-class InvalidCredentials(ApiError):
-    status, code, title = 401, "invalid_credentials", "Email or password is wrong"
+class AccessTokenExpired(Unauthorized):
+    """An access token past its `exp`. Over REST the same 401 `unauthorized` as any bad token; the websocket
+    tells it apart by this type and answers `token_expired`."""
+
+    def __init__(self) -> None:
+        super().__init__("Token expired")
 
 
-class TokenReused(ApiError):
-    status, code, title = 401, "token_reused", "Refresh token was already used; the session is revoked"
+class InvalidCredentials(ApiError, entry=codes.INVALID_CREDENTIALS):
+    pass
 
 
-class PlanRequired(ApiError):
-    status, code, title = 402, "plan_required", "Your plan does not include this level"
+class TokenReused(ApiError, entry=codes.TOKEN_REUSED):
+    pass
 
 
-class Forbidden(ApiError):
-    status, code, title = 403, "forbidden", "Not allowed"
+class PlanRequired(ApiError, entry=codes.PLAN_REQUIRED):
+    pass
 
 
-class NotFound(ApiError):
-    status, code, title = 404, "not_found", "Not found"
+class Forbidden(ApiError, entry=codes.FORBIDDEN):
+    pass
 
 
-class Conflict(ApiError):
-    status, code, title = 409, "conflict", "Conflict"
+class NotFound(ApiError, entry=codes.NOT_FOUND):
+    pass
 
 
-class EmailTaken(Conflict):
-    code, title = "email_taken", "An account with this email exists"
+class Conflict(ApiError, entry=codes.CONFLICT):
+    pass
 
 
-class InvalidTransition(Conflict):
-    code, title = "invalid_transition", "That status change is not allowed"
+class EmailTaken(Conflict, entry=codes.EMAIL_TAKEN):
+    pass
 
 
-class PrerequisitesNotMet(Conflict):
-    code, title = "prerequisites_not_met", "Prerequisites are not met"
+class InvalidTransition(Conflict, entry=codes.INVALID_TRANSITION):
+    pass
 
 
-class SessionClosed(Conflict):
-    code, title = "session_closed", "The session does not accept registrations"
+class PrerequisitesNotMet(Conflict, entry=codes.PREREQUISITES_NOT_MET):
+    pass
 
 
-class AlreadyDone(Conflict):
-    code, title = "already_done", "This was already done"
+class SessionClosed(Conflict, entry=codes.SESSION_CLOSED):
+    pass
 
 
-class IdempotencyConflict(ApiError):
-    status, code, title = 422, "idempotency_key_reused", "Idempotency-Key was used for a different request"
+class AlreadyDone(Conflict, entry=codes.ALREADY_DONE):
+    pass
 
 
-class Locked(ApiError):
-    status, code, title = 423, "post_locked", "The post is locked"
+class IdempotencyConflict(ApiError, entry=codes.IDEMPOTENCY_KEY_REUSED):
+    pass
 
 
-class RateLimited(ApiError):
-    status, code, title = 429, "rate_limited", "Too many requests"
+class Locked(ApiError, entry=codes.POST_LOCKED):
+    pass
 
+
+class RateLimited(ApiError, entry=codes.RATE_LIMITED):
     def __init__(self, retry_after: float) -> None:
         seconds = max(1, int(retry_after + 0.999))
         super().__init__(f"Retry in {seconds} s", extra={"retry_after": seconds},
                          headers={"Retry-After": str(seconds)})
 
 
-class NotReady(ApiError):
-    status, code, title = 503, "not_ready", "Service not ready"
+class NotReady(ApiError, entry=codes.NOT_READY):
+    pass
 
 
-class BillingNotConfigured(ApiError):
-    status, code, title = 503, "billing_not_configured", "Billing is not configured on this hub"
+class BillingNotConfigured(ApiError, entry=codes.BILLING_NOT_CONFIGURED):
+    pass
 
 
-class BadSignature(ApiError):
-    status, code, title = 400, "bad_signature", "Webhook signature is invalid"
+class BadSignature(ApiError, entry=codes.BAD_SIGNATURE):
+    pass
 
 
-class CapacityBelowRegistered(Conflict):
-    code, title = "capacity_below_registered", "More participants are registered than the new capacity"
+class CapacityBelowRegistered(Conflict, entry=codes.CAPACITY_BELOW_REGISTERED):
+    pass
 
 
-class FeedbackNotAllowed(Conflict):
-    code, title = "feedback_not_allowed", "Feedback opens when the session has ended"
+class FeedbackNotAllowed(Conflict, entry=codes.FEEDBACK_NOT_ALLOWED):
+    pass
 
 
-class LessonExists(Conflict):
-    code, title = "lesson_exists", "A lesson already uses this level and gate"
+class LessonExists(Conflict, entry=codes.LESSON_EXISTS):
+    pass
 
 
-class LessonInUse(Conflict):
-    code, title = "lesson_in_use", "Learners have progress on this lesson; deactivate it instead"
+class LessonInUse(Conflict, entry=codes.LESSON_IN_USE):
+    pass
 
 
-class PlanExists(Conflict):
-    code, title = "plan_exists", "A plan with this Stripe price exists"
+class PlanExists(Conflict, entry=codes.PLAN_EXISTS):
+    pass
 
 
-class PlanUnavailable(Conflict):
-    code, title = "plan_unavailable", "This plan cannot be bought"
+class PlanUnavailable(Conflict, entry=codes.PLAN_UNAVAILABLE):
+    pass
 
 
-class NoCustomer(Conflict):
-    code, title = "no_customer", "No Stripe customer yet; start a checkout first"
+class NoCustomer(Conflict, entry=codes.NO_CUSTOMER):
+    pass
 
 
-class StripeUnavailable(ApiError):
-    status, code, title = 502, "stripe_unavailable", "Stripe could not complete the request; retry shortly"
+class StripeUnavailable(ApiError, entry=codes.STRIPE_UNAVAILABLE):
+    pass
 
 
-class UnknownChannel(ApiError):
-    status, code, title = 422, "unknown_channel", "Not a channel name"
+class UnknownChannel(ApiError, entry=codes.UNKNOWN_CHANNEL):
+    pass
 
 
-class HistoryExpired(Conflict):
-    code, title = "history_expired", "The channel log no longer reaches back that far; refetch its state"
-
+class HistoryExpired(Conflict, entry=codes.HISTORY_EXPIRED):
     def __init__(self, head: int, trimmed: int) -> None:
         super().__init__(f"Events up to {trimmed} were pruned; the head is {head}",
                          extra={"head": head, "trimmed_seq": trimmed})
 
 
-class AlreadyAttended(Conflict):
-    code, title = "already_attended", "You attended this session; the attendance cannot be cancelled"
+class AlreadyAttended(Conflict, entry=codes.ALREADY_ATTENDED):
+    pass
 
 
-class SubscriptionExists(Conflict):
-    code, title = "subscription_exists", "You already have a subscription; change it in the billing portal"
+class SubscriptionExists(Conflict, entry=codes.SUBSCRIPTION_EXISTS):
+    pass
 
 
-class BadEvent(ApiError):
-    status, code, title = 400, "bad_event", "The signed event is not one the hub can apply"
+class BadEvent(ApiError, entry=codes.BAD_EVENT):
+    pass

@@ -1,4 +1,7 @@
-"""RFC 9457 problem details for every failure, each with a stable `code`; never a stack trace."""
+"""RFC 9457 problem details for every failure, each with a stable `code`; never a stack trace.
+
+Every code and status comes from the registry in `channels.codes`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from channels import codes
+from channels.codes import ErrorCode
 from hub.errors import ApiError, RateLimited
 from persistence.db import DatabaseUnavailable, budget_retry_after
 
@@ -16,30 +21,29 @@ log = logging.getLogger("hub.errors")
 
 PROBLEM_JSON = "application/problem+json"
 
-_CODE_BY_STATUS = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "validation_failed",
-    429: "rate_limited",
-    503: "not_ready",
+# The generic code of each status Litestar's own `HTTPException`s carry.
+_CODE_BY_STATUS: dict[int, ErrorCode] = {
+    entry.status: entry
+    for entry in (codes.BAD_REQUEST, codes.UNAUTHORIZED, codes.FORBIDDEN, codes.NOT_FOUND, codes.METHOD_NOT_ALLOWED,
+                  codes.NOT_ACCEPTABLE, codes.CONFLICT, codes.PAYLOAD_TOO_LARGE, codes.UNSUPPORTED_MEDIA_TYPE,
+                  codes.VALIDATION_FAILED, codes.RATE_LIMITED, codes.NOT_READY)
+    if entry.status is not None
 }
 
 
-def problem(status: int, code: str, title: str, detail: str, *, extra: dict[str, Any] | None = None,
-            headers: dict[str, str] | None = None) -> Response[dict[str, Any]]:
+def problem(entry: ErrorCode, detail: str, *, status: int | None = None, title: str | None = None,
+            extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Response[dict[str, Any]]:
+    """The problem document of `entry`; `status` and `title` default to the entry's."""
+    status = status if status is not None else entry.status
+    title = title if title is not None else entry.title
+    if status is None or title is None:
+        raise ValueError(f"{entry.code!r} is not a REST error code")
     body: dict[str, Any] = {
-        "type": f"https://hub.example/problems/{code}",
+        "type": f"https://hub.example/problems/{entry.code}",
         "title": title,
         "status": status,
         "detail": detail,
-        "code": code,
+        "code": entry.code,
     }
     if extra:
         body.update(extra)
@@ -47,7 +51,7 @@ def problem(status: int, code: str, title: str, detail: str, *, extra: dict[str,
 
 
 def handle_api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[dict[str, Any]]:
-    return problem(exc.status, exc.code, exc.title, exc.detail, extra=exc.extra, headers=exc.headers)
+    return problem(exc.entry, exc.detail, extra=exc.extra, headers=exc.headers)
 
 
 def handle_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
@@ -57,22 +61,24 @@ def handle_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Re
             if isinstance(item, dict):
                 errors[str(item.get("key") or item.get("source") or "body")] = str(item.get("message"))
     detail = "; ".join(f"{k}: {v}" for k, v in errors.items()) or "Invalid request"
-    return problem(422, "validation_failed", "Validation failed", detail, extra={"errors": errors})
+    return problem(codes.VALIDATION_FAILED, detail, extra={"errors": errors})
 
 
 def handle_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     status = exc.status_code
     if status >= 500:
         log.error("http error %s: %s", status, exc.detail)
-        return problem(status, "internal", "Internal error", "The server could not complete the request")
-    code = _CODE_BY_STATUS.get(status, "bad_request")
-    return problem(status, code, code.replace("_", " ").capitalize(), str(exc.detail),
+        return problem(codes.INTERNAL, "The server could not complete the request", status=status)
+    entry = _CODE_BY_STATUS.get(status, codes.BAD_REQUEST)
+    # Litestar's own errors have always been titled after their code ("Unauthorized", where a route's
+    # `Unauthorized` says "Authentication required"); the documents are on the wire, so the title stays.
+    return problem(entry, str(exc.detail), status=status, title=entry.code.replace("_", " ").capitalize(),
                    headers=dict(exc.headers) if exc.headers else None)
 
 
 def handle_unavailable(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.warning("database unavailable: %s", type(exc).__name__)
-    return problem(503, "not_ready", "Service not ready", "The database is unavailable; retry shortly",
+    return problem(codes.NOT_READY, "The database is unavailable; retry shortly",
                    headers={"Retry-After": "1"})
 
 
@@ -80,7 +86,7 @@ def handle_data_error(_: Request[Any, Any, Any], exc: asyncpg.DataError) -> Resp
     # Input PostgreSQL cannot hold (a NUL character, a number out of range) that got past the request
     # structs: the transaction has rolled back, and it is the caller's input, so 422 rather than 500.
     log.info("data rejected by the database: %s", exc.sqlstate)
-    return problem(422, "validation_failed", "Validation failed", "A value cannot be stored (for example a NUL "
+    return problem(codes.VALIDATION_FAILED, "A value cannot be stored (for example a NUL "
                    "character or an out-of-range number)", extra={"errors": {"body": "value cannot be stored"}})
 
 
@@ -88,7 +94,7 @@ def handle_check_violation(_: Request[Any, Any, Any], exc: asyncpg.CheckViolatio
     # The schema's own bound on a value (a length, a list's size: migration 0016) that the request structs
     # let through: the caller's input, as the structs would have answered it.
     log.info("check constraint refused a write: %s", getattr(exc, "constraint_name", ""))
-    return problem(422, "validation_failed", "Validation failed", "A value is outside the stored limits",
+    return problem(codes.VALIDATION_FAILED, "A value is outside the stored limits",
                    extra={"errors": {"body": "value outside the stored limits"}})
 
 
@@ -97,12 +103,12 @@ def handle_conflict(_: Request[Any, Any, Any],
     # A constraint the route did not turn into its own code (a race two requests lost together): the
     # transaction rolled back, nothing was written.
     log.info("constraint refused a write: %s %s", exc.sqlstate, getattr(exc, "constraint_name", ""))
-    return problem(409, "conflict", "Conflict", "The change conflicts with the current state; nothing was written")
+    return problem(codes.CONFLICT, "The change conflicts with the current state; nothing was written")
 
 
 def handle_retryable(_: Request[Any, Any, Any], exc: asyncpg.TransactionRollbackError) -> Response[dict[str, Any]]:
     log.info("transaction rolled back by the database: %s", exc.sqlstate)
-    return problem(503, "not_ready", "Service not ready", "The database aborted the transaction; retry",
+    return problem(codes.NOT_READY, "The database aborted the transaction; retry",
                    headers={"Retry-After": "1"})
 
 
@@ -119,7 +125,7 @@ def handle_database_error(request: Request[Any, Any, Any], exc: asyncpg.Postgres
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     # The trace goes to the log (without request bodies or headers); the client gets a code only.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem(500, "internal", "Internal error", "The server could not complete the request")
+    return problem(codes.INTERNAL, "The server could not complete the request")
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

@@ -19,7 +19,7 @@ from uuid import UUID
 
 import jwt
 
-from hub.errors import Unauthorized
+from hub.errors import AccessTokenExpired, Unauthorized
 
 AUDIENCE = "authenticated"
 
@@ -76,7 +76,8 @@ class TokenService:
 
     def verify(self, token: str) -> dict[str, Any]:
         """The token's claims (shared: do not change them), or `Unauthorized` for anything not a valid,
-        unexpired, HS256, `aud=authenticated` token about a UUID subject with role `authenticated`.
+        unexpired, HS256, `aud=authenticated` token about a UUID subject with role `authenticated`
+        (`AccessTokenExpired`, a subclass, for a token valid but past its `exp`).
 
         For REST, where a session sends the same token with every request: verified tokens are kept."""
         claims = self._verified.get(token)
@@ -103,7 +104,7 @@ class TokenService:
                 options={"require": ["exp", "sub", "aud"]},
             )
         except jwt.ExpiredSignatureError:
-            raise Unauthorized("Token expired") from None
+            raise AccessTokenExpired() from None
         except jwt.PyJWTError:
             raise Unauthorized("Invalid token") from None
         if claims.get("role") != "authenticated":

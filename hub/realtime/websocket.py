@@ -287,8 +287,10 @@ class WsSession:
     async def _auth(self, frame: Auth) -> None:
         try:
             claims = self.services.tokens.verify_once(frame.token)
+        except api_errors.AccessTokenExpired:
+            raise TokenExpired() from None
         except api_errors.Unauthorized as exc:
-            raise (TokenExpired() if "expired" in exc.detail.lower() else Unauthorized(exc.detail)) from None
+            raise Unauthorized(exc.detail) from None
         identity = user_identity(claims)
         user_id = str(identity.require_user_id())
         first = self._claimed is None

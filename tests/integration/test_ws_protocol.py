@@ -126,6 +126,21 @@ async def test_token_expiry_mid_connection_sends_token_expired_then_closes_4001(
     assert [e["error"]["code"] for e in ws.errors] == ["token_expired"]
 
 
+async def test_refresh_with_an_expired_token_answers_token_expired_and_keeps_the_first_token(
+    client: httpx.AsyncClient, hub_url: str
+) -> None:
+    # The expired token is told apart by its error's type (`AccessTokenExpired`), not by its wording.
+    account = await signup(client)
+    ws = await ProtocolClient.open(hub_url, _short_token(account, 60))
+    claims = {"sub": str(account.user_id), "role": "authenticated", "aud": "authenticated",
+              "exp": int(time.time()) - 10}
+    reply = await ws.request({"op": "auth", "token": jwt.encode(claims, TEST_SECRET, algorithm="HS256")})
+    assert reply["error"]["code"] == "token_expired" and reply["error"]["message"] == "token expired"
+    assert (await ws.subscribe(f"user:{account.user_id}"))["ok"]
+    assert ws.close_code is None
+    await ws.close()
+
+
 async def test_refresh_before_expiry_keeps_the_connection_open(client: httpx.AsyncClient, hub_url: str) -> None:
     account = await signup(client)
     ws = await ProtocolClient.open(hub_url, _short_token(account, 2))

@@ -8,7 +8,7 @@ import uuid
 import jwt
 import pytest
 
-from hub.errors import Unauthorized
+from hub.errors import AccessTokenExpired, Unauthorized
 from hub.tokens import VERIFIED_CACHE_SIZE, TokenService
 
 SECRET = "s" * 32
@@ -30,6 +30,25 @@ def test_a_verified_token_is_refused_once_it_expires_even_when_cached() -> None:
     time.sleep(max(0.0, service.verify(token)["exp"] - time.time()) + 0.05)
     with pytest.raises(Unauthorized, match="expired"):
         service.verify(token)
+
+
+def test_an_expired_token_raises_the_typed_error_and_no_other_refusal_does() -> None:
+    service = TokenService(SECRET, "hub", 60)
+    expired = issue(service, expires_in=-10)
+    for verify in (service.verify, service.verify_once):
+        with pytest.raises(AccessTokenExpired):
+            verify(expired)
+    refused = [
+        "not-a-token",
+        jwt.encode({"sub": str(uuid.uuid4()), "aud": "authenticated", "role": "authenticated",
+                    "exp": int(time.time()) + 60}, "t" * 32, algorithm="HS256"),
+        jwt.encode({"sub": "expired", "aud": "authenticated", "role": "authenticated",
+                    "exp": int(time.time()) + 60}, SECRET, algorithm="HS256"),
+    ]
+    for token in refused:
+        with pytest.raises(Unauthorized) as caught:
+            service.verify_once(token)
+        assert not isinstance(caught.value, AccessTokenExpired)
 
 
 def test_a_changed_token_is_verified_afresh_not_served_from_the_cache() -> None:

@@ -1,6 +1,7 @@
 import pytest
 
 from channels import errors
+from channels.codes import REGISTRY
 from channels.errors import CloseCode, InternalError, ProtocolError, RateLimited, error_for_code
 
 ALL_CODES = [
@@ -25,7 +26,8 @@ def test_every_protocol_code_has_a_typed_error(code: str) -> None:
     err = error_for_code(code, details={"retry_after": 1})
     assert isinstance(err, ProtocolError)
     assert err.code == code
-    assert 400 <= err.http_status <= 500
+    assert err.entry is REGISTRY[code]
+    assert err.entry.status is None or 400 <= err.entry.status <= 500
 
 
 def test_error_classes_cover_exactly_the_protocol_codes() -> None:
