@@ -26,7 +26,7 @@ import msgspec
 
 from channels.access import ATTENDING, ChannelFacts
 from channels.names import ChannelName, parse_channel
-from hub.api.progress import unlock_due_achievements
+from hub.domain.awards import unlock_due_achievements
 from hub.realtime.core import Realtime
 from hub.rules.periods import utc_datetime
 from persistence import sessions

@@ -50,7 +50,7 @@ from channels.publishes import PublishRule
 from channels.ratelimit import KeyedLimiter
 from channels.resume import Replay, Reset, ResumeDecision, decide_resume
 from channels.sequencing import NeedsFill, Subscription
-from hub.api.leaderboard import leaderboard_row
+from hub.domain.leaderboard import leaderboard_row
 from hub.realtime.admission import spend_lookup
 from hub.realtime.brokers import Broker, BrokerUnavailable, InProcessBroker, InProcessBus, RedisBroker
 from hub.realtime.deadlines import Deadlines
@@ -587,7 +587,7 @@ def leaderboard_loader(services: Services) -> LeaderboardLoader:
         current = window(_period(period), utc_datetime(services.clock()).date())
         async with services.db.transaction(SERVICE) as conn:
             rows = await leaderboard.top(conn, period, current.start, 20)
-        return [leaderboard_row(r) for r in rows]
+        return [msgspec.structs.asdict(leaderboard_row(r)) for r in rows]
 
     return top20
 
