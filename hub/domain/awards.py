@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 import asyncpg
@@ -21,6 +21,7 @@ from hub.domain.progress import (
     AchievementView,
     AttemptResult,
     StreakView,
+    XpAwarded,
     achievement_view,
     progress_view,
     streak_of,
@@ -66,9 +67,9 @@ def _attempt_result(progress_row: asyncpg.Record, xp_awarded: int, total_xp: int
 
 
 async def _grant_xp(conn: asyncpg.Connection, award: _Award, amount: int, lessons_completed: int,
-                    source: Literal["lesson", "achievement"], entity: dict[str, Any]) -> int:
-    """Adds XP to the profile and to the user's row of every current leaderboard period; returns the
-    level before this grant."""
+                    source: Literal["lesson", "achievement"], entity_id: UUID) -> int:
+    """Adds XP for the lesson or achievement `entity_id` to the profile and to the user's row of every
+    current leaderboard period; returns the level before this grant."""
     row = await progress.add_xp(conn, award.user_id, amount)
     award.total_xp, award.level = row["total_xp"], row["current_level"]
     award.xp_awarded += amount
@@ -76,10 +77,11 @@ async def _grant_xp(conn: asyncpg.Connection, award: _Award, amount: int, lesson
     await progress.add_to_leaderboards(conn, award.user_id, [w.period for w in boards], [w.start for w in boards],
                                        [w.end for w in boards], amount, lessons_completed, award.streak_days)
     if amount:
-        await events.append_event(conn, award.channel, "xp.awarded", {
-            "amount": amount, "source": source, "total_xp": award.total_xp, "level": award.level,
-            "next_level_xp": level_rules.xp_to_reach(award.level + 1), **entity,
-        })
+        await events.append_event(conn, award.channel, "xp.awarded", XpAwarded(
+            amount=amount, source=source, total_xp=award.total_xp, level=award.level,
+            next_level_xp=level_rules.xp_to_reach(award.level + 1),
+            lesson_id=entity_id if source == "lesson" else msgspec.UNSET,
+            achievement_id=entity_id if source == "achievement" else msgspec.UNSET))
     previous_level: int = row["previous_level"]
     return previous_level
 
@@ -104,8 +106,7 @@ async def _unlock_achievements(conn: asyncpg.Connection, award: _Award) -> list[
             await progress.log_activity(conn, award.user_id, "achievement_gain", "achievement", achievement_id,
                                         {"code": row["code"], "xp_reward": row["xp_reward"]})
             if row["xp_reward"]:
-                await _grant_xp(conn, award, row["xp_reward"], 0, "achievement",
-                                {"achievement_id": achievement_id})
+                await _grant_xp(conn, award, row["xp_reward"], 0, "achievement", achievement_id)
         if newly == 0:
             return unlocked
 
@@ -141,7 +142,7 @@ async def _award_first_completion(conn: asyncpg.Connection, user_id: UUID, compl
                                    streak.last_streak_reset)
     award = _Award(user_id, now, streak.current)
     lesson_id = completed["lesson_id"]
-    level_before = await _grant_xp(conn, award, completed["xp_earned"], 1, "lesson", {"lesson_id": lesson_id})
+    level_before = await _grant_xp(conn, award, completed["xp_earned"], 1, "lesson", lesson_id)
     await progress.log_activity(conn, user_id, "lesson_complete", "lesson", lesson_id, {
         "score": completed["score"], "xp_earned": completed["xp_earned"],
         "attempts_count": completed["attempts_count"],

@@ -5,7 +5,7 @@ answer to an attempt. The achievement and streak views are also the data of `ach
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -87,6 +87,19 @@ class ActivityEntry(msgspec.Struct):
     entity_id: UUID | None
     metadata: dict[str, Any] | None
     created_at: datetime
+
+
+class XpAwarded(msgspec.Struct, omit_defaults=True):
+    """`xp.awarded` on `user:<id>`: the XP added, for which lesson or achievement (only that id is
+    present), and where the user now stands."""
+
+    amount: int
+    source: Literal["lesson", "achievement"]
+    total_xp: int
+    level: int
+    next_level_xp: int
+    lesson_id: UUID | msgspec.UnsetType = msgspec.UNSET
+    achievement_id: UUID | msgspec.UnsetType = msgspec.UNSET
 
 
 class AttemptResult(msgspec.Struct):
