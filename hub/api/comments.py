@@ -16,12 +16,11 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from hub.auth import AppServices, Caller
 from hub.budgets import COMMENTS, spend
-from hub.domain.comments import CommentView, comment_view, load_comment
+from hub.domain.comments import CommentView, add_comment, comment_view, load_comment
 from hub.domain.community import NO_NUL, require_author_or_admin, thread_channel
-from hub.errors import Locked, NotFound, ValidationFailed
+from hub.errors import NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
 from hub.pagination import Page, check_limit, cursor_key, page_of
-from hub.rules.threads import reply_parent
 from persistence import community
 from persistence.events import append_event
 
@@ -70,28 +69,8 @@ async def create_comment(post_id: FromPath[UUID], data: JSONBody[CommentIn], use
                          idempotency_key: IdempotencyKey = None) -> Response[CommentView]:
 
     async def create(conn: asyncpg.Connection) -> CommentView:
-        post_row = await community.post_by_id(conn, post_id)
-        if post_row is None:
-            raise NotFound("Post not found")
-        # The schema's RLS refuses the same; checking first gives the caller 423 rather than 403.
-        if post_row["is_locked"] and not user.is_admin:
-            raise Locked()
-        parent = data.parent_comment_id
-        if parent is not None:
-            place = await community.comment_place(conn, parent)
-            if place is None or place["post_id"] != post_id:
-                raise ValidationFailed({"parent_comment_id": "is not a comment of this post"})
-            parent = reply_parent(parent, place["depth"], place["sort_path"], services.settings.max_reply_depth)
-        try:
-            comment_id = await community.create_comment(conn, post_id, user.require_user_id(), data.content,
-                                                        parent)
-        except asyncpg.InsufficientPrivilegeError:
-            raise Locked() from None  # locked after our check: RLS refused the insert
-        except asyncpg.ForeignKeyViolationError:
-            raise NotFound("Post not found") from None  # deleted after our check
-        view = await load_comment(conn, comment_id)
-        await append_event(conn, thread_channel(post_id), "comment.created", view)
-        return view
+        return await add_comment(conn, user, post_id, data.content, data.parent_comment_id,
+                                 max_reply_depth=services.settings.max_reply_depth)
 
     return await create_once(services.db, user, idempotency_key, f"POST /api/posts/{post_id}/comments", data, create,
                              charge=partial(spend, services, COMMENTS, str(user.require_user_id())))

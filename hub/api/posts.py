@@ -18,7 +18,6 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from hub.auth import AppServices, Caller, require_admin
 from hub.budgets import POSTS, spend
-from hub.domain.awards import unlock_due_achievements
 from hub.domain.community import (
     FEED,
     NO_NUL,
@@ -27,7 +26,7 @@ from hub.domain.community import (
     require_author_or_admin,
     thread_channel,
 )
-from hub.domain.posts import PostView, load_post, post_view
+from hub.domain.posts import PostView, load_post, post_view, publish_post
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
 from hub.pagination import CursorQuery, Page, check_limit, decode_cursor, page_of
@@ -41,9 +40,8 @@ from hub.rules.threads import (
 )
 from hub.views_counter import views_counter_of
 from persistence import community
-from persistence.db import set_identity
 from persistence.events import append_event
-from persistence.identity import SERVICE, Identity
+from persistence.identity import Identity
 
 PostType = Literal["discussion", "question", "announcement"]
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300, pattern=NO_NUL)]
@@ -77,14 +75,7 @@ async def create_post(data: JSONBody[PostIn], user: Caller, services: AppService
     require_announcement_rights(user, data.post_type)
 
     async def create(conn: asyncpg.Connection) -> PostView:
-        author = user.require_user_id()
-        post_id = await community.create_post(conn, author, msgspec.to_builtins(data))
-        view = await load_post(conn, post_id)
-        await append_event(conn, FEED, "post.created", view)
-        # `posts_created` achievements unlock the moment the post exists, in the same transaction.
-        await set_identity(conn, SERVICE)
-        await unlock_due_achievements(conn, author, utc_datetime(services.clock()))
-        return view
+        return await publish_post(conn, user, msgspec.to_builtins(data), now=utc_datetime(services.clock()))
 
     return await create_once(services.db, user, idempotency_key, "POST /api/posts", data, create,
                              charge=partial(spend, services, POSTS, str(user.require_user_id())))

@@ -1,4 +1,5 @@
-"""A post's one representation, for REST responses and for the `post.*` events on `feed` and its thread.
+"""Posts: publishing one, and a post's one representation, for REST responses and for the `post.*` events
+on `feed` and its thread.
 
 Votes and comment counts change through the schema's triggers; `score` is derived here."""
 
@@ -12,10 +13,14 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from hub.domain.community import Author, author_view
+from hub.domain.awards import unlock_due_achievements
+from hub.domain.community import FEED, Author, author_view
 from hub.errors import NotFound
 from hub.rules.threads import score
 from persistence import community
+from persistence.db import set_identity
+from persistence.events import append_event
+from persistence.identity import SERVICE, Identity
 
 
 class PostView(msgspec.Struct):
@@ -68,3 +73,17 @@ async def load_post(conn: asyncpg.Connection, post_id: UUID) -> PostView:
     if row is None:
         raise NotFound("Post not found")
     return post_view(row)
+
+
+async def publish_post(conn: asyncpg.Connection, user: Identity, fields: dict[str, Any], *,
+                       now: datetime) -> PostView:
+    """Creates the post from its request `fields`, announces `post.created` on the feed and unlocks the
+    `posts_created` achievements due now, all in the caller's transaction."""
+    author = user.require_user_id()
+    post_id = await community.create_post(conn, author, fields)
+    view = await load_post(conn, post_id)
+    await append_event(conn, FEED, "post.created", view)
+    # Achievements unlock the moment the post exists, in the same transaction.
+    await set_identity(conn, SERVICE)
+    await unlock_due_achievements(conn, author, now)
+    return view
