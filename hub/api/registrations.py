@@ -19,7 +19,14 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from hub.auth import AppServices, Caller
-from hub.domain.seats import FeedbackView, ParticipantView, StatusCounts, fill_seats, participant_view
+from hub.domain.seats import (
+    FeedbackView,
+    ParticipantPage,
+    ParticipantView,
+    StatusCounts,
+    fill_seats,
+    participant_view,
+)
 from hub.domain.sessions import channel_of
 from hub.errors import AlreadyDone, NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
@@ -39,14 +46,6 @@ from persistence.identity import SERVICE
 from persistence.plans import level_access_limit
 
 _STATUSES = ("attended", "missed", "registered", "waitlisted")
-
-
-class ParticipantPage(msgspec.Struct):
-    """The participant list as the host and admins see it: everyone grouped by status, FIFO within it."""
-
-    items: list[ParticipantView]
-    next_cursor: str | None
-    counts: StatusCounts
 
 
 class FeedbackIn(msgspec.Struct, forbid_unknown_fields=True):

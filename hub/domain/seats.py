@@ -53,6 +53,14 @@ class StatusCounts(msgspec.Struct):
     missed: int
 
 
+class ParticipantPage(msgspec.Struct):
+    """The participant list as the host and admins see it: everyone grouped by status, FIFO within it."""
+
+    items: list[ParticipantView]
+    next_cursor: str | None
+    counts: StatusCounts
+
+
 class FeedbackView(msgspec.Struct):
     session_id: UUID
     user_id: UUID
