@@ -17,6 +17,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from hub.auth import AppServices, Caller
 from hub.budgets import FAILED_LOGINS_PER_IP, SIGNUPS, SIGNUPS_PER_IP, give_back, spend
+from hub.domain.accounts import TokenPair, UserView, user_view
 from hub.errors import (
     EmailTaken,
     InvalidCredentials,
@@ -30,7 +31,7 @@ from hub.rules.addresses import budget_subject
 from hub.rules.login_backoff import login_wait
 from hub.services import Services
 from hub.tokens import hash_refresh_token, new_refresh_token
-from persistence import accounts, profiles
+from persistence import accounts
 from persistence.identity import SERVICE
 
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
@@ -51,40 +52,6 @@ class LoginIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class RefreshIn(msgspec.Struct, forbid_unknown_fields=True):
     refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
-
-
-class TokenPair(msgspec.Struct):
-    access_token: str
-    refresh_token: str
-    token_type: str
-    expires_in: int
-    expires_at: int
-    user: dict[str, Any]
-
-
-def roles_of(app_metadata: dict[str, Any]) -> list[str]:
-    role = app_metadata.get("role")
-    return [role] if role in ("admin", "host") else []
-
-
-async def user_view(conn: asyncpg.Connection, user: asyncpg.Record, free_tier_level: int) -> dict[str, Any]:
-    """The user as `GET /api/auth/me` shows it: account, profile, level, XP, roles, subscription."""
-    app_metadata = accounts.metadata(user["raw_app_meta_data"])
-    profile = await profiles.own_profile(conn, user["id"])
-    subscription = await profiles.subscription_summary(conn, user["id"])
-    return {
-        "id": user["id"],
-        "email": user["email"],
-        "created_at": user["created_at"],
-        "app_metadata": app_metadata,
-        "user_metadata": accounts.metadata(user["raw_user_meta_data"]),
-        "roles": roles_of(app_metadata),
-        "profile": dict(profile) if profile else None,
-        "level": profile["current_level"] if profile else 1,
-        "total_xp": profile["total_xp"] if profile else 0,
-        "subscription": dict(subscription) if subscription else None,
-        "level_access_limit": subscription["level_access_limit"] if subscription else free_tier_level,
-    }
 
 
 async def _issue_pair(services: Services, conn: asyncpg.Connection, user: asyncpg.Record, *,
@@ -250,7 +217,7 @@ async def logout(data: JSONBody[RefreshIn], user: Caller, services: AppServices)
 
 
 @get("/api/auth/me", tags=["accounts"])
-async def me(user: Caller, services: AppServices) -> dict[str, Any]:
+async def me(user: Caller, services: AppServices) -> UserView:
     # auth.users is closed to the user's role: read the account on the privileged path, the rest as the user.
     async with services.db.transaction(SERVICE) as conn:
         row = await accounts.user_by_id(conn, user.require_user_id())

@@ -19,10 +19,10 @@ from litestar import Request, get, post
 from litestar.params import HeaderParameter, JSONBody
 
 from channels.names import ChannelName
-from hub.api.plans import plan_view
 from hub.auth import AppServices, Caller
 from hub.billing import webhooks
 from hub.billing.stripe_gateway import StripeGateway, gateway_of
+from hub.domain.subscriptions import SubscriptionView, subscription_view
 from hub.errors import (
     BadEvent,
     BadJson,
@@ -37,7 +37,7 @@ from hub.errors import (
 )
 from hub.idempotency import IdempotencyKey
 from hub.services import Services
-from persistence import billing, plans
+from persistence import billing
 from persistence.events import append_event
 from persistence.identity import SERVICE
 
@@ -61,6 +61,10 @@ class UrlOut(msgspec.Struct):
     url: str
 
 
+class Received(msgspec.Struct):
+    received: bool
+
+
 class EventData(msgspec.Struct):
     object: dict[str, Any]
 
@@ -72,21 +76,6 @@ class StripeEvent(msgspec.Struct):
     type: Annotated[str, msgspec.Meta(max_length=255)]
     created: int
     data: EventData
-
-
-async def subscription_view(conn: asyncpg.Connection, user_id: UUID, free_tier_level: int) -> dict[str, Any]:
-    """`GET /api/billing/subscription` and the data of `subscription.updated` on `user:<id>`."""
-    limit = await plans.level_access_limit(conn, user_id, free_tier_level)
-    row = await billing.current_subscription(conn, user_id)
-    plan = await billing.plan_by_id(conn, row["plan_id"]) if row is not None else None
-    if row is None or plan is None:
-        return {"id": None, "status": "free", "plan": None, "current_period_start": None,
-                "current_period_end": None, "trial_end": None, "cancel_at_period_end": False,
-                "level_access_limit": limit}
-    return {"id": row["id"], "status": row["status"], "plan": plan_view(plan),
-            "current_period_start": row["current_period_start"], "current_period_end": row["current_period_end"],
-            "trial_end": row["trial_end"], "cancel_at_period_end": row["cancel_at_period_end"],
-            "level_access_limit": limit}
 
 
 # ---------------------------------------------------------------- checkout and portal
@@ -165,7 +154,7 @@ async def portal(user: Caller, services: AppServices) -> UrlOut:
 
 
 @get("/api/billing/subscription", tags=["billing"])
-async def my_subscription(user: Caller, services: AppServices) -> dict[str, Any]:
+async def my_subscription(user: Caller, services: AppServices) -> SubscriptionView:
     """The caller's current subscription with its plan, or the free tier (`status` "free", `plan` null)."""
     gateway_of(services)  # 503 without Stripe keys, like every billing route
     async with services.db.transaction(user) as conn:
@@ -176,7 +165,7 @@ async def my_subscription(user: Caller, services: AppServices) -> dict[str, Any]
 
 @post("/api/billing/webhook", tags=["billing"], status_code=200, security=[])
 async def webhook(request: Request[Any, Any, Any], services: AppServices,
-                  stripe_signature: StripeSignature = None) -> dict[str, bool]:
+                  stripe_signature: StripeSignature = None) -> Received:
     """Stripe's deliveries, verified against `STRIPE_WEBHOOK_SECRET` (400 `bad_signature` for a missing or
     wrong signature, a timestamp older than 5 minutes or a body changed after signing), 400 `bad_event` for a
     `created` before 2010-01-01 or more than a day ahead of the hub's clock. A replayed event
@@ -201,7 +190,7 @@ async def webhook(request: Request[Any, Any, Any], services: AppServices,
         # No transaction is open here. A failed fetch raises with the event unrecorded: Stripe redelivers it.
         subscription = await gateway.retrieve_subscription(wanted.subscription_id)
         fetched = webhooks.Fetched(webhooks.subscription_state(subscription), wanted.row_version)
-    return {"received": True}
+    return Received(received=True)
 
 
 class _FetchFirst(Exception):

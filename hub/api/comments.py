@@ -1,15 +1,12 @@
 """Threaded comments: the thread in display order, replies, author edits, soft deletes, and their
-events on `thread:<post_id>` (`comment.created`, `comment.updated`, `comment.deleted`).
-
-`comment_view` is the one representation, for REST and event data; it always carries `depth`
-(0 for a top-level comment). A deleted comment keeps its place and replies, with `content` null.
+events on `thread:<post_id>` (`comment.created`, `comment.updated`, `comment.deleted`), each carrying
+`hub.domain.comments.CommentView`, the one representation of a comment.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 import asyncpg
@@ -17,13 +14,13 @@ import msgspec
 from litestar import Response, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from hub.api.posts import NO_NUL, author_view, require_author_or_admin, thread_channel
 from hub.auth import AppServices, Caller
 from hub.budgets import COMMENTS, spend
-from hub.errors import Locked, NotFound, ValidationFailed
+from hub.domain.comments import CommentView, add_comment, comment_view, load_comment
+from hub.domain.community import NO_NUL, require_author_or_admin, thread_channel
+from hub.errors import NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
 from hub.pagination import Page, check_limit, cursor_key, page_of
-from hub.rules.threads import reply_parent, score
 from persistence import community
 from persistence.events import append_event
 
@@ -42,32 +39,6 @@ class CommentPatch(msgspec.Struct, forbid_unknown_fields=True):
     content: CommentContent
 
 
-def comment_view(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A comment as REST returns it and as its events carry it."""
-    return {
-        "id": row["id"],
-        "post_id": row["post_id"],
-        "parent_comment_id": row["parent_comment_id"],
-        "author_id": row["author_id"],
-        "author": author_view(row),
-        "content": None if row["is_deleted"] else row["content"],
-        "is_deleted": row["is_deleted"],
-        "upvotes_count": row["upvotes_count"],
-        "downvotes_count": row["downvotes_count"],
-        "score": score(row["upvotes_count"], row["downvotes_count"]),
-        "depth": row["depth"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-    }
-
-
-async def load_comment(conn: asyncpg.Connection, comment_id: UUID) -> dict[str, Any]:
-    row = await community.comment_by_id(conn, comment_id)
-    if row is None:
-        raise NotFound("Comment not found")
-    return comment_view(row)
-
-
 @get("/api/posts/{post_id:uuid}/comments", tags=["community"])
 async def list_thread(
     post_id: FromPath[UUID],
@@ -75,7 +46,7 @@ async def list_thread(
     services: AppServices,
     limit: Annotated[int | None, QueryParameter()] = None,
     cursor: Annotated[str | None, QueryParameter(max_length=THREAD_CURSOR_MAX_LENGTH)] = None,
-) -> Page[dict[str, Any]]:
+) -> Page[CommentView]:
     """The cursor is the last comment's id: its stored path is where the next page starts."""
     size = check_limit(limit)
     key = cursor_key(cursor, tuple[UUID])
@@ -95,52 +66,32 @@ async def list_thread(
 
 @post("/api/posts/{post_id:uuid}/comments", status_code=201, tags=["community"])
 async def create_comment(post_id: FromPath[UUID], data: JSONBody[CommentIn], user: Caller, services: AppServices,
-                         idempotency_key: IdempotencyKey = None) -> Response[Any]:
+                         idempotency_key: IdempotencyKey = None) -> Response[CommentView]:
 
-    async def create(conn: asyncpg.Connection) -> dict[str, Any]:
-        post_row = await community.post_by_id(conn, post_id)
-        if post_row is None:
-            raise NotFound("Post not found")
-        # The schema's RLS refuses the same; checking first gives the caller 423 rather than 403.
-        if post_row["is_locked"] and not user.is_admin:
-            raise Locked()
-        parent = data.parent_comment_id
-        if parent is not None:
-            place = await community.comment_place(conn, parent)
-            if place is None or place["post_id"] != post_id:
-                raise ValidationFailed({"parent_comment_id": "is not a comment of this post"})
-            parent = reply_parent(parent, place["depth"], place["sort_path"], services.settings.max_reply_depth)
-        try:
-            comment_id = await community.create_comment(conn, post_id, user.require_user_id(), data.content,
-                                                        parent)
-        except asyncpg.InsufficientPrivilegeError:
-            raise Locked() from None  # locked after our check: RLS refused the insert
-        except asyncpg.ForeignKeyViolationError:
-            raise NotFound("Post not found") from None  # deleted after our check
-        view = await load_comment(conn, comment_id)
-        await append_event(conn, thread_channel(post_id), "comment.created", view)
-        return view
+    async def create(conn: asyncpg.Connection) -> CommentView:
+        return await add_comment(conn, user, post_id, data.content, data.parent_comment_id,
+                                 max_reply_depth=services.settings.max_reply_depth)
 
     return await create_once(services.db, user, idempotency_key, f"POST /api/posts/{post_id}/comments", data, create,
                              charge=partial(spend, services, COMMENTS, str(user.require_user_id())))
 
 
 @get("/api/comments/{comment_id:uuid}", tags=["community"])
-async def get_comment(comment_id: FromPath[UUID], user: Caller, services: AppServices) -> dict[str, Any]:
+async def get_comment(comment_id: FromPath[UUID], user: Caller, services: AppServices) -> CommentView:
     async with services.db.transaction(user) as conn:
         return await load_comment(conn, comment_id)
 
 
 @patch("/api/comments/{comment_id:uuid}", tags=["community"])
 async def edit_comment(comment_id: FromPath[UUID], data: JSONBody[CommentPatch], user: Caller,
-                       services: AppServices) -> dict[str, Any]:
+                       services: AppServices) -> CommentView:
     async with services.db.transaction(user) as conn:
         current = await load_comment(conn, comment_id)
-        require_author_or_admin(user, current["author_id"])
+        require_author_or_admin(user, current.author_id)
         if not await community.edit_comment(conn, comment_id, data.content):
             raise NotFound("Comment was deleted")
         view = await load_comment(conn, comment_id)
-        await append_event(conn, thread_channel(view["post_id"]), "comment.updated", view)
+        await append_event(conn, thread_channel(view.post_id), "comment.updated", view)
     return view
 
 
@@ -149,10 +100,10 @@ async def delete_comment(comment_id: FromPath[UUID], user: Caller, services: App
     """Soft delete; deleting an already deleted comment changes nothing and announces nothing."""
     async with services.db.transaction(user) as conn:
         current = await load_comment(conn, comment_id)
-        require_author_or_admin(user, current["author_id"])
+        require_author_or_admin(user, current.author_id)
         if await community.soft_delete_comment(conn, comment_id):
             view = await load_comment(conn, comment_id)
-            await append_event(conn, thread_channel(view["post_id"]), "comment.deleted", view)
+            await append_event(conn, thread_channel(view.post_id), "comment.deleted", view)
 
 
 ROUTES = [list_thread, create_comment, get_comment, edit_comment, delete_comment]

@@ -6,6 +6,7 @@ import asyncio
 import hmac
 from typing import Any
 
+import msgspec
 from litestar import Request, Response, get
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -14,18 +15,30 @@ from hub.errors import NotFound, Unauthorized
 from hub.readiness import readiness_problems
 
 
+class Status(msgspec.Struct):
+    status: str
+
+
+class NotReady(msgspec.Struct):
+    """The 503 problem document of `/readyz`: `failing` maps each failing part to its reason."""
+
+    status: str
+    code: str
+    failing: dict[str, str]
+
+
 @get("/healthz", tags=["operations"], security=[])
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def healthz() -> Status:
+    return Status(status="ok")
 
 
 @get("/readyz", tags=["operations"], security=[])
-async def readyz(services: AppServices) -> Response[dict[str, Any]]:
+async def readyz(services: AppServices) -> Response[Status | NotReady]:
     problems = await readiness_problems(services)
     if problems:
-        return Response({"status": "not_ready", "code": "not_ready", "failing": problems}, status_code=503,
+        return Response(NotReady(status="not_ready", code="not_ready", failing=problems), status_code=503,
                         media_type="application/problem+json")
-    return Response({"status": "ready"})
+    return Response(Status(status="ready"))
 
 
 @get("/metrics", tags=["operations"], security=[], include_in_schema=False)

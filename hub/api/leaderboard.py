@@ -1,19 +1,15 @@
-"""Leaderboards of the current period (by the injected clock, UTC), ranked at read time.
-
-`leaderboard_row` is the one view of a standing, used by REST and by the realtime
-`leaderboard.changed` snapshot (built from `persistence.leaderboard.top`).
-"""
+"""Leaderboards of the current period (by the injected clock, UTC), ranked at read time; a standing is
+`hub.domain.leaderboard.LeaderboardRow`."""
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
-import asyncpg
 from litestar import get
 from litestar.params import FromQuery
 
 from hub.auth import AppServices, Caller
+from hub.domain.leaderboard import LeaderboardRow, Standing, leaderboard_row
 from hub.pagination import CursorQuery, Int4, Page, check_limit, cursor_key, page_of
 from hub.rules.periods import Period, utc_datetime, window
 from persistence import leaderboard
@@ -21,22 +17,9 @@ from persistence import leaderboard
 NEIGHBOURS = 2
 
 
-def leaderboard_row(record: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "rank": record["rank"],
-        "user_id": str(record["user_id"]),
-        "full_name": record["full_name"],
-        "avatar_url": record["avatar_url"],
-        "xp_points": record["xp_points"],
-        "lessons_completed": record["lessons_completed"],
-        "streak_days": record["streak_days"],
-        "percentile": record["percentile"],
-    }
-
-
 @get("/api/leaderboard", tags=["leaderboard"])
 async def standings(user: Caller, services: AppServices, period: FromQuery[Period] = "weekly",
-                    cursor: CursorQuery = None, limit: FromQuery[int | None] = None) -> Page[dict[str, Any]]:
+                    cursor: CursorQuery = None, limit: FromQuery[int | None] = None) -> Page[LeaderboardRow]:
     """The current period's board, highest XP first (ties share a rank, then by user id);
     `percentile` is the share of that period's users with strictly less XP."""
     size = check_limit(limit)
@@ -44,12 +27,12 @@ async def standings(user: Caller, services: AppServices, period: FromQuery[Perio
     current = window(period, utc_datetime(services.clock()).date())
     async with services.db.transaction(user) as conn:
         rows = await leaderboard.standings(conn, period, current.start, after=after, limit=size + 1)
-    return page_of([leaderboard_row(row) for row in rows], size, lambda r: [r["xp_points"], r["user_id"]])
+    return page_of([leaderboard_row(row) for row in rows], size, lambda r: [r.xp_points, r.user_id])
 
 
 @get("/api/leaderboard/me", tags=["leaderboard"])
 async def my_standing(user: Caller, services: AppServices,
-                      period: FromQuery[Period] = "weekly") -> dict[str, Any]:
+                      period: FromQuery[Period] = "weekly") -> Standing:
     """`{me, above, below}`: the caller's row (null before their first XP of the period) and up to
     two rows either side, in board order."""
     user_id = user.require_user_id()
@@ -57,10 +40,10 @@ async def my_standing(user: Caller, services: AppServices,
     async with services.db.transaction(user) as conn:
         rows = [leaderboard_row(row) for row in await leaderboard.around(conn, period, current.start, user_id,
                                                                           NEIGHBOURS)]
-    place = next((i for i, row in enumerate(rows) if row["user_id"] == str(user_id)), None)
+    place = next((i for i, row in enumerate(rows) if row.user_id == str(user_id)), None)
     if place is None:
-        return {"period": period, "me": None, "above": [], "below": []}
-    return {"period": period, "me": rows[place], "above": rows[:place], "below": rows[place + 1:]}
+        return Standing(period=period, me=None, above=[], below=[])
+    return Standing(period=period, me=rows[place], above=rows[:place], below=rows[place + 1:])
 
 
 ROUTES = [standings, my_standing]

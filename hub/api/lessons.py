@@ -19,12 +19,21 @@ from litestar import Response, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from hub.auth import AppServices, Caller, require_admin
-from hub.errors import LessonExists, LessonInUse, NotFound, PlanRequired, ValidationFailed
+from hub.domain.lessons import (
+    JsonContent,
+    LessonSummary,
+    LessonView,
+    PopularLesson,
+    lesson_summary,
+    lesson_view,
+    popular_lesson,
+)
+from hub.errors import LessonExists, LessonInUse, NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
 from hub.pagination import CursorQuery, Int4, Page, check_limit, cursor_key, page_of
-from persistence import lessons, plans
+from persistence import lessons
 from persistence.db import set_identity
-from persistence.identity import SERVICE, Identity
+from persistence.identity import SERVICE
 
 # PostgreSQL text and jsonb cannot hold NUL: refusing it here keeps it a 422 instead of a database error.
 NO_NUL = r"^[^\x00]*$"
@@ -37,7 +46,6 @@ OrderIndex = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
 ContentType = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=NO_NUL)]
 Difficulty = Literal["beginner", "intermediate", "advanced"]
 Prerequisites = Annotated[list[UUID], msgspec.Meta(max_length=50)]
-JsonContent = dict[str, Any] | list[Any]
 
 
 class LessonIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -74,23 +82,6 @@ class LessonPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     prerequisites: Prerequisites | msgspec.UnsetType | None = msgspec.UNSET
     is_active: bool | msgspec.UnsetType = msgspec.UNSET
     order_index: OrderIndex | msgspec.UnsetType = msgspec.UNSET
-
-
-async def require_plan(conn: asyncpg.Connection, caller: Identity, level_id: int, free_tier_level: int) -> None:
-    """402 unless the caller's plan reaches `level_id` (admins pass)."""
-    if caller.is_admin:
-        return
-    if level_id > await plans.level_access_limit(conn, caller.user_id, free_tier_level):
-        raise PlanRequired(f"Level {level_id} needs a plan that includes it")
-
-
-def _lesson_view(row: asyncpg.Record) -> dict[str, Any]:
-    """A `persistence.lessons.lesson` row as `GET /api/lessons/{id}` shows it: 402 unless its content is
-    the caller's to see (the schema's function decides, by the same plan rule as `require_plan`)."""
-    lesson = dict(row)
-    if not lesson.pop("content_allowed"):
-        raise PlanRequired(f"Level {lesson['level_id']} needs a plan that includes it")
-    return lesson
 
 
 def _has_nul(value: Any) -> bool:
@@ -130,7 +121,7 @@ async def _check_prerequisites_exist(conn: asyncpg.Connection, prerequisites: li
 async def list_lessons(caller: Caller, services: AppServices,
                        level_id: Annotated[int | None, QueryParameter(ge=1, le=1_000_000)] = None,
                        include_inactive: FromQuery[bool] = False, cursor: CursorQuery = None,
-                       limit: FromQuery[int | None] = None) -> Page[dict[str, Any]]:
+                       limit: FromQuery[int | None] = None) -> Page[LessonSummary]:
     """Active lessons (admins with `include_inactive=true`: all), without content, ordered by level,
     gate, order_index, id."""
     size = check_limit(limit)
@@ -138,23 +129,23 @@ async def list_lessons(caller: Caller, services: AppServices,
     async with services.db.transaction(caller) as conn:
         rows = await lessons.lesson_page(conn, level_id=level_id, include_inactive=include_inactive and caller.is_admin,
                                          after=after, limit=size + 1)
-    return page_of([dict(row) for row in rows], size,
-                   lambda r: [r["level_id"], r["gate_id"], r["order_index"], str(r["id"])])
+    return page_of([lesson_summary(row) for row in rows], size,
+                   lambda r: [r.level_id, r.gate_id, r.order_index, str(r.id)])
 
 
 @get("/api/lessons/popular", tags=["lessons"], security=[])
 async def popular_lessons(caller: Caller, services: AppServices, cursor: CursorQuery = None,
-                          limit: FromQuery[int | None] = None) -> Page[dict[str, Any]]:
+                          limit: FromQuery[int | None] = None) -> Page[PopularLesson]:
     """The `lesson_popularity` view: active lessons, most completed first."""
     size = check_limit(limit)
     after = cursor_key(cursor, tuple[Int4, UUID])
     async with services.db.transaction(caller) as conn:
         rows = await lessons.popular_page(conn, after=after, limit=size + 1)
-    return page_of([dict(row) for row in rows], size, lambda r: [r["completions"], str(r["id"])])
+    return page_of([popular_lesson(row) for row in rows], size, lambda r: [r.completions, str(r.id)])
 
 
 @get("/api/lessons/{lesson_id:uuid}", tags=["lessons"], security=[])
-async def get_lesson(lesson_id: FromPath[UUID], caller: Caller, services: AppServices) -> dict[str, Any]:
+async def get_lesson(lesson_id: FromPath[UUID], caller: Caller, services: AppServices) -> LessonView:
     """The lesson with `content_data` / `assessment_data` (its questions, without answers or explanations
     unless the caller is an admin): 402 `plan_required` when the caller's plan does not reach its level
     (the content-free view is in the list for everyone)."""
@@ -162,18 +153,18 @@ async def get_lesson(lesson_id: FromPath[UUID], caller: Caller, services: AppSer
         row = await lessons.lesson(conn, lesson_id)
     if row is None:
         raise NotFound("Lesson not found")
-    return _lesson_view(row)
+    return lesson_view(row)
 
 
 @post("/api/lessons", tags=["lessons"])
 async def create_lesson(data: JSONBody[LessonIn], user: Caller, services: AppServices,
-                        idempotency_key: IdempotencyKey) -> Response[Any]:
+                        idempotency_key: IdempotencyKey) -> Response[LessonView]:
     """Admins only. 409 `lesson_exists` when another lesson has this (level_id, gate_id); 422 when a
     prerequisite names no lesson."""
     require_admin(user)
     _check_lesson(data)
 
-    async def create(conn: asyncpg.Connection) -> dict[str, Any]:
+    async def create(conn: asyncpg.Connection) -> LessonView:
         await _check_prerequisites_exist(conn, data.prerequisites)
         lesson_id = await lessons.create_lesson(
             conn, level_id=data.level_id, gate_id=data.gate_id, title=data.title, subtitle=data.subtitle,
@@ -186,14 +177,14 @@ async def create_lesson(data: JSONBody[LessonIn], user: Caller, services: AppSer
             raise LessonExists(f"Level {data.level_id}, gate {data.gate_id} already has a lesson")
         row = await lessons.lesson(conn, lesson_id)
         assert row is not None  # inserted by this admin's transaction
-        return _lesson_view(row)
+        return lesson_view(row)
 
     return await create_once(services.db, user, idempotency_key, "POST /api/lessons", data, create)
 
 
 @patch("/api/lessons/{lesson_id:uuid}", tags=["lessons"])
 async def edit_lesson(lesson_id: FromPath[UUID], data: JSONBody[LessonPatch], user: Caller,
-                      services: AppServices) -> dict[str, Any]:
+                      services: AppServices) -> LessonView:
     """Admins only; same validation as creation."""
     require_admin(user)
     _check_lesson(data, lesson_id)
@@ -210,7 +201,7 @@ async def edit_lesson(lesson_id: FromPath[UUID], data: JSONBody[LessonPatch], us
             raise LessonExists("Another lesson already uses this level and gate") from None
     if row is None:
         raise NotFound("Lesson not found")
-    return dict(row)
+    return lesson_view(row)
 
 
 @delete("/api/lessons/{lesson_id:uuid}", tags=["lessons"], status_code=204)

@@ -12,6 +12,7 @@ from litestar import Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from hub.auth import AppServices, Caller, require_admin
+from hub.domain.plans import PlanView, plan_view
 from hub.errors import NotFound, PlanExists, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
 from hub.pagination import CursorQuery, Page, check_limit, cursor_key, page_of
@@ -70,29 +71,25 @@ def check_price(price: Decimal | msgspec.UnsetType) -> None:
         raise ValidationFailed({"price": "must be 0 to 99999999.99 with at most two decimals"})
 
 
-def plan_view(row: asyncpg.Record) -> dict[str, Any]:
-    return dict(row)
-
-
 @get("/api/plans", tags=["billing"], security=[])
 async def list_plans(caller: Caller, services: AppServices, cursor: CursorQuery = None,
-                     limit: FromQuery[int | None] = None) -> Page[dict[str, Any]]:
+                     limit: FromQuery[int | None] = None) -> Page[PlanView]:
     """Active plans, cheapest first (then by id)."""
     size = check_limit(limit)
     after = cursor_key(cursor, tuple[Decimal, UUID])
     async with services.db.transaction(caller) as conn:
         rows = await billing.active_plans(conn, after, size + 1)
-    return page_of([plan_view(row) for row in rows], size, lambda r: [str(r["price"]), str(r["id"])])
+    return page_of([plan_view(row) for row in rows], size, lambda r: [str(r.price), str(r.id)])
 
 
 @post("/api/plans", tags=["billing"])
 async def create_plan(data: JSONBody[PlanIn], user: Caller, services: AppServices,
-                      idempotency_key: IdempotencyKey) -> Response[Any]:
+                      idempotency_key: IdempotencyKey) -> Response[PlanView]:
     """Admins only. 409 `plan_exists` when another plan has this `stripe_price_id`."""
     require_admin(user)
     check_price(data.price)
 
-    async def create(conn: asyncpg.Connection) -> dict[str, Any]:
+    async def create(conn: asyncpg.Connection) -> PlanView:
         row = await billing.create_plan(conn, msgspec.to_builtins(data))
         if row is None:
             raise PlanExists(f"Stripe price {data.stripe_price_id} already belongs to a plan")
@@ -103,7 +100,7 @@ async def create_plan(data: JSONBody[PlanIn], user: Caller, services: AppService
 
 @patch("/api/plans/{plan_id:uuid}", tags=["billing"])
 async def edit_plan(plan_id: FromPath[UUID], data: JSONBody[PlanPatch], user: Caller,
-                    services: AppServices) -> dict[str, Any]:
+                    services: AppServices) -> PlanView:
     """Admins only; same validation as creation."""
     require_admin(user)
     check_price(data.price)

@@ -1,15 +1,14 @@
 """Community posts: the feed, one post, author edits, admin moderation, and their channel events.
 
-`post_view` is the one representation of a post, for REST responses and for event data alike
-(`post.created`, `post.updated`, `post.pinned`, `post.locked` on `feed`, the last three also on the
+`hub.domain.posts.PostView` is the one representation of a post, for REST responses and for event data
+alike (`post.created`, `post.updated`, `post.pinned`, `post.locked` on `feed`, the last three also on the
 post's thread). Votes and comment counts change through the schema's triggers, not here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 import asyncpg
@@ -17,10 +16,17 @@ import msgspec
 from litestar import Response, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from channels.names import ChannelName
-from hub.api.progress import unlock_due_achievements
 from hub.auth import AppServices, Caller, require_admin
 from hub.budgets import POSTS, spend
+from hub.domain.community import (
+    FEED,
+    NO_NUL,
+    Removed,
+    require_announcement_rights,
+    require_author_or_admin,
+    thread_channel,
+)
+from hub.domain.posts import PostView, load_post, post_view, publish_post
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
 from hub.pagination import CursorQuery, Page, check_limit, decode_cursor, page_of
@@ -31,16 +37,11 @@ from hub.rules.threads import (
     first_post_key,
     parse_post_cursor,
     post_cursor_key,
-    score,
 )
 from hub.views_counter import views_counter_of
 from persistence import community
-from persistence.db import set_identity
 from persistence.events import append_event
-from persistence.identity import SERVICE, Identity
-
-# PostgreSQL text cannot hold NUL; refusing it here keeps it a 422 instead of a database error.
-NO_NUL = r"^[^\x00]*$"
+from persistence.identity import Identity
 
 PostType = Literal["discussion", "question", "announcement"]
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300, pattern=NO_NUL)]
@@ -68,73 +69,13 @@ class PostPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     tags: Tags | msgspec.UnsetType = msgspec.UNSET
 
 
-FEED = str(ChannelName.feed())
-
-
-def thread_channel(post_id: UUID) -> str:
-    return str(ChannelName.thread(post_id))
-
-
-def author_view(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The author block of a post or comment row (`author_*` columns from the author's profile)."""
-    return {"id": row["author_id"], "full_name": row["author_full_name"], "avatar_url": row["author_avatar_url"]}
-
-
-def post_view(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A post as REST returns it and as its events carry it."""
-    return {
-        "id": row["id"],
-        "author_id": row["author_id"],
-        "author": author_view(row),
-        "title": row["title"],
-        "content": row["content"],
-        "post_type": row["post_type"],
-        "category": row["category"],
-        "tags": list(row["tags"] or []),
-        "is_pinned": row["is_pinned"],
-        "is_locked": row["is_locked"],
-        "upvotes_count": row["upvotes_count"],
-        "downvotes_count": row["downvotes_count"],
-        "score": score(row["upvotes_count"], row["downvotes_count"]),
-        "comments_count": row["comments_count"],
-        "views_count": row["views_count"],
-        "last_activity_at": row["last_activity_at"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-    }
-
-
-async def load_post(conn: asyncpg.Connection, post_id: UUID) -> dict[str, Any]:
-    row = await community.post_by_id(conn, post_id)
-    if row is None:
-        raise NotFound("Post not found")
-    return post_view(row)
-
-
-def require_author_or_admin(identity: Identity, author_id: UUID) -> None:
-    if author_id != identity.user_id and not identity.is_admin:
-        raise Forbidden("Only the author or an admin may do this")
-
-
-def require_announcement_rights(identity: Identity, post_type: object) -> None:
-    if post_type == "announcement" and not identity.is_admin:
-        raise Forbidden("Only admins post announcements")
-
-
 @post("/api/posts", status_code=201, tags=["community"])
 async def create_post(data: JSONBody[PostIn], user: Caller, services: AppServices,
-                      idempotency_key: IdempotencyKey = None) -> Response[Any]:
+                      idempotency_key: IdempotencyKey = None) -> Response[PostView]:
     require_announcement_rights(user, data.post_type)
 
-    async def create(conn: asyncpg.Connection) -> dict[str, Any]:
-        author = user.require_user_id()
-        post_id = await community.create_post(conn, author, msgspec.to_builtins(data))
-        view = await load_post(conn, post_id)
-        await append_event(conn, FEED, "post.created", view)
-        # `posts_created` achievements unlock the moment the post exists, in the same transaction.
-        await set_identity(conn, SERVICE)
-        await unlock_due_achievements(conn, author, utc_datetime(services.clock()))
-        return view
+    async def create(conn: asyncpg.Connection) -> PostView:
+        return await publish_post(conn, user, msgspec.to_builtins(data), now=utc_datetime(services.clock()))
 
     return await create_once(services.db, user, idempotency_key, "POST /api/posts", data, create,
                              charge=partial(spend, services, POSTS, str(user.require_user_id())))
@@ -151,7 +92,7 @@ async def list_posts(
     author_id: Annotated[UUID | None, QueryParameter()] = None,
     limit: Annotated[int | None, QueryParameter()] = None,
     cursor: CursorQuery = None,
-) -> Page[dict[str, Any]]:
+) -> Page[PostView]:
     size = check_limit(limit)
     key = decode_cursor(cursor, POST_CURSOR_LENGTH[sort])
     try:
@@ -161,11 +102,12 @@ async def list_posts(
     async with services.db.transaction(user) as conn:
         rows = await community.list_posts(conn, sort, after, category=category, tag=tag, post_type=post_type,
                                           author_id=author_id, limit=size + 1)
-    return page_of([post_view(row) for row in rows], size, lambda view: post_cursor_key(sort, view))
+    return page_of([post_view(row) for row in rows], size,
+                   lambda view: post_cursor_key(sort, msgspec.structs.asdict(view)))
 
 
 @get("/api/posts/{post_id:uuid}", tags=["community"])
-async def get_post(post_id: FromPath[UUID], user: Caller, services: AppServices) -> dict[str, Any]:
+async def get_post(post_id: FromPath[UUID], user: Caller, services: AppServices) -> PostView:
     async with services.db.transaction(user) as conn:
         view = await load_post(conn, post_id)
     views_counter_of(services).count(post_id)
@@ -174,11 +116,11 @@ async def get_post(post_id: FromPath[UUID], user: Caller, services: AppServices)
 
 @patch("/api/posts/{post_id:uuid}", tags=["community"])
 async def edit_post(post_id: FromPath[UUID], data: JSONBody[PostPatch], user: Caller,
-                    services: AppServices) -> dict[str, Any]:
+                    services: AppServices) -> PostView:
     require_announcement_rights(user, data.post_type)
     async with services.db.transaction(user) as conn:
         current = await load_post(conn, post_id)
-        require_author_or_admin(user, current["author_id"])
+        require_author_or_admin(user, current.author_id)
         try:
             changed = await community.patch_post(conn, post_id, msgspec.to_builtins(data))
         except asyncpg.InsufficientPrivilegeError:
@@ -196,16 +138,16 @@ async def edit_post(post_id: FromPath[UUID], data: JSONBody[PostPatch], user: Ca
 async def delete_post(post_id: FromPath[UUID], user: Caller, services: AppServices) -> None:
     async with services.db.transaction(user) as conn:
         current = await load_post(conn, post_id)
-        require_author_or_admin(user, current["author_id"])
+        require_author_or_admin(user, current.author_id)
         if not await community.delete_post(conn, post_id):
             raise NotFound("Post not found")
-        gone = {"id": post_id}
+        gone = Removed(id=post_id)
         await append_event(conn, FEED, "post.deleted", gone)
         await append_event(conn, thread_channel(post_id), "post.deleted", gone)
 
 
 async def _moderate(services: AppServices, user: Identity, post_id: UUID, *, pinned: bool | None = None,
-                    locked: bool | None = None) -> dict[str, Any]:
+                    locked: bool | None = None) -> PostView:
     """Sets a moderation flag and announces it: `post.pinned` on the feed, `post.locked` on the feed
     and the thread (one event name for both directions; the post in the data says which)."""
     require_admin(user)
@@ -222,22 +164,22 @@ async def _moderate(services: AppServices, user: Identity, post_id: UUID, *, pin
 
 
 @post("/api/posts/{post_id:uuid}/pin", status_code=200, tags=["community"])
-async def pin_post(post_id: FromPath[UUID], user: Caller, services: AppServices) -> dict[str, Any]:
+async def pin_post(post_id: FromPath[UUID], user: Caller, services: AppServices) -> PostView:
     return await _moderate(services, user, post_id, pinned=True)
 
 
 @post("/api/posts/{post_id:uuid}/unpin", status_code=200, tags=["community"])
-async def unpin_post(post_id: FromPath[UUID], user: Caller, services: AppServices) -> dict[str, Any]:
+async def unpin_post(post_id: FromPath[UUID], user: Caller, services: AppServices) -> PostView:
     return await _moderate(services, user, post_id, pinned=False)
 
 
 @post("/api/posts/{post_id:uuid}/lock", status_code=200, tags=["community"])
-async def lock_post(post_id: FromPath[UUID], user: Caller, services: AppServices) -> dict[str, Any]:
+async def lock_post(post_id: FromPath[UUID], user: Caller, services: AppServices) -> PostView:
     return await _moderate(services, user, post_id, locked=True)
 
 
 @post("/api/posts/{post_id:uuid}/unlock", status_code=200, tags=["community"])
-async def unlock_post(post_id: FromPath[UUID], user: Caller, services: AppServices) -> dict[str, Any]:
+async def unlock_post(post_id: FromPath[UUID], user: Caller, services: AppServices) -> PostView:
     return await _moderate(services, user, post_id, locked=False)
 
 

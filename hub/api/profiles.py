@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
@@ -11,6 +11,7 @@ from litestar import get, patch
 from litestar.params import FromPath, JSONBody
 
 from hub.auth import AppServices, Caller
+from hub.domain.profiles import OwnProfile, PublicProfile, own_profile, public_profile
 from hub.errors import NotFound, ValidationFailed
 from hub.fields import HttpUrl
 from persistence import profiles
@@ -36,16 +37,16 @@ class ProfilePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
 
 
 @get("/api/profiles/me", tags=["profiles"])
-async def my_profile(user: Caller, services: AppServices) -> dict[str, Any]:
+async def my_profile(user: Caller, services: AppServices) -> OwnProfile:
     async with services.db.transaction(user) as conn:
         row = await profiles.own_profile(conn, user.require_user_id())
     if row is None:
         raise NotFound("Profile not found")
-    return dict(row)
+    return own_profile(row)
 
 
 @patch("/api/profiles/me", tags=["profiles"])
-async def edit_my_profile(data: JSONBody[ProfilePatch], user: Caller, services: AppServices) -> dict[str, Any]:
+async def edit_my_profile(data: JSONBody[ProfilePatch], user: Caller, services: AppServices) -> OwnProfile:
     if isinstance(data.timezone, str) and data.timezone not in _TIMEZONES:
         raise ValidationFailed({"timezone": "is not an IANA time zone name"})
     changes = msgspec.to_builtins(data)
@@ -53,16 +54,16 @@ async def edit_my_profile(data: JSONBody[ProfilePatch], user: Caller, services: 
         row = await profiles.patch_profile(conn, user.require_user_id(), changes)
     if row is None:
         raise NotFound("Profile not found")
-    return dict(row)
+    return own_profile(row)
 
 
 @get("/api/profiles/{user_id:uuid}", tags=["profiles"])
-async def profile(user_id: FromPath[UUID], user: Caller, services: AppServices) -> dict[str, Any]:
+async def profile(user_id: FromPath[UUID], user: Caller, services: AppServices) -> PublicProfile:
     async with services.db.transaction(user) as conn:
         row = await profiles.public_profile(conn, user_id)
     if row is None:
         raise NotFound("Profile not found")
-    return dict(row)
+    return public_profile(row)
 
 
 ROUTES = [my_profile, edit_my_profile, profile]

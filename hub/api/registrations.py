@@ -18,8 +18,16 @@ from litestar import Response, delete, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from hub.api.sessions import channel_of, fill_seats, participant_view
 from hub.auth import AppServices, Caller
+from hub.domain.seats import (
+    FeedbackView,
+    ParticipantPage,
+    ParticipantView,
+    StatusCounts,
+    fill_seats,
+    participant_view,
+)
+from hub.domain.sessions import channel_of
 from hub.errors import AlreadyDone, NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
 from hub.pagination import Aware, CursorQuery, CursorText, check_limit, cursor_key, page_of
@@ -60,7 +68,7 @@ async def check_prerequisites(conn: asyncpg.Connection, user_id: UUID, prerequis
 
 
 @post("/api/sessions/{session_id:uuid}/registration", status_code=HTTP_201_CREATED, tags=["sessions"])
-async def register(session_id: FromPath[UUID], user: Caller, services: AppServices) -> Response[dict[str, Any]]:
+async def register(session_id: FromPath[UUID], user: Caller, services: AppServices) -> Response[ParticipantView]:
     """201 with the new participant row (`registered` while seats remain, else `waitlisted`); 200 with the
     existing row when the caller is already registered or waitlisted.
 
@@ -132,7 +140,7 @@ async def participants(
     services: AppServices,
     limit: Annotated[int | None, QueryParameter()] = None,
     cursor: CursorQuery = None,
-) -> dict[str, Any]:
+) -> ParticipantPage | StatusCounts:
     """Host and admins: `{items, next_cursor, counts}`, everyone grouped by status, FIFO within it.
     Anyone else: the counts only, `{registered, waitlisted, attended, missed}`."""
     size = check_limit(limit)
@@ -145,21 +153,22 @@ async def participants(
         rows = await sessions.participants_page(conn, session_id, after, size + 1) if hosts else []
         await set_identity(conn, SERVICE)  # counts are public, the rows behind them are not
         counts = (await sessions.status_counts(conn, [session_id]))[session_id]
+    status_counts = StatusCounts(**counts)
     if not hosts:
-        return counts
+        return status_counts
     page = page_of(rows, size, lambda row: [row["attendance_status"], row["created_at"].isoformat(), str(row["id"])])
-    return {"items": [participant_view(row) for row in page.items], "next_cursor": page.next_cursor,
-            "counts": counts}
+    return ParticipantPage(items=[participant_view(row) for row in page.items], next_cursor=page.next_cursor,
+                           counts=status_counts)
 
 
 @post("/api/sessions/{session_id:uuid}/feedback", status_code=HTTP_201_CREATED, tags=["sessions"])
 async def give_feedback(session_id: FromPath[UUID], data: JSONBody[FeedbackIn], user: Caller,
-                        services: AppServices, idempotency_key: IdempotencyKey) -> Response[Any]:
+                        services: AppServices, idempotency_key: IdempotencyKey) -> Response[FeedbackView]:
     """Once per attendee, after the session ended: 409 `feedback_not_allowed` before that, 403 for
     anyone who did not attend, 409 `already_done` for a second submission."""
     user_id = user.require_user_id()
 
-    async def create(conn: asyncpg.Connection) -> dict[str, Any]:
+    async def create(conn: asyncpg.Connection) -> FeedbackView:
         facts = await sessions.channel_facts(conn, session_id, user_id)
         if facts is None:
             raise NotFound("Session not found")
@@ -168,7 +177,7 @@ async def give_feedback(session_id: FromPath[UUID], data: JSONBody[FeedbackIn], 
         row = await sessions.record_feedback(conn, session_id, user_id, data.rating, data.text)
         if row is None:
             raise AlreadyDone("Feedback was already given")
-        return dict(row)
+        return FeedbackView(**dict(row))
 
     return await create_once(services.db, user, idempotency_key, f"POST /api/sessions/{session_id}/feedback", data,
                              create)

@@ -1,17 +1,18 @@
 """The history of a live session's room: chat, questions (with upvotes and the answered flag), answers
-and announcements. The realtime layer writes them; this module owns their one JSON shape."""
+and announcements. The live room writes them; their one shape is `hub.domain.messages.MessageView`."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
-import asyncpg
 from litestar import delete, get
 from litestar.params import FromPath, QueryParameter
 
-from hub.api.sessions import channel_of, require_hosting, time_id_cursor
 from hub.auth import AppServices, Caller
+from hub.domain.community import Removed
+from hub.domain.messages import MessageView, message_view
+from hub.domain.sessions import channel_of, require_hosting, time_id_cursor
 from hub.errors import Forbidden, NotFound
 from hub.pagination import CursorQuery, Page, check_limit, page_of
 from hub.rules.session_state import admitted, may_host
@@ -21,24 +22,6 @@ from persistence.events import append_event
 from persistence.identity import service_acting_for
 
 
-def message_view(record: asyncpg.Record) -> dict[str, Any]:
-    """A message as REST and the `session:<id>` events show it. `record` has the columns of
-    `persistence.sessions.messages_page`; a deleted message keeps its place with `content` null."""
-    return {
-        "id": record["id"],
-        "session_id": record["session_id"],
-        "author_id": record["author_id"],
-        "author": {"id": record["author_id"], "full_name": record["author_full_name"]},
-        "kind": record["kind"],
-        "content": None if record["is_deleted"] else record["content"],
-        "parent_id": record["parent_id"],
-        "upvotes_count": record["upvotes_count"],
-        "is_answered": record["is_answered"],
-        "is_deleted": record["is_deleted"],
-        "created_at": record["created_at"],
-    }
-
-
 @get("/api/sessions/{session_id:uuid}/messages", tags=["sessions"])
 async def session_messages(
     session_id: FromPath[UUID],
@@ -46,7 +29,7 @@ async def session_messages(
     services: AppServices,
     limit: Annotated[int | None, QueryParameter()] = None,
     cursor: CursorQuery = None,
-) -> Page[dict[str, Any]]:
+) -> Page[MessageView]:
     """Oldest first, keyset-paginated by (created_at, id); for those the session channel admits
     (host, admins, seat holders), 403 for anyone else."""
     size = check_limit(limit)
@@ -76,7 +59,7 @@ async def delete_chat_line(session_id: FromPath[UUID], message_id: FromPath[UUID
         if deleted_now is None:
             raise NotFound("Chat line not found")
         if deleted_now:
-            await append_event(conn, channel_of(session_id), "chat.deleted", {"id": message_id})
+            await append_event(conn, channel_of(session_id), "chat.deleted", Removed(id=message_id))
 
 
 ROUTES = [session_messages, delete_chat_line]

@@ -27,7 +27,7 @@ import msgspec
 from channels.access import ATTENDING, ChannelFacts
 from channels.frames import EventFrame
 from channels.names import ChannelName
-from hub.api.progress import unlock_due_achievements
+from hub.domain.awards import unlock_due_achievements
 from hub.realtime.instance import Realtime
 from hub.rules.periods import utc_datetime
 from persistence import sessions

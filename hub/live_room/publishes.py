@@ -27,8 +27,8 @@ from uuid import UUID
 import asyncpg
 
 from channels.errors import NotFound, RateLimited, SessionNotLive
-from hub.api.session_messages import message_view
 from hub.budgets import ROOM_MESSAGES, VOTES, Budget, spend
+from hub.domain.messages import message_view
 from hub.realtime.publish import PublishContext, PublishHandler
 from persistence import session_room
 from persistence.db import set_identity

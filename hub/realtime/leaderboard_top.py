@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from hub.api.leaderboard import leaderboard_row
+from hub.domain.leaderboard import LeaderboardRow, leaderboard_row
 from hub.realtime.state_channels import LeaderboardLoader
 from hub.rules.periods import Period, utc_datetime, window
 from hub.services import Services
@@ -17,7 +15,7 @@ __all__ = ["leaderboard_loader"]
 def leaderboard_loader(services: Services) -> LeaderboardLoader:
     """The top 20 of a period's current window (by the app's clock), as `GET /api/leaderboard` shows them."""
 
-    async def top20(period: str) -> list[dict[str, Any]]:
+    async def top20(period: str) -> list[LeaderboardRow]:
         current = window(_period(period), utc_datetime(services.clock()).date())
         async with services.db.transaction(SERVICE) as conn:
             rows = await leaderboard.top(conn, period, current.start, 20)

@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import msgspec
 
@@ -33,13 +33,14 @@ from channels.coalesce import Coalescer
 from channels.events import LeaderboardChanged, VoteCounts
 from channels.frames import EventFrame, encode_json
 from channels.names import ChannelName, parse_channel
+from hub.domain.leaderboard import LeaderboardRow
 from hub.realtime.fanout import Fanout
 
 __all__ = ["CoalescedSender", "Counts", "LeaderboardLoader", "StateChannels", "counts_data"]
 
 log = logging.getLogger("hub.state")
 
-LeaderboardLoader = Callable[[str], Awaitable[list[dict[str, Any]]]]
+LeaderboardLoader = Callable[[str], Awaitable[list[LeaderboardRow]]]
 
 
 class Counts(msgspec.Struct, frozen=True):
@@ -126,7 +127,7 @@ class StateChannels:
         if self._top20 is not None and self._fanout.has(channel):
             self._sender.offer((channel, ""), None)
 
-    async def leaderboard(self, period: str) -> list[dict[str, Any]] | None:
+    async def leaderboard(self, period: str) -> list[LeaderboardRow] | None:
         """The top 20 for a subscribe snapshot; ``None`` when no loader is wired."""
         return None if self._top20 is None else await self._top20(period)
 

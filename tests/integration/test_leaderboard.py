@@ -9,8 +9,9 @@ from typing import Any
 
 import asyncpg
 import httpx
+import msgspec
 
-from hub.api.leaderboard import leaderboard_row
+from hub.domain.leaderboard import leaderboard_row
 from persistence import leaderboard
 from persistence.db import Database
 from persistence.identity import SERVICE
@@ -121,7 +122,7 @@ async def test_the_realtime_top_uses_the_same_rows_and_view_as_rest(
             rest = (await board(hub, learners[0], "daily"))["items"]
     async with app_db.transaction(SERVICE) as conn:
         top = await leaderboard.top(conn, "daily", clock.now.date(), 2)
-    assert [leaderboard_row(row) for row in top] == rest[:2]
+    assert [msgspec.to_builtins(leaderboard_row(row)) for row in top] == rest[:2]
 
 
 async def test_leaderboard_pages_neither_repeat_nor_skip_rows_while_rows_are_added(
