@@ -139,7 +139,7 @@ class Connection(Generic[H]):
             return None, self._refuse(frame.id, RateLimited(wait), now, strike=True)
         if self.state is ConnState.AWAITING_AUTH and not isinstance(frame, Auth):
             actions = self.reply_error(frame.id, Unauthorized("authenticate first"), now)
-            return None, actions + self._close(CloseCode.UNAUTHENTICATED, "authenticate first")
+            return None, actions + self._close(Unauthorized.close_code(), "authenticate first")
         if isinstance(frame, Ping):
             return None, [SendFrame(encode_pong(frame.id))]
         return frame, []
@@ -267,7 +267,7 @@ class Connection(Generic[H]):
             and now >= self._expiry_deadline
         ):
             notice = SendFrame(encode_error(TokenExpired()))
-            return [notice, *self._close(CloseCode.UNAUTHENTICATED, "token expired")]
+            return [notice, *self._close(TokenExpired.close_code(), "token expired")]
         return []
 
     def next_deadline(self) -> float | None:

@@ -79,6 +79,13 @@ class ProtocolError(Exception):
             cls._take(entry)
 
     @classmethod
+    def close_code(cls) -> CloseCode:
+        """The close code that follows this error when it ends the connection (from its registry entry)."""
+        if cls.entry.close is None:
+            raise LookupError(f"{cls.code!r} does not end a connection")
+        return CloseCode(cls.entry.close)
+
+    @classmethod
     def _take(cls, entry: ErrorCode) -> None:
         if entry.message is None:
             raise TypeError(f"{entry.code!r} is not a websocket error code")

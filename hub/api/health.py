@@ -10,6 +10,7 @@ import msgspec
 from litestar import Request, Response, get
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from channels.codes import NOT_READY
 from hub.auth import AppServices
 from hub.errors import NotFound, Unauthorized
 from hub.readiness import readiness_problems
@@ -19,7 +20,7 @@ class Status(msgspec.Struct):
     status: str
 
 
-class NotReady(msgspec.Struct):
+class ReadinessProblem(msgspec.Struct):
     """The 503 problem document of `/readyz`: `failing` maps each failing part to its reason."""
 
     status: str
@@ -33,10 +34,10 @@ async def healthz() -> Status:
 
 
 @get("/readyz", tags=["operations"], security=[])
-async def readyz(services: AppServices) -> Response[Status | NotReady]:
+async def readyz(services: AppServices) -> Response[Status | ReadinessProblem]:
     problems = await readiness_problems(services)
     if problems:
-        return Response(NotReady(status="not_ready", code="not_ready", failing=problems), status_code=503,
+        return Response(ReadinessProblem(status="not_ready", code=NOT_READY.code, failing=problems), status_code=503,
                         media_type="application/problem+json")
     return Response(Status(status="ready"))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from channels.errors import UnknownChannel
 from channels.frames import EventFrame
 from channels.names import ChannelKind, ChannelName, parse_channel
 
@@ -37,7 +38,12 @@ class Observers:
         observers = self._by_key.get((frame.channel.partition(":")[0], frame.event))
         if not observers:
             return
-        name = parse_channel(frame.channel)
+        try:
+            name = parse_channel(frame.channel)
+        except UnknownChannel:
+            # A name the log should never hold; delivery to subscribers already happened, so only report it.
+            log.error("durable event on a malformed channel %r", frame.channel)
+            return
         for observer in observers:
             try:
                 observer(name, frame)

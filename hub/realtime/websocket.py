@@ -277,7 +277,8 @@ class WsSession:
     def _fail(self, frame: ClientFrame, err: ProtocolError) -> None:
         actions = self.conn.reply_error(frame.id, err, time.monotonic())
         if isinstance(frame, Auth) and self.conn.state is ConnState.AWAITING_AUTH:
-            actions += self.conn.close(CloseCode.UNAUTHENTICATED, "authentication failed")
+            actions += self.conn.close(err.close_code() if err.entry.close else Unauthorized.close_code(),
+                                       "authentication failed")
         self._apply(actions)
 
     def _reply(self, frame_id: int | None, result: dict[str, object]) -> None:

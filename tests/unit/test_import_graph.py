@@ -1,9 +1,10 @@
 """The import graph of the hub's own packages: no cycle, and no module importing a route module except the
 app factory. Routes sit on top; the domain, the live room and the realtime edge import downward only.
 
-Only imports that run when a module is imported count: those of the module body and of its module-level
-`if`/`try`/`with` blocks. Imports guarded by `TYPE_CHECKING` never run and are left out, as are imports
-inside functions."""
+For cycles only imports that run when a module is imported count: those of the module body and of its
+module-level `if`/`try`/`with` blocks. For the route rule an import inside a function counts too (a lazy
+import of a route is still a route import). Imports guarded by `TYPE_CHECKING` never run and are left out of
+both."""
 
 from __future__ import annotations
 
@@ -28,21 +29,24 @@ def _is_type_checking(test: ast.expr) -> bool:
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
-def _run_time_imports(body: list[ast.stmt]) -> Iterator[ast.Import | ast.ImportFrom]:
+def _run_time_imports(body: list[ast.stmt], *, in_functions: bool = False) -> Iterator[ast.Import | ast.ImportFrom]:
     """The imports a module executes when it is imported: its body's, and those in `if`/`try`/`with`
-    blocks at module level, but not under `if TYPE_CHECKING:` nor in functions or classes."""
+    blocks at module level, but not under `if TYPE_CHECKING:`; with `in_functions`, also those in the bodies
+    of functions and classes (run later, or never)."""
     for node in body:
         if isinstance(node, ast.Import | ast.ImportFrom):
             yield node
         elif isinstance(node, ast.If):
             if not _is_type_checking(node.test):
-                yield from _run_time_imports(node.body)
-            yield from _run_time_imports(node.orelse)
+                yield from _run_time_imports(node.body, in_functions=in_functions)
+            yield from _run_time_imports(node.orelse, in_functions=in_functions)
         elif isinstance(node, ast.Try):
             for block in (node.body, node.orelse, node.finalbody, *(h.body for h in node.handlers)):
-                yield from _run_time_imports(block)
-        elif isinstance(node, ast.With):
-            yield from _run_time_imports(node.body)
+                yield from _run_time_imports(block, in_functions=in_functions)
+        elif isinstance(node, ast.With | ast.AsyncWith):
+            yield from _run_time_imports(node.body, in_functions=in_functions)
+        elif in_functions and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            yield from _run_time_imports(node.body, in_functions=True)
 
 
 def _resolve(module: str, is_package: bool, node: ast.Import | ast.ImportFrom, known: set[str]) -> set[str]:
@@ -67,17 +71,24 @@ def _resolve(module: str, is_package: bool, node: ast.Import | ast.ImportFrom, k
     return found
 
 
-def import_graph() -> dict[str, set[str]]:
-    files = {_module_name(path): path for package in PACKAGES for path in (ROOT / package).rglob("*.py")}
-    known = set(files)
+def graph_of(sources: dict[str, tuple[str, bool]], *, in_functions: bool = False) -> dict[str, set[str]]:
+    """Module → the project modules it imports, from module → (source text, is a package)."""
+    known = set(sources)
     graph: dict[str, set[str]] = {}
-    for module, path in files.items():
-        tree = ast.parse(path.read_text(), filename=str(path))
-        is_package = path.name == "__init__.py"
+    for module, (text, is_package) in sources.items():
         graph[module] = set()
-        for node in _run_time_imports(tree.body):
+        for node in _run_time_imports(ast.parse(text).body, in_functions=in_functions):
             graph[module] |= _resolve(module, is_package, node, known) - {module}
     return graph
+
+
+def _sources() -> dict[str, tuple[str, bool]]:
+    return {_module_name(path): (path.read_text(), path.name == "__init__.py")
+            for package in PACKAGES for path in (ROOT / package).rglob("*.py")}
+
+
+def import_graph(*, in_functions: bool = False) -> dict[str, set[str]]:
+    return graph_of(_sources(), in_functions=in_functions)
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -122,7 +133,7 @@ def test_the_import_graph_has_no_cycle() -> None:
 
 
 def test_only_the_app_factory_imports_route_modules() -> None:
-    assert route_importers(import_graph()) == []
+    assert route_importers(import_graph(in_functions=True)) == []
 
 
 def test_route_modules_do_not_import_each_other() -> None:
@@ -138,3 +149,20 @@ def test_a_domain_module_importing_a_route_is_caught() -> None:
     graph["hub.domain.posts"] = {"hub.api.posts"}
     assert route_importers(graph) == ["hub.domain.posts imports hub.api.posts"]
     assert find_cycle(graph) == ["hub.api.posts", "hub.domain.posts", "hub.api.posts"]
+
+
+def test_route_imports_are_found_in_source_in_every_spelling() -> None:
+    # Parsed from source, so the resolution of each spelling is what is under test, not a hand-built graph.
+    package = ("", True)
+    sources = {
+        "hub": package, "hub.api": package, "hub.api.posts": ("", False), "hub.domain": package,
+        "hub.domain.a": ("from hub.api import posts\n", False),
+        "hub.domain.b": ("from ..api.posts import x\n", False),
+        "hub.domain.c": ("def later():\n    import hub.api.posts\n", False),
+        "hub.domain.d": ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from hub.api import posts\n", False),
+    }
+    assert route_importers(graph_of(sources, in_functions=True)) == [
+        "hub.domain.a imports hub.api.posts", "hub.domain.b imports hub.api.posts",
+        "hub.domain.c imports hub.api.posts"]
+    # A function's import runs later: it cannot make an import-time cycle.
+    assert "hub.api.posts" not in graph_of(sources)["hub.domain.c"]

@@ -36,6 +36,16 @@ def test_a_registered_observer_sees_its_events_structured_and_nothing_else() -> 
     assert msgspec.json.decode(seen[0][1].data) == {"status": "live"}
 
 
+def test_a_malformed_channel_is_reported_not_raised_into_the_listener(caplog: pytest.LogCaptureFixture) -> None:
+    observers = Observers()
+    seen: list[EventFrame] = []
+    observers.observe(ChannelKind.SESSION, "session.updated", lambda name, frame: seen.append(frame))
+    with caplog.at_level(logging.ERROR, logger="hub.realtime"):
+        observers.notify(event("session:not-a-uuid", "session.updated"))
+    assert seen == []
+    assert "malformed channel" in caplog.text
+
+
 def test_a_failing_observer_is_logged_and_the_next_one_still_runs(caplog: pytest.LogCaptureFixture) -> None:
     observers = Observers()
     seen: list[str] = []
