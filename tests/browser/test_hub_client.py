@@ -256,10 +256,16 @@ async def test_client_keeps_presence_from_the_reply_and_later_diffs(harness: tup
         await hub.broadcast(room, {"op": "presence", "channel": room, **diff})
     expected = {"me": {"metas": [raised, second_tab]}}
 
-    async def applied() -> bool:
-        return bool(await page.evaluate("Object.fromEntries(room.presence)") == expected)
+    seen: list[Any] = []
 
-    await eventually(applied)
+    async def applied() -> bool:
+        seen[:] = [await page.evaluate("Object.fromEntries(room.presence)")]
+        return bool(seen[0] == expected)
+
+    # Once (under a loaded CI machine) this ran out of its 10 s; the message shows what the page held and how
+    # many times it connected, so a next failure says whether diffs were lost or a reconnect replaced them.
+    await eventually(applied, within=20, what=lambda: f"presence {seen} after {len(hub.connect_times)} connection(s), "
+                                                      f"{len(hub.frames('subscribe'))} subscribe(s)")
 
 
 async def test_client_gets_a_snapshot_on_every_subscribe_of_a_state_channel_and_never_sends_since(
