@@ -184,8 +184,12 @@ class Outbox:
                 if self._send_batch is not None and len(frames) > 1:
                     batch = [frames.popleft()]
                     size = len(batch[0].json)
-                    while frames and len(batch) < WRITE_BATCH and size + len(frames[0].json) <= WRITE_BATCH_BYTES:
-                        size += len(frames[0].json)
+                    while frames and len(batch) < WRITE_BATCH:
+                        # `json` once per frame: a property, read for every frame of every connection's backlog.
+                        length = len(frames[0].json)
+                        if size + length > WRITE_BATCH_BYTES:
+                            break
+                        size += length
                         batch.append(frames.popleft())
                     self._notify_room()
                     await self._send_batch(batch)
