@@ -33,8 +33,8 @@ class ProgressView(msgspec.Struct):
     updated_at: datetime
 
 
-class AchievementView(msgspec.Struct):
-    """An unlocked achievement, with when and how far."""
+class _Achievement(msgspec.Struct):
+    """What every view of an achievement shows."""
 
     id: UUID
     code: str
@@ -44,22 +44,19 @@ class AchievementView(msgspec.Struct):
     category: str
     xp_reward: int
     rarity: str
+
+
+class AchievementView(_Achievement):
+    """An unlocked achievement, with when and how far."""
+
     unlocked_at: datetime
     progress_value: int
 
 
-class CatalogueAchievement(msgspec.Struct):
+class CatalogueAchievement(_Achievement):
     """An active achievement with the `requirements` that unlock it."""
 
-    id: UUID
-    code: str
-    title: str
-    description: str
-    icon_url: str | None
-    category: str
-    xp_reward: int
     requirements: dict[str, Any] | None
-    rarity: str
 
 
 class StreakView(msgspec.Struct):
