@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from channels.names import ChannelName
 from persistence.db import set_identity
 from persistence.identity import SERVICE
 
@@ -18,12 +19,13 @@ NOTIFY_CHANNEL = "hub_events"
 STATE_CHANNEL = "hub_state"
 
 
-async def append_event(conn: asyncpg.Connection, channel: str, event: str, data: Any) -> int:
+async def append_event(conn: asyncpg.Connection, channel: ChannelName, event: str, data: Any) -> int:
     """Appends one event inside the caller's transaction. The log is server-owned (a client that could
     append could forge any channel's events), so only `service_role` may: the transaction switches to it
     here and stays in it. Writers append after their own statements as the caller."""
     await set_identity(conn, SERVICE)
-    seq: int = await conn.fetchval("SELECT realtime.append_event($1, $2, $3::jsonb)", channel, event, data)
+    seq: int = await conn.fetchval("SELECT realtime.append_event($1, $2, $3::jsonb)", str(channel), event,
+                                    data)
     return seq
 
 

@@ -270,7 +270,7 @@ async def _apply(conn: asyncpg.Connection, effect: webhooks.EventEffect, fetched
         )
     after = await subscription_view(conn, user_id, free_tier_level)
     if after != before:
-        await append_event(conn, str(ChannelName.user(user_id)), "subscription.updated", after)
+        await append_event(conn, ChannelName.user(user_id), "subscription.updated", after)
 
 
 async def _user_of(conn: asyncpg.Connection, state: webhooks.SubscriptionState) -> UUID | None:

@@ -14,10 +14,11 @@ import msgspec
 from litestar import Response, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from channels.names import ChannelName
 from hub.auth import AppServices, Caller
 from hub.budgets import COMMENTS, spend
 from hub.domain.comments import CommentView, add_comment, comment_view, load_comment
-from hub.domain.community import NO_NUL, require_author_or_admin, thread_channel
+from hub.domain.community import NO_NUL, require_author_or_admin
 from hub.errors import NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
 from hub.pagination import Page, check_limit, cursor_key, page_of
@@ -91,7 +92,7 @@ async def edit_comment(comment_id: FromPath[UUID], data: JSONBody[CommentPatch],
         if not await community.edit_comment(conn, comment_id, data.content):
             raise NotFound("Comment was deleted")
         view = await load_comment(conn, comment_id)
-        await append_event(conn, thread_channel(view.post_id), "comment.updated", view)
+        await append_event(conn, ChannelName.thread(view.post_id), "comment.updated", view)
     return view
 
 
@@ -103,7 +104,7 @@ async def delete_comment(comment_id: FromPath[UUID], user: Caller, services: App
         require_author_or_admin(user, current.author_id)
         if await community.soft_delete_comment(conn, comment_id):
             view = await load_comment(conn, comment_id)
-            await append_event(conn, thread_channel(view.post_id), "comment.deleted", view)
+            await append_event(conn, ChannelName.thread(view.post_id), "comment.deleted", view)
 
 
 ROUTES = [list_thread, create_comment, get_comment, edit_comment, delete_comment]

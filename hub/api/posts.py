@@ -16,15 +16,14 @@ import msgspec
 from litestar import Response, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from channels.names import ChannelName
 from hub.auth import AppServices, Caller, require_admin
 from hub.budgets import POSTS, spend
 from hub.domain.community import (
-    FEED,
     NO_NUL,
     Removed,
     require_announcement_rights,
     require_author_or_admin,
-    thread_channel,
 )
 from hub.domain.posts import PostView, load_post, post_view, publish_post
 from hub.errors import Forbidden, NotFound, ValidationFailed
@@ -129,8 +128,8 @@ async def edit_post(post_id: FromPath[UUID], data: JSONBody[PostPatch], user: Ca
         if not changed:
             raise NotFound("Post not found")
         view = await load_post(conn, post_id)
-        await append_event(conn, FEED, "post.updated", view)
-        await append_event(conn, thread_channel(post_id), "post.updated", view)
+        await append_event(conn, ChannelName.feed(), "post.updated", view)
+        await append_event(conn, ChannelName.thread(post_id), "post.updated", view)
     return view
 
 
@@ -142,8 +141,8 @@ async def delete_post(post_id: FromPath[UUID], user: Caller, services: AppServic
         if not await community.delete_post(conn, post_id):
             raise NotFound("Post not found")
         gone = Removed(id=post_id)
-        await append_event(conn, FEED, "post.deleted", gone)
-        await append_event(conn, thread_channel(post_id), "post.deleted", gone)
+        await append_event(conn, ChannelName.feed(), "post.deleted", gone)
+        await append_event(conn, ChannelName.thread(post_id), "post.deleted", gone)
 
 
 async def _moderate(services: AppServices, user: Identity, post_id: UUID, *, pinned: bool | None = None,
@@ -156,10 +155,10 @@ async def _moderate(services: AppServices, user: Identity, post_id: UUID, *, pin
             raise NotFound("Post not found")
         view = await load_post(conn, post_id)
         if pinned is not None:
-            await append_event(conn, FEED, "post.pinned", view)
+            await append_event(conn, ChannelName.feed(), "post.pinned", view)
         if locked is not None:
-            await append_event(conn, FEED, "post.locked", view)
-            await append_event(conn, thread_channel(post_id), "post.locked", view)
+            await append_event(conn, ChannelName.feed(), "post.locked", view)
+            await append_event(conn, ChannelName.thread(post_id), "post.locked", view)
     return view
 
 

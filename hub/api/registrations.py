@@ -18,6 +18,7 @@ from litestar import Response, delete, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from channels.names import ChannelName
 from hub.auth import AppServices, Caller
 from hub.domain.seats import (
     FeedbackView,
@@ -27,7 +28,6 @@ from hub.domain.seats import (
     fill_seats,
     participant_view,
 )
-from hub.domain.sessions import channel_of
 from hub.errors import AlreadyDone, NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
 from hub.pagination import Aware, CursorQuery, CursorText, check_limit, cursor_key, page_of
@@ -101,7 +101,7 @@ async def register(session_id: FromPath[UUID], user: Caller, services: AppServic
         # Every writer of participant rows holds the session lock, so the row read above is still absent.
         row = await sessions.insert_participant(conn, session_id, user_id, seat)
         view = participant_view(row)
-        await append_event(conn, channel_of(session_id), f"participant.{row['attendance_status']}", view)
+        await append_event(conn, ChannelName.session(session_id), f"participant.{row['attendance_status']}", view)
     return Response(view, status_code=HTTP_201_CREATED)
 
 
@@ -122,7 +122,7 @@ async def cancel_registration(session_id: FromPath[UUID], user: Caller, services
         require_open(locked["status"])
         require_cancellable(row["attendance_status"])
         await sessions.delete_participant(conn, session_id, user_id)
-        await append_event(conn, channel_of(session_id), "participant.cancelled", participant_view(row))
+        await append_event(conn, ChannelName.session(session_id), "participant.cancelled", participant_view(row))
         await fill_seats(conn, session_id)
 
 

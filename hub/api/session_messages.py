@@ -9,10 +9,11 @@ from uuid import UUID
 from litestar import delete, get
 from litestar.params import FromPath, QueryParameter
 
+from channels.names import ChannelName
 from hub.auth import AppServices, Caller
 from hub.domain.community import Removed
 from hub.domain.messages import MessageView, message_view
-from hub.domain.sessions import channel_of, require_hosting, time_id_cursor
+from hub.domain.sessions import require_hosting, time_id_cursor
 from hub.errors import Forbidden, NotFound
 from hub.pagination import CursorQuery, Page, check_limit, page_of
 from hub.rules.session_state import admitted, may_host
@@ -59,7 +60,7 @@ async def delete_chat_line(session_id: FromPath[UUID], message_id: FromPath[UUID
         if deleted_now is None:
             raise NotFound("Chat line not found")
         if deleted_now:
-            await append_event(conn, channel_of(session_id), "chat.deleted", Removed(id=message_id))
+            await append_event(conn, ChannelName.session(session_id), "chat.deleted", Removed(id=message_id))
 
 
 ROUTES = [session_messages, delete_chat_line]

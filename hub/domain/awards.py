@@ -56,8 +56,8 @@ class _Award:
     xp_awarded: int = 0
 
     @property
-    def channel(self) -> str:
-        return str(ChannelName.user(self.user_id))
+    def channel(self) -> ChannelName:
+        return ChannelName.user(self.user_id)
 
 
 def _attempt_result(progress_row: asyncpg.Record, xp_awarded: int, total_xp: int, level: int, level_up: bool,

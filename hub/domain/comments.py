@@ -14,7 +14,8 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from hub.domain.community import Author, author_view, thread_channel
+from channels.names import ChannelName
+from hub.domain.community import Author, author_view
 from hub.errors import Locked, NotFound, ValidationFailed
 from hub.rules.threads import reply_parent, score
 from persistence import community
@@ -89,5 +90,5 @@ async def add_comment(conn: asyncpg.Connection, user: Identity, post_id: UUID, c
     except asyncpg.ForeignKeyViolationError:
         raise NotFound("Post not found") from None  # deleted after our check
     view = await load_comment(conn, comment_id)
-    await append_event(conn, thread_channel(post_id), "comment.created", view)
+    await append_event(conn, ChannelName.thread(post_id), "comment.created", view)
     return view

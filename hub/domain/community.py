@@ -8,19 +8,11 @@ from uuid import UUID
 
 import msgspec
 
-from channels.names import ChannelName
 from hub.errors import Forbidden
 from persistence.identity import Identity
 
 # PostgreSQL text cannot hold NUL; refusing it in request bodies keeps it a 422 instead of a database error.
 NO_NUL = r"^[^\x00]*$"
-
-FEED = str(ChannelName.feed())
-
-
-def thread_channel(post_id: UUID) -> str:
-    return str(ChannelName.thread(post_id))
-
 
 class Author(msgspec.Struct):
     """The author block of a post or comment, from the author's profile."""

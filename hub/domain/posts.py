@@ -13,8 +13,9 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from channels.names import ChannelName
 from hub.domain.awards import unlock_due_achievements
-from hub.domain.community import FEED, Author, author_view
+from hub.domain.community import Author, author_view
 from hub.errors import NotFound
 from hub.rules.threads import score
 from persistence import community
@@ -82,7 +83,7 @@ async def publish_post(conn: asyncpg.Connection, user: Identity, fields: dict[st
     author = user.require_user_id()
     post_id = await community.create_post(conn, author, fields)
     view = await load_post(conn, post_id)
-    await append_event(conn, FEED, "post.created", view)
+    await append_event(conn, ChannelName.feed(), "post.created", view)
     # Achievements unlock the moment the post exists, in the same transaction.
     await set_identity(conn, SERVICE)
     await unlock_due_achievements(conn, author, now)

@@ -13,7 +13,7 @@ import asyncpg
 import msgspec
 
 from channels.names import ChannelName
-from hub.domain.sessions import SessionView, channel_of, read_sessions, session_view
+from hub.domain.sessions import SessionView, read_sessions, session_view
 from hub.rules.session_state import seats_free
 from persistence import sessions
 from persistence.events import append_event
@@ -101,6 +101,6 @@ async def fill_seats(conn: asyncpg.Connection, session_id: UUID) -> None:
         participant = await sessions.participant(conn, session_id, user_id)
         assert participant is not None  # promoted under the lock held by this transaction
         view = participant_view(participant)
-        await append_event(conn, channel_of(session_id), "participant.promoted", view)
-        await append_event(conn, str(ChannelName.user(user_id)), "session.promoted",
+        await append_event(conn, ChannelName.session(session_id), "participant.promoted", view)
+        await append_event(conn, ChannelName.user(user_id), "session.promoted",
                            SessionPromoted(session=seat_holder_view, participant=view))

@@ -25,10 +25,6 @@ from persistence.events import append_event
 from persistence.identity import SERVICE, Identity
 
 
-def channel_of(session_id: UUID) -> str:
-    return str(ChannelName.session(session_id))
-
-
 class Host(msgspec.Struct):
     id: UUID
     full_name: str | None
@@ -115,7 +111,7 @@ async def read_sessions(conn: asyncpg.Connection, viewer: Identity,
 async def announce_update(conn: asyncpg.Connection, viewer: Identity, session_id: UUID) -> ViewedSession:
     """Appends `session.updated` and returns the session as `viewer` sees it."""
     [(row, waitlisted)] = await read_sessions(conn, viewer, [session_id])
-    await append_event(conn, channel_of(session_id), "session.updated",
+    await append_event(conn, ChannelName.session(session_id), "session.updated",
                        session_view(row, waitlisted, show_meeting_url=False))
     return view_for(viewer, row, waitlisted)
 

@@ -75,7 +75,7 @@ def _line(kind: str, event: str) -> PublishHandler:
             message_id = await session_room.insert_message(conn, session_id, ctx.identity.require_user_id(), kind,
                                                            ctx.payload.text)
             view = message_view(await session_room.message(conn, message_id))
-            seq = await append_event(conn, str(ctx.channel), event, view)
+            seq = await append_event(conn, ctx.channel, event, view)
         return {"seq": seq, "message": view}
 
     return store
@@ -103,7 +103,7 @@ async def answer_question(ctx: PublishContext) -> dict[str, Any]:
             await session_room.mark_answered(conn, question_id)
         view = message_view(await session_room.message(conn, question_id))
         if not answered:
-            seq = await append_event(conn, str(ctx.channel), "question.answered", view)
+            seq = await append_event(conn, ctx.channel, "question.answered", view)
     return {"seq": seq, "message": view}
 
 

@@ -160,6 +160,7 @@ async def insert_post(owner_conn: Any, author_id: Any, title: str = "realtime te
 async def append_events(db: Any, channel: str, count: int, *, event: str = "comment.created",
                         per_transaction: int = 1, pad: int = 0) -> list[int]:
     """Appends `count` events through the app's own role (SERVICE), `per_transaction` per commit; their seqs."""
+    from channels.names import parse_channel
     from persistence.events import append_event
     from persistence.identity import SERVICE
 
@@ -167,5 +168,5 @@ async def append_events(db: Any, channel: str, count: int, *, event: str = "comm
     while len(out) < count:
         async with db.transaction(SERVICE) as conn:
             for _ in range(min(per_transaction, count - len(out))):
-                out.append(await append_event(conn, channel, event, {"n": len(out), "pad": "x" * pad}))
+                out.append(await append_event(conn, parse_channel(channel), event, {"n": len(out), "pad": "x" * pad}))
     return out
