@@ -50,6 +50,7 @@ def _define(code: str, *, status: int | None = None, title: str | None = None, m
 
 
 _UNAUTHENTICATED = 4001  # CloseCode.UNAUTHENTICATED (channels.errors imports this module, not the reverse)
+_REVOKED = 4003  # CloseCode.REVOKED
 
 # Both transports. The websocket messages are lower case, the REST titles sentence case: both are on the wire.
 UNAUTHORIZED = _define("unauthorized", status=401, title="Authentication required", message="not authenticated",
@@ -58,6 +59,10 @@ FORBIDDEN = _define("forbidden", status=403, title="Not allowed", message="forbi
 NOT_FOUND = _define("not_found", status=404, title="Not found", message="not found")
 UNKNOWN_CHANNEL = _define("unknown_channel", status=422, title="Not a channel name",
                           message="malformed channel name")
+# An access token older than its account's last revocation (ban, deletion, role or password change,
+# logout-all): REST answers 401, and a live websocket is closed with 4003.
+TOKEN_REVOKED = _define("token_revoked", status=401, title="This token was revoked; sign in again",
+                        message="token revoked", close=_REVOKED)
 RATE_LIMITED = _define("rate_limited", status=429, title="Too many requests", message="rate limited")
 INTERNAL = _define("internal", status=500, title="Internal error", message="internal error")
 
@@ -88,6 +93,8 @@ INVALID_CREDENTIALS = _define("invalid_credentials", status=401, title="Email or
 TOKEN_REUSED = _define("token_reused", status=401,
                        title="Refresh token was already used; the session is revoked")
 PLAN_REQUIRED = _define("plan_required", status=402, title="Your plan does not include this level")
+BANNED = _define("banned", status=403, title="This account is banned")
+ALREADY_REPORTED = _define("already_reported", status=409, title="You already reported this")
 EMAIL_TAKEN = _define("email_taken", status=409, title="An account with this email exists")
 INVALID_TRANSITION = _define("invalid_transition", status=409, title="That status change is not allowed")
 PREREQUISITES_NOT_MET = _define("prerequisites_not_met", status=409, title="Prerequisites are not met")

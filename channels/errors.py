@@ -59,6 +59,7 @@ class CloseCode(IntEnum):
     POLICY = 1008  # repeated bad frames
     TOO_BIG = 1009  # frame over the size limit
     UNAUTHENTICATED = 4001  # no auth in time, or token expired
+    REVOKED = 4003  # the account was banned or deleted, or its sessions were signed out
     SLOW_CONSUMER = 4008  # send queue overflowed; reconnect and resume
     TOO_MANY_CONNECTIONS = 4029
 

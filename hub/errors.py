@@ -60,6 +60,19 @@ class AccessTokenExpired(Unauthorized):
         super().__init__("Token expired")
 
 
+class TokenRevoked(Unauthorized, entry=codes.TOKEN_REVOKED):
+    """An access token issued before its account's last revocation."""
+
+
+class Banned(ApiError, entry=codes.BANNED):
+    def __init__(self, until: str) -> None:
+        super().__init__("This account is banned", extra={"until": until})
+
+
+class AlreadyReported(ApiError, entry=codes.ALREADY_REPORTED):
+    pass
+
+
 class InvalidCredentials(ApiError, entry=codes.INVALID_CREDENTIALS):
     pass
 

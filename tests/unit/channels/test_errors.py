@@ -58,6 +58,7 @@ def test_close_codes_match_the_protocol() -> None:
         "POLICY": 1008,
         "TOO_BIG": 1009,
         "UNAUTHENTICATED": 4001,
+        "REVOKED": 4003,
         "SLOW_CONSUMER": 4008,
         "TOO_MANY_CONNECTIONS": 4029,
     }

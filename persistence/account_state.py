@@ -1,0 +1,74 @@
+"""Bans and token revocation: the account state every instance enforces. Runs as `service_role`.
+
+`revoke_tokens` moves the user's cutoff to the transaction's current moment and notifies `hub_accounts`
+(delivered at commit, so never for a rolled-back change). The note is `{"u": user_id, "k": kind,
+"a": cutoff in microseconds since the epoch}`; `kind` tells the instances whether to close the user's
+sockets (`revoked`) or only re-check what they may subscribe to (`role`).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+ACCOUNTS_CHANNEL = "hub_accounts"
+
+
+class RevocationKind(enum.Enum):
+    REVOKED = "revoked"  # ban, deletion, password change, logout-all: live sockets close with 4003
+    ROLE = "role"  # the role changed: sockets stay, subscriptions the new role loses are revoked
+
+
+async def revoke_tokens(conn: asyncpg.Connection, user_id: UUID, kind: RevocationKind) -> datetime:
+    """Access tokens of `user_id` issued before now stop counting. Returns the new cutoff.
+
+    `clock_timestamp()`, not `now()`: a token issued by a request that started before this transaction but
+    finished after this point must stay valid, and one issued before it must not."""
+    cutoff: datetime = await conn.fetchval(
+        """
+        WITH cut AS (
+            INSERT INTO private.token_cutoffs AS c (user_id, valid_after)
+            VALUES ($1, clock_timestamp())
+            ON CONFLICT (user_id) DO UPDATE SET valid_after = greatest(c.valid_after, excluded.valid_after)
+            RETURNING valid_after
+        )
+        SELECT valid_after FROM cut,
+               LATERAL pg_notify($2, json_build_object(
+                   'u', $1::uuid, 'k', $3::text,
+                   'a', (extract(epoch FROM valid_after) * 1000000)::bigint)::text) AS sent
+        """,
+        user_id, ACCOUNTS_CHANNEL, kind.value,
+    )
+    return cutoff
+
+
+async def token_cutoff(conn: asyncpg.Connection, user_id: UUID) -> datetime | None:
+    cutoff: datetime | None = await conn.fetchval(
+        "SELECT valid_after FROM private.token_cutoffs WHERE user_id = $1", user_id)
+    return cutoff
+
+
+async def set_ban(conn: asyncpg.Connection, user_id: UUID, until: datetime | None) -> bool:
+    """Bans `user_id` until `until` (None lifts the ban). False when no such (undeleted) user."""
+    status: str = await conn.execute(
+        "UPDATE auth.users SET banned_until = $2 WHERE id = $1 AND deleted_at IS NULL", user_id, until)
+    return status.endswith(" 1")
+
+
+async def set_role(conn: asyncpg.Connection, user_id: UUID, role: str | None) -> bool:
+    """Sets (or with None removes) `app_metadata.role` of `user_id`; False when no such (undeleted) user."""
+    status: str = await conn.execute(
+        """
+        UPDATE auth.users
+        SET raw_app_meta_data = CASE WHEN $2::text IS NULL
+                                     THEN coalesce(raw_app_meta_data, '{}'::jsonb) - 'role'
+                                     ELSE coalesce(raw_app_meta_data, '{}'::jsonb)
+                                          || jsonb_build_object('role', $2::text) END
+        WHERE id = $1 AND deleted_at IS NULL
+        """,
+        user_id, role,
+    )
+    return status.endswith(" 1")
