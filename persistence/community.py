@@ -165,7 +165,8 @@ async def moderate(conn: asyncpg.Connection, post_id: UUID, *, pinned: bool | No
 
 
 async def delete_post(conn: asyncpg.Connection, post_id: UUID) -> bool:
-    """Hard delete; comments go by cascade and votes by the schema's delete trigger."""
+    """Hard delete; comments go by cascade and votes by the schema's delete trigger. Every logged view of
+    the post and its comments is redacted in this transaction (migration 0020's triggers)."""
     deleted: UUID | None = await conn.fetchval(
         "DELETE FROM public.community_posts WHERE id = $1 RETURNING id", post_id)
     return deleted is not None
@@ -226,7 +227,8 @@ async def edit_comment(conn: asyncpg.Connection, comment_id: UUID, content: str)
 
 async def soft_delete_comment(conn: asyncpg.Connection, comment_id: UUID) -> bool:
     """True when this call deleted it; the row, its replies and its votes stay, its text moves to the
-    server-only `private.deleted_content` (migration 0017's trigger). Through the schema's
-    `public.delete_comment` (author or admin): users cannot write `is_deleted` themselves."""
+    server-only `private.deleted_content` (migration 0017's trigger) and every logged view of it is
+    redacted (0020's). Through the schema's `public.delete_comment` (author or admin): users cannot write
+    `is_deleted` themselves."""
     deleted: bool = await conn.fetchval("SELECT public.delete_comment($1)", comment_id)
     return deleted

@@ -96,8 +96,8 @@ async def mark_answered(conn: asyncpg.Connection, question_id: UUID) -> None:
 
 async def delete_chat_line(conn: asyncpg.Connection, session_id: UUID, message_id: UUID) -> bool | None:
     """Soft-deletes a chat line of the session; its text moves to the server-only `private.deleted_content`
-    (migration 0017's trigger, `deleted_by` = `auth.uid()`). None: no such chat line; True: deleted now;
-    False: it was deleted already (nothing changed)."""
+    (migration 0017's trigger, `deleted_by` = `auth.uid()`) and its logged `chat.message` is redacted
+    (0020's). None: no such chat line; True: deleted now; False: it was deleted already (nothing changed)."""
     deleted_now: bool | None = await conn.fetchval(
         """
         WITH target AS (

@@ -2,7 +2,8 @@
 `comment.*` events on `thread:<post_id>`.
 
 The view always carries `depth` (0 for a top-level comment). A deleted comment keeps its place and
-replies, with `content` null."""
+replies, with `content` null and `redacted` true; so does every view of it the channel's log still holds
+(migration 0020 rewrites them in the deleting transaction)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class CommentView(msgspec.Struct):
     author: Author
     content: str | None
     is_deleted: bool
+    redacted: bool  # the text is gone: here because the comment is deleted, in a logged event since then
     upvotes_count: int
     downvotes_count: int
     score: int
@@ -49,6 +51,7 @@ def comment_view(row: Mapping[str, Any]) -> CommentView:
         author=author_view(row),
         content=None if row["is_deleted"] else row["content"],
         is_deleted=row["is_deleted"],
+        redacted=row["is_deleted"],
         upvotes_count=row["upvotes_count"],
         downvotes_count=row["downvotes_count"],
         score=score(row["upvotes_count"], row["downvotes_count"]),

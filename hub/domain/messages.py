@@ -26,12 +26,13 @@ class MessageView(msgspec.Struct):
     upvotes_count: int
     is_answered: bool
     is_deleted: bool
+    redacted: bool  # the text is gone: here because the message is deleted, in a logged event since then
     created_at: datetime
 
 
 def message_view(record: asyncpg.Record) -> MessageView:
     """`record` has the columns of `persistence.sessions.messages_page`; a deleted message keeps its place
-    with `content` null."""
+    with `content` null and `redacted` true, as every view of it the room's log still holds (migration 0020)."""
     return MessageView(
         id=record["id"],
         session_id=record["session_id"],
@@ -43,5 +44,6 @@ def message_view(record: asyncpg.Record) -> MessageView:
         upvotes_count=record["upvotes_count"],
         is_answered=record["is_answered"],
         is_deleted=record["is_deleted"],
+        redacted=record["is_deleted"],
         created_at=record["created_at"],
     )

@@ -1,7 +1,9 @@
 """Posts: publishing one, and a post's one representation, for REST responses and for the `post.*` events
 on `feed` and its thread.
 
-Votes and comment counts change through the schema's triggers; `score` is derived here."""
+Votes and comment counts change through the schema's triggers; `score` is derived here. A deleted post
+is gone from REST; the views of it the log still holds get `title`, `content`, `category` and `tags` null
+and `redacted` true (migration 0020), so `redacted` is false in every view REST returns."""
 
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ class PostView(msgspec.Struct):
     score: int
     comments_count: int
     views_count: int
+    redacted: bool
     last_activity_at: datetime
     created_at: datetime
     updated_at: datetime
@@ -63,6 +66,7 @@ def post_view(row: Mapping[str, Any]) -> PostView:
         score=score(row["upvotes_count"], row["downvotes_count"]),
         comments_count=row["comments_count"],
         views_count=row["views_count"],
+        redacted=False,
         last_activity_at=row["last_activity_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],

@@ -109,7 +109,8 @@ async def test_new_comment_bumps_the_post_and_its_event_has_the_rest_shape(
     before = await head(owner_conn, thread)
     comment = await reply(client, author, post["id"], XSS * 3)
     assert set(comment) == {"id", "post_id", "parent_comment_id", "author_id", "author", "content", "is_deleted",
-                            "upvotes_count", "downvotes_count", "score", "depth", "created_at", "updated_at"}
+                            "redacted", "upvotes_count", "downvotes_count", "score", "depth", "created_at",
+                            "updated_at"}
     assert comment["author"] == {"id": str(author.user_id), "full_name": "Commenter", "avatar_url": None}
     fetched = await client.get(f"/api/comments/{comment['id']}", headers=author.headers)
     assert fetched.headers["content-type"] == "application/json"
@@ -201,7 +202,7 @@ async def test_deleting_a_comment_is_soft_keeps_replies_and_hides_content(
 
     assert (await client.delete(f"/api/comments/{parent['id']}", headers=author.headers)).status_code == 204
     shown = await get_json(client, f"/api/comments/{parent['id']}", other)
-    assert (shown["is_deleted"], shown["content"]) == (True, None)
+    assert (shown["is_deleted"], shown["content"], shown["redacted"]) == (True, None, True)
     assert await events_after(owner_conn, thread, before) == [("comment.deleted", shown)]
     listed = await whole_thread(client, other, post["id"], 10)
     assert [(item["id"], item["content"]) for item in listed] == [(parent["id"], None), (child["id"], "a reply")]

@@ -4,6 +4,7 @@ two instances starting together apply each file once."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from pathlib import Path
 
@@ -84,5 +85,40 @@ async def test_comment_places_are_backfilled_deep_chains_capped_and_cross_post_r
         assert all(rows[c]["sort_path"].startswith(rows[chain[0]]["sort_path"]) for c in chain)
         assert (rows[stray]["parent_comment_id"], rows[stray]["depth"]) == (None, 0)
         assert not rows[stray]["sort_path"].startswith(rows[chain[0]]["sort_path"])
+    finally:
+        await conn.close()
+
+
+async def test_views_of_what_was_deleted_before_redaction_leave_the_log(empty_db: DatabaseUnderTest,
+                                                                       tmp_path: Path) -> None:
+    await migrate_before(empty_db.owner_dsn, "0020", tmp_path)
+    conn = await asyncpg.connect(empty_db.owner_dsn)
+    try:
+        author = await conn.fetchval("INSERT INTO auth.users (email) VALUES ('said@example.com') RETURNING id")
+        post = await conn.fetchval(
+            "INSERT INTO public.community_posts (author_id, title) VALUES ($1, 'stays') RETURNING id::text", author)
+        comments = [await conn.fetchval(
+            "INSERT INTO public.community_comments (post_id, author_id, content) VALUES ($1::uuid, $2, $3) "
+            "RETURNING id::text", post, author, text) for text in ("kept words", "deleted words")]
+        await conn.execute("UPDATE public.community_comments SET is_deleted = true WHERE id = $1::uuid", comments[1])
+        gone_post = "00000000-0000-4000-8000-000000000001"  # deleted outright before 0020: only its views remain
+        logged = [("feed", "post.created", {"id": post, "title": "stays", "content": None, "tags": []}),
+                  ("feed", "post.created", {"id": gone_post, "title": "gone title", "content": "gone body",
+                                            "category": "gone", "tags": ["gone"]}),
+                  ("feed", "post.deleted", {"id": gone_post}),
+                  (f"thread:{post}", "comment.created", {"id": comments[0], "content": "kept words"}),
+                  (f"thread:{post}", "comment.created", {"id": comments[1], "content": "deleted words"})]
+        for channel, event, data in logged:
+            await conn.execute("SELECT realtime.append_event($1, $2, $3::jsonb)", channel, event, json.dumps(data))
+        await apply_migrations(empty_db.owner_dsn, log=lambda _: None)
+        rows = [json.loads(r[0]) for r in
+                await conn.fetch("SELECT data::text FROM realtime.events ORDER BY created_at")]
+        assert rows == [
+            {"id": post, "title": "stays", "content": None, "tags": []},
+            {"id": gone_post, "title": None, "content": None, "category": None, "tags": None, "redacted": True},
+            {"id": gone_post},
+            {"id": comments[0], "content": "kept words"},
+            {"id": comments[1], "content": None, "redacted": True},
+        ]
     finally:
         await conn.close()

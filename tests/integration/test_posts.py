@@ -78,10 +78,10 @@ async def test_created_post_has_the_full_representation_and_the_event_carries_it
     post = await new_post(client, author, post_type="question", category="options", tags=["spx", "greeks"])
     assert set(post) == {"id", "author_id", "author", "title", "content", "post_type", "category", "tags",
                          "is_pinned", "is_locked", "upvotes_count", "downvotes_count", "score", "comments_count",
-                         "views_count", "last_activity_at", "created_at", "updated_at"}
+                         "views_count", "redacted", "last_activity_at", "created_at", "updated_at"}
     assert post["author"] == {"id": str(author.user_id), "full_name": "Poster", "avatar_url": None}
-    assert (post["author_id"], post["score"], post["is_pinned"], post["is_locked"]) == (
-        str(author.user_id), 0, False, False)
+    assert (post["author_id"], post["score"], post["is_pinned"], post["is_locked"], post["redacted"]) == (
+        str(author.user_id), 0, False, False, False)
     fetched = await get_json(client, f"/api/posts/{post['id']}", author)
     assert [event for event in await events_after(owner_conn, "feed", before)] == [("post.created", post)]
     assert without(fetched, "views_count") == without(post, "views_count")

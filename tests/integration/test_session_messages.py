@@ -63,9 +63,11 @@ async def test_history_is_in_order_paginated_and_hides_deleted_content(
         "id": str(question), "session_id": sid, "author_id": str(asker),
         "author": {"id": str(asker), "full_name": "Bulk 1"}, "kind": "question", "content": "Why?",
         "parent_id": None, "upvotes_count": 2, "is_answered": True, "is_deleted": False,
+        "redacted": False,
         "created_at": by_id[str(question)]["created_at"],
     }
-    assert (by_id[str(deleted)]["content"], by_id[str(deleted)]["is_deleted"]) == (None, True)
+    assert (by_id[str(deleted)]["content"], by_id[str(deleted)]["is_deleted"], by_id[str(deleted)]["redacted"]) == (
+        None, True, True)
     assert by_id[str(answer)]["parent_id"] == str(question)
     assert await read_all(client, sid, host.headers) == items
     other = await create_session(client, host)
