@@ -98,7 +98,8 @@ async def edit_comment(comment_id: FromPath[UUID], data: JSONBody[CommentPatch],
 
 @delete("/api/comments/{comment_id:uuid}", tags=["community"])
 async def delete_comment(comment_id: FromPath[UUID], user: Caller, services: AppServices) -> None:
-    """Soft delete; deleting an already deleted comment changes nothing and announces nothing."""
+    """Soft delete; the comment's logged events are redacted in the same transaction (migration 0020).
+    Deleting an already deleted comment changes nothing and announces nothing."""
     async with services.db.transaction(user) as conn:
         current = await load_comment(conn, comment_id)
         require_author_or_admin(user, current.author_id)

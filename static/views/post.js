@@ -77,10 +77,12 @@ export async function render(root, ctx, { id }) {
   const mine = (c) => me && c.author_id === me.id;
   const renderCommentBody = (node) => {
     const c = node.comment;
-    replace(node.body, c.is_deleted ? h("em", { class: "muted" }, "[deleted]") : c.content);
-    node.el.classList.toggle("deleted", Boolean(c.is_deleted));
-    node.edit.hidden = node.remove.hidden = c.is_deleted || !mine(c);
-    node.edited.hidden = !c.updated_at || c.updated_at === c.created_at || c.is_deleted;
+    // A resume replays a since-deleted comment's earlier events redacted (text null), before its comment.deleted.
+    const gone = Boolean(c.is_deleted || c.redacted);
+    replace(node.body, gone ? h("em", { class: "muted" }, "[deleted]") : c.content);
+    node.el.classList.toggle("deleted", gone);
+    node.edit.hidden = node.remove.hidden = gone || !mine(c);
+    node.edited.hidden = !c.updated_at || c.updated_at === c.created_at || gone;
   };
   const upsertComment = (c) => {
     const existing = nodes.get(c.id);

@@ -160,6 +160,32 @@ async def test_a_rolled_back_delete_leaves_the_logged_text_in_place(
     assert (shown.json()["content"], shown.json()["is_deleted"]) == (words, False)
 
 
+async def test_an_accounts_comments_and_chat_lines_are_redacted_when_the_account_row_goes(
+        hub_url: str, client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    """Cascades count as deletes: whatever removes the account (its rows go with `auth.users`), the log
+    keeps none of its text."""
+    leaving, staying = await signup(client), await signup(client)
+    post = await new_post(client, staying)
+    words = secret("my last comment")
+    comment = await reply(client, leaving, post["id"], words)
+    host = await host_account(client, owner_conn)
+    channel, [(member_id, member_token)] = await live_room(owner_conn, host, 1)
+    ws, start = await joined(hub_url, member_token, channel)
+    line = secret("my last chat line")
+    said = (await publish(ws, channel, "chat.message", {"text": line}))["result"]["message"]
+    await ws.close()
+    for user_id in (leaving.user_id, member_id):
+        await owner_conn.execute("DELETE FROM auth.users WHERE id = $1", user_id)
+
+    thread = await read_back(hub_url, client, staying, f"thread:{post['id']}", 0)
+    [(_, view)] = thread.views(comment["id"])
+    assert_redacted(view, "content")
+    room = await read_back(hub_url, client, host, channel, start["seq"])
+    [(_, view)] = room.views(said["id"])
+    assert_redacted(view, "content")
+    assert words not in thread.raw and line not in room.raw
+
+
 # ---------------------------------------------------------------------------------------------------- posts
 
 
