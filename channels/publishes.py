@@ -31,10 +31,14 @@ __all__ = [
     "ChatMessage",
     "Empty",
     "HandLower",
+    "LockChat",
+    "Mute",
+    "ParticipantRef",
     "PublishRule",
     "QuestionRef",
     "Reaction",
     "Sender",
+    "SlowMode",
     "check_publish",
     "validate_payload",
 ]
@@ -82,6 +86,29 @@ class Reaction(_Payload, frozen=True):
     emoji: EmojiName
 
 
+class Mute(_Payload, frozen=True):
+    """``participant.mute``: the participant's chat and questions are refused for ``minutes`` (up to a week)."""
+
+    user_id: Uuid
+    minutes: Annotated[int, msgspec.Meta(ge=1, le=10_080)]
+
+
+class ParticipantRef(_Payload, frozen=True):
+    """``participant.unmute`` / ``participant.kick``: a participant by user id (lower-case uuid)."""
+
+    user_id: Uuid
+
+
+class SlowMode(_Payload, frozen=True):
+    """``room.slow_mode``: at most one chat line per participant every ``seconds`` (0: off)."""
+
+    seconds: Annotated[int, msgspec.Meta(ge=0, le=3600)]
+
+
+class LockChat(_Payload, frozen=True):
+    locked: bool
+
+
 class Sender(Enum):
     """Who may send an event (checked by ``access.decide_publish``)."""
 
@@ -118,6 +145,12 @@ _RULES: dict[tuple[ChannelKind, str], PublishRule] = {
         _rule("hand.raise", Empty, False, Sender.PARTICIPANT),
         _rule("hand.lower", HandLower, False, Sender.PARTICIPANT),
         _rule("reaction", Reaction, False, Sender.PARTICIPANT),
+        # Room moderation (round 2): durable, host or admin, in a scheduled or live session.
+        _rule("participant.mute", Mute, True, Sender.HOST),
+        _rule("participant.unmute", ParticipantRef, True, Sender.HOST),
+        _rule("participant.kick", ParticipantRef, True, Sender.HOST),
+        _rule("room.slow_mode", SlowMode, True, Sender.HOST),
+        _rule("room.lock_chat", LockChat, True, Sender.HOST),
         PublishRule(ChannelKind.THREAD, "typing", Empty, False, Sender.AUTHENTICATED, False),
     )
 }

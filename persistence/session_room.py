@@ -7,6 +7,7 @@ Rows come back with the columns of `persistence.sessions.messages_page`, so one 
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -114,3 +115,117 @@ async def delete_chat_line(conn: asyncpg.Connection, session_id: UUID, message_i
         session_id, message_id,
     )
     return deleted_now
+
+
+# ---------------------------------------------------------------- moderation (migration 0021)
+# Callers hold the session's row lock (`lock_status` or `persistence.sessions.lock_session`), so these rows
+# change in the room's order and a line's gate reads them after every moderation that committed before it.
+
+
+async def line_gate(conn: asyncpg.Connection, session_id: UUID, user_id: UUID) -> asyncpg.Record:
+    """What `channels.moderation.decide_line` decides a line of `user_id` on: (now, slow_mode_seconds,
+    chat_locked, muted_until, kicked, last_chat_at), `now` by the clock that stamps `created_at`."""
+    row: asyncpg.Record = await conn.fetchrow(
+        """
+        SELECT clock_timestamp() AS now,
+               coalesce(r.slow_mode_seconds, 0) AS slow_mode_seconds,
+               coalesce(r.chat_locked, false) AS chat_locked,
+               s.muted_until,
+               s.kicked_at IS NOT NULL AS kicked,
+               (SELECT m.created_at FROM public.session_messages m
+                WHERE m.session_id = $1 AND m.author_id = $2 AND m.kind = 'chat'
+                ORDER BY m.created_at DESC LIMIT 1) AS last_chat_at
+        FROM (SELECT) AS one
+        LEFT JOIN public.session_room_settings r ON r.session_id = $1
+        LEFT JOIN public.session_room_sanctions s ON s.session_id = $1 AND s.user_id = $2
+        """,
+        session_id, user_id,
+    )
+    return row
+
+
+async def room_settings(conn: asyncpg.Connection, session_id: UUID) -> tuple[int, bool]:
+    """(slow_mode_seconds, chat_locked); a room never moderated has (0, False). Read as the caller, RLS
+    admits the host, admins and seat holders."""
+    row = await conn.fetchrow(
+        "SELECT slow_mode_seconds, chat_locked FROM public.session_room_settings WHERE session_id = $1",
+        session_id,
+    )
+    return (0, False) if row is None else (row["slow_mode_seconds"], row["chat_locked"])
+
+
+async def store_room_settings(conn: asyncpg.Connection, session_id: UUID, slow_mode_seconds: int,
+                              chat_locked: bool) -> None:
+    await conn.execute(
+        """
+        INSERT INTO public.session_room_settings (session_id, slow_mode_seconds, chat_locked)
+        VALUES ($1, $2, $3)
+        ON CONFLICT (session_id) DO UPDATE
+        SET slow_mode_seconds = excluded.slow_mode_seconds, chat_locked = excluded.chat_locked, updated_at = now()
+        """,
+        session_id, slow_mode_seconds, chat_locked,
+    )
+
+
+async def mute(conn: asyncpg.Connection, session_id: UUID, user_id: UUID, minutes: int) -> datetime:
+    """Mutes `user_id` from now for `minutes` (a new mute replaces one still running); the end."""
+    until: datetime = await conn.fetchval(
+        """
+        INSERT INTO public.session_room_sanctions (session_id, user_id, muted_until)
+        VALUES ($1, $2, clock_timestamp() + make_interval(mins => $3))
+        ON CONFLICT (session_id, user_id) DO UPDATE SET muted_until = excluded.muted_until
+        RETURNING muted_until
+        """,
+        session_id, user_id, minutes,
+    )
+    return until
+
+
+async def unmute(conn: asyncpg.Connection, session_id: UUID, user_id: UUID) -> bool:
+    """Ends a running mute; False (nothing changed) when there is none."""
+    ended: UUID | None = await conn.fetchval(
+        """
+        UPDATE public.session_room_sanctions SET muted_until = NULL
+        WHERE session_id = $1 AND user_id = $2 AND muted_until > clock_timestamp()
+        RETURNING user_id
+        """,
+        session_id, user_id,
+    )
+    return ended is not None
+
+
+async def kick(conn: asyncpg.Connection, session_id: UUID, user_id: UUID) -> None:
+    """Records the kick (which bars registering again) and ends any mute, which no longer matters."""
+    await conn.execute(
+        """
+        INSERT INTO public.session_room_sanctions (session_id, user_id, kicked_at)
+        VALUES ($1, $2, clock_timestamp())
+        ON CONFLICT (session_id, user_id) DO UPDATE SET kicked_at = excluded.kicked_at, muted_until = NULL
+        """,
+        session_id, user_id,
+    )
+
+
+async def is_kicked(conn: asyncpg.Connection, session_id: UUID, user_id: UUID) -> bool:
+    """Whether `user_id` was kicked from the session's room. Runs as `service_role` (kicks are server-only)."""
+    kicked: bool = await conn.fetchval(
+        """
+        SELECT EXISTS (SELECT FROM public.session_room_sanctions
+                       WHERE session_id = $1 AND user_id = $2 AND kicked_at IS NOT NULL)
+        """,
+        session_id, user_id,
+    )
+    return kicked
+
+
+async def current_mutes(conn: asyncpg.Connection, session_id: UUID) -> list[asyncpg.Record]:
+    """(user_id, muted_until) of the mutes still running, ending soonest first. Read as the caller."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT user_id, muted_until FROM public.session_room_sanctions
+        WHERE session_id = $1 AND muted_until > clock_timestamp()
+        ORDER BY muted_until, user_id
+        """,
+        session_id,
+    )
+    return rows

@@ -28,7 +28,7 @@ from hub.domain.seats import (
     fill_seats,
     participant_view,
 )
-from hub.errors import AlreadyDone, NotFound, ValidationFailed
+from hub.errors import AlreadyDone, Forbidden, NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
 from hub.pagination import Aware, CursorQuery, CursorText, check_limit, cursor_key, page_of
 from hub.rules.prerequisites import require_met, required_lessons
@@ -39,7 +39,7 @@ from hub.rules.session_state import (
     require_open,
     seat_for,
 )
-from persistence import profiles, sessions
+from persistence import profiles, session_room, sessions
 from persistence.db import set_identity
 from persistence.events import append_event
 from persistence.identity import SERVICE
@@ -70,7 +70,8 @@ async def check_prerequisites(conn: asyncpg.Connection, user_id: UUID, prerequis
 @post("/api/sessions/{session_id:uuid}/registration", status_code=HTTP_201_CREATED, tags=["sessions"])
 async def register(session_id: FromPath[UUID], user: Caller, services: AppServices) -> Response[ParticipantView]:
     """201 with the new participant row (`registered` while seats remain, else `waitlisted`); 200 with the
-    existing row when the caller is already registered or waitlisted.
+    existing row when the caller is already registered or waitlisted; 403 `forbidden` for a participant the
+    host kicked from the session's room (`hub.live_room.moderation`).
 
     Whether the caller is new is decided under the session lock: a cancel of the same user may commit
     between the first read and the lock, so the unlocked read only decides whether to check the rules early
@@ -93,6 +94,8 @@ async def register(session_id: FromPath[UUID], user: Caller, services: AppServic
         if row is not None:
             return Response(participant_view(row), status_code=HTTP_200_OK)
         require_open(locked["status"])  # it may have moved on while we checked prerequisites
+        if await session_room.is_kicked(conn, session_id, user_id):
+            raise Forbidden("You were removed from this session's room by its host")
         if not checked:  # registered at the first read, cancelled before the lock: a newcomer after all
             await set_identity(conn, user)
             await check_prerequisites(conn, user_id, session["prerequisites"], services.settings.free_tier_level)

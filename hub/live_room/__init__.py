@@ -2,10 +2,11 @@
 
 `start_live_room` (in `hub.app.STARTERS`, after `start_realtime`) extends the instance's `Realtime`
 with one `LiveRoom` on `session:<id>` channels (`hub.realtime.extension.RoomExtension`): the five
-durable publish handlers (`publishes`), the attendance hooks (`attendance`), the coalesced
-`question.votes` (`question_votes`) and, since a cancelled registration loses the room at once,
-`revocation`. Presence with roles and hands, reactions, `participants.count` and the large-room view
-are the realtime layer's (`hub.realtime.presence_store`).
+durable publish handlers (`publishes`) and the five of room moderation (`moderation`: mutes, kicks,
+slow mode, chat lock), the attendance hooks (`attendance`), the coalesced `question.votes`
+(`question_votes`) and, since a cancelled or kicked participant loses the room at once, `revocation`.
+Presence with roles and hands, reactions, `participants.count` and the large-room view are the realtime
+layer's (`hub.realtime.presence_store`).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from channels.access import ChannelFacts
 from channels.events import QuestionVoteCount
 from channels.names import ChannelKind, ChannelName
 from hub.live_room.attendance import SESSION_UPDATED, Attendance
+from hub.live_room.moderation import HANDLERS as MODERATION_HANDLERS
 from hub.live_room.publishes import HANDLERS
 from hub.live_room.question_votes import QuestionVotes
-from hub.live_room.revocation import PARTICIPANT_CANCELLED, Revocation
+from hub.live_room.revocation import PARTICIPANT_CANCELLED, PARTICIPANT_KICKED, Revocation
 from hub.realtime.incoming import StateRoutes
 from hub.realtime.instance import Realtime
 from hub.realtime.observers import DurableObserver
@@ -41,7 +43,7 @@ class LiveRoom:
         self.votes = QuestionVotes(realtime.fanout, coalesce_s=coalesce_s)
 
     def publish_handlers(self) -> Mapping[str, PublishHandler]:
-        return HANDLERS
+        return {**HANDLERS, **MODERATION_HANDLERS}
 
     async def joined(self, name: ChannelName, user_id: str, facts: ChannelFacts) -> None:
         await self.attendance.joined(name, user_id, facts)
@@ -50,7 +52,8 @@ class LiveRoom:
         await self.attendance.left(name, user_id)
 
     def observers(self) -> Mapping[str, DurableObserver]:
-        return {SESSION_UPDATED: self.attendance.observe, PARTICIPANT_CANCELLED: self.revocation.observe}
+        return {SESSION_UPDATED: self.attendance.observe, PARTICIPANT_CANCELLED: self.revocation.observe,
+                PARTICIPANT_KICKED: self.revocation.observe}
 
     def route_states(self, routes: StateRoutes) -> None:
         routes.route(QuestionVoteCount, self.votes.on_state)

@@ -6,7 +6,9 @@ refuses with `session_not_live` unless the session is live at that moment (so no
 `end`, whose transition waits on the lock), writes the row as `service_role` (room rows are
 server-owned) and appends the event with the message's REST view (`message_view`). Before it, chat lines,
 questions and announcements spend the sender's room-message budget and question votes the vote budget
-(`hub.budgets`; over it: `rate_limited` with `details.retry_after`).
+(`hub.budgets`; over it: `rate_limited` with `details.retry_after`). A participant's chat line or question
+then meets the room's moderation under the lock (`hub.live_room.moderation.check_line`: muted, kicked,
+chat locked, slow mode).
 
 Replies: `{"seq", "message"}` for stored lines and answers (`seq` null when the question was already
 answered: nothing new is sent); `{"question_id", "upvotes", "voted"}` for a vote (`voted` false for a
@@ -29,6 +31,7 @@ import asyncpg
 from channels.errors import NotFound, RateLimited, SessionNotLive
 from hub.budgets import ROOM_MESSAGES, VOTES, Budget, spend
 from hub.domain.messages import message_view
+from hub.live_room.moderation import check_line
 from hub.realtime.publish import PublishContext, PublishHandler
 from persistence import session_room
 from persistence.db import set_identity
@@ -72,6 +75,7 @@ def _line(kind: str, event: str) -> PublishHandler:
         await _spend(ctx, ROOM_MESSAGES)
         async with ctx.services.db.transaction(ctx.identity) as conn:
             session_id = await _open_room(conn, ctx)
+            await check_line(conn, ctx, session_id, kind)
             message_id = await session_room.insert_message(conn, session_id, ctx.identity.require_user_id(), kind,
                                                            ctx.payload.text)
             view = message_view(await session_room.message(conn, message_id))

@@ -1,9 +1,13 @@
-"""A participant who cancels loses the room at once, not at their next reconnect.
+"""A participant who cancels, or whom the host kicks, loses the room at once, not at their next reconnect.
 
-Access to `session:<id>` is decided at subscribe time; a `participant.cancelled` event for a user (every
-instance sees it through its listener, in order) makes each of that user's local connections drop the
-subscription and hear a `forbidden` error naming the channel. Admins keep their subscription: they may
-watch any room.
+Access to `session:<id>` is decided at subscribe time; a `participant.cancelled` or `participant.kicked`
+event for a user (every instance sees it through its listener, in order) makes each of that user's local
+connections drop the subscription and hear a `forbidden` error naming the channel. The event itself was
+delivered to them first, so a client learns why. Admins keep their subscription: they may watch any room.
+
+Known gap, shared by both: a subscribe whose facts were read just before the event committed and whose
+fan-out entry is added just after this instance passed the event on keeps its subscription until it
+reconnects (it can publish nothing: a kicked participant's lines are refused under the session lock).
 """
 
 from __future__ import annotations
@@ -18,12 +22,17 @@ from channels.frames import EventFrame, OutFrame, encode_error
 from channels.names import ChannelName
 from hub.realtime.instance import Realtime
 
-__all__ = ["PARTICIPANT_CANCELLED", "Revocation"]
+__all__ = ["PARTICIPANT_CANCELLED", "PARTICIPANT_KICKED", "Revocation"]
 
 log = logging.getLogger("hub.live_room")
 
-# The durable event `observe` is registered for (on `session:` channels).
+# The durable events `observe` is registered for (on `session:` channels), and what each tells the user.
 PARTICIPANT_CANCELLED = "participant.cancelled"
+PARTICIPANT_KICKED = "participant.kicked"
+_NOTICES = {
+    PARTICIPANT_CANCELLED: "Your registration was cancelled",
+    PARTICIPANT_KICKED: "You were removed from this room",
+}
 
 
 class _Who(msgspec.Struct):
@@ -39,15 +48,15 @@ class Revocation:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def observe(self, name: ChannelName, event: EventFrame) -> None:
-        """A `participant.cancelled` passed on live: revoke that user's subscriptions here."""
+        """A `participant.cancelled` or `participant.kicked` passed on live: revoke that user's subscriptions here."""
         user_id = _WHO.decode(event.data).user_id
-        task = asyncio.create_task(self._revoke(name, user_id), name=f"revoke {name}")
+        task = asyncio.create_task(self._revoke(name, user_id, _NOTICES[event.event]), name=f"revoke {name}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _revoke(self, name: ChannelName, user_id: str) -> None:
+    async def _revoke(self, name: ChannelName, user_id: str, message: str) -> None:
         channel = str(name)
-        notice = OutFrame(encode_error(Forbidden("Your registration was cancelled", details={"channel": channel})))
+        notice = OutFrame(encode_error(Forbidden(message, details={"channel": channel})))
         for peer in list(self._realtime.peers):
             identity = peer.identity
             if (identity is None or str(identity.user_id) != user_id or identity.is_admin
