@@ -259,7 +259,7 @@ async def test_an_admin_moderates_any_room_and_an_ended_room_is_not_moderated(
 async def test_the_moderation_state_is_readable_on_rejoin_and_replayed_on_resume(
         hub_url: str, client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
     host = await host_account(client, owner_conn)
-    channel, [(a_id, a_token), (b_id, b_token)] = await live_room(owner_conn, host, 2)
+    channel, [(a_id, _), (b_id, b_token)] = await live_room(owner_conn, host, 2)
     outsider = await signup(client)
     fresh = await moderation(client, channel, b_token)
     assert fresh.status_code == 200

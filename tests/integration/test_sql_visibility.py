@@ -345,6 +345,32 @@ async def test_hosts_edit_sessions_in_sql_only_as_rest_allows(app_db: Database, 
     await refused(app_db, host, retitle, world.session)
 
 
+async def test_room_moderation_reads_as_get_moderation_shows_it_and_is_written_by_the_hub_only(
+        app_db: Database, owner_conn: asyncpg.Connection, world: World) -> None:
+    """The room's settings and its running mutes, for the host, admins and seat holders; kicks and ended
+    mutes for nobody (REST's `GET /api/sessions/{id}/moderation`, migration 0021)."""
+    await owner_conn.execute("INSERT INTO public.session_room_settings (session_id, slow_mode_seconds, chat_locked) "
+                             "VALUES ($1, 30, true)", world.session)
+    await owner_conn.execute(
+        """INSERT INTO public.session_room_sanctions (session_id, user_id, muted_until, kicked_at)
+           VALUES ($1, $2, now() + interval '5 minutes', NULL), ($1, $3, now() - interval '1 minute', NULL),
+                  ($1, $4, NULL, now())""", world.session, world.seat_holder, world.waitlisted, world.other)
+    settings = "SELECT slow_mode_seconds, chat_locked FROM public.session_room_settings WHERE session_id = $1"
+    mutes = "SELECT user_id FROM public.session_room_sanctions WHERE session_id = $1"
+    for reader in (user(world.host, "host"), user(world.seat_holder), user(world.admin, "admin")):
+        assert [tuple(r) for r in await rows_as(app_db, reader, settings, world.session)] == [(30, True)]
+        assert [r["user_id"] for r in await rows_as(app_db, reader, mutes, world.session)] == [world.seat_holder]
+    for reader in (user(world.waitlisted), user(world.other)):
+        assert await rows_as(app_db, reader, settings, world.session) == []
+        assert await rows_as(app_db, reader, mutes, world.session) == []
+    for reader in (ANON, user(world.admin, "admin")):
+        await refused(app_db, reader, "SELECT kicked_at FROM public.session_room_sanctions")
+    await refused(app_db, user(world.host, "host"),
+                  "UPDATE public.session_room_settings SET chat_locked = false WHERE session_id = $1", world.session)
+    await refused(app_db, user(world.host, "host"),
+                  "DELETE FROM public.session_room_sanctions WHERE session_id = $1", world.session)
+
+
 # ---------------------------------------------------------------- the event log and functions
 
 async def test_clients_cannot_append_events_or_read_the_log(app_db: Database, world: World) -> None:
@@ -456,6 +482,8 @@ MATRIX: dict[str, dict[str, dict[str, set[str] | str]]] = {
     "session_participants": {"authenticated": {"SELECT": ALL}},
     "session_messages": {"authenticated": {"SELECT": ALL}},
     "session_message_votes": {"authenticated": {"SELECT": ALL}},
+    "session_room_settings": {"authenticated": {"SELECT": ALL}},
+    "session_room_sanctions": {"authenticated": {"SELECT": {"session_id", "user_id", "muted_until"}}},
     "subscription_plans": {"anon": {"SELECT": ALL},
                            "authenticated": {"SELECT": ALL, "INSERT": PLAN_WRITABLE, "UPDATE": PLAN_WRITABLE}},
 }

@@ -9,9 +9,13 @@ from channels.publishes import (
     ChatMessage,
     Empty,
     HandLower,
+    LockChat,
+    Mute,
+    ParticipantRef,
     QuestionRef,
     Reaction,
     Sender,
+    SlowMode,
     check_publish,
     validate_payload,
 )
@@ -32,6 +36,11 @@ THREAD = parse_channel(f"thread:{U}")
         ("hand.raise", False, Sender.PARTICIPANT, False),
         ("hand.lower", False, Sender.PARTICIPANT, False),
         ("reaction", False, Sender.PARTICIPANT, False),
+        ("participant.mute", True, Sender.HOST, False),
+        ("participant.unmute", True, Sender.HOST, False),
+        ("participant.kick", True, Sender.HOST, False),
+        ("room.slow_mode", True, Sender.HOST, False),
+        ("room.lock_chat", True, Sender.HOST, False),
     ],
 )
 def test_session_publish_table(event: str, stored: bool, sender: Sender, live: bool) -> None:
@@ -73,6 +82,12 @@ def test_anything_else_is_event_not_allowed(channel: str, event: str) -> None:
         ("hand.lower", {"user_id": U}, HandLower(U)),
         ("reaction", {"emoji": "🔥"}, Reaction("🔥")),
         ("reaction", {"emoji": "❤️"}, Reaction("❤️")),
+        ("participant.mute", {"user_id": U, "minutes": 1}, Mute(U, 1)),
+        ("participant.mute", {"user_id": U, "minutes": 10_080}, Mute(U, 10_080)),
+        ("participant.kick", {"user_id": U}, ParticipantRef(U)),
+        ("room.slow_mode", {"seconds": 0}, SlowMode(0)),
+        ("room.slow_mode", {"seconds": 3600}, SlowMode(3600)),
+        ("room.lock_chat", {"locked": False}, LockChat(False)),
     ],
 )
 def test_valid_payloads_convert_to_structs(event: str, data: dict[str, Any], expected: object) -> None:
@@ -92,6 +107,14 @@ def test_valid_payloads_convert_to_structs(event: str, data: dict[str, Any], exp
         ("hand.raise", {"x": 1}, "$.data"),
         ("reaction", {"emoji": "💩"}, "$.data.emoji"),
         ("reaction", {"emoji": "❤"}, "$.data.emoji"),
+        ("participant.mute", {"user_id": U, "minutes": 0}, "$.data.minutes"),
+        ("participant.mute", {"user_id": U, "minutes": 10_081}, "$.data.minutes"),
+        ("participant.mute", {"user_id": U, "minutes": 1.5}, "$.data.minutes"),
+        ("participant.mute", {"user_id": U}, "$.data"),
+        ("participant.unmute", {"user_id": "me"}, "$.data.user_id"),
+        ("room.slow_mode", {"seconds": -1}, "$.data.seconds"),
+        ("room.slow_mode", {"seconds": 3601}, "$.data.seconds"),
+        ("room.lock_chat", {"locked": 1}, "$.data.locked"),
     ],
 )
 def test_invalid_payloads_are_bad_frame_with_path(event: str, data: dict[str, Any], path: str) -> None:
