@@ -2,6 +2,13 @@
  * The workshop room: everything arrives on `session:<id>` — status changes, chat, questions and answers,
  * announcements (durable, resumed after reconnects), presence with raised hands, reactions and question
  * vote counts (ephemeral). Host controls: start, end, announce, answer, lower hands.
+ *
+ * Moderation: the room's state (slow mode, chat lock, running mutes) is read from
+ * `GET /api/sessions/{id}/moderation` on entry and after a reset, then kept current by the durable
+ * `participant.muted/unmuted/kicked`, `room.slow_mode` and `room.chat_locked` events. The host (and admins)
+ * get per-person mute/unmute/kick controls and the room's slow mode and chat lock; a participant sees their
+ * own state, their composers disabled while it refuses them, and leaves the room when kicked. The server
+ * decides: this only spares the user requests that would be refused.
  */
 
 import { h, nameOf, replace, showError, timeEl } from "../dom.js";
@@ -20,6 +27,11 @@ export async function render(root, ctx, { id }) {
   const hands = new Map(); // user id → raised (from presence metas and hand.* events)
   let presence = new Map();
   let participantsCount = null;
+  let moderation = { slowModeSeconds: 0, chatLocked: false, muted: new Map() }; // muted: user id → until (ISO)
+  const muteMinutes = new Map(); // user id → minutes typed in the host's mute field, kept across re-renders
+  let muteTimer = null;
+  let inRoom = false; // the subscription was confirmed: a later `forbidden` naming the channel is a revocation
+  let removed = false;
 
   // ---- elements ----------------------------------------------------------------------------------
   const error = h("p", { class: "error", role: "alert", hidden: true });
@@ -33,6 +45,8 @@ export async function render(root, ctx, { id }) {
   const reactionFeed = h("div", { class: "reaction-feed", "aria-live": "polite", "aria-label": "Reactions" });
   const handButton = h("button", { type: "button", class: "hand-toggle", "aria-pressed": "false" }, "✋ Raise hand");
   const hostBar = h("div", { class: "host-controls", role: "group", "aria-label": "Host controls" });
+  const moderationBar = h("div", { class: "host-controls moderation-controls", role: "group", "aria-label": "Room moderation" });
+  const moderationState = h("p", { class: "moderation-state", role: "status", "aria-live": "polite" });
 
   const publish = (event, data = {}) =>
     ctx.hub.publish(channel, event, data).catch((err) => {
@@ -61,9 +75,7 @@ export async function render(root, ctx, { id }) {
     statusBadge.textContent = session.status;
     statusBadge.className = `badge live-${session.status}`;
     const live = session.status === "live";
-    for (const form of root.querySelectorAll(".needs-live")) {
-      for (const control of form.querySelectorAll("input, textarea, button, select")) control.disabled = !live;
-    }
+    syncComposers();
     handButton.disabled = !live;
     replace(hostBar);
     if (!isHost()) return;
@@ -94,6 +106,75 @@ export async function render(root, ctx, { id }) {
     hostBar.append(action("Start", "start", session.status === "scheduled"), action("End", "end", live), lowerAll, announce);
   };
 
+  // ---- moderation --------------------------------------------------------------------------------
+  const mutedUntil = (userId) => {
+    const until = moderation.muted.get(userId);
+    return until && new Date(until) > new Date() ? until : null;
+  };
+  const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  // Chat needs the room live and, for participants, no mute and no lock; questions only no mute.
+  const syncComposers = () => {
+    const live = session.status === "live";
+    const muted = !isHost() && Boolean(mutedUntil(me.id));
+    for (const form of root.querySelectorAll(".needs-live")) {
+      const blocked = muted || (!isHost() && form.dataset.event === "chat.message" && moderation.chatLocked);
+      for (const control of form.querySelectorAll("input, textarea, button, select")) control.disabled = !live || blocked;
+    }
+  };
+  const renderModerationBar = () => {
+    replace(moderationBar);
+    if (!isHost()) return;
+    const seconds = h("input", { type: "number", name: "seconds", min: 0, max: 3600, step: 1, required: true, value: String(moderation.slowModeSeconds), "aria-label": "Slow mode seconds", class: "num-input" });
+    const slowForm = h("form", { class: "row slow-mode-form", "aria-label": "Slow mode" }, h("span", { class: "muted" }, "Slow mode (0 = off)"), seconds, h("button", { type: "submit" }, "Set slow mode"));
+    slowForm.addEventListener("submit", (e) => {
+      e.preventDefault();
+      publish("room.slow_mode", { seconds: Number(seconds.value) }).catch(() => {});
+    });
+    const lock = h("button", { type: "button", class: "chat-lock", "aria-pressed": String(moderation.chatLocked) }, moderation.chatLocked ? "Unlock chat" : "Lock chat");
+    lock.addEventListener("click", () => publish("room.lock_chat", { locked: !moderation.chatLocked }).catch(() => {}));
+    moderationBar.append(slowForm, lock);
+  };
+  const renderModeration = () => {
+    const mine = mutedUntil(me.id);
+    const notes = [];
+    if (mine) notes.push(`You are muted until ${clock(mine)}.`);
+    if (moderation.chatLocked) notes.push(isHost() ? "Chat is locked for participants." : "Chat is locked by the host.");
+    if (moderation.slowModeSeconds > 0) notes.push(`Slow mode: one message every ${moderation.slowModeSeconds} s${isHost() ? " for participants" : ""}.`);
+    moderationState.textContent = notes.join(" ");
+    moderationState.dataset.muted = mine ? "true" : "false";
+    moderationState.hidden = notes.length === 0;
+    clearTimeout(muteTimer);
+    if (mine) muteTimer = setTimeout(renderModeration, Math.min(new Date(mine) - Date.now() + 250, 2 ** 31 - 1));
+    syncComposers();
+    renderModerationBar();
+    renderPresence();
+  };
+  const loadModeration = async () => {
+    const state = await ctx.api.get(`/api/sessions/${id}/moderation`);
+    moderation = { slowModeSeconds: state.slow_mode_seconds, chatLocked: state.chat_locked, muted: new Map(state.muted.map((m) => [m.user_id, m.until])) };
+    renderModeration();
+  };
+  let page = null;
+  const leaveRoom = (message) => {
+    if (removed) return;
+    removed = true;
+    clearTimeout(muteTimer);
+    sub.unsubscribe();
+    replace(page, h("p", {}, h("a", { href: "#/sessions" }, "← Workshops")), h("div", { class: "card room-left", role: "alert" }, h("h1", {}, session.title), h("p", {}, message)));
+  };
+  // Per person, for the host: mute for N minutes (or unmute) and kick.
+  const moderationControls = (userId) => {
+    if (mutedUntil(userId)) return [h("button", { type: "button", class: "link", onclick: () => publish("participant.unmute", { user_id: userId }).catch(() => {}) }, "Unmute")];
+    const minutes = h("input", { type: "number", min: 1, max: 10080, step: 1, required: true, value: muteMinutes.get(userId) || "5", "aria-label": "Mute minutes", class: "mute-minutes num-input" });
+    minutes.addEventListener("input", () => muteMinutes.set(userId, minutes.value));
+    const mute = h("form", { class: "row mute-form", "aria-label": "Mute" }, minutes, h("button", { type: "submit", class: "link" }, "Mute"));
+    mute.addEventListener("submit", (e) => {
+      e.preventDefault();
+      publish("participant.mute", { user_id: userId, minutes: Number(minutes.value) }).catch(() => {});
+    });
+    return [mute];
+  };
+
   // ---- presence and hands ------------------------------------------------------------------------
   const renderPresence = () => {
     const people = [...presence.entries()].map(([userId, entry]) => ({
@@ -115,6 +196,11 @@ export async function render(root, ctx, { id }) {
         );
         if (p.raised && isHost() && p.userId !== me.id) {
           li.appendChild(h("button", { type: "button", class: "link", "aria-label": "Lower hand", onclick: () => publish("hand.lower", { user_id: p.userId }).catch(() => {}) }, "Lower"));
+        }
+        const mutedTill = mutedUntil(p.userId);
+        if (mutedTill) li.appendChild(h("span", { class: "badge muted-badge", title: `until ${new Date(mutedTill).toLocaleString()}` }, `muted until ${clock(mutedTill)}`));
+        if (isHost() && p.userId !== me.id && p.role !== "host") {
+          li.append(...moderationControls(p.userId), h("button", { type: "button", class: "link danger", onclick: () => publish("participant.kick", { user_id: p.userId }).catch(() => {}) }, "Kick"));
         }
         return li;
       }),
@@ -201,7 +287,7 @@ export async function render(root, ctx, { id }) {
 
   const composer = (label, event, placeholder) => {
     const text = h("input", { type: "text", name: "text", maxlength: 2000, required: true, placeholder, "aria-label": label });
-    const form = h("form", { class: "row needs-live", "aria-label": label }, text, h("button", { type: "submit", class: "primary" }, "Send"));
+    const form = h("form", { class: "row needs-live", "aria-label": label, dataset: { event } }, text, h("button", { type: "submit", class: "primary" }, "Send"));
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       const value = text.value;
@@ -220,11 +306,42 @@ export async function render(root, ctx, { id }) {
       session = await ctx.api.get(`/api/sessions/${id}`);
       renderStatus();
       await loadMessages();
+      await loadModeration();
     },
     onPresence,
     onError: (err) => {
       showError(error, err.code === "forbidden" ? new Error("Register for this workshop to enter its room.") : err);
     },
+  });
+  sub.on("subscribed", () => {
+    inRoom = true;
+  });
+  // A revocation (kicked, registration cancelled) is an `error` frame naming the channel, after its event.
+  const offError = ctx.hub.on("error", (err) => {
+    if (inRoom && err.code === "forbidden" && err.details?.channel === channel) leaveRoom(`You left the room: ${err.message}.`);
+  });
+  sub.on("participant.muted", (data) => {
+    moderation.muted.set(data.user_id, data.until);
+    renderModeration();
+  });
+  sub.on("participant.unmuted", (data) => {
+    moderation.muted.delete(data.user_id);
+    renderModeration();
+  });
+  sub.on("participant.kicked", (data) => {
+    if (data.user_id === me.id) leaveRoom("You were removed from this room by the host.");
+    else {
+      moderation.muted.delete(data.user_id);
+      renderModeration();
+    }
+  });
+  sub.on("room.slow_mode", (data) => {
+    moderation.slowModeSeconds = data.seconds;
+    renderModeration();
+  });
+  sub.on("room.chat_locked", (data) => {
+    moderation.chatLocked = data.locked;
+    renderModeration();
   });
   sub.on("session.updated", (data) => {
     session = { ...session, ...data };
@@ -267,7 +384,7 @@ export async function render(root, ctx, { id }) {
   const offState = ctx.hub.on("state", showConn);
   showConn({ state: ctx.hub.state });
 
-  root.appendChild(
+  page = root.appendChild(
     h(
       "section",
       { class: "page room" },
@@ -275,6 +392,8 @@ export async function render(root, ctx, { id }) {
       h("div", { class: "room-head card" }, h("h1", {}, session.title), h("div", { class: "row" }, statusBadge, connBadge, countEl, nameSpan(session.host_id, session.host?.full_name), h("span", { class: "muted" }, "hosts"))),
       error,
       hostBar,
+      moderationBar,
+      moderationState,
       announcements,
       h(
         "div",
@@ -296,8 +415,11 @@ export async function render(root, ctx, { id }) {
   renderStatus();
   renderPresence();
   await loadMessages().catch((err) => showError(error, err.status === 403 ? new Error("Register for this workshop to enter its room.") : err));
+  await loadModeration().catch(() => {}); // refused exactly when the messages were, which said why
   return () => {
     offState();
+    offError();
+    clearTimeout(muteTimer);
     sub.unsubscribe();
   };
 }
