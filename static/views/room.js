@@ -121,18 +121,21 @@ export async function render(root, ctx, { id }) {
       for (const control of form.querySelectorAll("input, textarea, button, select")) control.disabled = !live || blocked;
     }
   };
+  // Built once and updated in place, so an event arriving while the host types keeps their input and focus.
+  const slowSeconds = h("input", { type: "number", name: "seconds", min: 0, max: 3600, step: 1, required: true, value: "0", "aria-label": "Slow mode seconds", class: "num-input" });
+  const slowForm = h("form", { class: "row slow-mode-form", "aria-label": "Slow mode" }, h("span", { class: "muted" }, "Slow mode (0 = off)"), slowSeconds, h("button", { type: "submit" }, "Set slow mode"));
+  slowForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    publish("room.slow_mode", { seconds: Number(slowSeconds.value) }).catch(() => {});
+  });
+  const lockButton = h("button", { type: "button", class: "chat-lock" });
+  lockButton.addEventListener("click", () => publish("room.lock_chat", { locked: !moderation.chatLocked }).catch(() => {}));
   const renderModerationBar = () => {
-    replace(moderationBar);
     if (!isHost()) return;
-    const seconds = h("input", { type: "number", name: "seconds", min: 0, max: 3600, step: 1, required: true, value: String(moderation.slowModeSeconds), "aria-label": "Slow mode seconds", class: "num-input" });
-    const slowForm = h("form", { class: "row slow-mode-form", "aria-label": "Slow mode" }, h("span", { class: "muted" }, "Slow mode (0 = off)"), seconds, h("button", { type: "submit" }, "Set slow mode"));
-    slowForm.addEventListener("submit", (e) => {
-      e.preventDefault();
-      publish("room.slow_mode", { seconds: Number(seconds.value) }).catch(() => {});
-    });
-    const lock = h("button", { type: "button", class: "chat-lock", "aria-pressed": String(moderation.chatLocked) }, moderation.chatLocked ? "Unlock chat" : "Lock chat");
-    lock.addEventListener("click", () => publish("room.lock_chat", { locked: !moderation.chatLocked }).catch(() => {}));
-    moderationBar.append(slowForm, lock);
+    if (!moderationBar.firstChild) moderationBar.append(slowForm, lockButton);
+    if (document.activeElement !== slowSeconds) slowSeconds.value = String(moderation.slowModeSeconds);
+    lockButton.textContent = moderation.chatLocked ? "Unlock chat" : "Lock chat";
+    lockButton.setAttribute("aria-pressed", String(moderation.chatLocked));
   };
   const renderModeration = () => {
     const mine = mutedUntil(me.id);

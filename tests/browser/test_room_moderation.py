@@ -44,6 +44,7 @@ async def test_the_host_mutes_and_then_kicks_a_participant_who_sees_each_state_a
     await expect(pat_page.get_by_role("textbox", name="Ask a question", exact=True)).to_be_enabled()
     await host_page.get_by_role("button", name="Unlock chat").click()
     await expect(chat_box).to_be_enabled()
+    await expect(host_page.get_by_role("button", name="Lock chat")).to_have_attribute("aria-pressed", "false")
 
     slow = host_page.get_by_role("spinbutton", name="Slow mode seconds")
     await slow.fill("30")

@@ -139,14 +139,16 @@ async def test_slow_mode_spaces_each_participants_chat_lines_and_exempts_the_hos
     for text in ("host", "is", "exempt"):
         assert (await publish(host_ws, channel, "chat.message", {"text": text}))["ok"]
 
-    # A short spacing passes: the participant's next line is accepted once `retry_after` has gone by.
-    assert (await publish(host_ws, channel, "room.slow_mode", {"seconds": 1}))["ok"]
-    assert (await publish(b_ws, channel, "chat.message", {"text": "too soon?"}))["ok"] is False
+    # A short spacing passes: a line is refused right after an accepted one, and accepted once it has gone by.
+    assert (await publish(host_ws, channel, "room.slow_mode", {"seconds": 2}))["ok"]
 
     async def accepted() -> bool:
-        return bool((await publish(b_ws, channel, "chat.message", {"text": "after a second"}))["ok"])
+        return bool((await publish(b_ws, channel, "chat.message", {"text": "spaced"}))["ok"])
 
-    await eventually(accepted, within=5)
+    await eventually(accepted, within=10, every=0.2)  # b's line above may be under 2 s old
+    soon = await publish(b_ws, channel, "chat.message", {"text": "too soon"})
+    assert error_code(soon) == "rate_limited" and 0 < soon["error"]["details"]["retry_after"] <= 2, soon
+    await eventually(accepted, within=10, every=0.2)
     assert (await publish(host_ws, channel, "room.slow_mode", {"seconds": 0}))["ok"]
     for text in ("slow", "mode", "off"):
         assert (await publish(a_ws, channel, "chat.message", {"text": text}))["ok"]
