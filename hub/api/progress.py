@@ -15,15 +15,16 @@ from __future__ import annotations
 
 from datetime import date
 from functools import partial
+from typing import Any
 from uuid import UUID
 
 import asyncpg
-from litestar import Response, get, post
+from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from hub.auth import AppServices, Caller
 from hub.budgets import ATTEMPTS, spend
-from hub.domain.awards import AttemptIn
+from hub.domain.awards import AttemptIn, require_exact_answers
 from hub.domain.awards import record_attempt as award_attempt
 from hub.domain.progress import (
     AchievementView,
@@ -54,7 +55,7 @@ def _today(services: Services) -> date:
 
 @post("/api/lessons/{lesson_id:uuid}/attempts", tags=["progress"])
 async def record_attempt(lesson_id: FromPath[UUID], data: JSONBody[AttemptIn], user: Caller, services: AppServices,
-                         idempotency_key: IdempotencyKey) -> Response[AttemptResult]:
+                         idempotency_key: IdempotencyKey, request: Request[Any, Any, Any]) -> Response[AttemptResult]:
     """Records one attempt → 201 `{score, passed, results, progress, xp_awarded, total_xp, level,
     next_level_xp, level_up, streak, achievements_unlocked}`. A lesson with an assessment takes
     `{answers, time_spent_seconds}`, one answer per question (an index, a list of indices, a number or
@@ -66,6 +67,7 @@ async def record_attempt(lesson_id: FromPath[UUID], data: JSONBody[AttemptIn], u
     inactive lesson, 402 `plan_required`, 409 `prerequisites_not_met` with `missing` (the prerequisite
     lesson ids not completed yet), 429 `rate_limited` past the attempts budget of this user on this
     lesson. A retry with the same `Idempotency-Key` returns the first answer and counts nothing."""
+    require_exact_answers(await request.json())
 
     async def attempt(conn: asyncpg.Connection) -> AttemptResult:
         return await award_attempt(conn, user, lesson_id, data, now=period_rules.utc_datetime(services.clock()),

@@ -46,6 +46,7 @@ Reply = (Annotated[int, msgspec.Meta(ge=-int(grading.MAX_NUMBER), le=int(grading
          | Annotated[float, msgspec.Meta(ge=-grading.MAX_NUMBER, le=grading.MAX_NUMBER)]
          | Annotated[list[ChoiceIndex], msgspec.Meta(max_length=grading.MAX_CHOICES)]
          | None)
+_Replies = Annotated[list[Reply], msgspec.Meta(max_length=grading.MAX_QUESTIONS)]
 
 
 class AttemptIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -53,10 +54,19 @@ class AttemptIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     `{score, time_spent_seconds, completed}` for one without."""
 
     time_spent_seconds: Annotated[int, msgspec.Meta(ge=0, le=86_400)]
-    answers: Annotated[list[Reply], msgspec.Meta(max_length=grading.MAX_QUESTIONS)] | msgspec.UnsetType = (
-        msgspec.UNSET)
+    answers: _Replies | msgspec.UnsetType = msgspec.UNSET
     score: Annotated[int, msgspec.Meta(ge=0, le=100)] | msgspec.UnsetType = msgspec.UNSET
     completed: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+def require_exact_answers(body: Any) -> None:
+    """REST converts bodies leniently ("1" would pass as 1): a reply must be exactly a JSON number, a list
+    of whole numbers or null, so the raw body's `answers` are checked strictly too (422 otherwise)."""
+    if isinstance(body, dict) and "answers" in body:
+        try:
+            msgspec.convert(body["answers"], _Replies, strict=True)
+        except msgspec.ValidationError as exc:
+            raise ValidationFailed({"answers": str(exc)}) from None
 
 
 @dataclass

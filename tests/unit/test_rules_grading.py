@@ -24,7 +24,8 @@ def test_every_seed_lesson_has_a_valid_gradeable_assessment() -> None:
 
 @pytest.mark.parametrize("assessment", [
     None, {}, {"questions": []}, QUIZ, {"pass_score": 0, "questions": [SINGLE]}, {"pass_score": 100},
-    {"questions": [{"q": "n?", "answer": -2}]}, {"questions": [{"q": "seed shape", "choices": ["y", "n"], "answer": 0}]},
+    {"questions": [{"q": "n?", "answer": -2}]},
+    {"questions": [{"q": "seed shape", "choices": ["y", "n"], "answer": 0}]},
 ])
 def test_the_documented_shapes_are_accepted(assessment: Any) -> None:
     assert assessment_errors(assessment) is None
