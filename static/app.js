@@ -12,6 +12,7 @@ import { HubClient } from "./hub-client.js";
 import * as authView from "./views/auth.js";
 import * as feedView from "./views/feed.js";
 import * as leaderboardView from "./views/leaderboard.js";
+import * as lessonView from "./views/lesson.js";
 import * as lessonsView from "./views/lessons.js";
 import * as postView from "./views/post.js";
 import * as roomView from "./views/room.js";
@@ -23,6 +24,7 @@ const ROUTES = [
   { pattern: /^feed$/, view: feedView },
   { pattern: /^posts\/([0-9a-f-]{36})$/, view: postView, params: (m) => ({ id: m[1] }) },
   { pattern: /^lessons$/, view: lessonsView },
+  { pattern: /^lessons\/([0-9a-f-]{36})$/, view: lessonView, params: (m) => ({ id: m[1] }) },
   { pattern: /^leaderboard(?:\/(daily|weekly|monthly|all_time))?$/, view: leaderboardView, params: (m) => ({ period: m[1] }) },
   { pattern: /^sessions$/, view: sessionsView },
   { pattern: /^sessions\/([0-9a-f-]{36})$/, view: roomView, params: (m) => ({ id: m[1] }) },
