@@ -154,8 +154,8 @@ async def popular_lessons(caller: Caller, services: AppServices, cursor: CursorQ
 @get("/api/lessons/{lesson_id:uuid}", tags=["lessons"], security=[])
 async def get_lesson(lesson_id: FromPath[UUID], caller: Caller, services: AppServices) -> LessonView:
     """The lesson with `content_data` / `assessment_data` (its questions, without answers or explanations
-    unless the caller is an admin): 402 `plan_required` when the caller's plan does not reach its level
-    (the content-free view is in the list for everyone)."""
+    but with their `kind`, unless the caller is an admin): 402 `plan_required` when the caller's plan does
+    not reach its level (the content-free view is in the list for everyone)."""
     async with services.db.transaction(caller) as conn:
         row = await lessons.lesson(conn, lesson_id)
     if row is None:

@@ -220,7 +220,8 @@ function section(s) {
 function questionInput(q, n) {
   const name = `q${n}`;
   const feedback = h("p", { class: "feedback", "aria-live": "polite", hidden: true });
-  const kind = q.kind ?? (Array.isArray(q.choices) ? "single" : "numeric");
+  // Learners get `kind` from the server; an admin's view has the answer key instead.
+  const kind = q.kind ?? (Array.isArray(q.answer) ? "multiple" : Array.isArray(q.choices) ? "single" : "numeric");
   const legend = h("legend", {}, `${n + 1}. `, String(q.q ?? ""));
   let inputs = [];
   let body;
