@@ -20,7 +20,7 @@ async def add(conn: asyncpg.Connection, blocker_id: UUID, blocked_id: UUID, *, c
     """Blocks `blocked_id` for `blocker_id` unless already blocked or the blocker holds `cap` blocks. The
     blocker's writes queue on a transaction lock, so concurrent blocks cannot pass the cap together.
     Raises ForeignKeyViolationError for an unknown user."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('user_blocks:' || $1::text, 0))",
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('user_blocks:' || $1::uuid::text, 0))",
                        blocker_id)
     outcome: str = await conn.fetchval(
         """
