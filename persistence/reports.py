@@ -102,7 +102,10 @@ async def target_facts(conn: asyncpg.Connection, target_type: str, target_id: UU
 async def insert(conn: asyncpg.Connection, reporter_id: UUID, target_type: str, target_id: UUID, reason: str,
                  details: str | None) -> asyncpg.Record | None:
     """The new report (id, target_type, target_id, reason, status, created_at); None when this reporter
-    already reported this target."""
+    already reported this target. Reports of one target queue on a transaction lock until commit, so the
+    count of `hide_when_reported`, a later statement with a fresh snapshot, sees every report committed
+    before this one: two reports filed at once cannot both miss the threshold."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('report:' || $1::uuid::text, 0))", target_id)
     row: asyncpg.Record | None = await conn.fetchrow(
         """
         INSERT INTO private.reports (reporter_id, target_type, target_id, reason, details)

@@ -30,8 +30,7 @@ from hub.domain.reports import (
     report_group,
     resolve,
 )
-from hub.domain.sessions import time_id_cursor
-from hub.pagination import CursorQuery, Page, check_limit, page_of
+from hub.pagination import Aware, CursorQuery, Page, check_limit, cursor_key, page_of
 from hub.rules.periods import utc_datetime
 from persistence import reports
 from persistence.identity import SERVICE
@@ -70,7 +69,7 @@ async def report_queue(
     """Grouped by target, the target with the newest report first; the cursor is (newest report, target)."""
     require_admin(user)
     size = check_limit(limit)
-    after = time_id_cursor(cursor)
+    after = cursor_key(cursor, tuple[Aware, UUID])
     async with services.db.transaction(SERVICE) as conn:
         rows = await reports.queue_page(conn, status, after, size + 1, REPORTS_PER_TARGET)
     page = page_of(rows, size, lambda row: [row["newest_at"].isoformat(), str(row["target_id"])])

@@ -281,3 +281,26 @@ async def test_reports_are_a_per_user_budget(start_hub: HubStarter) -> None:
             assert int(refused.headers["Retry-After"]) > 0
             # another user's budget is their own
             assert (await report(http, (await signup(http)).headers, "post", posts[2])).status_code == 201
+
+
+async def test_the_queue_pages_targets_by_their_newest_report(client: httpx.AsyncClient,
+                                                              owner_conn: asyncpg.Connection) -> None:
+    boss = await admin(client, owner_conn)
+    author, first, second = await signup(client), await signup(client), await signup(client)
+    older, newer = await new_post(client, author), await new_post(client, author)
+    assert (await report(client, first.headers, "post", older)).status_code == 201
+    assert (await report(client, first.headers, "post", newer)).status_code == 201
+    # a later report on the older post makes it the newest target
+    assert (await report(client, second.headers, "post", older)).status_code == 201
+    seen: list[str] = []
+    cursor: str | None = None
+    while len(seen) < 2:
+        params: dict[str, Any] = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+        page = await client.get("/api/admin/reports", params=params, headers=boss.headers)
+        assert page.status_code == 200, page.text
+        assert len(page.json()["items"]) == 1
+        seen += [g["target_id"] for g in page.json()["items"] if g["target_id"] in (older, newer)]
+        cursor = page.json()["next_cursor"]
+    assert seen == [older, newer]
+    bad = await client.get("/api/admin/reports", params={"cursor": "not-a-cursor"}, headers=boss.headers)
+    assert bad.status_code == 422
