@@ -1,18 +1,21 @@
 """Reports: users report posts, comments, chat lines and users; admins work through the queue.
 
 `POST /api/reports` files one (201, 409 `already_reported`, 404 for what the reporter cannot see, 422 for
-their own account or content), behind the `REPORTS` budget. `GET /api/admin/reports` is the queue grouped
-by target, newest report first; `POST /api/admin/reports/{id}/resolve` decides for every open report of
-that report's target (`hub.domain.reports`).
+their own account or content), behind the `REPORTS` budget; an `Idempotency-Key` retry gets its 201 back.
+`GET /api/admin/reports` is the queue grouped by target, newest report first;
+`POST /api/admin/reports/{id}/resolve` decides for every open report of that report's target
+(`hub.domain.reports`).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Literal
 from uuid import UUID
 
+import asyncpg
 import msgspec
-from litestar import get, post
+from litestar import Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from hub.auth import AppServices, Caller, require_admin
@@ -30,6 +33,7 @@ from hub.domain.reports import (
     report_group,
     resolve,
 )
+from hub.idempotency import IdempotencyKey, create_once
 from hub.pagination import Aware, CursorQuery, Page, check_limit, cursor_key, page_of
 from hub.rules.periods import utc_datetime
 from persistence import reports
@@ -51,11 +55,14 @@ class ResolveIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @post("/api/reports", status_code=201, tags=["moderation"])
-async def create_report(data: JSONBody[ReportIn], user: Caller, services: AppServices) -> ReportView:
-    await spend(services, REPORTS, str(user.require_user_id()))
-    async with services.db.transaction(user) as conn:
+async def create_report(data: JSONBody[ReportIn], user: Caller, services: AppServices,
+                        idempotency_key: IdempotencyKey = None) -> Response[ReportView]:
+    async def create(conn: asyncpg.Connection) -> ReportView:
         return await file_report(conn, user, data.target_type, data.target_id, data.reason, data.details,
                                  hide_threshold=services.settings.report_hide_threshold)
+
+    return await create_once(services.db, user, idempotency_key, "POST /api/reports", data, create,
+                             charge=partial(spend, services, REPORTS, str(user.require_user_id())))
 
 
 @get("/api/admin/reports", tags=["moderation"])

@@ -79,6 +79,12 @@ async def test_a_report_is_filed_once_per_reporter_and_target(client: httpx.Asyn
         "post", post_id, "abuse", "open")
     again = await report(client, reporter.headers, "post", post_id, "spam")
     assert (again.status_code, again.json()["code"]) == (409, "already_reported")
+    # a retry with its Idempotency-Key gets the first answer back, not the 409
+    other = await signup(client)
+    keyed = {**other.headers, "Idempotency-Key": "report-once"}
+    sent = await report(client, keyed, "post", post_id, "other")
+    retried = await report(client, keyed, "post", post_id, "other")
+    assert (sent.status_code, retried.status_code, retried.json()) == (201, 201, sent.json())
 
 
 async def test_only_what_the_reporter_can_see_and_never_their_own_can_be_reported(
