@@ -17,7 +17,7 @@ import msgspec
 
 from channels.names import ChannelName
 from hub.domain.awards import unlock_due_achievements
-from hub.domain.community import Author, author_view
+from hub.domain.community import Author, Removed, author_view
 from hub.errors import NotFound
 from hub.rules.threads import score
 from persistence import community
@@ -92,3 +92,14 @@ async def publish_post(conn: asyncpg.Connection, user: Identity, fields: dict[st
     await set_identity(conn, SERVICE)
     await unlock_due_achievements(conn, author, now)
     return view
+
+
+async def remove_post(conn: asyncpg.Connection, post_id: UUID) -> bool:
+    """Deletes the post (its comments and votes with it) and announces `post.deleted` on the feed and its
+    thread, as the caller (RLS: its author or an admin). False when there was no such post."""
+    if not await community.delete_post(conn, post_id):
+        return False
+    gone = Removed(id=post_id)
+    await append_event(conn, ChannelName.feed(), "post.deleted", gone)
+    await append_event(conn, ChannelName.thread(post_id), "post.deleted", gone)
+    return True
