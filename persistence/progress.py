@@ -137,8 +137,10 @@ async def lock_streak(conn: asyncpg.Connection, user_id: UUID) -> asyncpg.Record
     )
     row: asyncpg.Record = await conn.fetchrow(
         """
-        SELECT current_streak, longest_streak, last_activity_date, last_streak_reset
-        FROM public.user_streaks WHERE user_id = $1 FOR UPDATE
+        SELECT s.current_streak, s.longest_streak, s.last_activity_date, s.last_streak_reset, s.streak_data,
+               p.timezone
+        FROM public.user_streaks s LEFT JOIN public.user_profiles p ON p.id = s.user_id
+        WHERE s.user_id = $1 FOR UPDATE OF s
         """,
         user_id,
     )
@@ -146,22 +148,28 @@ async def lock_streak(conn: asyncpg.Connection, user_id: UUID) -> asyncpg.Record
 
 
 async def save_streak(conn: asyncpg.Connection, user_id: UUID, current: int, longest: int,
-                      last_activity_date: date | None, last_streak_reset: datetime | None) -> None:
+                      last_activity_date: date | None, last_streak_reset: datetime | None,
+                      days: dict[str, int]) -> None:
     await conn.execute(
         """
         UPDATE public.user_streaks
-        SET current_streak = $2, longest_streak = $3, last_activity_date = $4, last_streak_reset = $5
+        SET current_streak = $2, longest_streak = $3, last_activity_date = $4, last_streak_reset = $5,
+            streak_data = $6::jsonb
         WHERE user_id = $1
         """,
-        user_id, current, longest, last_activity_date, last_streak_reset,
+        user_id, current, longest, last_activity_date, last_streak_reset, days,
     )
 
 
 async def streak(conn: asyncpg.Connection, user_id: UUID) -> asyncpg.Record | None:
+    """The user's streak with their profile's time zone (as the user: their own row of `my_profile`); the
+    streak columns are null before the first completion."""
     return await conn.fetchrow(
         """
-        SELECT current_streak, longest_streak, last_activity_date, last_streak_reset
-        FROM public.user_streaks WHERE user_id = $1
+        SELECT s.current_streak, s.longest_streak, s.last_activity_date, s.last_streak_reset, s.streak_data,
+               p.timezone
+        FROM public.my_profile p LEFT JOIN public.user_streaks s ON s.user_id = p.id
+        WHERE p.id = $1
         """,
         user_id,
     )
