@@ -214,13 +214,13 @@ async def locked_achievements(conn: asyncpg.Connection, user_id: UUID) -> list[a
 
 
 async def unlock_achievement(conn: asyncpg.Connection, user_id: UUID, achievement_id: UUID, now: datetime,
-                             metadata: dict[str, Any]) -> asyncpg.Record | None:
-    """The unlocked achievement as `GET /api/achievements/me` shows it, or None if it already was."""
+                             metadata: dict[str, Any], progress_value: int) -> asyncpg.Record | None:
+    """The unlocked achievement as `achievement.unlocked` shows it, or None if it already was."""
     return await conn.fetchrow(
         """
         WITH unlocked AS (
-            INSERT INTO public.user_achievements (user_id, achievement_id, unlocked_at, metadata)
-            VALUES ($1, $2, $3, $4::jsonb)
+            INSERT INTO public.user_achievements (user_id, achievement_id, unlocked_at, metadata, progress_value)
+            VALUES ($1, $2, $3, $4::jsonb, $5)
             ON CONFLICT (user_id, achievement_id) DO NOTHING
             RETURNING achievement_id, unlocked_at, progress_value
         )
@@ -228,7 +228,7 @@ async def unlock_achievement(conn: asyncpg.Connection, user_id: UUID, achievemen
                u.unlocked_at, u.progress_value
         FROM unlocked u JOIN public.achievements a ON a.id = u.achievement_id
         """,
-        user_id, achievement_id, now, metadata,
+        user_id, achievement_id, now, metadata, progress_value,
     )
 
 
@@ -282,7 +282,7 @@ async def my_achievements(conn: asyncpg.Connection, user_id: UUID, after: tuple[
     rows: list[asyncpg.Record] = await conn.fetch(
         """
         SELECT a.id, a.code, a.title, a.description, a.icon_url, a.category, a.xp_reward, a.rarity,
-               ua.unlocked_at, ua.progress_value
+               a.requirements, ua.unlocked_at, ua.progress_value
         FROM public.user_achievements ua JOIN public.achievements a ON a.id = ua.achievement_id
         WHERE ua.user_id = $1
           AND ($2::timestamptz IS NULL OR (ua.unlocked_at, ua.achievement_id) < ($2, $3::uuid))
@@ -290,6 +290,25 @@ async def my_achievements(conn: asyncpg.Connection, user_id: UUID, after: tuple[
         LIMIT $4
         """,
         user_id, unlocked_at, achievement_id, limit,
+    )
+    return rows
+
+
+async def locked_achievement_page(conn: asyncpg.Connection, user_id: UUID, after: str | None,
+                                  limit: int) -> list[asyncpg.Record]:
+    """Active achievements the user has not unlocked, by code after `after`."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT a.id, a.code, a.title, a.description, a.icon_url, a.category, a.xp_reward, a.rarity,
+               a.requirements
+        FROM public.achievements a
+        WHERE a.is_active AND ($2::text IS NULL OR a.code > $2)
+          AND NOT EXISTS (SELECT 1 FROM public.user_achievements ua
+                          WHERE ua.user_id = $1 AND ua.achievement_id = a.id)
+        ORDER BY a.code
+        LIMIT $3
+        """,
+        user_id, after, limit,
     )
     return rows
 

@@ -22,10 +22,11 @@ from litestar import Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from hub.auth import AppServices, Caller
+from hub.domain import achievement_progress
+from hub.domain.achievement_progress import MyAchievement
 from hub.domain.awards import AttemptIn
 from hub.domain.awards import record_attempt as award_attempt
 from hub.domain.progress import (
-    AchievementView,
     ActivityEntry,
     AttemptResult,
     CatalogueAchievement,
@@ -33,7 +34,6 @@ from hub.domain.progress import (
     ProgressView,
     StreakCalendar,
     StreakView,
-    achievement_view,
     activity_entry,
     catalogue_achievement,
     learning_stats,
@@ -108,14 +108,15 @@ async def achievement_catalogue(caller: Caller, services: AppServices, cursor: C
 
 @get("/api/achievements/me", tags=["progress"])
 async def my_achievements(user: Caller, services: AppServices, cursor: CursorQuery = None,
-                          limit: FromQuery[int | None] = None) -> Page[AchievementView]:
-    """Own unlocked achievements with `progress_value` and `unlocked_at`, newest first."""
+                          limit: FromQuery[int | None] = None) -> Page[MyAchievement]:
+    """Every active achievement: the unlocked ones first (newest first, with `unlocked_at`), then the
+    locked ones by code; each with `progress_value` of `target` (e.g. 3 of 5 lessons) and the progress on
+    every threshold of its `requirements`."""
     size = check_limit(limit)
-    after = cursor_key(cursor, tuple[Aware, UUID])
+    after = cursor_key(cursor, tuple[Int4, CursorText, UUID])
     async with services.db.transaction(user) as conn:
-        rows = await progress.my_achievements(conn, user.require_user_id(), after, size + 1)
-    return page_of([achievement_view(row) for row in rows], size,
-                   lambda r: [r.unlocked_at.isoformat(), str(r.id)])
+        return await achievement_progress.my_achievements(conn, user.require_user_id(), after, size,
+                                                          now=_now(services))
 
 
 @get("/api/streaks/me", tags=["progress"])

@@ -97,9 +97,12 @@ async def _unlock_achievements(conn: asyncpg.Connection, award: _Award) -> list[
         stats = achievement_rules.LearnerStats(**dict(await progress.learner_stats(conn, award.user_id)))
         candidates = await progress.locked_achievements(conn, award.user_id)
         newly = 0
-        for achievement_id in achievement_rules.due(((c["id"], c["requirements"]) for c in candidates), stats):
+        for candidate in achievement_rules.due(((c, c["requirements"]) for c in candidates), stats):
+            achievement_id = candidate["id"]
+            reached = achievement_rules.headline(achievement_rules.progress(candidate["requirements"], stats))
             row = await progress.unlock_achievement(conn, award.user_id, achievement_id, award.now,
-                                                    {"stats": dataclasses.asdict(stats)})
+                                                    {"stats": dataclasses.asdict(stats)},
+                                                    reached[0] if reached else 0)
             if row is None:
                 continue
             newly += 1

@@ -33,7 +33,7 @@ class ProgressView(msgspec.Struct):
     updated_at: datetime
 
 
-class _Achievement(msgspec.Struct):
+class AchievementBase(msgspec.Struct):
     """What every view of an achievement shows."""
 
     id: UUID
@@ -46,14 +46,14 @@ class _Achievement(msgspec.Struct):
     rarity: str
 
 
-class AchievementView(_Achievement):
+class AchievementView(AchievementBase):
     """An unlocked achievement, with when and how far."""
 
     unlocked_at: datetime
     progress_value: int
 
 
-class CatalogueAchievement(_Achievement):
+class CatalogueAchievement(AchievementBase):
     """An active achievement with the `requirements` that unlock it."""
 
     requirements: dict[str, Any] | None
