@@ -17,6 +17,7 @@ import * as leaderboardView from "./views/leaderboard.js";
 import * as lessonsView from "./views/lessons.js";
 import * as moderationView from "./views/moderation.js";
 import * as postView from "./views/post.js";
+import * as progressView from "./views/progress.js";
 import * as roomView from "./views/room.js";
 import * as sessionsView from "./views/sessions.js";
 
@@ -26,6 +27,7 @@ const ROUTES = [
   { pattern: /^feed$/, view: feedView },
   { pattern: /^posts\/([0-9a-f-]{36})$/, view: postView, params: (m) => ({ id: m[1] }) },
   { pattern: /^lessons$/, view: lessonsView },
+  { pattern: /^progress$/, view: progressView },
   { pattern: /^leaderboard(?:\/(daily|weekly|monthly|all_time))?$/, view: leaderboardView, params: (m) => ({ period: m[1] }) },
   { pattern: /^sessions$/, view: sessionsView },
   { pattern: /^sessions\/([0-9a-f-]{36})$/, view: roomView, params: (m) => ({ id: m[1] }) },
