@@ -36,7 +36,9 @@ from hub.api import (
     sessions,
     votes,
 )
+from hub.api import blocks as user_blocks
 from hub.api import channels as channel_history
+from hub.api import reports as content_reports
 from hub.auth import DEPENDENCIES
 from hub.billing import stripe_gateway
 from hub.bodies import HubRequest
@@ -89,7 +91,7 @@ async def _prune_forever(services: Services, every_s: float = 3600.0) -> None:
 ROUTE_MODULES: list[Any] = [
     accounts, profiles, health, posts, comments, votes, sessions, registrations, session_messages,
     lessons, progress, leaderboard, plans, billing, channel_history, ws,
-    room_moderation,
+    room_moderation, content_reports, user_blocks,
 ]
 # In order: the live room extends the realtime edge it finds started (`Services.started`).
 STARTERS: tuple[Starter, ...] = (start_views_counter, stripe_gateway.start, start_realtime, start_live_room)

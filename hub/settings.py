@@ -145,6 +145,16 @@ class Settings:
         "chat lines, questions and announcements per user per minute, all rooms together")
     attempts_per_lesson_per_hour: int = env("ATTEMPT_RATE_PER_LESSON_PER_HOUR", _int_in(1, 100_000), 30,
         "attempts per user per lesson per hour (a graded quiz tells which answers were right)")
+    reports_per_hour: int = env("REPORT_RATE_PER_HOUR", _int_in(1, 100_000), 20,
+        "reports per user per hour (POST /api/reports)")
+    # --- moderation
+    report_hide_threshold: int = env("REPORT_HIDE_THRESHOLD", _int_in(1, 1000), 3,
+        "distinct users with open reports on a post, comment or chat line that hide it from everyone but its "
+        "author and admins until a moderator resolves them")
+    report_ban_days: int = env("REPORT_BAN_DAYS", _int_in(1, 3650), 7,
+        "how long a report's `ban_author` resolution bans the author")
+    max_blocks_per_user: int = env("MAX_BLOCKS_PER_USER", _int_in(1, 100_000), 1000,
+        "users one user may block; GET /api/me/blocks returns them all (~100 bytes each)")
     # --- billing
     stripe_secret_key: str | None = env("STRIPE_SECRET_KEY", _text, None, "unset: billing answers 503")
     stripe_webhook_secret: str | None = env("STRIPE_WEBHOOK_SECRET", _text, None, "whsec_… for webhooks")

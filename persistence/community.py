@@ -5,7 +5,11 @@ written here; `add_views` is the one server-owned write and runs as SERVICE.
 
 The list statements are module constants so the EXPLAIN test checks exactly what the routes run.
 Each feed statement takes the keyset bound first (see `hub.rules.threads`), then the four optional
-filters (category, tag, post_type, author_id; NULL = no filter), then the row limit.
+filters (category, tag, post_type, author_id; NULL = no filter), then the row limit. Feed and thread pages
+leave out the posts and comments of authors the caller blocked, by one probe of the `user_blocks` primary
+key per row read. `OFFSET 0` keeps that NOT EXISTS a per-row subplan: as an anti-join the planner misjudged
+how many rows survive it (with an author filter it chose a sequential scan and a sort). Content hidden
+pending review is left out by RLS (migration 0022).
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ WHERE (p.is_pinned, p.last_activity_at, p.id) < ($1, $2, $3)
   AND ($5::text IS NULL OR p.tags @> ARRAY[$5::text])
   AND ($6::text IS NULL OR p.post_type = $6)
   AND ($7::uuid IS NULL OR p.author_id = $7)
+  AND NOT EXISTS (SELECT FROM public.user_blocks b WHERE b.blocker_id = auth.uid() AND b.blocked_id = p.author_id
+                  OFFSET 0)
 ORDER BY p.is_pinned DESC, p.last_activity_at DESC, p.id DESC
 LIMIT $8
 """
@@ -53,6 +59,8 @@ WHERE (p.created_at, p.id) < ($1, $2)
   AND ($4::text IS NULL OR p.tags @> ARRAY[$4::text])
   AND ($5::text IS NULL OR p.post_type = $5)
   AND ($6::uuid IS NULL OR p.author_id = $6)
+  AND NOT EXISTS (SELECT FROM public.user_blocks b WHERE b.blocker_id = auth.uid() AND b.blocked_id = p.author_id
+                  OFFSET 0)
 ORDER BY p.created_at DESC, p.id DESC
 LIMIT $7
 """
@@ -69,6 +77,8 @@ WHERE ((p.upvotes_count - p.downvotes_count), p.id) < ($1, $2)
   AND ($4::text IS NULL OR p.tags @> ARRAY[$4::text])
   AND ($5::text IS NULL OR p.post_type = $5)
   AND ($6::uuid IS NULL OR p.author_id = $6)
+  AND NOT EXISTS (SELECT FROM public.user_blocks b WHERE b.blocker_id = auth.uid() AND b.blocked_id = p.author_id
+                  OFFSET 0)
 ORDER BY (p.upvotes_count - p.downvotes_count) DESC, p.id DESC
 LIMIT $7
 """
@@ -92,6 +102,8 @@ WHERE c.post_id = $1
                          ELSE (SELECT s.sort_path FROM public.community_comments s
                                WHERE s.id = $2 AND s.post_id = $1) END
   AND EXISTS (SELECT FROM public.community_posts p WHERE p.id = $1)
+  AND NOT EXISTS (SELECT FROM public.user_blocks b WHERE b.blocker_id = auth.uid() AND b.blocked_id = c.author_id
+                  OFFSET 0)
 ORDER BY c.sort_path
 LIMIT $3
 """

@@ -15,7 +15,7 @@ import asyncpg
 
 # One statement for pages, the top N and the caller's neighbourhood: with $6 set, only the rows at most
 # $7 places from that user's place are kept.
-_STANDINGS = """
+STANDINGS = """
 WITH board AS (
     SELECT l.user_id, l.xp_points, l.lessons_completed, l.streak_days,
            RANK() OVER (ORDER BY l.xp_points DESC) AS rank,
@@ -39,7 +39,7 @@ async def standings(conn: asyncpg.Connection, period: str, period_start: date, *
                     after: tuple[int, UUID] | None, limit: int) -> list[asyncpg.Record]:
     """Rows of one period window after the key (xp_points, user_id) of the previous page's last row."""
     xp_points, user_id = after if after is not None else (None, None)
-    rows: list[asyncpg.Record] = await conn.fetch(_STANDINGS, period, period_start, xp_points, user_id, limit,
+    rows: list[asyncpg.Record] = await conn.fetch(STANDINGS, period, period_start, xp_points, user_id, limit,
                                                   None, None)
     return rows
 
@@ -52,6 +52,6 @@ async def top(conn: asyncpg.Connection, period: str, period_start: date, limit: 
 async def around(conn: asyncpg.Connection, period: str, period_start: date, user_id: UUID,
                  span: int) -> list[asyncpg.Record]:
     """The user's row with up to `span` rows either side, in board order; empty if the user has no row."""
-    rows: list[asyncpg.Record] = await conn.fetch(_STANDINGS, period, period_start, None, None, 2 * span + 1,
+    rows: list[asyncpg.Record] = await conn.fetch(STANDINGS, period, period_start, None, None, 2 * span + 1,
                                                   user_id, span)
     return rows

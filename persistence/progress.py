@@ -143,8 +143,10 @@ async def lock_streak(conn: asyncpg.Connection, user_id: UUID) -> asyncpg.Record
     )
     row: asyncpg.Record = await conn.fetchrow(
         """
-        SELECT current_streak, longest_streak, last_activity_date, last_streak_reset
-        FROM public.user_streaks WHERE user_id = $1 FOR UPDATE
+        SELECT s.current_streak, s.longest_streak, s.last_activity_date, s.last_streak_reset, s.streak_data,
+               p.timezone
+        FROM public.user_streaks s LEFT JOIN public.user_profiles p ON p.id = s.user_id
+        WHERE s.user_id = $1 FOR UPDATE OF s
         """,
         user_id,
     )
@@ -152,22 +154,28 @@ async def lock_streak(conn: asyncpg.Connection, user_id: UUID) -> asyncpg.Record
 
 
 async def save_streak(conn: asyncpg.Connection, user_id: UUID, current: int, longest: int,
-                      last_activity_date: date | None, last_streak_reset: datetime | None) -> None:
+                      last_activity_date: date | None, last_streak_reset: datetime | None,
+                      days: dict[str, int]) -> None:
     await conn.execute(
         """
         UPDATE public.user_streaks
-        SET current_streak = $2, longest_streak = $3, last_activity_date = $4, last_streak_reset = $5
+        SET current_streak = $2, longest_streak = $3, last_activity_date = $4, last_streak_reset = $5,
+            streak_data = $6::jsonb
         WHERE user_id = $1
         """,
-        user_id, current, longest, last_activity_date, last_streak_reset,
+        user_id, current, longest, last_activity_date, last_streak_reset, days,
     )
 
 
 async def streak(conn: asyncpg.Connection, user_id: UUID) -> asyncpg.Record | None:
+    """The user's streak with their profile's time zone (as the user: their own row of `my_profile`); the
+    streak columns are null before the first completion."""
     return await conn.fetchrow(
         """
-        SELECT current_streak, longest_streak, last_activity_date, last_streak_reset
-        FROM public.user_streaks WHERE user_id = $1
+        SELECT s.current_streak, s.longest_streak, s.last_activity_date, s.last_streak_reset, s.streak_data,
+               p.timezone
+        FROM public.my_profile p LEFT JOIN public.user_streaks s ON s.user_id = p.id
+        WHERE p.id = $1
         """,
         user_id,
     )
@@ -212,13 +220,13 @@ async def locked_achievements(conn: asyncpg.Connection, user_id: UUID) -> list[a
 
 
 async def unlock_achievement(conn: asyncpg.Connection, user_id: UUID, achievement_id: UUID, now: datetime,
-                             metadata: dict[str, Any]) -> asyncpg.Record | None:
-    """The unlocked achievement as `GET /api/achievements/me` shows it, or None if it already was."""
+                             metadata: dict[str, Any], progress_value: int) -> asyncpg.Record | None:
+    """The unlocked achievement as `achievement.unlocked` shows it, or None if it already was."""
     return await conn.fetchrow(
         """
         WITH unlocked AS (
-            INSERT INTO public.user_achievements (user_id, achievement_id, unlocked_at, metadata)
-            VALUES ($1, $2, $3, $4::jsonb)
+            INSERT INTO public.user_achievements (user_id, achievement_id, unlocked_at, metadata, progress_value)
+            VALUES ($1, $2, $3, $4::jsonb, $5)
             ON CONFLICT (user_id, achievement_id) DO NOTHING
             RETURNING achievement_id, unlocked_at, progress_value
         )
@@ -226,7 +234,7 @@ async def unlock_achievement(conn: asyncpg.Connection, user_id: UUID, achievemen
                u.unlocked_at, u.progress_value
         FROM unlocked u JOIN public.achievements a ON a.id = u.achievement_id
         """,
-        user_id, achievement_id, now, metadata,
+        user_id, achievement_id, now, metadata, progress_value,
     )
 
 
@@ -280,7 +288,7 @@ async def my_achievements(conn: asyncpg.Connection, user_id: UUID, after: tuple[
     rows: list[asyncpg.Record] = await conn.fetch(
         """
         SELECT a.id, a.code, a.title, a.description, a.icon_url, a.category, a.xp_reward, a.rarity,
-               ua.unlocked_at, ua.progress_value
+               a.requirements, ua.unlocked_at, ua.progress_value
         FROM public.user_achievements ua JOIN public.achievements a ON a.id = ua.achievement_id
         WHERE ua.user_id = $1
           AND ($2::timestamptz IS NULL OR (ua.unlocked_at, ua.achievement_id) < ($2, $3::uuid))
@@ -288,6 +296,25 @@ async def my_achievements(conn: asyncpg.Connection, user_id: UUID, after: tuple[
         LIMIT $4
         """,
         user_id, unlocked_at, achievement_id, limit,
+    )
+    return rows
+
+
+async def locked_achievement_page(conn: asyncpg.Connection, user_id: UUID, after: str | None,
+                                  limit: int) -> list[asyncpg.Record]:
+    """Active achievements the user has not unlocked, by code after `after`."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT a.id, a.code, a.title, a.description, a.icon_url, a.category, a.xp_reward, a.rarity,
+               a.requirements
+        FROM public.achievements a
+        WHERE a.is_active AND ($2::text IS NULL OR a.code > $2)
+          AND NOT EXISTS (SELECT 1 FROM public.user_achievements ua
+                          WHERE ua.user_id = $1 AND ua.achievement_id = a.id)
+        ORDER BY a.code
+        LIMIT $3
+        """,
+        user_id, after, limit,
     )
     return rows
 

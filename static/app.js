@@ -1,20 +1,24 @@
 /**
  * app.js — the single-page shell: hash routes, the signed-in session, one HubClient for the whole app,
- * the connection indicator, the user's own notification channel (toasts) and view lifecycles.
+ * the connection indicator, the user's own notification channel (toasts), the user's blocks and view
+ * lifecycles.
  *
  * A view module exports `render(root, ctx, params)`; it may return a cleanup function, called when the
- * route changes (unsubscribe there). `ctx` = {api, hub, user, toast, navigate, userEvents}.
+ * route changes (unsubscribe there). `ctx` = {api, hub, user, toast, navigate, userEvents, blocks}.
  */
 
 import { Api } from "./api.js";
 import { clear, h, replace } from "./dom.js";
 import { HubClient } from "./hub-client.js";
+import { Blocks } from "./safety.js";
 import * as authView from "./views/auth.js";
 import * as feedView from "./views/feed.js";
 import * as leaderboardView from "./views/leaderboard.js";
 import * as lessonView from "./views/lesson.js";
 import * as lessonsView from "./views/lessons.js";
+import * as moderationView from "./views/moderation.js";
 import * as postView from "./views/post.js";
+import * as progressView from "./views/progress.js";
 import * as roomView from "./views/room.js";
 import * as sessionsView from "./views/sessions.js";
 
@@ -25,9 +29,11 @@ const ROUTES = [
   { pattern: /^posts\/([0-9a-f-]{36})$/, view: postView, params: (m) => ({ id: m[1] }) },
   { pattern: /^lessons$/, view: lessonsView },
   { pattern: /^lessons\/([0-9a-f-]{36})$/, view: lessonView, params: (m) => ({ id: m[1] }) },
+  { pattern: /^progress$/, view: progressView },
   { pattern: /^leaderboard(?:\/(daily|weekly|monthly|all_time))?$/, view: leaderboardView, params: (m) => ({ period: m[1] }) },
   { pattern: /^sessions$/, view: sessionsView },
   { pattern: /^sessions\/([0-9a-f-]{36})$/, view: roomView, params: (m) => ({ id: m[1] }) },
+  { pattern: /^moderation$/, view: moderationView },
 ];
 
 const STATE_TEXT = {
@@ -43,6 +49,7 @@ const api = new Api();
 const userEvents = new EventTarget();
 let hub = null;
 let userSub = null;
+let blocks = null;
 let cleanup = null;
 
 const view = document.getElementById("view");
@@ -75,17 +82,21 @@ function showConnection({ state, retryInMs }) {
   document.body.dataset.connection = state;
 }
 
+const OUTCOME_TEXT = { dismiss: "no action needed", remove_content: "the content was removed", ban_author: "the author was banned" };
+
 const USER_TOASTS = {
   "xp.awarded": (d) => `+${d.amount ?? d.xp_awarded ?? d.xp ?? 0} XP`,
   "level.up": (d) => `Level up! You reached level ${d.level ?? d.to ?? d.new_level}`,
   "achievement.unlocked": (d) => `Achievement unlocked: ${d.title ?? d.achievement?.title ?? d.code ?? ""}`,
   "session.promoted": (d) => `You got a seat in "${d.session?.title ?? "a workshop"}"`,
+  "notification.created": (d) => (d.kind === "report.resolved" ? `A report you filed was reviewed: ${OUTCOME_TEXT[d.data?.outcome] ?? "resolved"}` : "You have a new notification"),
 };
 
 /** Connects the app's one HubClient for the signed-in user and listens to `user:<id>`. */
 function startHub() {
   const user = api.user;
   if (hub || !user) return;
+  blocks = new Blocks(api);
   hub = new HubClient({ url: wsUrl(), getToken: ({ forceRefresh }) => api.token({ forceRefresh }) });
   window.hubClient = hub; // for debugging and the browser tests
   hub.on("state", showConnection);
@@ -103,6 +114,7 @@ function stopHub() {
   hub.close();
   hub = null;
   userSub = null;
+  blocks = null;
   showConnection({ state: "idle" });
 }
 
@@ -117,6 +129,7 @@ function renderHeader() {
   replace(whoami, user ? h("span", { title: user.email }, user.profile?.full_name || user.email) : "");
   logoutButton.hidden = !user;
   document.getElementById("nav").hidden = !user;
+  document.getElementById("nav-moderation").hidden = !user?.roles?.includes("admin");
   const current = location.hash.replace(/^#\/?/, "").split("/")[0];
   for (const link of document.querySelectorAll("#nav a")) {
     if (link.dataset.route === current) link.setAttribute("aria-current", "page");
@@ -150,7 +163,7 @@ async function route() {
   if (api.user) startHub();
   renderHeader();
   clear(view);
-  const ctx = { api, hub, user: api.user, toast, navigate, userEvents, signedIn: onSignedIn };
+  const ctx = { api, hub, user: api.user, toast, navigate, userEvents, blocks, signedIn: onSignedIn };
   try {
     const result = await match.r.view.render(view, ctx, match.r.params ? match.r.params(match.m) : {});
     if (typeof result === "function") cleanup = result;

@@ -31,7 +31,7 @@ from hub.rules.addresses import budget_subject
 from hub.rules.login_backoff import login_wait
 from hub.services import Services
 from hub.tokens import hash_refresh_token, new_refresh_token
-from persistence import accounts
+from persistence import accounts, progress
 from persistence.identity import SERVICE
 
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
@@ -159,6 +159,7 @@ async def login(data: JSONBody[LoginIn], services: AppServices, request: Request
         assert user is not None
         async with services.db.transaction(SERVICE) as conn:
             await accounts.record_sign_in(conn, user["id"])
+            await progress.log_activity(conn, user["id"], "login", "user", user["id"], {})
             pair = await _issue_pair(services, conn, user, family_id=uuid.uuid4())
     except BaseException:
         if not wrong_password:

@@ -17,7 +17,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from channels.names import ChannelName
 from hub.auth import AppServices, Caller
 from hub.budgets import COMMENTS, spend
-from hub.domain.comments import CommentView, add_comment, comment_view, load_comment
+from hub.domain.comments import CommentView, add_comment, comment_view, load_comment, remove_comment
 from hub.domain.community import NO_NUL, require_author_or_admin
 from hub.errors import NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
@@ -103,9 +103,7 @@ async def delete_comment(comment_id: FromPath[UUID], user: Caller, services: App
     async with services.db.transaction(user) as conn:
         current = await load_comment(conn, comment_id)
         require_author_or_admin(user, current.author_id)
-        if await community.soft_delete_comment(conn, comment_id):
-            view = await load_comment(conn, comment_id)
-            await append_event(conn, ChannelName.thread(view.post_id), "comment.deleted", view)
+        await remove_comment(conn, comment_id)
 
 
 ROUTES = [list_thread, create_comment, get_comment, edit_comment, delete_comment]

@@ -19,13 +19,8 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from channels.names import ChannelName
 from hub.auth import AppServices, Caller, require_admin
 from hub.budgets import POSTS, spend
-from hub.domain.community import (
-    NO_NUL,
-    Removed,
-    require_announcement_rights,
-    require_author_or_admin,
-)
-from hub.domain.posts import PostView, load_post, post_view, publish_post
+from hub.domain.community import NO_NUL, require_announcement_rights, require_author_or_admin
+from hub.domain.posts import PostView, load_post, post_view, publish_post, remove_post
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
 from hub.pagination import CursorQuery, Page, check_limit, decode_cursor, page_of
@@ -138,11 +133,8 @@ async def delete_post(post_id: FromPath[UUID], user: Caller, services: AppServic
     async with services.db.transaction(user) as conn:
         current = await load_post(conn, post_id)
         require_author_or_admin(user, current.author_id)
-        if not await community.delete_post(conn, post_id):
+        if not await remove_post(conn, post_id):
             raise NotFound("Post not found")
-        gone = Removed(id=post_id)
-        await append_event(conn, ChannelName.feed(), "post.deleted", gone)
-        await append_event(conn, ChannelName.thread(post_id), "post.deleted", gone)
 
 
 async def _moderate(services: AppServices, user: Identity, post_id: UUID, *, pinned: bool | None = None,

@@ -8,12 +8,13 @@ one conditional UPDATE (`… WHERE NOT completed`), so XP is awarded exactly onc
 however many requests race. Every award first locks the user's streak row, so the awards of one user
 never interleave.
 
-"Today" is always the injected wall clock (`services.clock`) in UTC, never the database's `now()`.
+"Now" is always the injected wall clock (`services.clock`), never the database's `now()`; a streak's
+"today" is that moment's calendar day in the learner's time zone.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -24,21 +25,24 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from hub.auth import AppServices, Caller
 from hub.budgets import ATTEMPTS, spend
+from hub.domain import achievement_progress
+from hub.domain.achievement_progress import MyAchievement
 from hub.domain.awards import AttemptIn, require_exact_answers
 from hub.domain.awards import record_attempt as award_attempt
 from hub.domain.progress import (
-    AchievementView,
     ActivityEntry,
     AttemptResult,
     CatalogueAchievement,
     LearningStats,
     ProgressView,
+    StreakCalendar,
     StreakView,
-    achievement_view,
     activity_entry,
     catalogue_achievement,
     learning_stats,
+    local_today,
     progress_view,
+    streak_calendar,
     streak_of,
     streak_view,
 )
@@ -49,8 +53,8 @@ from hub.services import Services
 from persistence import progress
 
 
-def _today(services: Services) -> date:
-    return period_rules.utc_datetime(services.clock()).date()
+def _now(services: Services) -> datetime:
+    return period_rules.utc_datetime(services.clock())
 
 
 @post("/api/lessons/{lesson_id:uuid}/attempts", tags=["progress"])
@@ -114,21 +118,32 @@ async def achievement_catalogue(caller: Caller, services: AppServices, cursor: C
 
 @get("/api/achievements/me", tags=["progress"])
 async def my_achievements(user: Caller, services: AppServices, cursor: CursorQuery = None,
-                          limit: FromQuery[int | None] = None) -> Page[AchievementView]:
-    """Own unlocked achievements with `progress_value` and `unlocked_at`, newest first."""
+                          limit: FromQuery[int | None] = None) -> Page[MyAchievement]:
+    """Every active achievement: the unlocked ones first (newest first, with `unlocked_at`), then the
+    locked ones by code; each with `progress_value` of `target` (e.g. 3 of 5 lessons) and the progress on
+    every threshold of its `requirements`."""
     size = check_limit(limit)
-    after = cursor_key(cursor, tuple[Aware, UUID])
+    after = cursor_key(cursor, tuple[Int4, CursorText, UUID])
     async with services.db.transaction(user) as conn:
-        rows = await progress.my_achievements(conn, user.require_user_id(), after, size + 1)
-    return page_of([achievement_view(row) for row in rows], size,
-                   lambda r: [r.unlocked_at.isoformat(), str(r.id)])
+        return await achievement_progress.my_achievements(conn, user.require_user_id(), after, size,
+                                                          now=_now(services))
 
 
 @get("/api/streaks/me", tags=["progress"])
 async def my_streak(user: Caller, services: AppServices) -> StreakView:
+    """The streak over the caller's local days (the profile's `timezone`, UTC when unset)."""
     async with services.db.transaction(user) as conn:
         row = await progress.streak(conn, user.require_user_id())
-    return streak_view(streak_of(row), _today(services))
+    return streak_view(streak_of(row), local_today(row, _now(services)))
+
+
+@get("/api/streaks/me/calendar", tags=["progress"])
+async def my_streak_calendar(user: Caller, services: AppServices) -> StreakCalendar:
+    """`{time_zone, start, end, days: [{date, count}], current_streak, longest_streak}`: first completions
+    per local day over the last 365 days ending today in `time_zone`, only the days with activity."""
+    async with services.db.transaction(user) as conn:
+        row = await progress.streak(conn, user.require_user_id())
+    return streak_calendar(row, _now(services))
 
 
 @get("/api/activity/me", tags=["progress"])
@@ -142,4 +157,5 @@ async def my_activity(user: Caller, services: AppServices, cursor: CursorQuery =
     return page_of([activity_entry(row) for row in rows], size, lambda r: [r.created_at.isoformat(), str(r.id)])
 
 
-ROUTES = [record_attempt, my_progress, my_stats, achievement_catalogue, my_achievements, my_streak, my_activity]
+ROUTES = [record_attempt, my_progress, my_stats, achievement_catalogue, my_achievements, my_streak,
+          my_streak_calendar, my_activity]

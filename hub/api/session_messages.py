@@ -9,18 +9,13 @@ from uuid import UUID
 from litestar import delete, get
 from litestar.params import FromPath, QueryParameter
 
-from channels.names import ChannelName
 from hub.auth import AppServices, Caller
-from hub.domain.community import Removed
-from hub.domain.messages import MessageView, message_view
+from hub.domain.messages import MessageView, message_view, remove_chat_line
 from hub.domain.sessions import require_hosting, time_id_cursor
 from hub.errors import Forbidden, NotFound
 from hub.pagination import CursorQuery, Page, check_limit, page_of
 from hub.rules.session_state import admitted, may_host
-from persistence import session_room, sessions
-from persistence.db import set_identity
-from persistence.events import append_event
-from persistence.identity import service_acting_for
+from persistence import sessions
 
 
 @get("/api/sessions/{session_id:uuid}/messages", tags=["sessions"])
@@ -55,12 +50,8 @@ async def delete_chat_line(session_id: FromPath[UUID], message_id: FromPath[UUID
     chat line of this session (questions and announcements are not removed here)."""
     async with services.db.transaction(user) as conn:
         await require_hosting(conn, user, session_id)
-        await set_identity(conn, service_acting_for(user))  # message rows are server-owned
-        deleted_now = await session_room.delete_chat_line(conn, session_id, message_id)
-        if deleted_now is None:
+        if await remove_chat_line(conn, user, session_id, message_id) is None:
             raise NotFound("Chat line not found")
-        if deleted_now:
-            await append_event(conn, ChannelName.session(session_id), "chat.deleted", Removed(id=message_id))
 
 
 ROUTES = [session_messages, delete_chat_line]

@@ -25,6 +25,8 @@ from hub.domain.progress import (
     StreakView,
     XpAwarded,
     achievement_view,
+    calendar_days,
+    local_today,
     progress_view,
     streak_of,
     streak_view,
@@ -142,9 +144,12 @@ async def _unlock_achievements(conn: asyncpg.Connection, award: _Award) -> list[
         stats = achievement_rules.LearnerStats(**dict(await progress.learner_stats(conn, award.user_id)))
         candidates = await progress.locked_achievements(conn, award.user_id)
         newly = 0
-        for achievement_id in achievement_rules.due(((c["id"], c["requirements"]) for c in candidates), stats):
+        for candidate in achievement_rules.due(((c, c["requirements"]) for c in candidates), stats):
+            achievement_id = candidate["id"]
+            reached = achievement_rules.headline(achievement_rules.progress(candidate["requirements"], stats))
             row = await progress.unlock_achievement(conn, award.user_id, achievement_id, award.now,
-                                                    {"stats": dataclasses.asdict(stats)})
+                                                    {"stats": dataclasses.asdict(stats)},
+                                                    reached[0] if reached else 0)
             if row is None:
                 continue
             newly += 1
@@ -164,8 +169,8 @@ async def unlock_due_achievements(conn: asyncpg.Connection, user_id: UUID,
     """After a change outside lessons (a post, attending a live session): unlock what is now due, with its
     XP, level, leaderboards and events, as a first completion would. Runs as `service_role` in the
     caller's transaction; takes the user's streak lock first like every award."""
-    streak = streak_of(await progress.lock_streak(conn, user_id))
-    award = _Award(user_id, now, streak_rules.current_as_of(streak, now.date()))
+    locked = await progress.lock_streak(conn, user_id)
+    award = _Award(user_id, now, streak_rules.current_as_of(streak_of(locked), local_today(locked, now)))
     xp_row = await progress.xp_and_level(conn, user_id)
     award.total_xp, award.level = (xp_row["total_xp"], xp_row["current_level"]) if xp_row else (0, 1)
     level_before = award.level
@@ -181,13 +186,14 @@ async def unlock_due_achievements(conn: asyncpg.Connection, user_id: UUID,
 
 async def _award_first_completion(conn: asyncpg.Connection, user_id: UUID, completed: asyncpg.Record,
                                   now: datetime, graded: grading.Graded) -> AttemptResult:
-    """Streak, XP, level, leaderboards, activity, achievements and their events for a first completion."""
-    today = now.date()
-    before = streak_of(await progress.lock_streak(conn, user_id))
+    """Streak, XP, level, leaderboards, activity, achievements and their events for a first completion.
+    The streak's day is the learner's local day of `now`."""
+    locked = await progress.lock_streak(conn, user_id)
+    today = local_today(locked, now)
+    before = streak_of(locked)
     streak = streak_rules.record_activity(before, today, now)
-    if streak != before:
-        await progress.save_streak(conn, user_id, streak.current, streak.longest, streak.last_activity_date,
-                                   streak.last_streak_reset)
+    await progress.save_streak(conn, user_id, streak.current, streak.longest, streak.last_activity_date,
+                               streak.last_streak_reset, streak_rules.record_day(calendar_days(locked), today))
     award = _Award(user_id, now, streak.current)
     lesson_id = completed["lesson_id"]
     level_before = await _grant_xp(conn, award, completed["xp_earned"], 1, "lesson", lesson_id)
@@ -231,5 +237,6 @@ async def record_attempt(conn: asyncpg.Connection, user: Identity, lesson_id: UU
             return await _award_first_completion(conn, user_id, completed, now, graded)
     xp_row = await progress.xp_and_level(conn, user_id)
     total_xp, level = (xp_row["total_xp"], xp_row["current_level"]) if xp_row else (0, 1)
-    streak = streak_view(streak_of(await progress.streak(conn, user_id)), now.date())
+    streak_row = await progress.streak(conn, user_id)
+    streak = streak_view(streak_of(streak_row), local_today(streak_row, now))
     return _attempt_result(graded, row, 0, total_xp, level, False, streak, [])

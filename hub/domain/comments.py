@@ -95,3 +95,13 @@ async def add_comment(conn: asyncpg.Connection, user: Identity, post_id: UUID, c
     view = await load_comment(conn, comment_id)
     await append_event(conn, ChannelName.thread(post_id), "comment.created", view)
     return view
+
+
+async def remove_comment(conn: asyncpg.Connection, comment_id: UUID) -> bool:
+    """Soft-deletes the comment and announces `comment.deleted` on its thread, as the caller (the schema's
+    `delete_comment`: its author or an admin). False when it was deleted already (nothing announced)."""
+    if not await community.soft_delete_comment(conn, comment_id):
+        return False
+    view = await load_comment(conn, comment_id)
+    await append_event(conn, ChannelName.thread(view.post_id), "comment.deleted", view)
+    return True

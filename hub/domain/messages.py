@@ -1,5 +1,5 @@
 """The messages of a live session's room (chat, questions, answers, announcements): their one shape, for
-REST history and for the events the live room appends on `session:<id>`."""
+REST history and for the events the live room appends on `session:<id>`; and removing a chat line."""
 
 from __future__ import annotations
 
@@ -8,6 +8,13 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
+
+from channels.names import ChannelName
+from hub.domain.community import Removed
+from persistence import session_room
+from persistence.db import set_identity
+from persistence.events import append_event
+from persistence.identity import Identity, service_acting_for
 
 
 class MessageAuthor(msgspec.Struct):
@@ -47,3 +54,15 @@ def message_view(record: asyncpg.Record) -> MessageView:
         redacted=record["is_deleted"],
         created_at=record["created_at"],
     )
+
+
+async def remove_chat_line(conn: asyncpg.Connection, remover: Identity, session_id: UUID,
+                           message_id: UUID) -> bool | None:
+    """Soft-deletes a chat line of the session (its text kept server-only, with `remover` as `deleted_by`)
+    and announces `chat.deleted` `{id}` on the room. The caller has decided that `remover` may. None: no
+    such chat line; False: it was deleted already (nothing announced)."""
+    await set_identity(conn, service_acting_for(remover))  # message rows are server-owned
+    deleted_now = await session_room.delete_chat_line(conn, session_id, message_id)
+    if deleted_now:
+        await append_event(conn, ChannelName.session(session_id), "chat.deleted", Removed(id=message_id))
+    return deleted_now

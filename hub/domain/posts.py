@@ -17,10 +17,10 @@ import msgspec
 
 from channels.names import ChannelName
 from hub.domain.awards import unlock_due_achievements
-from hub.domain.community import Author, author_view
+from hub.domain.community import Author, Removed, author_view
 from hub.errors import NotFound
 from hub.rules.threads import score
-from persistence import community
+from persistence import community, progress
 from persistence.db import set_identity
 from persistence.events import append_event
 from persistence.identity import SERVICE, Identity
@@ -82,13 +82,25 @@ async def load_post(conn: asyncpg.Connection, post_id: UUID) -> PostView:
 
 async def publish_post(conn: asyncpg.Connection, user: Identity, fields: dict[str, Any], *,
                        now: datetime) -> PostView:
-    """Creates the post from its request `fields`, announces `post.created` on the feed and unlocks the
-    `posts_created` achievements due now, all in the caller's transaction."""
+    """Creates the post from its request `fields`, announces `post.created` on the feed, logs
+    `post_create` and unlocks the `posts_created` achievements due now, all in the caller's transaction."""
     author = user.require_user_id()
     post_id = await community.create_post(conn, author, fields)
     view = await load_post(conn, post_id)
     await append_event(conn, ChannelName.feed(), "post.created", view)
     # Achievements unlock the moment the post exists, in the same transaction.
     await set_identity(conn, SERVICE)
+    await progress.log_activity(conn, author, "post_create", "post", post_id, {"post_type": view.post_type})
     await unlock_due_achievements(conn, author, now)
     return view
+
+
+async def remove_post(conn: asyncpg.Connection, post_id: UUID) -> bool:
+    """Deletes the post (its comments and votes with it) and announces `post.deleted` on the feed and its
+    thread, as the caller (RLS: its author or an admin). False when there was no such post."""
+    if not await community.delete_post(conn, post_id):
+        return False
+    gone = Removed(id=post_id)
+    await append_event(conn, ChannelName.feed(), "post.deleted", gone)
+    await append_event(conn, ChannelName.thread(post_id), "post.deleted", gone)
+    return True

@@ -33,7 +33,7 @@ class ProgressView(msgspec.Struct):
     updated_at: datetime
 
 
-class _Achievement(msgspec.Struct):
+class AchievementBase(msgspec.Struct):
     """What every view of an achievement shows."""
 
     id: UUID
@@ -46,14 +46,14 @@ class _Achievement(msgspec.Struct):
     rarity: str
 
 
-class AchievementView(_Achievement):
+class AchievementView(AchievementBase):
     """An unlocked achievement, with when and how far."""
 
     unlocked_at: datetime
     progress_value: int
 
 
-class CatalogueAchievement(_Achievement):
+class CatalogueAchievement(AchievementBase):
     """An active achievement with the `requirements` that unlock it."""
 
     requirements: dict[str, Any] | None
@@ -66,6 +66,24 @@ class StreakView(msgspec.Struct):
     longest_streak: int
     last_activity_date: date | None
     last_streak_reset: datetime | None
+
+
+class CalendarDay(msgspec.Struct):
+    date: date
+    count: int
+
+
+class StreakCalendar(msgspec.Struct):
+    """`GET /api/streaks/me/calendar`: first completions per local day of `time_zone` (the zone the days
+    are counted in: the profile's, UTC when unset), the days with activity from `start` to `end` (today
+    there, 365 days), oldest first."""
+
+    time_zone: str
+    start: date
+    end: date
+    days: list[CalendarDay]
+    current_streak: int
+    longest_streak: int
 
 
 class LearningStats(msgspec.Struct):
@@ -150,7 +168,7 @@ def learning_stats(user_id: UUID, row: asyncpg.Record | None) -> LearningStats:
 
 
 def streak_of(row: asyncpg.Record | None) -> streak_rules.Streak:
-    if row is None:
+    if row is None or row["current_streak"] is None:
         return streak_rules.Streak()
     return streak_rules.Streak(row["current_streak"], row["longest_streak"], row["last_activity_date"],
                                row["last_streak_reset"])
@@ -160,3 +178,24 @@ def streak_view(streak: streak_rules.Streak, today: date) -> StreakView:
     """The streak as `GET /api/streaks/me` shows it."""
     return StreakView(current_streak=streak_rules.current_as_of(streak, today), longest_streak=streak.longest,
                       last_activity_date=streak.last_activity_date, last_streak_reset=streak.last_streak_reset)
+
+
+def calendar_days(row: asyncpg.Record | None) -> dict[str, int]:
+    """The stored per-day counts (`streak_data`), empty before the first completion."""
+    days: dict[str, int] | None = row["streak_data"] if row is not None else None
+    return days or {}
+
+
+def local_today(row: asyncpg.Record | None, now: datetime) -> date:
+    """Today in the time zone of the user whose streak row (`persistence.progress.streak`) this is."""
+    return streak_rules.local_day(now, row["timezone"] if row is not None else None)
+
+
+def streak_calendar(row: asyncpg.Record | None, now: datetime) -> StreakCalendar:
+    zone = streak_rules.zone_name(row["timezone"] if row is not None else None)
+    today = streak_rules.local_day(now, zone)
+    streak = streak_of(row)
+    return StreakCalendar(
+        time_zone=zone, start=streak_rules.window_start(today), end=today,
+        days=[CalendarDay(date=day, count=count) for day, count in streak_rules.calendar(calendar_days(row), today)],
+        current_streak=streak_rules.current_as_of(streak, today), longest_streak=streak.longest)

@@ -3,8 +3,8 @@
 * Joining is being in the room's presence while the session is `live`: subscribing to `session:<id>`
   while live (`joined`, awaited before the subscribe reply), or already being subscribed when the
   session goes live (`observe` sees the `session.updated` event and marks this instance's subscribers).
-  The first join sets `joined_at` and `attended` and unlocks `sessions_attended` achievements in the
-  same transaction; a later join clears `left_at` (`persistence.sessions.mark_joined`).
+  The first join sets `joined_at` and `attended`, logs `session_join` and unlocks `sessions_attended`
+  achievements in the same transaction; a later join clears `left_at` (`persistence.sessions.mark_joined`).
 * Leaving sets `left_at` when the user's LAST connection in the room, on any instance, has gone: no
   other local subscription of the user, and no entry of the user left in the presence store (checked
   after this connection's entry was removed, so of two last tabs leaving at once on two instances at
@@ -30,7 +30,7 @@ from channels.names import ChannelName
 from hub.domain.awards import unlock_due_achievements
 from hub.realtime.instance import Realtime
 from hub.rules.periods import utc_datetime
-from persistence import sessions
+from persistence import progress, sessions
 from persistence.identity import SERVICE
 
 __all__ = ["SESSION_UPDATED", "Attendance"]
@@ -65,6 +65,7 @@ class Attendance:
         async with self._db.transaction(SERVICE) as conn:
             row = await sessions.mark_joined(conn, UUID(name.key), UUID(user_id), now)
             if row is not None and row["joined_at"] == now:  # this join set it: the first one
+                await progress.log_activity(conn, UUID(user_id), "session_join", "session", UUID(name.key), {})
                 await unlock_due_achievements(conn, UUID(user_id), now)
         if row is not None:
             self._joined.add((str(name), user_id))

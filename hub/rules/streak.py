@@ -1,15 +1,59 @@
-"""Streaks over UTC calendar days with at least one first completion.
+"""Streaks over the learner's local calendar days with at least one first completion.
 
-Same day → unchanged; the next day → +1; a gap → back to 1 with `last_streak_reset`; a day before
-the last recorded one (a clock moved back) changes nothing. `longest` never decreases.
+A day is a calendar day in the learner's IANA time zone (the profile's `timezone`; UTC when it is not a
+zone this machine knows), derived from the moment of the activity, never from a client's idea of
+"today". Same day → unchanged; the next day → +1; a gap → back to 1 with `last_streak_reset`; a day
+before the last recorded one (a clock moved back) changes nothing. `longest` never decreases.
+
+The calendar (`user_streaks.streak_data`) counts first completions per local day, `{"YYYY-MM-DD": n}`,
+and keeps only the CALENDAR_DAYS days ending at the latest one, so it stays bounded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _ONE_DAY = timedelta(days=1)
+CALENDAR_DAYS = 365
+
+
+def zone_name(name: str | None) -> str:
+    """`name` when it is an IANA zone this machine knows, else "UTC" (SQL can store any short text)."""
+    if not name:
+        return "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+    return name
+
+
+def local_day(moment: datetime, zone: str | None) -> date:
+    """The calendar day the aware `moment` falls on in the zone `zone` (DST included)."""
+    return moment.astimezone(ZoneInfo(zone_name(zone))).date()
+
+
+def window_start(last_day: date) -> date:
+    """The first day of the CALENDAR_DAYS-day window ending on `last_day`."""
+    return last_day - timedelta(days=CALENDAR_DAYS - 1)
+
+
+def record_day(days: Mapping[str, int], day: date) -> dict[str, int]:
+    """The calendar with one more activity on `day`, trimmed to the window ending at its latest day."""
+    counted = dict(days)
+    counted[day.isoformat()] = counted.get(day.isoformat(), 0) + 1
+    first = window_start(max(date.fromisoformat(d) for d in counted)).isoformat()
+    return {d: n for d, n in sorted(counted.items()) if d >= first}
+
+
+def calendar(days: Mapping[str, int], today: date) -> list[tuple[date, int]]:
+    """The days with activity in the CALENDAR_DAYS-day window ending `today`, oldest first."""
+    first = window_start(today)
+    dated = ((date.fromisoformat(d), n) for d, n in days.items())
+    return sorted((d, n) for d, n in dated if first <= d <= today and n > 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,14 @@
-/** The community feed: newest activity first, new posts arrive live on `feed`. */
+/**
+ * The community feed: newest activity first, new posts arrive live on `feed`. Posts of authors the user
+ * blocked are left out by the hub's pages and dropped here from the live events.
+ */
 
 import { newIdempotencyKey } from "../api.js";
 import { busy, field, h, itemsOf, nameOf, replace, timeEl } from "../dom.js";
+import { safetyActions } from "../safety.js";
 
 export async function render(root, ctx) {
+  await ctx.blocks.load(); // before the live events: they are filtered by it
   const cards = new Map(); // post id → card element
   const list = h("ol", { class: "posts", "aria-label": "Posts", "aria-live": "polite" });
   const more = h("button", { type: "button", hidden: true }, "Load more");
@@ -12,7 +17,7 @@ export async function render(root, ctx) {
   const card = (post) =>
     h(
       "li",
-      { class: "card post-card", dataset: { id: post.id } },
+      { class: "card post-card", dataset: { id: post.id, authorId: post.author_id } },
       h(
         "div",
         { class: "post-meta" },
@@ -33,10 +38,13 @@ export async function render(root, ctx) {
         h("span", { class: "score", "aria-label": "Score" }, `▲ ${post.score ?? 0}`),
         " · ",
         h("span", { class: "comments-count" }, `${post.comments_count ?? 0} comments`),
+        " ",
+        safetyActions(ctx, "post", post, dropAuthor),
       ),
     );
 
   const upsert = (post, { prepend = false } = {}) => {
+    if (ctx.blocks.has(post.author_id)) return;
     const fresh = card(post);
     const old = cards.get(post.id);
     cards.set(post.id, fresh);
@@ -48,6 +56,9 @@ export async function render(root, ctx) {
     cards.get(post.id)?.remove();
     cards.delete(post.id);
   };
+  function dropAuthor(authorId) {
+    for (const el of [...cards.values()]) if (el.dataset.authorId === authorId) remove({ id: el.dataset.id });
+  }
 
   const loadPage = async () => {
     const data = await ctx.api.get("/api/posts", { limit: 20, cursor });

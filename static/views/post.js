@@ -1,12 +1,15 @@
 /**
  * One post with its threaded comments. `thread:<id>` brings comments (created, edited, deleted) and post
- * changes live, with resume after reconnects; `votes:<id>` brings absolute vote counts.
+ * changes live, with resume after reconnects; `votes:<id>` brings absolute vote counts. Comments of
+ * authors the user blocked are left out of the hub's pages and dropped here from the live events.
  */
 
 import { newIdempotencyKey } from "../api.js";
 import { busy, field, h, nameOf, replace, showError, timeEl } from "../dom.js";
+import { safetyActions } from "../safety.js";
 
 export async function render(root, ctx, { id }) {
+  await ctx.blocks.load(); // before the live events: they are filtered by it
   const me = ctx.user;
   const nodes = new Map(); // comment id → {comment, el, body, score, replies, voteButtons}
   const myVotes = new Map(); // "post:<id>" / "comment:<id>" → "upvote" | "downvote" | null
@@ -67,7 +70,7 @@ export async function render(root, ctx, { id }) {
       h("h1", { class: "post-title" }, post.title),
       h("p", { class: "muted" }, nameOf(post.author, post.author_id), " · ", timeEl(post.created_at)),
       h("div", { class: "post-body" }, post.content || ""),
-      box.el,
+      h("div", { class: "row" }, box.el, safetyActions(ctx, "post", post, () => loadComments())),
     );
     commentForm.hidden = Boolean(post.is_locked);
     lockedNote.hidden = !post.is_locked;
@@ -85,6 +88,7 @@ export async function render(root, ctx, { id }) {
     node.edited.hidden = !c.updated_at || c.updated_at === c.created_at || gone;
   };
   const upsertComment = (c) => {
+    if (ctx.blocks.has(c.author_id)) return;
     const existing = nodes.get(c.id);
     if (existing) {
       existing.comment = c;
@@ -108,7 +112,7 @@ export async function render(root, ctx, { id }) {
       { class: "comment", dataset: { commentId: c.id }, "aria-label": `Comment by ${nameOf(c.author, c.author_id)}` },
       h("div", { class: "comment-meta muted" }, h("strong", {}, nameOf(c.author, c.author_id)), " · ", timeEl(c.created_at), node.edited),
       node.body,
-      h("div", { class: "comment-actions" }, box.el, reply, node.edit, node.remove),
+      h("div", { class: "comment-actions" }, box.el, reply, node.edit, node.remove, safetyActions(ctx, "comment", c, () => loadComments())),
       slot,
       node.replies,
     );

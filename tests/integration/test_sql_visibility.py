@@ -317,6 +317,51 @@ async def test_post_metadata_is_not_writable(app_db: Database, world: World) -> 
                   world.author)
 
 
+# ---------------------------------------------------------------- reports and blocks (migration 0022)
+
+async def test_content_hidden_pending_review_is_gone_for_all_but_its_author_and_admins(
+        app_db: Database, owner_conn: asyncpg.Connection, world: World) -> None:
+    """REST leaves hidden posts, comments and chat lines out for other readers; plain SQL does the same."""
+    line = await owner_conn.fetchval(
+        "INSERT INTO public.session_messages (session_id, author_id, kind, content) "
+        "VALUES ($1, $2, 'chat', 'reported line') RETURNING id", world.session, world.author)
+    await owner_conn.execute(
+        "INSERT INTO public.session_participants (session_id, user_id, attendance_status) "
+        "VALUES ($1, $2, 'registered')", world.session, world.author)
+    await owner_conn.execute("UPDATE public.community_posts SET hidden_at = now() WHERE id = $1", world.post)
+    await owner_conn.execute("UPDATE public.community_comments SET hidden_at = now() WHERE id = $1", world.comment)
+    await owner_conn.execute("UPDATE public.session_messages SET hidden_at = now() WHERE id = $1", line)
+    reads = {"SELECT id FROM public.community_posts WHERE id = $1": world.post,
+             "SELECT id FROM public.community_comments WHERE id = $1": world.comment,
+             "SELECT id FROM public.session_messages WHERE id = $1": line}
+    for sql, row_id in reads.items():
+        for reader in (user(world.author), user(world.admin, "admin")):
+            assert len(await rows_as(app_db, reader, sql, row_id)) == 1, (sql, reader)
+        others = (user(world.other), user(world.host, "host"), user(world.seat_holder))
+        for reader in others:
+            assert await rows_as(app_db, reader, sql, row_id) == [], (sql, reader)
+    # a hidden post's other comments are not hidden themselves (REST's thread page of a hidden post is a 404)
+    assert len(await rows_as(app_db, user(world.other), "SELECT id FROM public.community_comments WHERE id = $1",
+                             world.deleted_comment)) == 1
+    await refused(app_db, user(world.other), "SELECT count(*) FROM private.reports")
+    await refused(app_db, ANON, "SELECT count(*) FROM private.reports")
+
+
+async def test_users_read_only_their_own_blocks_and_write_none(app_db: Database, owner_conn: asyncpg.Connection,
+                                                               world: World) -> None:
+    await owner_conn.execute("INSERT INTO public.user_blocks (blocker_id, blocked_id) VALUES ($1, $2)",
+                             world.other, world.author)
+    mine = "SELECT blocker_id, blocked_id FROM public.user_blocks"
+    assert [tuple(r) for r in await rows_as(app_db, user(world.other), mine)] == [(world.other, world.author)]
+    assert await rows_as(app_db, user(world.author), mine) == []
+    assert await rows_as(app_db, user(world.admin, "admin"), mine) == []
+    await refused(app_db, ANON, mine)
+    await refused(app_db, user(world.author), "INSERT INTO public.user_blocks (blocker_id, blocked_id) "
+                  "VALUES ($1, $2) RETURNING 1", world.author, world.other)
+    await refused(app_db, user(world.other), "DELETE FROM public.user_blocks WHERE blocker_id = $1 RETURNING 1",
+                  world.other)
+
+
 # ---------------------------------------------------------------- sessions
 
 async def test_meeting_url_is_for_the_host_admins_and_seat_holders_only(app_db: Database, world: World) -> None:
@@ -494,6 +539,7 @@ MATRIX: dict[str, dict[str, dict[str, set[str] | str]]] = {
     "session_message_votes": {"authenticated": {"SELECT": ALL}},
     "session_room_settings": {"authenticated": {"SELECT": ALL}},
     "session_room_sanctions": {"authenticated": {"SELECT": {"session_id", "user_id", "muted_until"}}},
+    "user_blocks": {"authenticated": {"SELECT": ALL}},
     "subscription_plans": {"anon": {"SELECT": ALL},
                            "authenticated": {"SELECT": ALL, "INSERT": PLAN_WRITABLE, "UPDATE": PLAN_WRITABLE}},
 }

@@ -17,7 +17,8 @@ SEED_TABLES = [
     "user_streaks", "user_activity_log", "community_posts", "community_comments", "community_votes",
     "live_sessions", "session_participants", "subscription_plans", "user_subscriptions",
 ]
-ADDED_PUBLIC_TABLES = ["session_messages", "session_message_votes", "session_room_settings", "session_room_sanctions"]
+ADDED_PUBLIC_TABLES = ["session_messages", "session_message_votes", "session_room_settings", "session_room_sanctions",
+                       "user_blocks"]
 SEED_INDEXES = [
     "idx_user_progress_user", "idx_user_progress_level", "idx_user_progress_completed", "idx_lessons_active",
     "idx_lessons_level_order", "idx_lessons_content_type", "idx_user_achievements_user",

@@ -1,0 +1,95 @@
+"""Reports: users report posts, comments, chat lines and users; admins work through the queue.
+
+`POST /api/reports` files one (201, 409 `already_reported`, 404 for what the reporter cannot see, 422 for
+their own account or content), behind the `REPORTS` budget; an `Idempotency-Key` retry gets its 201 back.
+`GET /api/admin/reports` is the queue grouped by target, newest report first;
+`POST /api/admin/reports/{id}/resolve` decides for every open report of that report's target
+(`hub.domain.reports`).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated, Literal
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from litestar import Response, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from hub.auth import AppServices, Caller, require_admin
+from hub.budgets import REPORTS, spend
+from hub.domain.community import NO_NUL
+from hub.domain.reports import (
+    REPORTS_PER_TARGET,
+    Action,
+    Reason,
+    ReportGroup,
+    ReportView,
+    Resolution,
+    TargetType,
+    file_report,
+    report_group,
+    resolve,
+)
+from hub.idempotency import IdempotencyKey, create_once
+from hub.pagination import Aware, CursorQuery, Page, check_limit, cursor_key, page_of
+from hub.rules.periods import utc_datetime
+from persistence import reports
+from persistence.identity import SERVICE
+
+Text = Annotated[str, msgspec.Meta(max_length=1000, pattern=NO_NUL)]
+
+
+class ReportIn(msgspec.Struct, forbid_unknown_fields=True):
+    target_type: TargetType
+    target_id: UUID
+    reason: Reason
+    details: Text | None = None
+
+
+class ResolveIn(msgspec.Struct, forbid_unknown_fields=True):
+    action: Action
+    note: Text | None = None
+
+
+@post("/api/reports", status_code=201, tags=["moderation"])
+async def create_report(data: JSONBody[ReportIn], user: Caller, services: AppServices,
+                        idempotency_key: IdempotencyKey = None) -> Response[ReportView]:
+    async def create(conn: asyncpg.Connection) -> ReportView:
+        return await file_report(conn, user, data.target_type, data.target_id, data.reason, data.details,
+                                 hide_threshold=services.settings.report_hide_threshold)
+
+    return await create_once(services.db, user, idempotency_key, "POST /api/reports", data, create,
+                             charge=partial(spend, services, REPORTS, str(user.require_user_id())))
+
+
+@get("/api/admin/reports", tags=["moderation"])
+async def report_queue(
+    user: Caller,
+    services: AppServices,
+    status: Annotated[Literal["open", "resolved"], QueryParameter()] = "open",
+    limit: Annotated[int | None, QueryParameter()] = None,
+    cursor: CursorQuery = None,
+) -> Page[ReportGroup]:
+    """Grouped by target, the target with the newest report first; the cursor is (newest report, target)."""
+    require_admin(user)
+    size = check_limit(limit)
+    after = cursor_key(cursor, tuple[Aware, UUID])
+    async with services.db.transaction(SERVICE) as conn:
+        rows = await reports.queue_page(conn, status, after, size + 1, REPORTS_PER_TARGET)
+    page = page_of(rows, size, lambda row: [row["newest_at"].isoformat(), str(row["target_id"])])
+    return Page(items=[report_group(row) for row in page.items], next_cursor=page.next_cursor)
+
+
+@post("/api/admin/reports/{report_id:uuid}/resolve", status_code=200, tags=["moderation"])
+async def resolve_report(report_id: FromPath[UUID], data: JSONBody[ResolveIn], user: Caller,
+                         services: AppServices) -> Resolution:
+    require_admin(user)
+    async with services.db.transaction(SERVICE) as conn:
+        return await resolve(conn, user, report_id, data.action, data.note, now=utc_datetime(services.clock()),
+                             ban_days=services.settings.report_ban_days)
+
+
+ROUTES = [create_report, report_queue, resolve_report]
