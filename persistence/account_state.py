@@ -45,6 +45,18 @@ async def revoke_tokens(conn: asyncpg.Connection, user_id: UUID, kind: Revocatio
     return cutoff
 
 
+async def cutoffs_us(conn: asyncpg.Connection, user_ids: list[UUID]) -> dict[UUID, int]:
+    """The cutoffs of those of `user_ids` that have one, in microseconds since the epoch (as in the note)."""
+    rows = await conn.fetch(
+        """
+        SELECT user_id, (extract(epoch FROM valid_after) * 1000000)::bigint AS cutoff_us
+        FROM private.token_cutoffs WHERE user_id = ANY($1::uuid[])
+        """,
+        user_ids,
+    )
+    return {row["user_id"]: row["cutoff_us"] for row in rows}
+
+
 async def token_cutoff(conn: asyncpg.Connection, user_id: UUID) -> datetime | None:
     cutoff: datetime | None = await conn.fetchval(
         "SELECT valid_after FROM private.token_cutoffs WHERE user_id = $1", user_id)
