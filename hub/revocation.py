@@ -72,6 +72,11 @@ class TokenCutoffs:
     def noted(self, note: AccountNote) -> None:
         self.cache.noted(note.u, note.a)
 
+    def forget(self, user_id: UUID) -> None:
+        """This instance just committed a revocation of `user_id`: its own next request must see it at once,
+        not only once the note comes back through the listener."""
+        self.cache.forget(user_id)
+
     def listening(self, live: bool) -> None:
         """The listener started (True) or stopped (False) receiving `hub_accounts` notes."""
         self.cache.reset(live=live)

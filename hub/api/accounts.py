@@ -241,6 +241,7 @@ async def logout_all(user: Caller, services: AppServices) -> None:
     async with services.db.transaction(SERVICE) as conn:
         await accounts.revoke_user_families(conn, user_id)
         await account_state.revoke_tokens(conn, user_id, RevocationKind.REVOKED)
+    services.cutoffs.forget(user_id)
 
 
 @post("/api/auth/password", status_code=HTTP_200_OK, tags=["accounts"])
@@ -274,6 +275,7 @@ async def change_password(data: JSONBody[PasswordIn], user: Caller, services: Ap
             # Strictly after the cutoff even if this process's clock lags the database's.
             issued_at = max(datetime.now(UTC), cutoff + timedelta(microseconds=1))
             pair = await _issue_pair(services, conn, row, family_id=uuid.uuid4(), issued_at=issued_at)
+        services.cutoffs.forget(user_id)
     except BaseException:
         if not wrong_password:
             await limiter.undo_attempt(key)

@@ -54,8 +54,10 @@ async def ban_user(user_id: FromPath[UUID], data: JSONBody[BanIn], user: Caller,
     user's access tokens 401 `token_revoked` and their websockets close with 4003, on every instance."""
     require_admin(user)
     async with services.db.transaction(SERVICE) as conn:
-        return await admin_users.ban(conn, admin_id=user.require_user_id(), user_id=user_id, data=data,
+        item = await admin_users.ban(conn, admin_id=user.require_user_id(), user_id=user_id, data=data,
                                      now=_now(services))
+    services.cutoffs.forget(user_id)
+    return item
 
 
 @delete("/api/admin/users/{user_id:uuid}/ban", status_code=200, tags=["admin"])
@@ -74,8 +76,10 @@ async def set_role(user_id: FromPath[UUID], data: JSONBody[RoleIn], user: Caller
     role); their websockets stay, losing the subscriptions the new role does not allow."""
     require_admin(user)
     async with services.db.transaction(SERVICE) as conn:
-        return await admin_users.change_role(conn, admin_id=user.require_user_id(), user_id=user_id, data=data,
+        item = await admin_users.change_role(conn, admin_id=user.require_user_id(), user_id=user_id, data=data,
                                              now=_now(services))
+    services.cutoffs.forget(user_id)
+    return item
 
 
 @get("/api/admin/audit", tags=["admin"])

@@ -64,6 +64,11 @@ class CutoffCache:
         if self.live:
             self._put(user_id, cutoff_us)
 
+    def forget(self, user_id: UUID) -> None:
+        """The user's cutoff changed and its note may not be here yet: read it again at the next lookup."""
+        self.generation += 1
+        self._entries.pop(user_id, None)
+
     def reset(self, *, live: bool) -> None:
         self._entries.clear()
         self.generation += 1

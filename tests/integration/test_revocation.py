@@ -221,3 +221,18 @@ async def test_a_socket_whose_instance_missed_the_note_is_closed_once_the_listen
 async def gone(owner_conn: asyncpg.Connection, pid: int | None) -> bool:
     return not await owner_conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
 
+
+
+async def test_wrong_current_passwords_back_the_account_off_like_failed_logins(start_hub: HubStarter) -> None:
+    with start_hub(login_backoff_after=2, login_backoff_base_s=60.0) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            account = await signup(http)
+            for _ in range(2):
+                wrong = await http.post("/api/auth/password", headers=account.headers,
+                                        json={"current_password": "not it at all", "new_password": "new secret 9"})
+                assert wrong.json()["code"] == "invalid_credentials"
+            waited = await http.post("/api/auth/password", headers=account.headers,
+                                     json={"current_password": account.password, "new_password": "new secret 9"})
+            assert (waited.status_code, waited.json()["code"]) == (429, "rate_limited")
+            assert int(waited.headers["retry-after"]) > 0
+            assert await me_status(http, account.access_token) == (200, None), "nothing was changed"

@@ -119,3 +119,15 @@ def test_the_cache_keeps_at_most_its_size_evicting_the_least_recently_used() -> 
     assert len(cache) == 3
     assert cache.get(users[1]) is UNKNOWN
     assert [cache.get(u) for u in (users[0], users[2], users[3])] == [0, 2, 3]
+
+
+def test_a_forgotten_user_is_read_again_and_a_read_from_before_is_not_stored() -> None:
+    user = uuid.uuid4()
+    cache = CutoffCache(10)
+    cache.reset(live=True)
+    cache.store(user, None, cache.generation)
+    generation = cache.generation  # a read in flight while this instance revokes the user
+    cache.forget(user)
+    assert cache.get(user) is UNKNOWN
+    cache.store(user, None, generation)
+    assert cache.get(user) is UNKNOWN
