@@ -58,6 +58,14 @@ class TokenCutoffs:
         if is_revoked(identity.issued_us, cutoff):
             raise TokenRevoked()
 
+    def known_revoked(self, identity: Identity) -> bool:
+        """What the cache already knows, without a query: whether a note that came in while `check` was
+        reading revoked the token after all."""
+        if identity.user_id is None:
+            return False
+        cached = self.cache.get(identity.user_id)
+        return cached is not UNKNOWN and is_revoked(identity.issued_us, cached)
+
     async def _load(self, user_id: UUID) -> int | None:
         generation = self.cache.generation
         cutoff = (await self.current([user_id])).get(user_id)

@@ -323,6 +323,9 @@ class WsSession:
             raise
         self.peer.identity = identity
         self._apply(actions)
+        if self.services.cutoffs.known_revoked(identity):
+            # A revocation's note came in while the cutoff was read: this socket was not among those it closed.
+            self._revoked()
         self._arm_timer()
 
     async def _subscribe(self, frame: Subscribe) -> None:
