@@ -21,6 +21,7 @@ from litestar.types import Receive, Scope, Send
 from hub import budgets
 from hub.api import (
     accounts,
+    admin,
     billing,
     comments,
     health,
@@ -91,7 +92,7 @@ async def _prune_forever(services: Services, every_s: float = 3600.0) -> None:
 ROUTE_MODULES: list[Any] = [
     accounts, profiles, health, posts, comments, votes, sessions, registrations, session_messages,
     lessons, progress, leaderboard, plans, billing, channel_history, ws,
-    room_moderation, content_reports, user_blocks,
+    room_moderation, content_reports, user_blocks, admin,
 ]
 # In order: the live room extends the realtime edge it finds started (`Services.started`).
 STARTERS: tuple[Starter, ...] = (start_views_counter, stripe_gateway.start, start_realtime, start_live_room)
