@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Request
 from litestar.di import NamedDependency, Provide
 
-from hub.errors import Forbidden, Unauthorized
+from hub.errors import EmailUnverified, Forbidden, Unauthorized
 from hub.services import Services
 from persistence.identity import ANON, Identity, user_identity
 
@@ -59,6 +59,14 @@ def require_admin(identity: Identity) -> None:
 def require_host(identity: Identity) -> None:
     if not identity.is_host:
         raise Forbidden("Hosts and admins only")
+
+
+def require_verified(services: Services, identity: Identity) -> None:
+    """403 `email_unverified` for a write (post, comment, vote, registration, report) by an account whose
+    token says its email is not verified, while `REQUIRE_EMAIL_VERIFICATION` is on. Read from the token, not
+    the database: verifying answers a fresh pair, and a token issued before stays refused until refreshed."""
+    if services.settings.require_email_verification and not identity.email_verified:
+        raise EmailUnverified()
 
 
 DEPENDENCIES = {

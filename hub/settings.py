@@ -147,6 +147,22 @@ class Settings:
         "attempts per user per lesson per hour (a graded quiz tells which answers were right)")
     reports_per_hour: int = env("REPORT_RATE_PER_HOUR", _int_in(1, 100_000), 20,
         "reports per user per hour (POST /api/reports)")
+    # --- accounts: verification, recovery, email change (links are built from PUBLIC_URL)
+    require_email_verification: bool = env("REQUIRE_EMAIL_VERIFICATION",
+        lambda v: v.lower() in ("1", "true", "yes", "on"), True,
+        "unverified accounts get 403 email_unverified on posts, comments, votes, registrations, reports and "
+        "durable room publishes; off: signup still mails the link and verify still works")
+    verification_ttl_s: int = env("VERIFICATION_TTL", _int_in(60, 30 * 86_400), 86_400,
+        "how long a mailed verification link works")
+    recovery_ttl_s: int = env("RECOVERY_TTL", _int_in(60, 86_400), 3600, "how long a mailed password-reset link works")
+    email_change_ttl_s: int = env("EMAIL_CHANGE_TTL", _int_in(60, 86_400), 3600,
+        "how long a mailed email-change link works")
+    verify_resends_per_hour: int = env("VERIFY_RESEND_RATE_PER_HOUR", _int_in(1, 100_000), 5,
+        "verification mails per account per hour, and separately per client address (x10)")
+    recoveries_per_hour: int = env("RECOVER_RATE_PER_HOUR", _int_in(1, 100_000), 5,
+        "password-reset mails asked for per email address per hour, and separately per client address (x10)")
+    export_section_rows: int = env("EXPORT_SECTION_ROWS", _int_in(100, 1_000_000), 10_000,
+        "rows per section of GET /api/me/export at most (newest first; the section says when it was cut)")
     # --- moderation
     report_hide_threshold: int = env("REPORT_HIDE_THRESHOLD", _int_in(1, 1000), 3,
         "distinct users with open reports on a post, comment or chat line that hide it from everyone but its "

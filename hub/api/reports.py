@@ -18,7 +18,7 @@ import msgspec
 from litestar import Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from hub.auth import AppServices, Caller, require_admin
+from hub.auth import AppServices, Caller, require_admin, require_verified
 from hub.budgets import REPORTS, spend
 from hub.domain.community import NO_NUL
 from hub.domain.reports import (
@@ -57,6 +57,7 @@ class ResolveIn(msgspec.Struct, forbid_unknown_fields=True):
 @post("/api/reports", status_code=201, tags=["moderation"])
 async def create_report(data: JSONBody[ReportIn], user: Caller, services: AppServices,
                         idempotency_key: IdempotencyKey = None) -> Response[ReportView]:
+    require_verified(services, user)
     async def create(conn: asyncpg.Connection) -> ReportView:
         return await file_report(conn, user, data.target_type, data.target_id, data.reason, data.details,
                                  hide_threshold=services.settings.report_hide_threshold)
