@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from litestar import Litestar
@@ -42,7 +43,9 @@ from hub.api import reports as content_reports
 from hub.auth import DEPENDENCIES
 from hub.billing import stripe_gateway
 from hub.bodies import HubRequest
+from hub.jobs.runner import start_jobs
 from hub.live_room import start_live_room
+from hub.mail import outgoing as outgoing_mail
 from hub.metrics import metrics_middleware
 from hub.problems import EXCEPTION_HANDLERS
 from hub.realtime import websocket as ws
@@ -94,7 +97,11 @@ ROUTE_MODULES: list[Any] = [
     room_moderation, content_reports, user_blocks,
 ]
 # In order: the live room extends the realtime edge it finds started (`Services.started`).
-STARTERS: tuple[Starter, ...] = (start_views_counter, stripe_gateway.start, start_realtime, start_live_room)
+STARTERS: tuple[Starter, ...] = (start_views_counter, stripe_gateway.start, start_realtime, start_live_room,
+                                 start_jobs)
+# The modules that define job handlers (`@hub.jobs.registry.register`): imported here so every kind is
+# registered before the runner (`start_jobs`) claims a job.
+JOB_MODULES: tuple[ModuleType, ...] = (outgoing_mail,)
 
 
 class HubApp(Litestar):
