@@ -77,7 +77,8 @@ async def test_each_table_prunes_exactly_what_is_past_its_period(
         await owner_conn.execute("""INSERT INTO private.jobs (kind, key, status, created_at, finished_at)
                                     VALUES ('x', $1, $2, $3, $3)""", f"{tag}:{name}", status, at)
     await owner_conn.execute("""INSERT INTO private.jobs (kind, key, created_at, run_at)
-                                VALUES ('x', $1, $2, now() + interval '10 years')""", f"{tag}:queued_kept", NOW - 400 * day)
+                                VALUES ('x', $1, $2, now() + interval '10 years')""",
+                             f"{tag}:queued_kept", NOW - 400 * day)
 
     # At least this test's rows (the database is shared with the rest of the suite); which rows went, and
     # that the kept ones stayed, is checked row by row below.
