@@ -20,6 +20,8 @@ from litestar.types import Receive, Scope, Send
 
 from hub import budgets, retention
 from hub.api import (
+    account_data,
+    account_links,
     accounts,
     admin,
     billing,
@@ -80,6 +82,7 @@ ROUTE_MODULES: list[Any] = [
     accounts, profiles, health, posts, comments, votes, sessions, registrations, session_messages,
     lessons, progress, leaderboard, plans, billing, channel_history, ws,
     room_moderation, content_reports, user_blocks, admin,
+    account_links, account_data,
 ]
 # In order: the live room extends the realtime edge it finds started (`Services.started`).
 STARTERS: tuple[Starter, ...] = (start_views_counter, stripe_gateway.start, start_realtime, start_live_room,

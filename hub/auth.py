@@ -8,6 +8,7 @@ from litestar import Request
 from litestar.di import NamedDependency, Provide
 
 from hub.errors import EmailUnverified, Forbidden, Unauthorized
+from hub.rules.addresses import budget_subject
 from hub.services import Services
 from persistence.identity import ANON, Identity, user_identity
 
@@ -15,6 +16,12 @@ from persistence.identity import ANON, Identity, user_identity
 def services_of(request: Request[Any, Any, Any]) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The subject of the per-address budgets: the client's address as uvicorn resolved it (X-Forwarded-For
+    when the peer is a trusted proxy, `FORWARDED_ALLOW_IPS`, else the peer itself), an IPv6 one as its /64."""
+    return budget_subject(request.client.host if request.client else "unknown")
 
 
 def bearer_token(request: Request[Any, Any, Any]) -> str | None:

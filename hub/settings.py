@@ -166,7 +166,7 @@ class Settings:
     email_change_ttl_s: int = env("EMAIL_CHANGE_TTL", _int_in(60, 86_400), 3600,
         "how long a mailed email-change link works")
     verify_resends_per_hour: int = env("VERIFY_RESEND_RATE_PER_HOUR", _int_in(1, 100_000), 5,
-        "verification mails per account per hour, and separately per client address (x10)")
+        "verification resends and email-change mails per account per hour, and per client address (x10)")
     recoveries_per_hour: int = env("RECOVER_RATE_PER_HOUR", _int_in(1, 100_000), 5,
         "password-reset mails asked for per email address per hour, and separately per client address (x10)")
     export_section_rows: int = env("EXPORT_SECTION_ROWS", _int_in(100, 1_000_000), 10_000,

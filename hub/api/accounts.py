@@ -15,11 +15,13 @@ from litestar import Request, get, post
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from hub.auth import AppServices, Caller
+from hub.auth import AppServices, Caller, client_address
 from hub.budgets import FAILED_LOGINS_PER_IP, SIGNUPS, SIGNUPS_PER_IP, give_back, spend
+from hub.domain.account_links import start_verification
 from hub.domain.accounts import TokenPair, UserView, user_view
+from hub.domain.password_checks import check_current_password
+from hub.domain.token_pairs import issue_pair, pair, refuse_banned, revoke_and_reissue
 from hub.errors import (
-    Banned,
     EmailTaken,
     InvalidCredentials,
     RateLimited,
@@ -28,10 +30,9 @@ from hub.errors import (
     ValidationFailed,
 )
 from hub.passwords import hash_password, verify_password
-from hub.rules.addresses import budget_subject
 from hub.rules.login_backoff import login_wait
 from hub.services import Services
-from hub.tokens import hash_refresh_token, new_refresh_token
+from hub.tokens import hash_refresh_token
 from persistence import account_state, accounts, progress
 from persistence.account_state import RevocationKind
 from persistence.identity import SERVICE
@@ -61,32 +62,6 @@ class PasswordIn(msgspec.Struct, forbid_unknown_fields=True):
     new_password: Password
 
 
-async def _issue_pair(services: Services, conn: asyncpg.Connection, user: asyncpg.Record, *,
-                      family_id: UUID, issued_at: datetime | None = None) -> TokenPair:
-    """A new family's first pair (signup, login, password change)."""
-    token, token_hash = new_refresh_token()
-    await accounts.insert_refresh_token(
-        conn, user_id=user["id"], family_id=family_id, token_hash=token_hash, parent_id=None,
-        expires_at=datetime.now(UTC) + timedelta(seconds=services.settings.refresh_token_ttl_s),
-    )
-    return await _pair(services, conn, user, family_id, token, issued_at=issued_at)
-
-
-async def _pair(services: Services, conn: asyncpg.Connection, user: asyncpg.Record, family_id: UUID,
-                refresh_token: str, *, issued_at: datetime | None) -> TokenPair:
-    """The answer carrying `refresh_token` and an access token issued at `issued_at` (default now): HS256
-    signing is deterministic, so the same user, family and `issued_at` give the same access token again."""
-    settings = services.settings
-    access, exp = services.tokens.issue_access(
-        user_id=user["id"], email=user["email"], app_metadata=accounts.metadata(user["raw_app_meta_data"]),
-        user_metadata=accounts.metadata(user["raw_user_meta_data"]), session_id=family_id,
-        now=None if issued_at is None else issued_at.timestamp(),
-    )
-    return TokenPair(access_token=access, refresh_token=refresh_token, token_type="bearer",
-                     expires_in=settings.access_token_ttl_s, expires_at=exp,
-                     user=await user_view(conn, user, settings.free_tier_level))
-
-
 @post("/api/auth/signup", status_code=201, tags=["accounts"], security=[])
 async def signup(data: JSONBody[SignupIn], services: AppServices, request: Request[Any, Any, Any]) -> TokenPair:
     email = data.email.strip().lower()
@@ -102,20 +77,15 @@ async def signup(data: JSONBody[SignupIn], services: AppServices, request: Reque
             user = await accounts.create_user(conn, email, password_hash, data.full_name)
             if user is None:
                 raise EmailTaken()
-            pair = await _issue_pair(services, conn, user, family_id=uuid.uuid4())
+            await start_verification(services, conn, user["id"], email)
+            answer = await issue_pair(services, conn, user, family_id=uuid.uuid4())
     except BaseException:
         # Everyone's budget counts accounts made: a refused signup (a taken email, a full hashing queue)
         # must not let one client close signup for everybody. The address's own use stays spent.
         await give_back(services, SIGNUPS)
         raise
     await _remember_address(services, email, address)
-    return pair
-
-
-def client_address(request: Request[Any, Any, Any]) -> str:
-    """The subject of the per-address budgets: the client's address as uvicorn resolved it (X-Forwarded-For
-    when the peer is a trusted proxy, `FORWARDED_ALLOW_IPS`, else the peer itself), an IPv6 one as its /64."""
-    return budget_subject(request.client.host if request.client else "unknown")
+    return answer
 
 
 def _known_key(email: str, address: str) -> str:
@@ -165,11 +135,11 @@ async def login(data: JSONBody[LoginIn], services: AppServices, request: Request
             raise InvalidCredentials()
         assert user is not None
         # After the password: only the account's owner learns that it is banned, and until when.
-        _refuse_banned(user)
+        refuse_banned(user)
         async with services.db.transaction(SERVICE) as conn:
             await accounts.record_sign_in(conn, user["id"])
             await progress.log_activity(conn, user["id"], "login", "user", user["id"], {})
-            pair = await _issue_pair(services, conn, user, family_id=uuid.uuid4())
+            answer = await issue_pair(services, conn, user, family_id=uuid.uuid4())
     except BaseException:
         if not wrong_password:
             await limiter.undo_attempt(account_key)
@@ -178,7 +148,7 @@ async def login(data: JSONBody[LoginIn], services: AppServices, request: Request
     await limiter.end_streak(account_key)
     await give_back(services, FAILED_LOGINS_PER_IP, address)
     await _remember_address(services, email, address)
-    return pair
+    return answer
 
 
 @post("/api/auth/refresh", status_code=HTTP_200_OK, tags=["accounts"], security=[])
@@ -194,7 +164,7 @@ async def refresh(data: JSONBody[RefreshIn], services: AppServices) -> TokenPair
                 parent_id=spent["id"],
                 expires_at=datetime.now(UTC) + timedelta(seconds=services.settings.refresh_token_ttl_s),
             )
-            return await _pair(services, conn, user, spent["family_id"], successor, issued_at=spent["used_at"])
+            return await pair(services, conn, user, spent["family_id"], successor, issued_at=spent["used_at"])
         state = await accounts.refresh_token_state(conn, token_hash)
         if state is None or state["used_at"] is None:
             raise Unauthorized("Refresh token is invalid, expired or revoked")
@@ -204,7 +174,7 @@ async def refresh(data: JSONBody[RefreshIn], services: AppServices) -> TokenPair
             # The token just replaced, again within the grace window: two tabs refreshing at once, not a
             # leak. The same pair as the first refresh's, and nothing revoked.
             user = await _refreshed_user(conn, state["user_id"])
-            return await _pair(services, conn, user, state["family_id"], successor, issued_at=state["used_at"])
+            return await pair(services, conn, user, state["family_id"], successor, issued_at=state["used_at"])
         # An older spent token, or one presented after the window: it leaked, so end the whole family.
         await accounts.revoke_family(conn, state["family_id"])
     # Raised after the block so the family's revocation commits before the 401 goes out.
@@ -215,15 +185,8 @@ async def _refreshed_user(conn: asyncpg.Connection, user_id: UUID) -> asyncpg.Re
     user = await accounts.user_by_id(conn, user_id)
     if user is None:
         raise Unauthorized("Account no longer exists")
-    _refuse_banned(user)
+    refuse_banned(user)
     return user
-
-
-def _refuse_banned(user: asyncpg.Record) -> None:
-    """`Banned` while the account's ban lasts; a ban whose `until` has passed is no ban."""
-    until: datetime | None = user["banned_until"]
-    if until is not None and until > datetime.now(UTC):
-        raise Banned(until.isoformat())
 
 
 @post("/api/auth/logout", status_code=HTTP_204_NO_CONTENT, tags=["accounts"])
@@ -251,38 +214,13 @@ async def change_password(data: JSONBody[PasswordIn], user: Caller, services: Ap
     same backoff), sets the new one, revokes every refresh family and every access token issued until now
     (sockets close with 4003), and answers with a new pair so the caller stays signed in."""
     user_id = user.require_user_id()
-    settings = services.settings
-    limiter = services.limiter
-    key = f"password:account:{user_id}"
-    rule = partial(login_wait, free=settings.login_backoff_after,
-                   base_s=settings.login_backoff_base_s, max_s=settings.login_backoff_max_s)
-    wait = await limiter.begin_attempt(key, services.clock(), rule, settings.login_failures_forget_s)
-    if wait:
-        raise RateLimited(wait)
-    wrong_password = False
-    try:
-        async with services.db.transaction(SERVICE) as conn:
-            row = await accounts.user_by_id(conn, user_id)
-        if row is None:
-            raise Unauthorized("Account no longer exists")
-        if not await verify_password(services.login_checks, row["encrypted_password"], data.current_password):
-            wrong_password = True
-            raise InvalidCredentials("The current password is wrong")
-        password_hash = await hash_password(services.signup_hashes, data.new_password)
-        async with services.db.transaction(SERVICE) as conn:
-            await accounts.set_password(conn, user_id, password_hash)
-            await accounts.revoke_user_families(conn, user_id)
-            cutoff = await account_state.revoke_tokens(conn, user_id, RevocationKind.REVOKED)
-            # Strictly after the cutoff even if this process's clock lags the database's.
-            issued_at = max(datetime.now(UTC), cutoff + timedelta(microseconds=1))
-            pair = await _issue_pair(services, conn, row, family_id=uuid.uuid4(), issued_at=issued_at)
-        services.cutoffs.forget(user_id)
-    except BaseException:
-        if not wrong_password:
-            await limiter.undo_attempt(key)
-        raise
-    await limiter.end_streak(key)
-    return pair
+    row = await check_current_password(services, user_id, data.current_password)
+    password_hash = await hash_password(services.signup_hashes, data.new_password)
+    async with services.db.transaction(SERVICE) as conn:
+        await accounts.set_password(conn, user_id, password_hash)
+        answer = await revoke_and_reissue(services, conn, row)
+    services.cutoffs.forget(user_id)
+    return answer
 
 
 @get("/api/auth/me", tags=["accounts"])

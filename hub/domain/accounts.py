@@ -31,6 +31,7 @@ class UserView(msgspec.Struct):
     id: UUID
     email: str
     created_at: datetime
+    email_confirmed_at: datetime | None  # null until the mailed verification link comes back
     app_metadata: dict[str, Any]
     user_metadata: dict[str, Any]
     roles: list[str]
@@ -64,6 +65,7 @@ async def user_view(conn: asyncpg.Connection, user: asyncpg.Record, free_tier_le
         id=user["id"],
         email=user["email"],
         created_at=user["created_at"],
+        email_confirmed_at=user["email_confirmed_at"],
         app_metadata=app_metadata,
         user_metadata=accounts.metadata(user["raw_user_meta_data"]),
         roles=roles_of(app_metadata),
