@@ -3,7 +3,7 @@ The workflows are `hub.domain.account_links`."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, post
@@ -18,6 +18,12 @@ from hub.domain.accounts import TokenPair
 from hub.fields import EmailAddress, LinkToken
 
 Password = Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
+
+
+class Accepted(msgspec.Struct):
+    """A mail was queued (or, for recovery, would have been had the address an account)."""
+
+    status: Literal["accepted"] = "accepted"
 
 
 class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -46,21 +52,23 @@ async def verify_email(data: JSONBody[TokenIn], services: AppServices) -> TokenP
 
 
 @post("/api/auth/verify/resend", status_code=HTTP_202_ACCEPTED, tags=["accounts"])
-async def resend_verification(user: Caller, services: AppServices, request: Request[Any, Any, Any]) -> None:
+async def resend_verification(user: Caller, services: AppServices, request: Request[Any, Any, Any]) -> Accepted:
     """Mails a new verification link (the previous one stops working); 409 `already_done` when verified."""
     user_id = user.require_user_id()
     await spend(services, ADDRESS_MAILS_PER_IP, client_address(request))
     await spend(services, ADDRESS_MAILS, str(user_id))
     await account_links.resend_verification(services, user_id)
+    return Accepted()
 
 
 @post("/api/auth/recover", status_code=HTTP_202_ACCEPTED, tags=["accounts"], security=[])
-async def recover(data: JSONBody[RecoverIn], services: AppServices, request: Request[Any, Any, Any]) -> None:
+async def recover(data: JSONBody[RecoverIn], services: AppServices, request: Request[Any, Any, Any]) -> Accepted:
     """202 whether or not the address has an account; when it has, a reset link is mailed to it."""
     email = data.email.strip().lower()
     await spend(services, RECOVERIES_PER_IP, client_address(request))
     await spend(services, RECOVERIES, email)
     await account_links.recover(services, email)
+    return Accepted()
 
 
 @post("/api/auth/reset", status_code=HTTP_200_OK, tags=["accounts"], security=[])
@@ -72,13 +80,14 @@ async def reset_password(data: JSONBody[ResetIn], services: AppServices) -> Toke
 
 @post("/api/auth/email", status_code=HTTP_202_ACCEPTED, tags=["accounts"])
 async def change_email(data: JSONBody[EmailChangeIn], user: Caller, services: AppServices,
-                       request: Request[Any, Any, Any]) -> None:
+                       request: Request[Any, Any, Any]) -> Accepted:
     """Checks the password (a wrong one: 401 `invalid_credentials`, with the login backoff) and mails a link
     to the new address; 409 `email_taken`. The address changes when the link comes back."""
     user_id = user.require_user_id()
     await spend(services, ADDRESS_MAILS_PER_IP, client_address(request))
     await spend(services, ADDRESS_MAILS, str(user_id))
     await account_links.request_email_change(services, user_id, data.new_email.strip().lower(), data.password)
+    return Accepted()
 
 
 @post("/api/auth/email/confirm", status_code=HTTP_200_OK, tags=["accounts"], security=[])
