@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -65,9 +66,18 @@ async def test_a_new_account_cannot_post_until_its_mailed_link_verifies_it(
     me = (await gated.get("/api/auth/me", headers=account.headers)).json()
     assert me["email_confirmed_at"] is None
     assert code(await a_post(gated, account.access_token)) == (403, "email_unverified")
-    vote = await gated.put(f"/api/posts/{secrets.token_hex(16)}/vote", json={"vote_type": "upvote"},
-                           headers=account.headers)
-    assert vote.status_code in (403, 404)
+    some_id = str(uuid.uuid4())
+    writes = [
+        ("PUT", f"/api/posts/{some_id}/vote", {"vote_type": "upvote"}),
+        ("POST", f"/api/posts/{some_id}/comments", {"content": "hi"}),
+        ("POST", f"/api/sessions/{some_id}/registration", None),
+        ("POST", "/api/reports", {"target_type": "post", "target_id": some_id, "reason": "spam"}),
+    ]
+    for method, path, body in writes:
+        refused = await gated.request(method, path, json=body, headers=account.headers)
+        assert code(refused) == (403, "email_unverified"), path
+    # Reading stays open.
+    assert (await gated.get("/api/posts", headers=account.headers)).status_code == 200
 
     token = await mailed_token(mailbox, account.email, "Confirm your email", "verify")
     assert len(token) >= 43  # secrets.token_urlsafe(32): 256 bits
