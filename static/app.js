@@ -11,6 +11,7 @@ import { Api } from "./api.js";
 import { clear, h, replace } from "./dom.js";
 import { HubClient } from "./hub-client.js";
 import { Blocks } from "./safety.js";
+import * as accountView from "./views/account.js";
 import * as authView from "./views/auth.js";
 import * as feedView from "./views/feed.js";
 import * as leaderboardView from "./views/leaderboard.js";
@@ -21,6 +22,7 @@ import * as postView from "./views/post.js";
 import * as progressView from "./views/progress.js";
 import * as roomView from "./views/room.js";
 import * as sessionsView from "./views/sessions.js";
+import * as settingsView from "./views/settings.js";
 
 const ROUTES = [
   { pattern: /^login$/, view: authView, public: true, params: () => ({ mode: "login" }) },
@@ -34,7 +36,17 @@ const ROUTES = [
   { pattern: /^sessions$/, view: sessionsView },
   { pattern: /^sessions\/([0-9a-f-]{36})$/, view: roomView, params: (m) => ({ id: m[1] }) },
   { pattern: /^moderation$/, view: moderationView },
+  { pattern: /^settings$/, view: settingsView },
+  // Account pages from mailed links: `open` ones work signed in or out.
+  { pattern: /^forgot$/, view: accountView, public: true, params: () => ({ mode: "forgot" }) },
+  { pattern: /^verify\?(.*)$/, view: accountView, open: true, params: (m) => linkParams("verify", m[1]) },
+  { pattern: /^reset\?(.*)$/, view: accountView, open: true, params: (m) => linkParams("reset", m[1]) },
+  { pattern: /^email\/confirm\?(.*)$/, view: accountView, open: true, params: (m) => linkParams("email", m[1]) },
 ];
+
+function linkParams(mode, query) {
+  return { mode, token: new URLSearchParams(query).get("token") || "" };
+}
 
 const STATE_TEXT = {
   idle: "offline",
@@ -152,7 +164,7 @@ async function route() {
     navigate(api.user ? "feed" : "login");
     return;
   }
-  if (!match.r.public && !api.user) {
+  if (!match.r.public && !match.r.open && !api.user) {
     navigate("login");
     return;
   }
@@ -163,7 +175,7 @@ async function route() {
   if (api.user) startHub();
   renderHeader();
   clear(view);
-  const ctx = { api, hub, user: api.user, toast, navigate, userEvents, blocks, signedIn: onSignedIn };
+  const ctx = { api, hub, user: api.user, toast, navigate, userEvents, blocks, signedIn: onSignedIn, signedOut };
   try {
     const result = await match.r.view.render(view, ctx, match.r.params ? match.r.params(match.m) : {});
     if (typeof result === "function") cleanup = result;
@@ -177,9 +189,13 @@ async function route() {
   }
 }
 
-function onSignedIn() {
+/** After a new pair (login, signup, a verification or reset link, a password change): the socket starts again
+ * on the new token, so a socket of the older one (revoked, or still unverified) cannot sign the tab out. */
+function onSignedIn({ stay = false } = {}) {
+  stopHub();
   startHub();
-  navigate("feed");
+  if (stay) renderHeader();
+  else navigate("feed");
 }
 
 logoutButton.addEventListener("click", async () => {
