@@ -209,6 +209,7 @@ _BY_CODE: dict[str, type[ProtocolError]] = {
         EventNotAllowed,
         SessionNotLive,
         TooManySubscriptions,
+        EmailUnverified,
         InternalError,
     )
 }
