@@ -90,13 +90,15 @@ async def set_email_change(conn: asyncpg.Connection, user_id: UUID, new_email: s
 
 async def confirm_email_change(conn: asyncpg.Connection, token_hash: str, ttl_s: int) -> asyncpg.Record | None:
     """Spends an email-change token sent within `ttl_s` and switches the address: `{id, old_email, email}`,
-    or None for an unknown, spent or expired token. Raises `asyncpg.UniqueViolationError` when another
+    or None for an unknown, spent or expired token. Links still out to the old address (reset, verification)
+    stop working. Raises `asyncpg.UniqueViolationError` when another
     account took the new address meanwhile."""
     return await conn.fetchrow(
         """
         UPDATE auth.users AS u
         SET email = u.email_change, email_change = NULL, email_change_token_new = NULL,
-            email_confirmed_at = coalesce(u.email_confirmed_at, now())
+            email_confirmed_at = coalesce(u.email_confirmed_at, now()),
+            recovery_token = NULL, confirmation_token = NULL
         FROM (SELECT id, email FROM auth.users
               WHERE email_change_token_new = $1 AND email_change_sent_at > now() - make_interval(secs => $2)
                 AND email_change IS NOT NULL AND deleted_at IS NULL

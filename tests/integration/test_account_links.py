@@ -222,6 +222,8 @@ async def test_an_email_change_takes_effect_from_the_new_addresses_link_and_tell
                               headers=account.headers)
     assert code(clash) == (409, "email_taken")
 
+    await client.post("/api/auth/recover", json={"email": account.email})
+    old_reset = await mailed_token(mailbox, account.email, "Reset your password", "reset")
     target = new_email()
     asked = await client.post("/api/auth/email", json={"new_email": target, "password": account.password},
                               headers=account.headers)
@@ -232,6 +234,9 @@ async def test_an_email_change_takes_effect_from_the_new_addresses_link_and_tell
     notice = await mailbox.wait_for(account.email, subject_contains="was changed")
     assert target in notice.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     assert code(await client.post("/api/auth/email/confirm", json={"token": token})) == (400, "invalid_token")
+    # A reset link mailed to the old address before the change no longer works.
+    stale = await client.post("/api/auth/reset", json={"token": old_reset, "password": "taken over 123"})
+    assert code(stale) == (400, "invalid_token")
     old = await client.post("/api/auth/login", json={"email": account.email, "password": account.password})
     assert code(old) == (401, "invalid_credentials")
     assert (await client.post("/api/auth/login", json={"email": target, "password": account.password})
