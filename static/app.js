@@ -142,6 +142,7 @@ function renderHeader() {
   logoutButton.hidden = !user;
   document.getElementById("nav").hidden = !user;
   document.getElementById("nav-moderation").hidden = !user?.roles?.includes("admin");
+  document.getElementById("verify-notice").hidden = !user || Boolean(user.email_confirmed_at);
   const current = location.hash.replace(/^#\/?/, "").split("/")[0];
   for (const link of document.querySelectorAll("#nav a")) {
     if (link.dataset.route === current) link.setAttribute("aria-current", "page");

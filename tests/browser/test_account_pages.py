@@ -70,6 +70,7 @@ async def test_the_verification_link_page_verifies_and_signs_in(
     await expect(page.get_by_role("status").filter(has_text="is verified")).to_be_visible()
     await wait_live(page)
     await expect(page.locator("#whoami")).to_have_text("Verifier")
+    await expect(page.locator("#verify-notice")).to_be_hidden()
     await page.goto(f"{hub_url}/#/settings")
     await expect(page.get_by_text(f"{account.email} — verified.")).to_be_visible()
 
@@ -78,6 +79,7 @@ async def test_settings_save_the_time_zone_download_the_export_and_delete_the_ac
         new_context: NewContext, client: httpx.AsyncClient, hub_url: str) -> None:
     account = await signup(client, full_name="Settler")
     page = await open_as(await new_context(), hub_url, account, "settings")
+    await expect(page.locator("#verify-notice")).to_be_visible()  # signed up, link not opened yet
     await expect(page.get_by_role("link", name="Notification preferences")).to_have_attribute(
         "href", "#/settings/notifications")
     await page.get_by_label("Time zone").select_option("Europe/Berlin")
