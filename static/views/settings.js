@@ -10,10 +10,10 @@ function section(title, ...children) {
   return h("section", { class: "card settings-section", "aria-label": title }, h("h2", {}, title), ...children);
 }
 
-function form(label, fields, buttonText, action) {
+function form(label, fields, buttonText, action, buttonClass = "primary") {
   const error = h("p", { class: "error", role: "alert", hidden: true });
   const done = h("p", { role: "status", class: "muted", hidden: true });
-  const submit = h("button", { type: "submit", class: "primary" }, buttonText);
+  const submit = h("button", { type: "submit", class: buttonClass }, buttonText);
   const el = h("form", { "aria-label": label }, ...fields, error, done, submit);
   el.addEventListener("submit", (e) => {
     e.preventDefault();
@@ -144,7 +144,7 @@ function deleteSection(ctx) {
         ctx.signedOut();
         ctx.toast("Your account was deleted.", "success");
         return null;
-      }),
+      }, "danger"),
   );
 }
 
