@@ -16,10 +16,9 @@ import pytest
 
 from hub.mail.outgoing import queue_mail
 from hub.settings import Settings
-from persistence.accounts import set_app_role
 from persistence.db import Database
 from persistence.identity import SERVICE
-from tests.helpers.api import login, signup
+from tests.helpers.api import signup, with_role
 from tests.helpers.eventually import eventually
 from tests.helpers.instances import Instance, start_instance
 from tests.helpers.mailbox import Mailbox
@@ -57,9 +56,7 @@ async def test_a_reminder_mails_each_seat_holder_exactly_once_with_two_instances
     first, second = pair
     async with httpx.AsyncClient(base_url=first.url, timeout=30) as a, \
             httpx.AsyncClient(base_url=second.url, timeout=30) as b:
-        host = await signup(a)
-        assert await set_app_role(owner, host.email, "host")
-        host = await login(a, host)
+        host = await with_role(a, owner, await signup(a), "host")
         body = {"title": f"Twice {secrets.token_hex(3)}", "duration": "PT1H",
                 "scheduled_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()}
         sid = (await a.post("/api/sessions", json=body, headers=host.headers)).json()["id"]
