@@ -99,14 +99,15 @@ class AccountSockets:
             assert identity is not None
             # As of the cutoff: the socket now holds what a token issued just after it would carry.
             peer.identity = with_app_role(identity, role if isinstance(role, str) else None, note.a + 1)
+            self._subscriptions.access_revoked()
             await self._drop_disallowed(peer)
 
     async def _drop_disallowed(self, peer: Peer) -> None:
         identity = peer.caller()
         viewer = viewer_of(identity)
-        for channel in list(peer.connection.subscriptions):
+        for channel, sub in list(peer.connection.subscriptions.items()):
             name = parse_channel(channel)
-            if name.kind not in _ROLE_GATED:
+            if name.kind not in _ROLE_GATED or not self._subscriptions.revocable(sub):
                 continue
             try:
                 decide_subscribe(name, viewer, await self._facts.lookup(name, identity))
