@@ -38,6 +38,7 @@ from hub.api import (
 )
 from hub.api import blocks as user_blocks
 from hub.api import channels as channel_history
+from hub.api import notifications as inbox
 from hub.api import reports as content_reports
 from hub.auth import DEPENDENCIES
 from hub.billing import stripe_gateway
@@ -92,6 +93,7 @@ ROUTE_MODULES: list[Any] = [
     accounts, profiles, health, posts, comments, votes, sessions, registrations, session_messages,
     lessons, progress, leaderboard, plans, billing, channel_history, ws,
     room_moderation, content_reports, user_blocks,
+    inbox,
 ]
 # In order: the live room extends the realtime edge it finds started (`Services.started`).
 STARTERS: tuple[Starter, ...] = (start_views_counter, stripe_gateway.start, start_realtime, start_live_room)

@@ -1,0 +1,240 @@
+"""Notifications over a real server: each cause writes one inbox row and one `notification.created` on the
+recipient's `user:` channel (the event's data is the inbox item), the inbox pages and marks read, `GET
+/api/auth/me` counts the unread, and the email preferences."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+
+from tests.helpers.api import Account, signup
+from tests.helpers.ws import ProtocolClient
+from tests.integration.test_sessions import create_session, host_account, mint_users
+
+Headers = dict[str, str]
+
+
+async def new_post(client: httpx.AsyncClient, author: Account) -> dict[str, Any]:
+    response = await client.post("/api/posts", json={"title": f"post {secrets.token_hex(4)}", "content": "body"},
+                                 headers=author.headers)
+    assert response.status_code == 201, response.text
+    post: dict[str, Any] = response.json()
+    return post
+
+
+async def comment(client: httpx.AsyncClient, author: Account, post_id: str, content: str = "a reply",
+                  parent: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"content": content}
+    if parent is not None:
+        body["parent_comment_id"] = parent
+    response = await client.post(f"/api/posts/{post_id}/comments", json=body, headers=author.headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def inbox(client: httpx.AsyncClient, headers: Headers, **params: Any) -> dict[str, Any]:
+    response = await client.get("/api/notifications", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    page: dict[str, Any] = response.json()
+    return page
+
+
+async def unread_count(client: httpx.AsyncClient, headers: Headers) -> int:
+    me = await client.get("/api/auth/me", headers=headers)
+    assert me.status_code == 200, me.text
+    count: int = me.json()["unread_notifications"]
+    return count
+
+
+async def notes_of(owner_conn: asyncpg.Connection, user_id: Any) -> list[dict[str, Any]]:
+    """The `notification.created` events of a user's channel, oldest first."""
+    rows = await owner_conn.fetch(
+        "SELECT data FROM realtime.events WHERE channel = $1 AND event = 'notification.created' ORDER BY seq",
+        f"user:{user_id}")
+    return [row["data"] for row in rows]
+
+
+async def test_a_reply_to_a_post_is_one_inbox_item_and_one_live_event(
+        client: httpx.AsyncClient, hub_url: str) -> None:
+    author, replier = await signup(client), await signup(client, full_name="Rita Replier")
+    post = await new_post(client, author)
+    listener = await ProtocolClient.open(hub_url, author.access_token)
+    try:
+        assert (await listener.subscribe(f"user:{author.user_id}"))["ok"]
+        reply = await comment(client, replier, post["id"], "x" * 500)
+        [event] = await listener.wait_events(f"user:{author.user_id}", 1)
+        await listener.settle()
+        assert len(listener.durable(f"user:{author.user_id}")) == 1
+    finally:
+        await listener.close()
+    assert event["event"] == "notification.created"
+    item = event["data"]
+    assert set(item) == {"id", "kind", "data", "read_at", "created_at"}
+    assert (item["kind"], item["read_at"]) == ("post.reply", None)
+    assert item["data"] == {"post_id": post["id"], "post_title": post["title"], "comment_id": reply["id"],
+                            "parent_comment_id": None, "author_id": str(replier.user_id),
+                            "author_name": "Rita Replier", "excerpt": "x" * 199 + "…"}
+    assert (await inbox(client, author.headers))["items"] == [item]
+    assert await unread_count(client, author.headers) == 1
+    assert (await inbox(client, replier.headers))["items"] == []
+
+
+async def test_a_reply_to_a_comment_tells_the_comments_author_only(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    author, commenter, replier = await signup(client), await signup(client), await signup(client)
+    post = await new_post(client, author)
+    top = await comment(client, commenter, post["id"])
+    reply = await comment(client, replier, post["id"], parent=top["id"])
+    [note] = await notes_of(owner_conn, commenter.user_id)
+    assert (note["kind"], note["data"]["comment_id"], note["data"]["parent_comment_id"]) == (
+        "comment.reply", reply["id"], top["id"])
+    assert [n["kind"] for n in await notes_of(owner_conn, author.user_id)] == ["post.reply"]  # the top comment
+
+
+async def test_replying_to_oneself_notifies_nobody(client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    author = await signup(client)
+    post = await new_post(client, author)
+    own = await comment(client, author, post["id"])
+    await comment(client, author, post["id"], parent=own["id"])
+    assert await notes_of(owner_conn, author.user_id) == []
+    assert await unread_count(client, author.headers) == 0
+
+
+async def test_a_user_who_blocked_the_replier_is_not_notified(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    author, pest, friend = await signup(client), await signup(client), await signup(client)
+    post = await new_post(client, author)
+    assert (await client.post(f"/api/users/{pest.user_id}/block", headers=author.headers)).status_code == 204
+    await comment(client, pest, post["id"])
+    await comment(client, friend, post["id"])
+    notes = await notes_of(owner_conn, author.user_id)
+    assert [n["data"]["author_id"] for n in notes] == [str(friend.user_id)]
+
+
+async def test_inbox_pages_filters_unread_and_marks_read_by_ids_or_all(client: httpx.AsyncClient) -> None:
+    author, replier = await signup(client), await signup(client)
+    post = await new_post(client, author)
+    replies = [await comment(client, replier, post["id"], f"reply {n}") for n in range(5)]
+    first = await inbox(client, author.headers, limit=2)
+    assert [i["data"]["comment_id"] for i in first["items"]] == [replies[4]["id"], replies[3]["id"]]
+    rest = await inbox(client, author.headers, limit=10, cursor=first["next_cursor"])
+    assert [i["data"]["comment_id"] for i in rest["items"]] == [r["id"] for r in reversed(replies[:3])]
+    assert rest["next_cursor"] is None
+    ids = [i["id"] for i in first["items"]]
+
+    marked = await client.post("/api/notifications/read", json={"ids": ids}, headers=author.headers)
+    assert marked.status_code == 200, marked.text
+    assert marked.json() == {"marked": 2, "unread_notifications": 3}
+    again = await client.post("/api/notifications/read", json={"ids": ids}, headers=author.headers)
+    assert again.json() == {"marked": 0, "unread_notifications": 3}
+    unread = await inbox(client, author.headers, unread="true")
+    assert [i["data"]["comment_id"] for i in unread["items"]] == [r["id"] for r in reversed(replies[:3])]
+    everything = (await inbox(client, author.headers))["items"]
+    assert [i["read_at"] is not None for i in everything] == [True, True, False, False, False]
+
+    # someone else's ids are not theirs to mark
+    stranger = await signup(client)
+    other = await client.post("/api/notifications/read", json={"ids": [everything[2]["id"]]},
+                              headers=stranger.headers)
+    assert other.json() == {"marked": 0, "unread_notifications": 0}
+    assert await unread_count(client, author.headers) == 3
+
+    marked_all = await client.post("/api/notifications/read", json={"all": True}, headers=author.headers)
+    assert marked_all.json() == {"marked": 3, "unread_notifications": 0}
+    assert (await inbox(client, author.headers, unread="true"))["items"] == []
+    assert await unread_count(client, author.headers) == 0
+
+
+async def test_inbox_inputs_are_bounded_and_validated(client: httpx.AsyncClient) -> None:
+    user = await signup(client)
+    too_many = [str(uuid.uuid4()) for _ in range(101)]
+    for body in ({"ids": too_many}, {}, {"all": False}, {"ids": [], "all": True}, {"ids": ["nope"]},
+                 {"every": True}):
+        response = await client.post("/api/notifications/read", json=body, headers=user.headers)
+        assert response.status_code == 422, (body, response.text)
+    assert (await client.post("/api/notifications/read", json={"ids": too_many[:100]},
+                              headers=user.headers)).status_code == 200
+    for params in ({"limit": 101}, {"limit": 0}, {"cursor": "garbage"}):
+        response = await client.get("/api/notifications", params=params, headers=user.headers)
+        assert response.status_code == 422, (params, response.text)
+    assert (await client.get("/api/notifications")).status_code == 401
+    assert (await client.get("/api/me/notification-settings")).status_code == 401
+
+
+async def test_settings_default_per_kind_and_patch_switches_email_of_the_kinds_given(client: httpx.AsyncClient) -> None:
+    user = await signup(client)
+    response = await client.get("/api/me/notification-settings", headers=user.headers)
+    assert response.status_code == 200, response.text
+    defaults = response.json()["email"]
+    assert defaults == {"post.reply": True, "comment.reply": True, "session.promoted": True,
+                        "session.reminder": True, "session.rescheduled": True, "session.cancelled": True,
+                        "achievement.unlocked": False, "report.resolved": False}
+    patched = await client.patch("/api/me/notification-settings", headers=user.headers,
+                                 json={"email": {"post.reply": False, "report.resolved": True}})
+    assert patched.status_code == 200, patched.text
+    expected = defaults | {"post.reply": False, "report.resolved": True}
+    assert patched.json()["email"] == expected
+    assert (await client.get("/api/me/notification-settings", headers=user.headers)).json()["email"] == expected
+    other = await signup(client)
+    assert (await client.get("/api/me/notification-settings", headers=other.headers)).json()["email"] == defaults
+    for body in ({"email": {"post.liked": True}}, {"email": {"post.reply": "yes"}}, {"push": {}}, {}):
+        bad = await client.patch("/api/me/notification-settings", json=body, headers=user.headers)
+        assert bad.status_code == 422, (body, bad.text)
+
+
+async def test_promotion_reschedule_and_cancellation_notify_the_sessions_users(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    host = await host_account(client, owner_conn)
+    session = await create_session(client, host, max_participants=1)
+    sid = session["id"]
+    (seated, seated_headers), (waiting, waiting_headers) = await mint_users(owner_conn, 2)
+    for headers in (seated_headers, waiting_headers):
+        assert (await client.post(f"/api/sessions/{sid}/registration", headers=headers)).status_code in (200, 201)
+
+    raised = await client.patch(f"/api/sessions/{sid}", json={"max_participants": 2}, headers=host.headers)
+    assert raised.status_code == 200, raised.text
+    [promoted] = await notes_of(owner_conn, waiting)
+    assert (promoted["kind"], promoted["data"]["session_id"], promoted["data"]["title"]) == (
+        "session.promoted", sid, session["title"])
+    assert await notes_of(owner_conn, seated) == []
+
+    later = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+    moved = await client.patch(f"/api/sessions/{sid}", json={"scheduled_at": later.isoformat()}, headers=host.headers)
+    assert moved.status_code == 200, moved.text
+    retitled = await client.patch(f"/api/sessions/{sid}", json={"title": "New title"}, headers=host.headers)
+    assert retitled.status_code == 200, retitled.text
+    for user in (seated, waiting):
+        [rescheduled] = [n for n in await notes_of(owner_conn, user) if n["kind"] == "session.rescheduled"]
+        assert datetime.fromisoformat(rescheduled["data"]["scheduled_at"]) == later
+        assert rescheduled["data"]["previous_scheduled_at"] == session["scheduled_at"]
+
+    cancelled = await client.post(f"/api/sessions/{sid}/cancel", headers=host.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    for user in (seated, waiting):
+        kinds = [n["kind"] for n in await notes_of(owner_conn, user)]
+        assert kinds[-1] == "session.cancelled" and kinds.count("session.cancelled") == 1
+    assert await notes_of(owner_conn, host.user_id) == []
+
+
+async def test_an_unlocked_achievement_is_a_notification(client: httpx.AsyncClient,
+                                                           owner_conn: asyncpg.Connection) -> None:
+    code = f"notes-{uuid.uuid4().hex[:8]}"
+    achievement = await owner_conn.fetchval(
+        """INSERT INTO public.achievements (code, title, description, xp_reward, requirements)
+           VALUES ($1, 'First words', 'Write a post', 5, '{"posts_created": 1}') RETURNING id""", code)
+    try:
+        author = await signup(client)
+        await new_post(client, author)
+        notes = [n for n in await notes_of(owner_conn, author.user_id) if n["data"].get("code") == code]
+        assert [(n["kind"], n["data"]) for n in notes] == [("achievement.unlocked", {
+            "achievement_id": str(achievement), "code": code, "title": "First words", "xp_reward": 5})]
+        assert notes[0] in (await inbox(client, author.headers))["items"]
+    finally:
+        await owner_conn.execute("UPDATE public.achievements SET is_active = false WHERE code = $1", code)
+
