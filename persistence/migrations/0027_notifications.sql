@@ -20,8 +20,8 @@ CREATE TABLE public.notifications (
 CREATE INDEX idx_notifications_user_created ON public.notifications (user_id, created_at DESC, id DESC);
 CREATE INDEX idx_notifications_user_unread ON public.notifications (user_id, created_at DESC, id DESC)
     WHERE read_at IS NULL;
--- Retention prunes read rows by age.
-CREATE INDEX idx_notifications_read_created ON public.notifications (created_at) WHERE read_at IS NOT NULL;
+-- Retention prunes by age (read rows sooner than unread ones).
+CREATE INDEX idx_notifications_created ON public.notifications (created_at);
 ALTER TABLE public.notifications ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON public.notifications FROM PUBLIC, anon, authenticated;
 GRANT ALL ON public.notifications TO service_role;

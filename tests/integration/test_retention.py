@@ -20,7 +20,8 @@ from tests.helpers.api import signup
 NOW = datetime.now(UTC)
 SECOND = timedelta(seconds=1)
 SETTINGS = Settings(idempotency_retention_h=24, refresh_family_retention_days=7, activity_log_retention_days=365,
-                    stripe_event_retention_days=33, deleted_content_retention_days=90, retention_batch=1000)
+                    stripe_event_retention_days=33, deleted_content_retention_days=90, notification_retention_days=90,
+                    unread_notification_retention_days=365, retention_batch=1000)
 
 
 async def remaining(owner_conn: asyncpg.Connection, sql: str, *args: object) -> set[str]:
@@ -68,11 +69,19 @@ async def test_each_table_prunes_exactly_what_is_past_its_period(
         await owner_conn.execute("""INSERT INTO private.deleted_content (target_type, target_id, content, deleted_at)
                                     VALUES ('comment', $1, 'evidence', $2)""", target, at)
 
+    # Notifications: read ones 90 days after creation, unread ones after 365.
+    notes = {("read", "old"): (NOW - 90 * day - SECOND, NOW), ("read", "kept"): (NOW - 90 * day + SECOND, NOW),
+             ("unread", "old"): (NOW - 365 * day - SECOND, None), ("unread", "kept"): (NOW - 365 * day + SECOND, None)}
+    for (state, fate), (at, read_at) in notes.items():
+        await owner_conn.execute("""INSERT INTO public.notifications (user_id, kind, data, created_at, read_at)
+                                    VALUES ($1, 'post.reply', $2, $3, $4)""",
+                                 user, {"case": f"{state}-{fate}"}, at, read_at)
+
     # At least this test's rows (the database is shared with the rest of the suite); which rows went, and
     # that the kept ones stayed, is checked row by row below.
     pruned = await prune_pass(app_db, SETTINGS, NOW)
     assert pruned.keys() == {"idempotency_keys", "refresh_tokens", "user_activity_log", "stripe_events",
-                             "deleted_content"}
+                             "deleted_content", "read_notifications", "unread_notifications"}
     assert pruned["idempotency_keys"] >= 1 and pruned["refresh_tokens"] >= 2
     assert pruned["user_activity_log"] >= 1 and pruned["stripe_events"] >= 1 and pruned["deleted_content"] >= 1
     assert await remaining(owner_conn, "SELECT key FROM private.idempotency_keys WHERE user_id = $1",
@@ -87,6 +96,8 @@ async def test_each_table_prunes_exactly_what_is_past_its_period(
                            list(events)) == {event_id for event_id in events if "kept" in event_id}
     assert await remaining(owner_conn, "SELECT target_id FROM private.deleted_content WHERE target_id = ANY($1)",
                            list(texts)) == {str(target) for target, at in texts.items() if at > NOW - 90 * day}
+    assert await remaining(owner_conn, "SELECT data->>'case' FROM public.notifications WHERE user_id = $1",
+                           user) == {"read-kept", "unread-kept"}
     assert set((await prune_pass(app_db, SETTINGS, NOW)).values()) == {0}
 
 
