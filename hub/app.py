@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from litestar import Litestar
@@ -18,7 +18,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.types import Receive, Scope, Send
 
-from hub import budgets
+from hub import budgets, retention
 from hub.api import (
     accounts,
     billing,
@@ -43,7 +43,9 @@ from hub.api import reports as content_reports
 from hub.auth import DEPENDENCIES
 from hub.billing import stripe_gateway
 from hub.bodies import HubRequest
+from hub.jobs.runner import start_jobs
 from hub.live_room import start_live_room
+from hub.mail import outgoing as outgoing_mail
 from hub.metrics import metrics_middleware
 from hub.problems import EXCEPTION_HANDLERS
 from hub.realtime import websocket as ws
@@ -52,7 +54,7 @@ from hub.security_headers import refuse_websocket_upgrade, security_headers
 from hub.services import Services, build_services
 from hub.settings import Settings
 from hub.views_counter import start_views_counter
-from persistence import events, hub_settings
+from persistence import hub_settings
 from persistence.identity import SERVICE
 
 log = logging.getLogger("hub")
@@ -74,21 +76,6 @@ def schema_settings(settings: Settings) -> hub_settings.SchemaSettings:
 Starter = Callable[[Services], Awaitable[Callable[[], Awaitable[None]]]]
 
 
-async def _prune_forever(services: Services, every_s: float = 3600.0) -> None:
-    """Trims the event log to the retention settings; failures are logged and retried next round."""
-    settings = services.settings
-    while True:
-        try:
-            async with services.db.transaction(SERVICE) as conn:
-                deleted = await events.prune_events(conn, settings.event_retention_days,
-                                                    settings.event_retention_count)
-            if deleted:
-                log.info("pruned %d events", deleted)
-        except Exception:
-            log.exception("event pruning failed")
-        await asyncio.sleep(every_s)
-
-
 ROUTE_MODULES: list[Any] = [
     accounts, profiles, health, posts, comments, votes, sessions, registrations, session_messages,
     lessons, progress, leaderboard, plans, billing, channel_history, ws,
@@ -96,7 +83,11 @@ ROUTE_MODULES: list[Any] = [
     inbox,
 ]
 # In order: the live room extends the realtime edge it finds started (`Services.started`).
-STARTERS: tuple[Starter, ...] = (start_views_counter, stripe_gateway.start, start_realtime, start_live_room)
+STARTERS: tuple[Starter, ...] = (start_views_counter, stripe_gateway.start, start_realtime, start_live_room,
+                                 start_jobs, retention.start_pruning)
+# The modules that define job handlers (`@hub.jobs.registry.register`): imported here so every kind is
+# registered before the runner (`start_jobs`) claims a job.
+JOB_MODULES: tuple[ModuleType, ...] = (outgoing_mail, retention)
 
 
 class HubApp(Litestar):
@@ -123,7 +114,6 @@ def create_app(settings: Settings, database_dsn: str, *, clock: Callable[[], flo
         async with services.db.transaction(SERVICE) as conn:
             await hub_settings.store(conn, schema_settings(settings))
         stoppers: list[Callable[[], Awaitable[None]]] = []
-        pruner = asyncio.create_task(_prune_forever(services), name="event-pruner")
         try:
             for start in STARTERS:
                 stoppers.append(await start(services))
@@ -133,9 +123,6 @@ def create_app(settings: Settings, database_dsn: str, *, clock: Callable[[], flo
         finally:
             for stop in reversed(stoppers):
                 await stop()
-            pruner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pruner
             if services.redis is not None:
                 await services.redis.aclose()
             services.signup_hashes.close()

@@ -37,6 +37,8 @@ class Metrics:
                                          registry=r)
         self.pool_in_use = Gauge("hub_db_pool_in_use", "Pool connections in use", registry=r)
         self.pool_size = Gauge("hub_db_pool_size", "Pool connections open", registry=r)
+        self.jobs = Gauge("hub_jobs", "Jobs in the durable queue by status (queued includes scheduled ones; all "
+                          "instances together, read at scrape)", ["status"], registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

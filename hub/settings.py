@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from hub.mail.smtp_url import parse_smtp_url
+
 T = TypeVar("T")
 
 
@@ -69,9 +71,15 @@ def _secret(value: str) -> str:
     return value
 
 
-def env(name: str, parse: Callable[[str], T], default: T, doc: str) -> Any:
-    """Declare a setting read from the variable `name`; `doc` is shown by `python -m hub settings`."""
-    return field(default=default, metadata={"env": name, "parse": parse, "doc": doc})
+def env(name: str, parse: Callable[[str], T], default: T, doc: str, *, secret: bool = False) -> Any:
+    """Declare a setting read from the variable `name`; `doc` is shown by `python -m hub settings`.
+    A `secret` one is left out of the settings' repr, so printing or logging them never shows it."""
+    return field(default=default, repr=not secret, metadata={"env": name, "parse": parse, "doc": doc})
+
+
+def _smtp(value: str) -> str:
+    parse_smtp_url(value)
+    return value
 
 
 _PG = ("postgresql", "postgres")
@@ -248,6 +256,26 @@ class Settings:
         "outage length after which LISTEN reconnect attempts back off to 5 s apart")
     metrics_token: str | None = env("METRICS_TOKEN", _secret, None,
         "/metrics answers only `Authorization: Bearer <this>` (at least 32 characters); unset: /metrics is 404")
+    # --- jobs and mail
+    smtp_url: str | None = env("SMTP_URL", _smtp, None,
+        "where mail goes: smtp://host:port (plain, e.g. a loopback relay), smtp+starttls://, smtps://, with an "
+        "optional percent-encoded user:password@; unset: each mail is written to outbox/ in HUB_DATA_DIR and logged",
+        secret=True)
+    mail_from: str = env("MAIL_FROM", _text, "hub <hub@localhost>", "From: of every mail the hub sends")
+    job_concurrency: int = env("JOB_CONCURRENCY", _int_in(1, 64), 4, "jobs one instance runs at once")
+    job_lease_s: float = env("JOB_LEASE", _float_in(0.5, 3600), 60.0,
+        "seconds a claimed job stays with its instance unless renewed (every third of it while it runs): "
+        "a job of an instance that died runs again elsewhere this long after its last renewal")
+    job_poll_s: float = env("JOB_POLL", _float_in(0.05, 600), 5.0,
+        "longest wait between looks for due jobs when no wake-up note arrives (scheduled jobs, missed notes)")
+    job_max_attempts: int = env("JOB_MAX_ATTEMPTS", _int_in(1, 100), 8,
+        "runs of a job before it is left `failed` for inspection")
+    job_retry_base_s: float = env("JOB_RETRY_BASE", _float_in(0.01, 3600), 10.0,
+        "wait before a failed job's first retry; doubled for each further one, at most an hour")
+    job_timeout_s: float = env("JOB_TIMEOUT", _float_in(1, 3600), 300.0,
+        "a job running longer counts as a failed attempt")
+    job_retention_days: int = env("JOB_RETENTION_DAYS", _int_in(1, 3650), 14,
+        "done and failed jobs (and so their dedupe keys) are pruned this long after they finished")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -106,3 +106,17 @@ async def prune_unread_notifications(conn: asyncpg.Connection, before: datetime,
         """,
         before, limit,
     ))
+
+
+async def prune_jobs(conn: asyncpg.Connection, before: datetime, limit: int) -> int:
+    """Done and failed jobs that finished before `before`, and with them their dedupe keys
+    (idx_private_jobs_finished); queued and running jobs are never pruned."""
+    return _count(await conn.execute(
+        """
+        DELETE FROM private.jobs
+        WHERE id IN (SELECT id FROM private.jobs
+                     WHERE status IN ('done', 'failed') AND finished_at < $1
+                     LIMIT $2 FOR UPDATE SKIP LOCKED)
+        """,
+        before, limit,
+    ))

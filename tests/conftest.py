@@ -24,6 +24,7 @@ from hub.settings import Settings
 from persistence import hub_settings
 from persistence.db import Database, init_connection
 from persistence.migrate import apply_migrations
+from tests.helpers.mailbox import Mailbox, smtp_server
 from tests.helpers.server import serve_in_thread
 from tests.helpers.services import (
     DatabaseUnderTest,
@@ -61,7 +62,21 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def base_settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Settings]:
+def smtp_mailbox() -> Iterator[Mailbox]:
+    """The run's one SMTP server: every hub in the tests sends its mail here."""
+    with smtp_server() as mailbox:
+        yield mailbox
+
+
+@pytest.fixture
+def mailbox(smtp_mailbox: Mailbox) -> Mailbox:
+    """What the SMTP server received, per recipient (tests use unique addresses)."""
+    return smtp_mailbox
+
+
+@pytest.fixture(scope="session")
+def base_settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str,
+                  smtp_mailbox: Mailbox) -> Iterator[Settings]:
     """The suite's settings; at the end of the run every Redis key under its namespace is removed (tests
     that start hubs with a namespace of their own take it from `start_hub.new_namespace`, under this one)."""
     settings = Settings(
@@ -75,6 +90,7 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> I
         login_known_address_s=0,  # remembered addresses would outlive the run; the tests of them set it
         db_pool_max=5,
         metrics_token=TEST_METRICS_TOKEN,
+        smtp_url=smtp_mailbox.smtp_url,
     )
     yield settings
     _remove_keys(redis_url, f"{settings.namespace}:*")

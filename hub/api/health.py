@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 from typing import Any
 
@@ -14,6 +15,9 @@ from channels.codes import NOT_READY
 from hub.auth import AppServices
 from hub.errors import NotFound, Unauthorized
 from hub.readiness import readiness_problems
+from persistence import jobs
+from persistence.db import DatabaseUnavailable
+from persistence.identity import SERVICE
 
 
 class Status(msgspec.Struct):
@@ -56,6 +60,11 @@ async def metrics(services: AppServices, request: Request[Any, Any, Any]) -> Res
     in_use, size = services.db.pool_stats()
     services.metrics.pool_in_use.set(in_use)
     services.metrics.pool_size.set(size)
+    with contextlib.suppress(DatabaseUnavailable):  # the other metrics still answer during an outage
+        async with services.db.transaction(SERVICE) as conn:
+            counts = await jobs.status_counts(conn)
+        for status, count in counts.items():
+            services.metrics.jobs.labels(status).set(count)
     body = await asyncio.to_thread(services.metrics.render)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 

@@ -92,6 +92,7 @@ async def start_instance(test_db: DatabaseUnderTest, settings: Settings, log_dir
         "LOGIN_BACKOFF_AFTER": str(settings.login_backoff_after),  # not scaled: the suite sets it itself
         "LOGIN_KNOWN_ADDRESS_TTL": str(settings.login_known_address_s),
         "DB_POOL_MAX": "4",
+        "SMTP_URL": settings.smtp_url or "",
         **env,
     }
     redis = redis_url if redis_url is not None else settings.redis_url

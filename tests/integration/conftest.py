@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from persistence.migrate import apply_migrations
 from tests.helpers.services import DatabaseUnderTest, create_database, drop_database, run_tag
 from tests.helpers.stripe_stub import StripeStub, billing_hub, stripe_stub
 
@@ -35,5 +36,16 @@ async def empty_db(pg_server_dsn: str) -> AsyncIterator[DatabaseUnderTest]:
     """A database of its own with no migration applied, dropped afterwards."""
     name = f"hub_empty_{run_tag()}"
     database = await create_database(pg_server_dsn, name)
+    yield database
+    await drop_database(pg_server_dsn, name)
+
+
+@pytest.fixture
+async def lone_db(pg_server_dsn: str) -> AsyncIterator[DatabaseUnderTest]:
+    """A migrated database of its own, dropped afterwards: only the hubs a test starts on it run its jobs
+    (every hub on the run's shared database claims jobs queued there)."""
+    name = f"hub_lone_{run_tag()}"
+    database = await create_database(pg_server_dsn, name)
+    await apply_migrations(database.owner_dsn, log=lambda _: None)
     yield database
     await drop_database(pg_server_dsn, name)

@@ -21,7 +21,7 @@ NOW = datetime.now(UTC)
 SECOND = timedelta(seconds=1)
 SETTINGS = Settings(idempotency_retention_h=24, refresh_family_retention_days=7, activity_log_retention_days=365,
                     stripe_event_retention_days=33, deleted_content_retention_days=90, notification_retention_days=90,
-                    unread_notification_retention_days=365, retention_batch=1000)
+                    unread_notification_retention_days=365, job_retention_days=14, retention_batch=1000)
 
 
 async def remaining(owner_conn: asyncpg.Connection, sql: str, *args: object) -> set[str]:
@@ -77,11 +77,25 @@ async def test_each_table_prunes_exactly_what_is_past_its_period(
                                     VALUES ($1, 'post.reply', $2, $3, $4)""",
                                  user, {"case": f"{state}-{fate}"}, at, read_at)
 
+    # Jobs: 14 days after they finished, done or failed; queued and running ones never, however old.
+    jobs = {"done_old": ("done", NOW - 14 * day - SECOND), "failed_old": ("failed", NOW - 14 * day - SECOND),
+            "done_kept": ("done", NOW - 14 * day + SECOND)}
+    tag = secrets.token_hex(4)
+    for name, (status, at) in jobs.items():
+        await owner_conn.execute("""INSERT INTO private.jobs (kind, key, status, created_at, finished_at)
+                                    VALUES ('x', $1, $2, $3, $3)""", f"{tag}:{name}", status, at)
+    await owner_conn.execute("""INSERT INTO private.jobs (kind, key, created_at, run_at)
+                                VALUES ('x', $1, $2, now() + interval '10 years')""",
+                             f"{tag}:queued_kept", NOW - 400 * day)
+
     # At least this test's rows (the database is shared with the rest of the suite); which rows went, and
     # that the kept ones stayed, is checked row by row below.
     pruned = await prune_pass(app_db, SETTINGS, NOW)
     assert pruned.keys() == {"idempotency_keys", "refresh_tokens", "user_activity_log", "stripe_events",
-                             "deleted_content", "read_notifications", "unread_notifications"}
+                             "deleted_content", "read_notifications", "unread_notifications", "jobs"}
+    assert pruned["jobs"] >= 2
+    assert await remaining(owner_conn, "SELECT key FROM private.jobs WHERE key LIKE $1",
+                           f"{tag}:%") == {f"{tag}:done_kept", f"{tag}:queued_kept"}
     assert pruned["idempotency_keys"] >= 1 and pruned["refresh_tokens"] >= 2
     assert pruned["user_activity_log"] >= 1 and pruned["stripe_events"] >= 1 and pruned["deleted_content"] >= 1
     assert await remaining(owner_conn, "SELECT key FROM private.idempotency_keys WHERE user_id = $1",
