@@ -45,6 +45,7 @@ from hub.billing import stripe_gateway
 from hub.bodies import HubRequest
 from hub.jobs.runner import start_jobs
 from hub.live_room import start_live_room
+from hub.mail import digest as notification_digest
 from hub.mail import outgoing as outgoing_mail
 from hub.metrics import metrics_middleware
 from hub.problems import EXCEPTION_HANDLERS
@@ -87,7 +88,7 @@ STARTERS: tuple[Starter, ...] = (start_views_counter, stripe_gateway.start, star
                                  start_jobs, retention.start_pruning)
 # The modules that define job handlers (`@hub.jobs.registry.register`): imported here so every kind is
 # registered before the runner (`start_jobs`) claims a job.
-JOB_MODULES: tuple[ModuleType, ...] = (outgoing_mail, retention)
+JOB_MODULES: tuple[ModuleType, ...] = (outgoing_mail, retention, notification_digest)
 
 
 class HubApp(Litestar):

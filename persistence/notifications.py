@@ -81,3 +81,36 @@ async def session_audience(conn: asyncpg.Connection, session_id: UUID) -> list[U
         """,
         session_id)
     return [row["user_id"] for row in rows]
+
+
+async def oldest_awaiting_mail(conn: asyncpg.Connection, user_id: UUID, kinds: list[str]) -> UUID:
+    """The user's oldest unread notification of `kinds` not yet in a digest mail (the one just inserted
+    when no other waits)."""
+    found: UUID = await conn.fetchval(
+        """
+        SELECT id FROM public.notifications
+        WHERE user_id = $1 AND read_at IS NULL AND emailed_at IS NULL AND kind = ANY($2::text[])
+        ORDER BY created_at, id LIMIT 1
+        """,
+        user_id, kinds)
+    return found
+
+
+async def created_at(conn: asyncpg.Connection, notification_id: UUID) -> datetime | None:
+    at: datetime | None = await conn.fetchval("SELECT created_at FROM public.notifications WHERE id = $1",
+                                              notification_id)
+    return at
+
+
+async def take_for_digest(conn: asyncpg.Connection, user_id: UUID, kinds: list[str]) -> list[asyncpg.Record]:
+    """Marks the user's unread notifications of `kinds` that no mail carried yet as mailed now, and returns
+    them oldest first. The user's digests queue on a transaction lock, so two never take the same rows."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('digest:' || $1::uuid::text, 0))", user_id)
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        UPDATE public.notifications SET emailed_at = clock_timestamp()
+        WHERE user_id = $1 AND read_at IS NULL AND emailed_at IS NULL AND kind = ANY($2::text[])
+        RETURNING id, kind, data, created_at
+        """,
+        user_id, kinds)
+    return sorted(rows, key=lambda r: (r["created_at"], r["id"]))

@@ -6,7 +6,9 @@ or not at all, and the event's data is the inbox item itself. Like `append_event
 transaction as `service_role`, so causes call it after their own statements as the caller.
 
 In-app notifications are always on; email is per kind, on or off (`EMAIL_DEFAULTS` for kinds the user
-never set).
+never set). A notification of a kind mailed to its user queues the user's digest job (`DIGEST_JOB`, run by
+`hub.mail.digest`), keyed by the user's oldest notification still waiting for a mail: every notification
+until that digest goes out joins the same job, so a busy thread sends one mail, not fifty.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from channels.names import ChannelName
 from hub.errors import ValidationFailed
 from hub.pagination import Aware as AwareKey
 from hub.pagination import Page, cursor_key, page_of
-from persistence import notifications
+from persistence import jobs, notifications
 from persistence.db import set_identity
 from persistence.events import append_event
 from persistence.identity import SERVICE, Identity
@@ -43,8 +45,10 @@ KINDS: tuple[Kind, ...] = get_args(Kind)
 # your own progress and moderation outcomes are not (they are in the inbox and live on the progress page).
 EMAIL_DEFAULTS: dict[Kind, bool] = {kind: kind not in ("achievement.unlocked", "report.resolved") for kind in KINDS}
 
-# The inbox's page size cap, and the ids one mark-read call takes.
+# The ids one mark-read call takes.
 MAX_IDS_PER_CALL = 100
+
+DIGEST_JOB = "notification.digest"
 
 
 class NotificationView(msgspec.Struct):
@@ -58,7 +62,8 @@ class NotificationView(msgspec.Struct):
 
 
 class ReplyNote(msgspec.Struct):
-    """`post.reply` and `comment.reply`: who wrote what, where. `excerpt`: the reply's first characters."""
+    """`post.reply` and `comment.reply`: who wrote what, where. `excerpt`: the reply's first characters, on
+    one line."""
 
     post_id: UUID
     post_title: str
@@ -101,7 +106,9 @@ EXCERPT_CHARS = 200
 
 
 def excerpt(text: str) -> str:
-    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS - 1] + "…"
+    """The text on one line (an item in a list, a line of a mail), cut to `EXCERPT_CHARS`."""
+    line = " ".join(text.split())
+    return line if len(line) <= EXCERPT_CHARS else line[:EXCERPT_CHARS - 1] + "…"
 
 
 def notification_view(row: asyncpg.Record) -> NotificationView:
@@ -116,6 +123,11 @@ async def notify(conn: asyncpg.Connection, user_id: UUID, kind: Kind, data: Note
     row = await notifications.insert(conn, user_id, kind, msgspec.to_builtins(data))
     view = notification_view(row)
     await append_event(conn, ChannelName.user(user_id), "notification.created", view)
+    chosen = await notifications.email_settings(conn, user_id)
+    if email_enabled(chosen, kind):
+        anchor = await notifications.oldest_awaiting_mail(conn, user_id, list(mailed_kinds(chosen)))
+        await jobs.enqueue(conn, DIGEST_JOB, {"user_id": str(user_id), "anchor_id": str(anchor)},
+                           key=f"{DIGEST_JOB}:{user_id}:{anchor}")
     return view
 
 
@@ -177,6 +189,32 @@ async def unread_count(conn: asyncpg.Connection, user_id: UUID) -> int:
 
 def email_enabled(chosen: dict[str, bool], kind: Kind) -> bool:
     return chosen.get(kind, EMAIL_DEFAULTS[kind])
+
+
+def mailed_kinds(chosen: dict[str, bool]) -> list[Kind]:
+    return [kind for kind in KINDS if email_enabled(chosen, kind)]
+
+
+_OUTCOMES = {"dismiss": "no action was needed", "remove_content": "the content was removed",
+             "ban_author": "the author was banned"}
+
+
+def describe(kind: str, data: dict[str, Any]) -> str:
+    """One line of plain text for a notification (the digest mail; the browser app has its own)."""
+    who = data.get("author_name") or "Someone"
+    outcome = _OUTCOMES.get(str(data.get("outcome")), "resolved")
+    texts = {
+        "post.reply": lambda: f'{who} commented on "{data.get("post_title")}": {data.get("excerpt")}',
+        "comment.reply": lambda: f'{who} replied to your comment on "{data.get("post_title")}": {data.get("excerpt")}',
+        "session.promoted": lambda: f'You got a seat in "{data.get("title")}"',
+        "session.reminder": lambda: f'"{data.get("title")}" starts in 15 minutes',
+        "session.rescheduled": lambda: f'"{data.get("title")}" moved to {data.get("scheduled_at")}',
+        "session.cancelled": lambda: f'"{data.get("title")}" was cancelled',
+        "achievement.unlocked": lambda: f'Achievement unlocked: {data.get("title")}',
+        "report.resolved": lambda: f"A report you filed was reviewed: {outcome}",
+    }
+    text = texts.get(kind)
+    return text() if text else "You have a new notification"
 
 
 async def settings_of(conn: asyncpg.Connection, user_id: UUID) -> NotificationSettings:

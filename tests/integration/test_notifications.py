@@ -4,15 +4,21 @@ recipient's `user:` channel (the event's data is the inbox item), the inbox page
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 import asyncpg
 import httpx
 
+from hub.settings import Settings
 from tests.helpers.api import Account, signup
+from tests.helpers.eventually import eventually
+from tests.helpers.mailbox import Mailbox, link_in
 from tests.helpers.ws import ProtocolClient
 from tests.integration.test_sessions import create_session, host_account, mint_users
 
@@ -238,3 +244,74 @@ async def test_an_unlocked_achievement_is_a_notification(client: httpx.AsyncClie
     finally:
         await owner_conn.execute("UPDATE public.achievements SET is_active = false WHERE code = $1", code)
 
+
+
+async def digest_jobs_pending(owner_conn: asyncpg.Connection, user_id: Any) -> int:
+    """The user's digest jobs (and their mails' jobs) not finished yet."""
+    pending: int = await owner_conn.fetchval(
+        """SELECT count(*) FROM private.jobs WHERE status IN ('queued', 'running')
+           AND (key LIKE 'notification.digest:' || $1 || ':%' OR payload->>'to' = $2)""",
+        str(user_id), await owner_conn.fetchval("SELECT email FROM auth.users WHERE id = $1", user_id))
+    return pending
+
+
+async def settled(owner_conn: asyncpg.Connection, user_id: Any) -> None:
+    async def done() -> bool:
+        return await digest_jobs_pending(owner_conn, user_id) == 0
+    await eventually(done, within=30, what="the user's digest jobs to finish")
+
+
+async def test_a_reply_mails_one_digest_when_switched_on_and_none_when_off(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection, mailbox: Mailbox) -> None:
+    mailed, quiet, replier = await signup(client), await signup(client), await signup(client, full_name="Rita")
+    off = await client.patch("/api/me/notification-settings", json={"email": {"post.reply": False}},
+                             headers=quiet.headers)
+    assert off.status_code == 200, off.text
+    posts = [await new_post(client, mailed), await new_post(client, quiet)]
+    for post in posts:
+        await comment(client, replier, post["id"], "line one\nline two")
+
+    message = await mailbox.wait_for(mailed.email, within=30)
+    assert message["Subject"] == "1 new notification"
+    body = message.get_body(preferencelist=("plain",))
+    assert isinstance(body, EmailMessage)
+    assert f'- Rita commented on "{posts[0]["title"]}": line one line two\r\n' in body.get_content()
+    assert link_in(message).endswith("/#/notifications")
+    await settled(owner_conn, mailed.user_id)
+    await settled(owner_conn, quiet.user_id)
+    assert len(mailbox.messages_to(mailed.email)) == 1
+    assert mailbox.messages_to(quiet.email) == []
+    # in-app is always on
+    assert [i["kind"] for i in (await inbox(client, quiet.headers))["items"]] == ["post.reply"]
+
+
+async def test_a_burst_of_fifty_replies_sends_one_digest(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection, mailbox: Mailbox,
+        base_settings: Settings) -> None:
+    author = await signup(client)
+    post = await new_post(client, author)
+    repliers = await mint_users(owner_conn, 50)
+    started = time.monotonic()
+    replies = await asyncio.gather(*(
+        client.post(f"/api/posts/{post['id']}/comments", json={"content": f"reply {n}"}, headers=headers)
+        for n, (_, headers) in enumerate(repliers)))
+    burst_s = time.monotonic() - started
+    assert [r.status_code for r in replies] == [201] * 50
+    assert burst_s < base_settings.notify_digest_window_s, "the burst must fit in one digest window"
+    assert len((await inbox(client, author.headers, limit=100))["items"]) == 50
+
+    message = await mailbox.wait_for(author.email, within=30)
+    await settled(owner_conn, author.user_id)
+    assert len(mailbox.messages_to(author.email)) == 1
+    assert message["Subject"] == "50 new notifications"
+    body = message.get_body(preferencelist=("plain",))
+    assert isinstance(body, EmailMessage)
+    assert body.get_content().count("commented on") == 20 and "…and 30 more." in body.get_content()
+    assert await owner_conn.fetchval(
+        "SELECT count(*) FROM public.notifications WHERE user_id = $1 AND emailed_at IS NOT NULL",
+        author.user_id) == 50
+
+    # the next reply after the digest went out starts a new one
+    await comment(client, await signup(client), post["id"], "one more")
+    await eventually(lambda: len(mailbox.messages_to(author.email)) == 2, within=30, what="a second digest")
+    assert mailbox.messages_to(author.email)[1]["Subject"] == "1 new notification"
