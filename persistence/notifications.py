@@ -13,11 +13,16 @@ from uuid import UUID
 import asyncpg
 
 
-async def insert(conn: asyncpg.Connection, user_id: UUID, kind: str, data: dict[str, Any]) -> asyncpg.Record:
+async def insert(conn: asyncpg.Connection, user_id: UUID, kind: str, data: dict[str, Any], *,
+                 emailed: bool) -> asyncpg.Record:
+    """`emailed`: stored as mailed already (its cause mails it itself)."""
     row: asyncpg.Record = await conn.fetchrow(
-        "INSERT INTO public.notifications (user_id, kind, data) VALUES ($1, $2, $3) "
-        "RETURNING id, kind, data, read_at, created_at",
-        user_id, kind, data)
+        """
+        INSERT INTO public.notifications (user_id, kind, data, emailed_at)
+        VALUES ($1, $2, $3, CASE WHEN $4 THEN clock_timestamp() END)
+        RETURNING id, kind, data, read_at, created_at
+        """,
+        user_id, kind, data, emailed)
     return row
 
 

@@ -17,6 +17,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from hub.auth import AppServices, Caller, require_host
 from hub.domain.notifications import SessionNote, notify_session_audience
+from hub.domain.reminders import schedule_reminder
 from hub.domain.seats import fill_seats
 from hub.domain.sessions import (
     ViewedSession,
@@ -140,6 +141,7 @@ async def create_session(data: JSONBody[SessionIn], user: Caller, services: AppS
             recording_url=data.recording_url, is_recorded=data.is_recorded, prerequisites=prerequisites,
             tags=data.tags)
         [(row, waitlisted)] = await read_sessions(conn, user, [session_id])
+        await schedule_reminder(conn, session_id, data.scheduled_at)
         return view_for(user, row, waitlisted)
 
     return await create_once(services.db, user, idempotency_key, "POST /api/sessions", data, create)
@@ -182,6 +184,9 @@ async def edit_session(session_id: FromPath[UUID], data: JSONBody[SessionPatch],
         await set_identity(conn, SERVICE)
         await sessions.patch_session(conn, session_id, changes)
         await fill_seats(conn, session_id)
+        starts_at = _unset_to_none(data.scheduled_at)
+        if starts_at is not None:
+            await schedule_reminder(conn, session_id, starts_at)
         viewed = await announce_update(conn, user, session_id)
         if viewed.scheduled_at != locked["scheduled_at"]:
             await notify_session_audience(conn, session_id, "session.rescheduled", SessionNote(

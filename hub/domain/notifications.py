@@ -116,15 +116,18 @@ def notification_view(row: asyncpg.Record) -> NotificationView:
                             created_at=row["created_at"])
 
 
-async def notify(conn: asyncpg.Connection, user_id: UUID, kind: Kind, data: Note) -> NotificationView:
+async def notify(conn: asyncpg.Connection, user_id: UUID, kind: Kind, data: Note, *,
+                 mailed_now: bool = False) -> NotificationView:
     """Adds the inbox item and appends its `notification.created` on `user:<user_id>`, in the caller's
-    transaction, which it leaves as `service_role`."""
+    transaction, which it leaves as `service_role`; queues the user's digest when the kind is mailed to
+    them. `mailed_now`: the caller queues a mail of its own for this one (a reminder cannot wait for a
+    digest), so it is stored as mailed and joins no digest."""
     await set_identity(conn, SERVICE)
-    row = await notifications.insert(conn, user_id, kind, msgspec.to_builtins(data))
+    row = await notifications.insert(conn, user_id, kind, msgspec.to_builtins(data), emailed=mailed_now)
     view = notification_view(row)
     await append_event(conn, ChannelName.user(user_id), "notification.created", view)
     chosen = await notifications.email_settings(conn, user_id)
-    if email_enabled(chosen, kind):
+    if email_enabled(chosen, kind) and not mailed_now:
         anchor = await notifications.oldest_awaiting_mail(conn, user_id, list(mailed_kinds(chosen)))
         await jobs.enqueue(conn, DIGEST_JOB, {"user_id": str(user_id), "anchor_id": str(anchor)},
                            key=f"{DIGEST_JOB}:{user_id}:{anchor}")
@@ -193,6 +196,12 @@ def email_enabled(chosen: dict[str, bool], kind: Kind) -> bool:
 
 def mailed_kinds(chosen: dict[str, bool]) -> list[Kind]:
     return [kind for kind in KINDS if email_enabled(chosen, kind)]
+
+
+async def wants_email(conn: asyncpg.Connection, user_id: UUID, kind: Kind) -> bool:
+    """Whether the user has email on for `kind` (as `service_role`)."""
+    await set_identity(conn, SERVICE)
+    return email_enabled(await notifications.email_settings(conn, user_id), kind)
 
 
 _OUTCOMES = {"dismiss": "no action was needed", "remove_content": "the content was removed",

@@ -42,12 +42,15 @@ def link_in(message: EmailMessage) -> str:
 
 @dataclass
 class Hold:
-    """Mail to `to` waits after DATA until `release()`; `held` counts the DATA commands waiting (or done
-    waiting). A client that disconnects while its mail is held has it discarded, never delivered."""
+    """Mail to `to` waits after DATA until `release()`; `held` counts the DATA commands that waited, and
+    `held_ids` their Message-IDs. A client that disconnects while its mail is held has it discarded, never
+    delivered (as a real server does without its 250): `dropped` counts those."""
 
     to: str
     _mailbox: Mailbox
     held: int = 0
+    dropped: int = 0
+    held_ids: list[str] = field(default_factory=list)
     _released: asyncio.Event | None = None  # on the server's loop
 
     def release(self) -> None:
@@ -165,23 +168,28 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self._server_loop = asyncio.get_running_loop()
+        raw = envelope.original_content or envelope.content or b""
+        message = email.message_from_bytes(raw if isinstance(raw, bytes) else raw.encode(),
+                                           policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
         for to in envelope.rcpt_tos:
             with self._lock:
                 hold = self._holds.get(to.lower())
                 if hold is not None:
                     hold.held += 1
+                    hold.held_ids.append(str(message["Message-ID"]))
                     if hold._released is None:
                         hold._released = asyncio.Event()
                     released = hold._released
             if hold is not None:
                 self._changed()
-                # Cancelled (and the mail dropped) when the client goes away while it waits.
-                await released.wait()
-        raw = envelope.original_content or envelope.content or b""
-        message = email.message_from_bytes(raw if isinstance(raw, bytes) else raw.encode(),
-                                           policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
+                try:
+                    await released.wait()
+                except asyncio.CancelledError:  # aiosmtpd cancels the handler when the client goes away
+                    with self._lock:
+                        hold.dropped += 1
+                    self._changed()
+                    raise
         with self._lock:
             for to in envelope.rcpt_tos:
                 self._messages[to.lower()].append(message)

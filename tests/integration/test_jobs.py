@@ -4,21 +4,30 @@ server (tests/helpers/mailbox.py) or, with no SMTP configured, the outbox folder
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import asyncpg
+import httpx
 import pytest
 
+from hub.jobs.runner import retry_delay
+from hub.logs import JsonFormatter
 from hub.mail.outgoing import paragraphs_html, queue_mail
 from hub.settings import Settings
 from persistence.db import Database
 from persistence.identity import SERVICE
-from tests.conftest import HubStarter
+from persistence.jobs import enqueue
+from tests.conftest import METRICS_HEADERS, HubStarter
+from tests.helpers.api import signup
 from tests.helpers.eventually import eventually
 from tests.helpers.mailbox import Mailbox, link_in
 from tests.helpers.services import DatabaseUnderTest
+from tests.integration.test_sessions import create_session, host_account
 
 
 def address(label: str) -> str:
@@ -105,3 +114,141 @@ async def test_without_smtp_a_mail_is_written_to_the_outbox_and_its_subject_logg
     assert f"To: {to}" in eml.read_text()
     logged = [r.getMessage() for r in caplog.records if r.name == "hub.mail"]
     assert any("Outbox subject" in line and "https://hub.example/o" in line for line in logged), logged
+
+
+# ---------------------------------------------------------------- session reminders
+
+async def reminder_jobs(owner_conn: asyncpg.Connection, session_id: str) -> list[asyncpg.Record]:
+    return await owner_conn.fetch(
+        """SELECT id, key, status, run_at FROM private.jobs
+           WHERE kind = 'session.reminders' AND payload->>'session_id' = $1 ORDER BY id""", session_id)
+
+
+async def test_a_session_moved_to_start_soon_mails_each_seat_holder_once_and_its_old_start_nobody(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection, mailbox: Mailbox,
+        base_settings: Settings) -> None:
+    host = await host_account(client, owner_conn)
+    session = await create_session(client, host, max_participants=2)
+    sid = session["id"]
+    [(_, first_start, _)] = [(r["key"], r["run_at"], r["status"]) for r in await reminder_jobs(owner_conn, sid)]
+    assert first_start == datetime.fromisoformat(session["scheduled_at"]) - timedelta(minutes=15)
+    seated, waiting = [await signup(client, email=address("seat")) for _ in range(2)], await signup(client)
+    for account in [*seated, waiting]:
+        assert (await client.post(f"/api/sessions/{sid}/registration", headers=account.headers)).is_success
+
+    starts = (datetime.now(UTC) + timedelta(minutes=10)).replace(microsecond=0)
+    moved = await client.patch(f"/api/sessions/{sid}", json={"scheduled_at": starts.isoformat()},
+                               headers=host.headers)
+    assert moved.status_code == 200, moved.text
+    for account in seated:
+        message = await mailbox.wait_for(account.email, subject_contains=session["title"])
+        assert link_in(message) == f"{base_settings.public_url}/#/sessions/{sid}"
+        assert "15 minutes" in message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+
+    old, new = await reminder_jobs(owner_conn, sid)
+    assert new["key"] == f"reminder:{sid}:{starts.astimezone(UTC).isoformat()}"
+    # The old start's job, when it runs, finds the session moved and queues nothing.
+    await owner_conn.execute("UPDATE private.jobs SET run_at = now() WHERE id = $1", old["id"])
+
+    async def both_done() -> bool:
+        return {r["status"] for r in await reminder_jobs(owner_conn, sid)} == {"done"}
+
+    await eventually(both_done, what="both reminder jobs done")
+    mails = await owner_conn.fetch("SELECT payload->>'to' AS to, status FROM private.jobs WHERE key LIKE $1",
+                                   f"reminder-mail:{sid}:%")
+    assert sorted(r["to"] for r in mails) == sorted(a.email for a in seated)
+    await eventually(lambda: all(len(mailbox.messages_to(a.email)) == 1 for a in seated), what="one mail each")
+    assert mailbox.messages_to(waiting.email) == []
+    # Moving it back to the same start again queues nothing new: that start's reminder already exists.
+    again = await client.patch(f"/api/sessions/{sid}", json={"scheduled_at": starts.isoformat()},
+                               headers=host.headers)
+    assert again.status_code == 200 and len(await reminder_jobs(owner_conn, sid)) == 2
+
+
+# ---------------------------------------------------------------- retries, failure and the gauges
+
+def job_gauges(text: str) -> dict[str, float]:
+    found = re.findall(r'^hub_jobs\{status="(\w+)"\} (\S+)$', text, re.MULTILINE)
+    return {status: float(value) for status, value in found}
+
+
+async def test_a_refused_mail_is_retried_with_backoff_then_left_failed_and_the_gauges_count_it(
+        lone_db: DatabaseUnderTest, base_settings: Settings, mailbox: Mailbox) -> None:
+    starter = HubStarter(base_settings, lone_db.app_dsn, lone_db.owner_dsn)
+    refused, held = address("refused"), address("held")
+    db = Database(lone_db.app_dsn, min_size=0, max_size=1)
+    await db.open()
+    owner = await asyncpg.connect(lone_db.owner_dsn)
+    try:
+        with starter(job_retry_base_s=0.2, job_max_attempts=3) as url, mailbox.refuse(refused):
+            async with httpx.AsyncClient(base_url=url, headers=METRICS_HEADERS) as http:
+                async def settled() -> bool:  # the hub's first retention run has queued the next one
+                    return await owner.fetchval(
+                        "SELECT count(*) FILTER (WHERE status = 'done') = 1 AND count(*) = 2 FROM private.jobs "
+                        "WHERE kind = 'retention.prune'")
+
+                await eventually(settled, what="the first retention run done")
+                before = job_gauges((await http.get("/metrics")).text)
+                async with db.transaction(SERVICE) as conn:
+                    await queue_mail(conn, to=refused, subject="refused", text="no", key=f"r:{refused}")
+
+                async def failed() -> bool:
+                    return await owner.fetchval("SELECT status FROM private.jobs WHERE key = $1",
+                                                f"r:{refused}") == "failed"
+
+                await eventually(failed, what="the refused mail's job failed")
+                job = await owner.fetchrow("SELECT * FROM private.jobs WHERE key = $1", f"r:{refused}")
+                assert job["attempts"] == 3 and mailbox.attempts_to(refused) == 3
+                assert "550" in job["last_error"] and job["finished_at"] is not None
+                # Backoff: 0.2 s then 0.4 s between the three attempts.
+                assert job["finished_at"] - job["created_at"] >= timedelta(seconds=0.6)
+
+                hold = mailbox.hold(held)
+                async with db.transaction(SERVICE) as conn:
+                    await queue_mail(conn, to=held, subject="held", text="wait")
+                    await enqueue(conn, "mail.send", {}, run_at=datetime.now(UTC) + timedelta(hours=1))
+                await mailbox.wait_until(lambda: hold.held == 1, 10.0, "the held mail's DATA")
+                during = job_gauges((await http.get("/metrics")).text)
+                hold.release()
+                await mailbox.wait_for(held)
+        assert during["failed"] - before["failed"] == 1
+        assert during["running"] - before["running"] == 1
+        assert during["queued"] - before["queued"] == 1
+    finally:
+        await owner.close()
+        await db.close()
+
+
+def test_the_retry_delay_doubles_from_the_base_up_to_an_hour() -> None:
+    assert [retry_delay(10, n) for n in (1, 2, 3, 4)] == [10, 20, 40, 80]
+    assert retry_delay(10, 50) == 3600
+
+
+# ---------------------------------------------------------------- SMTP credentials
+
+async def test_smtp_credentials_log_in_percent_decoded_and_never_reach_the_logs(
+        lone_db: DatabaseUnderTest, base_settings: Settings, mailbox: Mailbox,
+        caplog: pytest.LogCaptureFixture) -> None:
+    password = f"p@ss:{secrets.token_hex(8)}/word"
+    encoded = quote(password, safe="")
+    user = f"mailer-{secrets.token_hex(4)}"
+    starter = HubStarter(base_settings, lone_db.app_dsn, lone_db.owner_dsn)
+    to, refused = address("auth"), address("auth-refused")
+    caplog.set_level("DEBUG")
+    db = Database(lone_db.app_dsn, min_size=0, max_size=1)
+    await db.open()
+    try:
+        with starter(smtp_url=f"smtp://{user}:{encoded}@127.0.0.1:{mailbox.port}", job_retry_base_s=0.05,
+                     job_max_attempts=2), mailbox.refuse(refused):
+            async with db.transaction(SERVICE) as conn:
+                await queue_mail(conn, to=to, subject="authenticated", text="hi")
+                await queue_mail(conn, to=refused, subject="refused", text="no")
+            await mailbox.wait_for(to)
+            await mailbox.wait_until(lambda: mailbox.attempts_to(refused) == 2, 10.0, "two refused attempts")
+    finally:
+        await db.close()
+    assert (user, password) in mailbox.logins
+    formatter = JsonFormatter()
+    logged = "\n".join(formatter.format(record) for record in caplog.records)
+    assert "refused" in logged  # the failed attempts were logged …
+    assert password not in logged and encoded not in logged and password.split(":")[1] not in logged  # … bare

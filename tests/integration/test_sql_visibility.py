@@ -609,3 +609,13 @@ async def test_clients_have_no_sequences_and_no_schemas_beyond_public_and_auth(o
                WHERE nspname IN ('public', 'auth', 'realtime', 'private', 'billing')
                  AND has_schema_privilege($1, oid, 'USAGE') ORDER BY nspname""", role)
         assert [r["nspname"] for r in schemas] == ["auth", "public"]
+
+
+# ---------------------------------------------------------------- the job queue (migration 0025)
+
+async def test_no_client_reads_writes_or_wakes_the_job_queue(app_db: Database, world: World) -> None:
+    """Jobs carry mail payloads (addresses, links) and are the hub's alone: REST has no job route."""
+    for identity in (ANON, user(world.other), user(world.admin, "admin")):
+        await refused(app_db, identity, "SELECT count(*) FROM private.jobs")
+        await refused(app_db, identity, "INSERT INTO private.jobs (kind) VALUES ('mail.send') RETURNING id")
+        await refused(app_db, identity, "SELECT pg_notify('hub_jobs', '')")
