@@ -315,3 +315,40 @@ async def test_a_burst_of_fifty_replies_sends_one_digest(
     await comment(client, await signup(client), post["id"], "one more")
     await eventually(lambda: len(mailbox.messages_to(author.email)) == 2, within=30, what="a second digest")
     assert mailbox.messages_to(author.email)[1]["Subject"] == "1 new notification"
+
+
+async def test_a_reminder_notifies_every_seat_holder_and_mails_only_those_who_want_it(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection, mailbox: Mailbox) -> None:
+    host = await host_account(client, owner_conn)
+    session = await create_session(client, host, max_participants=2)
+    sid = session["id"]
+    mailed, unmailed, waiting = await signup(client), await signup(client), await signup(client)
+    off = await client.patch("/api/me/notification-settings", json={"email": {"session.reminder": False}},
+                             headers=unmailed.headers)
+    assert off.status_code == 200, off.text
+    for account in (mailed, unmailed, waiting):
+        assert (await client.post(f"/api/sessions/{sid}/registration", headers=account.headers)).is_success
+
+    soon = (datetime.now(UTC) + timedelta(minutes=10)).replace(microsecond=0)
+    moved = await client.patch(f"/api/sessions/{sid}", json={"scheduled_at": soon.isoformat()}, headers=host.headers)
+    assert moved.status_code == 200, moved.text
+    await mailbox.wait_for(mailed.email, subject_contains="Starting soon")
+
+    async def reminded(account: Account) -> list[dict[str, Any]]:
+        return [n for n in await notes_of(owner_conn, account.user_id) if n["kind"] == "session.reminder"]
+
+    async def both_reminded() -> bool:
+        return all([len(await reminded(a)) == 1 for a in (mailed, unmailed)])
+
+    await eventually(both_reminded, within=30, what="a session.reminder notification for each seat holder")
+    [note] = await reminded(mailed)
+    assert (note["data"]["session_id"], datetime.fromisoformat(note["data"]["scheduled_at"])) == (sid, soon)
+    assert await reminded(waiting) == []
+    for account in (mailed, unmailed, waiting):
+        await settled(owner_conn, account.user_id)
+    assert [m["Subject"] for m in mailbox.messages_to(unmailed.email)
+            if "Starting soon" in str(m["Subject"])] == []
+    # mailed at once, so no digest repeats it: the only digest is the move's `session.rescheduled`
+    digests = [m for m in mailbox.messages_to(mailed.email) if "new notification" in str(m["Subject"])]
+    assert [m["Subject"] for m in digests] == ["1 new notification"]
+    assert "moved to" in str(digests[0].get_body(preferencelist=("plain",)).get_content())  # type: ignore[union-attr]
