@@ -6,6 +6,7 @@ the inbox reads and `mark_read` run as the caller, whose RLS shows and lets them
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -88,7 +89,7 @@ async def session_audience(conn: asyncpg.Connection, session_id: UUID) -> list[U
     return [row["user_id"] for row in rows]
 
 
-async def oldest_awaiting_mail(conn: asyncpg.Connection, user_id: UUID, kinds: list[str]) -> UUID:
+async def oldest_awaiting_mail(conn: asyncpg.Connection, user_id: UUID, kinds: Sequence[str]) -> UUID:
     """The user's oldest unread notification of `kinds` not yet in a digest mail (the one just inserted
     when no other waits)."""
     found: UUID = await conn.fetchval(
@@ -107,7 +108,7 @@ async def created_at(conn: asyncpg.Connection, notification_id: UUID) -> datetim
     return at
 
 
-async def take_for_digest(conn: asyncpg.Connection, user_id: UUID, kinds: list[str]) -> list[asyncpg.Record]:
+async def take_for_digest(conn: asyncpg.Connection, user_id: UUID, kinds: Sequence[str]) -> list[asyncpg.Record]:
     """Marks the user's unread notifications of `kinds` that no mail carried yet as mailed now, and returns
     them oldest first. The user's digests queue on a transaction lock, so two never take the same rows."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('digest:' || $1::uuid::text, 0))", user_id)

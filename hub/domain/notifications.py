@@ -128,14 +128,15 @@ async def notify(conn: asyncpg.Connection, user_id: UUID, kind: Kind, data: Note
     await append_event(conn, ChannelName.user(user_id), "notification.created", view)
     chosen = await notifications.email_settings(conn, user_id)
     if email_enabled(chosen, kind) and not mailed_now:
-        anchor = await notifications.oldest_awaiting_mail(conn, user_id, list(mailed_kinds(chosen)))
+        anchor = await notifications.oldest_awaiting_mail(conn, user_id, mailed_kinds(chosen))
         await jobs.enqueue(conn, DIGEST_JOB, {"user_id": str(user_id), "anchor_id": str(anchor)},
                            key=f"{DIGEST_JOB}:{user_id}:{anchor}")
     return view
 
 
 async def notify_session_audience(conn: asyncpg.Connection, session_id: UUID, kind: Kind, note: SessionNote) -> None:
-    """Tells every registered and waitlisted user of the session."""
+    """Tells every registered and waitlisted user of the session: one row and one event each, so the
+    transaction grows with the audience (bounded by the session's capacity and its waitlist)."""
     await set_identity(conn, SERVICE)
     for user_id in await notifications.session_audience(conn, session_id):
         await notify(conn, user_id, kind, note)
@@ -169,9 +170,8 @@ async def inbox(conn: asyncpg.Connection, user: Identity, *, unread_only: bool, 
     after = cursor_key(cursor, tuple[AwareKey, UUID])
     rows = await notifications.page(conn, user.require_user_id(), unread_only=unread_only, after=after,
                                     limit=limit + 1)
-    found = page_of([notification_view(r) for r in rows], limit,
-                    lambda item: [item.created_at.isoformat(), str(item.id)])
-    return found
+    return page_of([notification_view(r) for r in rows], limit,
+                   lambda item: [item.created_at.isoformat(), str(item.id)])
 
 
 async def mark_read(conn: asyncpg.Connection, user: Identity, request: MarkRead) -> MarkedRead:

@@ -42,7 +42,7 @@ async def send_digest(services: Services, payload: dict[str, Any]) -> None:
         if user is None:
             return
         kinds = mailed_kinds(await notifications.email_settings(conn, user_id))
-        taken = await notifications.take_for_digest(conn, user_id, list(kinds))
+        taken = await notifications.take_for_digest(conn, user_id, kinds)
         if not taken:
             return
         lines = [describe(row["kind"], row["data"]) for row in taken[:MAX_LISTED]]
