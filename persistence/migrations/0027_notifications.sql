@@ -57,3 +57,77 @@ CREATE TABLE private.notification_settings (
 ALTER TABLE private.notification_settings ENABLE ROW LEVEL SECURITY;  -- no policies: service_role only
 REVOKE ALL ON private.notification_settings FROM PUBLIC, anon, authenticated;
 GRANT ALL ON private.notification_settings TO service_role;
+
+-- Redaction (as 0020 does for the event log): a reply's notification quotes its post's title and the
+-- reply's first characters (`post_title`, `excerpt`). Deleting the reply (soft or hard) blanks its
+-- excerpt, deleting the post its title and every excerpt under it, in the inbox row and in the row's
+-- logged `notification.created` on the recipient's `user:` channel, with `"redacted": true` added; no
+-- new event is sent. Owner-only functions (no grant): the triggers below are their only callers, whoever
+-- deletes (the hub, `public.delete_comment`, an author's own SQL, a cascade).
+CREATE INDEX idx_notifications_reply_comment ON public.notifications ((data ->> 'comment_id'))
+    WHERE data ? 'excerpt';
+CREATE INDEX idx_notifications_reply_post ON public.notifications ((data ->> 'post_id'))
+    WHERE data ? 'excerpt';
+
+-- One statement per case, each on its own index; the logged event's `data` becomes the row's new `data`.
+CREATE FUNCTION private.redact_reply_notifications(p_comment_id uuid, p_post_id uuid) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+    IF p_post_id IS NULL THEN
+        WITH changed AS (
+            UPDATE public.notifications SET data = data || '{"excerpt": null, "redacted": true}'::jsonb
+            WHERE data ? 'excerpt' AND (data ->> 'comment_id') = p_comment_id::text
+              AND NOT data @> '{"excerpt": null, "redacted": true}'::jsonb
+            RETURNING id, user_id, data)
+        UPDATE realtime.events e SET data = jsonb_set(e.data, '{data}', c.data)
+        FROM changed c
+        WHERE e.channel = 'user:' || c.user_id::text AND e.event = 'notification.created'
+          AND (e.data ->> 'id') = c.id::text;
+    ELSE
+        WITH changed AS (
+            UPDATE public.notifications
+            SET data = data || '{"excerpt": null, "post_title": null, "redacted": true}'::jsonb
+            WHERE data ? 'excerpt' AND (data ->> 'post_id') = p_post_id::text
+              AND NOT data @> '{"excerpt": null, "post_title": null, "redacted": true}'::jsonb
+            RETURNING id, user_id, data)
+        UPDATE realtime.events e SET data = jsonb_set(e.data, '{data}', c.data)
+        FROM changed c
+        WHERE e.channel = 'user:' || c.user_id::text AND e.event = 'notification.created'
+          AND (e.data ->> 'id') = c.id::text;
+    END IF;
+END
+$$;
+
+CREATE FUNCTION private.redact_comment_notifications() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+    PERFORM private.redact_reply_notifications(OLD.id, NULL);
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION private.redact_post_notifications() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+    PERFORM private.redact_reply_notifications(NULL, OLD.id);
+    RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION private.redact_reply_notifications(uuid, uuid), private.redact_comment_notifications(),
+    private.redact_post_notifications() FROM PUBLIC, anon, authenticated, service_role;
+
+CREATE TRIGGER trg_community_comments_redact_notifications_on_soft_delete
+    AFTER UPDATE OF is_deleted ON public.community_comments
+    FOR EACH ROW WHEN (NEW.is_deleted AND NOT OLD.is_deleted) EXECUTE FUNCTION private.redact_comment_notifications();
+CREATE TRIGGER trg_community_comments_redact_notifications_on_delete
+    AFTER DELETE ON public.community_comments
+    FOR EACH ROW WHEN (NOT OLD.is_deleted) EXECUTE FUNCTION private.redact_comment_notifications();
+CREATE TRIGGER trg_community_posts_redact_notifications
+    AFTER DELETE ON public.community_posts
+    FOR EACH ROW EXECUTE FUNCTION private.redact_post_notifications();

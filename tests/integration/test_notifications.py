@@ -352,3 +352,30 @@ async def test_a_reminder_notifies_every_seat_holder_and_mails_only_those_who_wa
     digests = [m for m in mailbox.messages_to(mailed.email) if "new notification" in str(m["Subject"])]
     assert [m["Subject"] for m in digests] == ["1 new notification"]
     assert "moved to" in str(digests[0].get_body(preferencelist=("plain",)).get_content())  # type: ignore[union-attr]
+
+
+async def test_deleting_a_reply_or_its_post_redacts_its_notification_and_logged_event(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    author, replier = await signup(client), await signup(client)
+    post = await new_post(client, author)
+    gone = await comment(client, replier, post["id"], "regrettable words")
+    kept = await comment(client, replier, post["id"], "kind words")
+    deleted = await client.delete(f"/api/comments/{gone['id']}", headers=replier.headers)
+    assert deleted.status_code in (200, 204), deleted.text
+
+    def by_comment(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {i["data"]["comment_id"]: i["data"] for i in items}
+
+    inbox_items = by_comment((await inbox(client, author.headers))["items"])
+    logged = by_comment(await notes_of(owner_conn, author.user_id))
+    for seen in (inbox_items, logged):
+        assert (seen[gone["id"]]["excerpt"], seen[gone["id"]]["redacted"]) == (None, True)
+        assert seen[gone["id"]]["post_title"] == post["title"]
+        assert seen[kept["id"]]["excerpt"] == "kind words" and "redacted" not in seen[kept["id"]]
+
+    assert (await client.delete(f"/api/posts/{post['id']}", headers=author.headers)).status_code in (200, 204)
+    inbox_items = by_comment((await inbox(client, author.headers))["items"])
+    logged = by_comment(await notes_of(owner_conn, author.user_id))
+    for seen in (inbox_items, logged):
+        for item in seen.values():
+            assert (item["excerpt"], item["post_title"], item["redacted"]) == (None, None, True)
