@@ -30,6 +30,7 @@ from channels.errors import (
     ProtocolError,
     RateLimited,
     TokenExpired,
+    TokenRevoked,
     TooManySubscriptions,
     Unauthorized,
 )
@@ -277,6 +278,12 @@ class Connection(Generic[H]):
         if self.state is ConnState.OPEN:
             return self._expiry_deadline
         return None
+
+    def revoke(self) -> list[Action]:
+        """The account's tokens were revoked (ban, logout-all, …): ``token_revoked`` error, close 4003."""
+        if self.state is not ConnState.OPEN:
+            return []
+        return [SendFrame(encode_error(TokenRevoked())), *self._close(TokenRevoked.close_code(), "token revoked")]
 
     def close(self, code: CloseCode, reason: str = "") -> list[Action]:
         """Close from the server side (draining 1001, slow consumer 4008, …)."""

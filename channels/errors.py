@@ -24,6 +24,7 @@ from channels.codes import (
     RATE_LIMITED,
     SESSION_NOT_LIVE,
     TOKEN_EXPIRED,
+    TOKEN_REVOKED,
     TOO_MANY_SUBSCRIPTIONS,
     UNAUTHORIZED,
     UNKNOWN_CHANNEL,
@@ -44,6 +45,7 @@ __all__ = [
     "RateLimited",
     "SessionNotLive",
     "TokenExpired",
+    "TokenRevoked",
     "TooManySubscriptions",
     "Unauthorized",
     "UnknownChannel",
@@ -132,6 +134,10 @@ class TokenExpired(ProtocolError, entry=TOKEN_EXPIRED):
     pass
 
 
+class TokenRevoked(ProtocolError, entry=TOKEN_REVOKED):
+    pass
+
+
 class Forbidden(ProtocolError, entry=FORBIDDEN):
     pass
 
@@ -188,6 +194,7 @@ _BY_CODE: dict[str, type[ProtocolError]] = {
         FrameError,
         Unauthorized,
         TokenExpired,
+        TokenRevoked,
         Forbidden,
         NotFound,
         UnknownChannel,

@@ -21,6 +21,7 @@ from litestar.types import Receive, Scope, Send
 from hub import budgets, retention
 from hub.api import (
     accounts,
+    admin,
     billing,
     comments,
     health,
@@ -81,7 +82,7 @@ Starter = Callable[[Services], Awaitable[Callable[[], Awaitable[None]]]]
 ROUTE_MODULES: list[Any] = [
     accounts, profiles, health, posts, comments, votes, sessions, registrations, session_messages,
     lessons, progress, leaderboard, plans, billing, channel_history, ws,
-    room_moderation, content_reports, user_blocks,
+    room_moderation, content_reports, user_blocks, admin,
     inbox,
 ]
 # In order: the live room extends the realtime edge it finds started (`Services.started`).

@@ -31,11 +31,13 @@ def bearer_token(request: Request[Any, Any, Any]) -> str | None:
 # them after it, one at a time: a handler's independent async dependencies are resolved concurrently in an
 # anyio task group, two tasks per request, ≈ 7 % of a feed request's CPU.
 async def provide_caller(request: Request[Any, Any, Any], services: AppServices) -> Identity:
-    """Anonymous without a token; a bad or expired token is a 401, never a silent downgrade to anon."""
+    """Anonymous without a token; a bad, expired or revoked token is a 401, never a silent downgrade to anon."""
     token = bearer_token(request)
     if token is None:
         return ANON
-    return user_identity(services.tokens.verify(token))
+    identity = user_identity(services.tokens.verify(token))
+    await services.cutoffs.check(identity)
+    return identity
 
 
 async def provide_user(request: Request[Any, Any, Any], services: AppServices) -> Identity:

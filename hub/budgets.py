@@ -16,8 +16,8 @@ from hub.errors import RateLimited
 from hub.services import Services
 from hub.settings import Settings
 
-__all__ = ["COMMENTS", "FAILED_LOGINS_PER_IP", "POSTS", "REPORTS", "ROOM_MESSAGES", "SIGNUPS", "SIGNUPS_PER_IP",
-           "VOTES", "Budget", "give_back", "retry_after", "spend"]
+__all__ = ["ATTEMPTS", "COMMENTS", "FAILED_LOGINS_PER_IP", "POSTS", "REPORTS", "ROOM_MESSAGES", "SIGNUPS",
+           "SIGNUPS_PER_IP", "VOTES", "Budget", "give_back", "retry_after", "spend"]
 
 EVERYONE = "all"  # the subject of a global budget
 
@@ -40,6 +40,8 @@ POSTS = Budget("posts", lambda s: s.posts_per_hour, 3600)
 COMMENTS = Budget("comments", lambda s: s.comments_per_hour, 3600)
 VOTES = Budget("votes", lambda s: s.votes_per_minute, 60)
 ROOM_MESSAGES = Budget("room-messages", lambda s: s.room_messages_per_minute, 60)
+# Per user and lesson (subject `<user_id>:<lesson_id>`): each graded attempt says which answers were right.
+ATTEMPTS = Budget("attempts", lambda s: s.attempts_per_lesson_per_hour, 3600)
 REPORTS = Budget("reports", lambda s: s.reports_per_hour, 3600)
 
 

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 
 import asyncpg
 
+from hub.domain import account_actions
 from hub.embedded import APP_ROLE, start_postgres, with_user
 from hub.logs import configure_logging
 from hub.settings import Settings, SettingsError, describe
 from persistence import accounts, seed
+from persistence.db import init_connection
 from persistence.migrate import MigrationError, apply_migrations
 
 
@@ -39,9 +41,18 @@ def database(settings: Settings) -> Iterator[tuple[str, str, bool]]:
 
 
 async def _grant(owner_dsn: str, email: str, role: str | None) -> bool:
+    """As an admin's role change: the user's older tokens stop counting and the audit log records it (no
+    actor: the command line)."""
     conn = await asyncpg.connect(owner_dsn)
     try:
-        return await accounts.set_app_role(conn, email, role)
+        await init_connection(conn)
+        async with conn.transaction():
+            user = await accounts.user_by_email(conn, email)
+            if user is None:
+                return False
+            await account_actions.change_role(conn, actor_id=None, user_id=user["id"], role=role,
+                                              reason="hub grant")
+            return True
     finally:
         await conn.close()
 
@@ -66,7 +77,7 @@ def cmd_grant(settings: Settings, email: str, role: str, revoke: bool) -> int:
         say(f"hub: no user with email {email}")
         return 1
     say(f"hub: {'revoked' if revoke else 'granted'} {role} {'from' if revoke else 'to'} {email}; "
-        "it reaches their token at the next login or refresh")
+        "their older tokens stop counting; they sign in or refresh to carry the new role")
     return 0
 
 

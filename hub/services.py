@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from hub.metrics import Metrics
 from hub.passwords import HashPool
 from hub.ratelimit import MemoryLimiter, RedisLimiter, WindowLimiter
+from hub.revocation import TokenCutoffs
 from hub.settings import Settings
 from hub.tokens import TokenService
 from persistence.db import Database
@@ -69,6 +70,7 @@ class Services:
     signup_hashes: HashPool  # separate pools: a signup flood never delays a login's check
     login_checks: HashPool
     namespace: str
+    cutoffs: TokenCutoffs  # revoked tokens (`hub.revocation`), checked on every authenticated request
     redis: aioredis.Redis | None = None
     clock: Callable[[], float] = time.time
     started: StartedParts = field(default_factory=StartedParts)
@@ -87,16 +89,18 @@ def namespace_for(settings: Settings, database_dsn: str) -> str:
 def build_services(settings: Settings, database_dsn: str) -> Services:
     redis_client = aioredis.from_url(settings.redis_url) if settings.redis_url else None
     namespace = namespace_for(settings, database_dsn)
+    db = Database(database_dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
+                  statement_timeout_ms=settings.db_statement_timeout_ms,
+                  acquire_timeout_s=settings.db_acquire_timeout_s)
     return Services(
         settings=settings,
-        db=Database(database_dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
-                    statement_timeout_ms=settings.db_statement_timeout_ms,
-                    acquire_timeout_s=settings.db_acquire_timeout_s),
+        db=db,
         tokens=TokenService(settings.secret_or_generated(), settings.jwt_issuer, settings.access_token_ttl_s),
         metrics=Metrics(),
         limiter=RedisLimiter(redis_client, namespace) if redis_client else MemoryLimiter(),
         signup_hashes=HashPool("signup", settings.password_hash_threads, settings.password_hash_queue),
         login_checks=HashPool("login", settings.password_hash_threads, settings.password_hash_queue),
         namespace=namespace,
+        cutoffs=TokenCutoffs(db),
         redis=redis_client,
     )

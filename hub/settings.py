@@ -151,6 +151,8 @@ class Settings:
         "votes per user per minute: post and comment votes, question votes in rooms")
     room_messages_per_minute: int = env("ROOM_MESSAGE_RATE_PER_MINUTE", _int_in(1, 100_000), 30,
         "chat lines, questions and announcements per user per minute, all rooms together")
+    attempts_per_lesson_per_hour: int = env("ATTEMPT_RATE_PER_LESSON_PER_HOUR", _int_in(1, 100_000), 30,
+        "attempts per user per lesson per hour (a graded quiz tells which answers were right)")
     reports_per_hour: int = env("REPORT_RATE_PER_HOUR", _int_in(1, 100_000), 20,
         "reports per user per hour (POST /api/reports)")
     # --- moderation

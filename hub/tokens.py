@@ -2,7 +2,9 @@
 
 Access tokens carry the claims Supabase puts in its own (`sub`, `email`, `role`, `aud`, `app_metadata`,
 `user_metadata`, `session_id`, `iat`, `exp`), so a Supabase project's tokens validate here when the
-secret is shared, whatever their `iss`. Refresh tokens are random strings; only their SHA-256 is stored.
+secret is shared, whatever their `iss`. The hub's own add `iat_us`, the issue time in whole microseconds
+since the epoch: revocation (`hub.rules.revocation`) compares it to the account's cutoff, finer than `iat`.
+Refresh tokens are random strings; only their SHA-256 is stored.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ class TokenService:
     def issue_access(self, *, user_id: UUID, email: str, app_metadata: dict[str, Any],
                      user_metadata: dict[str, Any], session_id: UUID, now: float | None = None) -> tuple[str, int]:
         """Returns (token, exp)."""
-        iat = int(now if now is not None else time.time())
+        iat_us = time.time_ns() // 1000 if now is None else round(now * 1_000_000)
+        iat = iat_us // 1_000_000
         exp = iat + self.access_ttl_s
         claims = {
             "iss": self.issuer,
@@ -49,6 +52,7 @@ class TokenService:
             "aud": AUDIENCE,
             "exp": exp,
             "iat": iat,
+            "iat_us": iat_us,
             "email": email,
             "phone": "",
             "role": "authenticated",
@@ -121,11 +125,15 @@ _MAX_TIME_CLAIM = 2**53
 
 def check_claim_types(claims: dict[str, Any]) -> None:
     """`Unauthorized` unless every claim the hub or the database's policies read has its JSON type:
-    `exp` (required), `iat`, `nbf` numbers; `sub` a UUID string; the metadata objects; `email` a string."""
+    `exp` (required), `iat`, `nbf` numbers; `iat_us` an integer; `sub` a UUID string; the metadata objects;
+    `email` a string."""
     for name in ("exp", "iat", "nbf"):
         value = claims.get(name, 0)
         if type(value) not in (int, float) or not 0 <= value < _MAX_TIME_CLAIM:  # bool is an int: refused
             raise Unauthorized(f"Token claim {name} is not a time")
+    issued_us = claims.get("iat_us", 0)
+    if type(issued_us) is not int or not 0 <= issued_us < _MAX_TIME_CLAIM:
+        raise Unauthorized("Token claim iat_us is not a time")
     subject = claims["sub"]
     try:
         if not isinstance(subject, str):

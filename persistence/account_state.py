@@ -1,7 +1,8 @@
 """Bans and token revocation: the account state every instance enforces. Runs as `service_role`.
 
 `revoke_tokens` moves the user's cutoff to the transaction's current moment and notifies `hub_accounts`
-(delivered at commit, so never for a rolled-back change). The note is `{"u": user_id, "k": kind,
+(delivered at commit, so never for a rolled-back change), through `private.revoke_tokens` (migration 0019),
+which a deletion of the account (`auth.users.deleted_at` set) also runs. The note is `{"u": user_id, "k": kind,
 "a": cutoff in microseconds since the epoch}`; `kind` tells the instances whether to close the user's
 sockets (`revoked`) or only re-check what they may subscribe to (`role`).
 """
@@ -27,22 +28,20 @@ async def revoke_tokens(conn: asyncpg.Connection, user_id: UUID, kind: Revocatio
 
     `clock_timestamp()`, not `now()`: a token issued by a request that started before this transaction but
     finished after this point must stay valid, and one issued before it must not."""
-    cutoff: datetime = await conn.fetchval(
-        """
-        WITH cut AS (
-            INSERT INTO private.token_cutoffs AS c (user_id, valid_after)
-            VALUES ($1, clock_timestamp())
-            ON CONFLICT (user_id) DO UPDATE SET valid_after = greatest(c.valid_after, excluded.valid_after)
-            RETURNING valid_after
-        )
-        SELECT valid_after FROM cut,
-               LATERAL pg_notify($2, json_build_object(
-                   'u', $1::uuid, 'k', $3::text,
-                   'a', (extract(epoch FROM valid_after) * 1000000)::bigint)::text) AS sent
-        """,
-        user_id, ACCOUNTS_CHANNEL, kind.value,
-    )
+    cutoff: datetime = await conn.fetchval("SELECT private.revoke_tokens($1, $2)", user_id, kind.value)
     return cutoff
+
+
+async def cutoffs_us(conn: asyncpg.Connection, user_ids: list[UUID]) -> dict[UUID, int]:
+    """The cutoffs of those of `user_ids` that have one, in microseconds since the epoch (as in the note)."""
+    rows = await conn.fetch(
+        """
+        SELECT user_id, (extract(epoch FROM valid_after) * 1000000)::bigint AS cutoff_us
+        FROM private.token_cutoffs WHERE user_id = ANY($1::uuid[])
+        """,
+        user_ids,
+    )
+    return {row["user_id"]: row["cutoff_us"] for row in rows}
 
 
 async def token_cutoff(conn: asyncpg.Connection, user_id: UUID) -> datetime | None:

@@ -29,7 +29,7 @@ async def create_user(conn: asyncpg.Connection, email: str, password_hash: str,
 async def user_by_email(conn: asyncpg.Connection, email: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """
-        SELECT id, email, encrypted_password, raw_app_meta_data, raw_user_meta_data, created_at
+        SELECT id, email, encrypted_password, raw_app_meta_data, raw_user_meta_data, created_at, banned_until
         FROM auth.users WHERE lower(email) = lower($1) AND deleted_at IS NULL
         """,
         email,
@@ -39,7 +39,7 @@ async def user_by_email(conn: asyncpg.Connection, email: str) -> asyncpg.Record 
 async def user_by_id(conn: asyncpg.Connection, user_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """
-        SELECT id, email, encrypted_password, raw_app_meta_data, raw_user_meta_data, created_at
+        SELECT id, email, encrypted_password, raw_app_meta_data, raw_user_meta_data, created_at, banned_until
         FROM auth.users WHERE id = $1 AND deleted_at IS NULL
         """,
         user_id,
@@ -102,20 +102,16 @@ async def revoke_family(conn: asyncpg.Connection, family_id: UUID) -> None:
     )
 
 
-async def set_app_role(conn: asyncpg.Connection, email: str, role: str | None) -> bool:
-    """Sets (or with None removes) `app_metadata.role`; False when no such user."""
-    status: str = await conn.execute(
-        """
-        UPDATE auth.users
-        SET raw_app_meta_data = CASE WHEN $2::text IS NULL
-                                     THEN coalesce(raw_app_meta_data, '{}'::jsonb) - 'role'
-                                     ELSE coalesce(raw_app_meta_data, '{}'::jsonb)
-                                          || jsonb_build_object('role', $2::text) END
-        WHERE lower(email) = lower($1)
-        """,
-        email, role,
+async def revoke_user_families(conn: asyncpg.Connection, user_id: UUID) -> None:
+    """Ends every refresh-token family of `user_id` (logout-all, a password change)."""
+    await conn.execute(
+        "UPDATE private.refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+        user_id,
     )
-    return status.endswith(" 1")
+
+
+async def set_password(conn: asyncpg.Connection, user_id: UUID, password_hash: str) -> None:
+    await conn.execute("UPDATE auth.users SET encrypted_password = $2 WHERE id = $1", user_id, password_hash)
 
 
 def metadata(value: Any) -> dict[str, Any]:

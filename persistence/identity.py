@@ -33,6 +33,9 @@ class Identity:
     user_id: UUID | None = None
     claims_json: str = "{}"
     app_role: str | None = None
+    # When the token was issued, in microseconds since the epoch (`token_issued_us`): what revocation compares
+    # to the account's cutoff.
+    issued_us: int = 0
 
     @property
     def is_admin(self) -> bool:
@@ -55,8 +58,19 @@ def _app_role(claims: dict[str, Any]) -> str | None:
     return role if isinstance(role, str) else None
 
 
-def _identity(role: DbRole, user_id: UUID | None, claims: dict[str, Any]) -> Identity:
-    return Identity(role, user_id, msgspec.json.encode(claims).decode(), _app_role(claims))
+def _identity(role: DbRole, user_id: UUID | None, claims: dict[str, Any], issued_us: int = 0) -> Identity:
+    return Identity(role, user_id, msgspec.json.encode(claims).decode(), _app_role(claims), issued_us)
+
+
+def token_issued_us(claims: dict[str, Any]) -> int:
+    """The token's issue time in microseconds: the hub's `iat_us` claim, else (a Supabase-issued token) the
+    start of its `iat` second, the earliest moment it can have been issued, so a token from the second of a
+    revocation counts as older than it (conservative: it may refuse a token issued just after, never
+    accept one issued before)."""
+    issued = claims.get("iat_us")
+    if isinstance(issued, int):
+        return issued
+    return int(claims.get("iat", 0)) * 1_000_000
 
 
 ANON = _identity(DbRole.ANON, None, {"role": "anon"})
@@ -70,4 +84,18 @@ def service_acting_for(user: Identity) -> Identity:
 
 
 def user_identity(claims: dict[str, Any]) -> Identity:
-    return _identity(DbRole.AUTHENTICATED, UUID(str(claims["sub"])), claims)
+    return _identity(DbRole.AUTHENTICATED, UUID(str(claims["sub"])), claims, token_issued_us(claims))
+
+
+def with_app_role(identity: Identity, role: str | None, issued_us: int) -> Identity:
+    """`identity` after its account's role became `role` (None: no role), as of `issued_us`: what a live
+    websocket acts as once a role change reached it, without a new token."""
+    claims = msgspec.json.decode(identity.claims_json)
+    meta = claims.get("app_metadata")
+    meta = dict(meta) if isinstance(meta, dict) else {}
+    if role is None:
+        meta.pop("role", None)
+    else:
+        meta["role"] = role
+    claims["app_metadata"] = meta
+    return _identity(identity.role, identity.user_id, claims, issued_us)

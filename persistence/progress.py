@@ -26,6 +26,12 @@ async def lesson_for_attempt(conn: asyncpg.Connection, lesson_id: UUID) -> async
     )
 
 
+async def answer_key(conn: asyncpg.Connection, lesson_id: UUID) -> Any:
+    """The lesson's stored `assessment_data`, answers included: as `service_role` only (no user role can
+    read the column)."""
+    return await conn.fetchval("SELECT assessment_data FROM public.lessons WHERE id = $1", lesson_id)
+
+
 async def uncompleted_lessons(conn: asyncpg.Connection, user_id: UUID, lesson_ids: list[UUID]) -> list[UUID]:
     """The ids in `lesson_ids` the user has not completed, in the given order."""
     rows = await conn.fetch(

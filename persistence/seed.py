@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -99,11 +100,30 @@ async def _lessons(conn: asyncpg.Connection, admin: UUID, log: Callable[[str], N
             RETURNING id
             """,
             level, gate, title, f"Level {level}, gate {gate}", f"A lesson about {title.lower()}",
-            {"sections": [{"kind": "text", "body": f"{title}: the essentials."}]},
-            {"questions": [{"q": f"Did you read about {title.lower()}?", "choices": ["yes", "no"],
-                            "answer": 0}]},
+            _content(title), _assessment(title),
             xp, timedelta(minutes=15), difficulty, [previous] if previous and gate > 1 else None, admin,
         )
+
+
+def _content(title: str) -> dict[str, Any]:
+    """The lesson body as the browser's lesson player renders it: Markdown text sections."""
+    body = (f"## {title}\n\nThis lesson covers **{title.lower()}**: what it is and why it matters.\n\n"
+            "- read the notes\n- answer the quiz\n- pass with 70% or more to earn the XP\n\n"
+            "More on [Investopedia](https://www.investopedia.com/).")
+    return {"sections": [{"kind": "text", "body": body}]}
+
+
+def _assessment(title: str) -> dict[str, Any]:
+    """A graded quiz in the documented shape (hub/rules/grading.py): one question of each kind."""
+    return {"pass_score": 70, "questions": [
+        {"q": f"Which of these is the topic of \u201c{title}\u201d?", "choices": [title, "Cooking", "Gardening"],
+         "answer": 0, "explanation": f"This lesson is about {title.lower()}."},
+        {"q": "Which of these are ways to manage risk?", "choices": ["Position sizing", "Stop-loss orders",
+                                                                      "Ignoring losses"],
+         "answer": [0, 1], "explanation": "Sizing and stops limit a loss; ignoring it does not."},
+        {"q": "A stock goes from 50 to 55. What is the gain in percent?", "answer": 10, "tolerance": 0.5,
+         "explanation": "(55 - 50) / 50 = 10%."},
+    ]}
 
 
 async def _achievements(conn: asyncpg.Connection, log: Callable[[str], None]) -> None:

@@ -15,6 +15,7 @@ import { Blocks } from "./safety.js";
 import * as authView from "./views/auth.js";
 import * as feedView from "./views/feed.js";
 import * as leaderboardView from "./views/leaderboard.js";
+import * as lessonView from "./views/lesson.js";
 import * as lessonsView from "./views/lessons.js";
 import * as moderationView from "./views/moderation.js";
 import * as notificationSettingsView from "./views/notification-settings.js";
@@ -30,6 +31,7 @@ const ROUTES = [
   { pattern: /^feed$/, view: feedView },
   { pattern: /^posts\/([0-9a-f-]{36})$/, view: postView, params: (m) => ({ id: m[1] }) },
   { pattern: /^lessons$/, view: lessonsView },
+  { pattern: /^lessons\/([0-9a-f-]{36})$/, view: lessonView, params: (m) => ({ id: m[1] }) },
   { pattern: /^progress$/, view: progressView },
   { pattern: /^leaderboard(?:\/(daily|weekly|monthly|all_time))?$/, view: leaderboardView, params: (m) => ({ period: m[1] }) },
   { pattern: /^sessions$/, view: sessionsView },

@@ -27,7 +27,8 @@
  *   reply's `presence` on every (re)subscribe and kept from `presence` diffs (leaves, then joins,
  *   metas matched by `conn_id`).
  * - Reconnects use exponential backoff with jitter; close codes 1001 (server draining) and 4008 (slow
- *   consumer) mean "reconnect now". 4001 (auth) reconnects with a force-refreshed token. `close()` stops.
+ *   consumer) mean "reconnect now". 4001 (auth) and 4003 (revoked) reconnect with a force-refreshed token.
+ *   `close()` stops.
  * - The token is refreshed on the open connection (`auth` again) before `expires_at`.
  * - Heartbeat: a `ping` frame every `heartbeat_s`; hearing nothing for two intervals drops the socket
  *   and reconnects.
@@ -224,7 +225,7 @@ export class HubClient extends Emitter {
       result = await this._send({ op: "auth", token });
     } catch (err) {
       if (ws !== this._ws) return;
-      if (err.code === "unauthorized" || err.code === "token_expired") this._forceRefresh = true;
+      if (["unauthorized", "token_expired", "token_revoked"].includes(err.code)) this._forceRefresh = true;
       this._drop(ws, 4001, "auth failed");
       return;
     }
@@ -252,7 +253,7 @@ export class HubClient extends Emitter {
     }
     this.emit("disconnect", { code, reason });
     if (this._stopped) return;
-    if (code === 4001) this._forceRefresh = true;
+    if (code === 4001 || code === 4003) this._forceRefresh = true;
     this._scheduleReconnect(code);
   }
 

@@ -1,4 +1,4 @@
-"""Accounts: signup, login, refresh with rotation and reuse detection, logout, me."""
+"""Accounts: signup, login, refresh with rotation and reuse detection, logout, logout-all, password change, me."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from hub.auth import AppServices, Caller
 from hub.budgets import FAILED_LOGINS_PER_IP, SIGNUPS, SIGNUPS_PER_IP, give_back, spend
 from hub.domain.accounts import TokenPair, UserView, user_view
 from hub.errors import (
+    Banned,
     EmailTaken,
     InvalidCredentials,
     RateLimited,
@@ -31,7 +32,8 @@ from hub.rules.addresses import budget_subject
 from hub.rules.login_backoff import login_wait
 from hub.services import Services
 from hub.tokens import hash_refresh_token, new_refresh_token
-from persistence import accounts, progress
+from persistence import account_state, accounts, progress
+from persistence.account_state import RevocationKind
 from persistence.identity import SERVICE
 
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
@@ -54,15 +56,20 @@ class RefreshIn(msgspec.Struct, forbid_unknown_fields=True):
     refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 
 
+class PasswordIn(msgspec.Struct, forbid_unknown_fields=True):
+    current_password: Annotated[str, msgspec.Meta(max_length=256)]
+    new_password: Password
+
+
 async def _issue_pair(services: Services, conn: asyncpg.Connection, user: asyncpg.Record, *,
-                      family_id: UUID) -> TokenPair:
-    """A new family's first pair (signup, login)."""
+                      family_id: UUID, issued_at: datetime | None = None) -> TokenPair:
+    """A new family's first pair (signup, login, password change)."""
     token, token_hash = new_refresh_token()
     await accounts.insert_refresh_token(
         conn, user_id=user["id"], family_id=family_id, token_hash=token_hash, parent_id=None,
         expires_at=datetime.now(UTC) + timedelta(seconds=services.settings.refresh_token_ttl_s),
     )
-    return await _pair(services, conn, user, family_id, token, issued_at=None)
+    return await _pair(services, conn, user, family_id, token, issued_at=issued_at)
 
 
 async def _pair(services: Services, conn: asyncpg.Connection, user: asyncpg.Record, family_id: UUID,
@@ -157,6 +164,8 @@ async def login(data: JSONBody[LoginIn], services: AppServices, request: Request
             wrong_password = True
             raise InvalidCredentials()
         assert user is not None
+        # After the password: only the account's owner learns that it is banned, and until when.
+        _refuse_banned(user)
         async with services.db.transaction(SERVICE) as conn:
             await accounts.record_sign_in(conn, user["id"])
             await progress.log_activity(conn, user["id"], "login", "user", user["id"], {})
@@ -206,7 +215,15 @@ async def _refreshed_user(conn: asyncpg.Connection, user_id: UUID) -> asyncpg.Re
     user = await accounts.user_by_id(conn, user_id)
     if user is None:
         raise Unauthorized("Account no longer exists")
+    _refuse_banned(user)
     return user
+
+
+def _refuse_banned(user: asyncpg.Record) -> None:
+    """`Banned` while the account's ban lasts; a ban whose `until` has passed is no ban."""
+    until: datetime | None = user["banned_until"]
+    if until is not None and until > datetime.now(UTC):
+        raise Banned(until.isoformat())
 
 
 @post("/api/auth/logout", status_code=HTTP_204_NO_CONTENT, tags=["accounts"])
@@ -215,6 +232,57 @@ async def logout(data: JSONBody[RefreshIn], user: Caller, services: AppServices)
         state = await accounts.refresh_token_state(conn, hash_refresh_token(data.refresh_token))
         if state is not None and state["user_id"] == user.user_id:
             await accounts.revoke_family(conn, state["family_id"])
+
+
+@post("/api/auth/logout-all", status_code=HTTP_204_NO_CONTENT, tags=["accounts"])
+async def logout_all(user: Caller, services: AppServices) -> None:
+    """Signs the caller out everywhere: every refresh family ends, and every access token issued until now
+    answers 401 `token_revoked` within 2 s on every instance, whose websockets of the user close with 4003."""
+    user_id = user.require_user_id()
+    async with services.db.transaction(SERVICE) as conn:
+        await accounts.revoke_user_families(conn, user_id)
+        await account_state.revoke_tokens(conn, user_id, RevocationKind.REVOKED)
+    services.cutoffs.forget(user_id)
+
+
+@post("/api/auth/password", status_code=HTTP_200_OK, tags=["accounts"])
+async def change_password(data: JSONBody[PasswordIn], user: Caller, services: AppServices) -> TokenPair:
+    """Checks the current password (a wrong one counts against the account like a failed login, with the
+    same backoff), sets the new one, revokes every refresh family and every access token issued until now
+    (sockets close with 4003), and answers with a new pair so the caller stays signed in."""
+    user_id = user.require_user_id()
+    settings = services.settings
+    limiter = services.limiter
+    key = f"password:account:{user_id}"
+    rule = partial(login_wait, free=settings.login_backoff_after,
+                   base_s=settings.login_backoff_base_s, max_s=settings.login_backoff_max_s)
+    wait = await limiter.begin_attempt(key, services.clock(), rule, settings.login_failures_forget_s)
+    if wait:
+        raise RateLimited(wait)
+    wrong_password = False
+    try:
+        async with services.db.transaction(SERVICE) as conn:
+            row = await accounts.user_by_id(conn, user_id)
+        if row is None:
+            raise Unauthorized("Account no longer exists")
+        if not await verify_password(services.login_checks, row["encrypted_password"], data.current_password):
+            wrong_password = True
+            raise InvalidCredentials("The current password is wrong")
+        password_hash = await hash_password(services.signup_hashes, data.new_password)
+        async with services.db.transaction(SERVICE) as conn:
+            await accounts.set_password(conn, user_id, password_hash)
+            await accounts.revoke_user_families(conn, user_id)
+            cutoff = await account_state.revoke_tokens(conn, user_id, RevocationKind.REVOKED)
+            # Strictly after the cutoff even if this process's clock lags the database's.
+            issued_at = max(datetime.now(UTC), cutoff + timedelta(microseconds=1))
+            pair = await _issue_pair(services, conn, row, family_id=uuid.uuid4(), issued_at=issued_at)
+        services.cutoffs.forget(user_id)
+    except BaseException:
+        if not wrong_password:
+            await limiter.undo_attempt(key)
+        raise
+    await limiter.end_streak(key)
+    return pair
 
 
 @get("/api/auth/me", tags=["accounts"])
@@ -228,4 +296,4 @@ async def me(user: Caller, services: AppServices) -> UserView:
         return await user_view(conn, row, services.settings.free_tier_level)
 
 
-ROUTES = [signup, login, refresh, logout, me]
+ROUTES = [signup, login, refresh, logout, logout_all, change_password, me]

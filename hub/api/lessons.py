@@ -3,8 +3,10 @@
 The list (and `GET /api/lessons/popular`) never carries `content_data` / `assessment_data`: it is the
 same for everyone. `GET /api/lessons/{id}` is the lesson *with* its content, so it answers 402
 `plan_required` when the caller's plan (anonymous callers: the free tier) does not reach the lesson's
-level; admins always get it. Only admins see the assessment's answers and explanations. The content is
-read through the schema's `public.lesson_with_content`, which applies the same rule to plain SQL.
+level; admins always get it. Only admins see the assessment's answers and explanations (learners see each
+question's `kind` instead). The content is read through the schema's `public.lesson_with_content`, which
+applies the same rule to plain SQL. `content_data` is free-form JSON; `assessment_data` must have the
+documented shape (`hub.rules.grading`), since attempts are graded against it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from hub.domain.lessons import (
 from hub.errors import LessonExists, LessonInUse, NotFound, ValidationFailed
 from hub.idempotency import IdempotencyKey, create_once
 from hub.pagination import CursorQuery, Int4, Page, check_limit, cursor_key, page_of
+from hub.rules import grading
 from persistence import lessons
 from persistence.db import set_identity
 from persistence.identity import SERVICE
@@ -101,6 +104,10 @@ def _check_lesson(data: LessonIn | LessonPatch, lesson_id: UUID | None = None) -
     for name in ("content_data", "assessment_data"):
         if _has_nul(getattr(data, name)):
             errors[name] = "must not contain NUL characters"
+    assessment = data.assessment_data
+    if "assessment_data" not in errors and not isinstance(assessment, msgspec.UnsetType) \
+            and (problem := grading.assessment_errors(assessment)):
+        errors["assessment_data"] = problem
     if isinstance(estimated_time, timedelta) and estimated_time < timedelta(0):
         errors["estimated_time"] = "must not be negative"
     if prerequisites and lesson_id in prerequisites:
@@ -147,8 +154,8 @@ async def popular_lessons(caller: Caller, services: AppServices, cursor: CursorQ
 @get("/api/lessons/{lesson_id:uuid}", tags=["lessons"], security=[])
 async def get_lesson(lesson_id: FromPath[UUID], caller: Caller, services: AppServices) -> LessonView:
     """The lesson with `content_data` / `assessment_data` (its questions, without answers or explanations
-    unless the caller is an admin): 402 `plan_required` when the caller's plan does not reach its level
-    (the content-free view is in the list for everyone)."""
+    but with their `kind`, unless the caller is an admin): 402 `plan_required` when the caller's plan does
+    not reach its level (the content-free view is in the list for everyone)."""
     async with services.db.transaction(caller) as conn:
         row = await lessons.lesson(conn, lesson_id)
     if row is None:

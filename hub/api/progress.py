@@ -15,16 +15,19 @@ never interleave.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
+from typing import Any
 from uuid import UUID
 
 import asyncpg
-from litestar import Response, get, post
+from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from hub.auth import AppServices, Caller
+from hub.budgets import ATTEMPTS, spend
 from hub.domain import achievement_progress
 from hub.domain.achievement_progress import MyAchievement
-from hub.domain.awards import AttemptIn
+from hub.domain.awards import AttemptIn, require_exact_answers
 from hub.domain.awards import record_attempt as award_attempt
 from hub.domain.progress import (
     ActivityEntry,
@@ -56,20 +59,27 @@ def _now(services: Services) -> datetime:
 
 @post("/api/lessons/{lesson_id:uuid}/attempts", tags=["progress"])
 async def record_attempt(lesson_id: FromPath[UUID], data: JSONBody[AttemptIn], user: Caller, services: AppServices,
-                         idempotency_key: IdempotencyKey) -> Response[AttemptResult]:
-    """Records one attempt → 201 `{progress, xp_awarded, total_xp, level, next_level_xp, level_up, streak,
-    achievements_unlocked}`. Only the first completion awards anything (`xp_awarded` counts the lesson's
-    XP plus that of achievements it unlocked); repeats and uncompleted attempts only count the attempt.
-    404 for a missing or inactive lesson, 402 `plan_required`, 409 `prerequisites_not_met` with
-    `missing` (the prerequisite lesson ids not completed yet). A retry with the same `Idempotency-Key`
-    returns the first answer and counts nothing."""
+                         idempotency_key: IdempotencyKey, request: Request[Any, Any, Any]) -> Response[AttemptResult]:
+    """Records one attempt → 201 `{score, passed, results, progress, xp_awarded, total_xp, level,
+    next_level_xp, level_up, streak, achievements_unlocked}`. A lesson with an assessment takes
+    `{answers, time_spent_seconds}`, one answer per question (an index, a list of indices, a number or
+    null), and is graded here: it is completed when `score` reaches its `pass_score` (default 70);
+    `results` says per question whether it was right, with its explanation once the attempt passed. A
+    lesson without one takes `{score, time_spent_seconds, completed}`; the other kind's body is a 422.
+    Only the first completion awards anything (`xp_awarded` counts the lesson's XP plus that of
+    achievements it unlocked); repeats and failed attempts only count the attempt. 404 for a missing or
+    inactive lesson, 402 `plan_required`, 409 `prerequisites_not_met` with `missing` (the prerequisite
+    lesson ids not completed yet), 429 `rate_limited` past the attempts budget of this user on this
+    lesson. A retry with the same `Idempotency-Key` returns the first answer and counts nothing."""
+    require_exact_answers(await request.json())
 
     async def attempt(conn: asyncpg.Connection) -> AttemptResult:
         return await award_attempt(conn, user, lesson_id, data, now=period_rules.utc_datetime(services.clock()),
                                    free_tier_level=services.settings.free_tier_level)
 
     return await create_once(services.db, user, idempotency_key, f"POST /api/lessons/{lesson_id}/attempts", data,
-                             attempt)
+                             attempt, charge=partial(spend, services, ATTEMPTS,
+                                                     f"{user.require_user_id()}:{lesson_id}"))
 
 
 # ---------------------------------------------------------------- own reads

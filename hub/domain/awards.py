@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -22,6 +22,7 @@ from hub.domain.plans import require_plan
 from hub.domain.progress import (
     AchievementView,
     AttemptResult,
+    QuestionResult,
     StreakView,
     XpAwarded,
     achievement_view,
@@ -31,8 +32,9 @@ from hub.domain.progress import (
     streak_of,
     streak_view,
 )
-from hub.errors import NotFound, PrerequisitesNotMet
+from hub.errors import NotFound, PrerequisitesNotMet, ValidationFailed
 from hub.rules import achievements as achievement_rules
+from hub.rules import grading
 from hub.rules import level as level_rules
 from hub.rules import periods as period_rules
 from hub.rules import streak as streak_rules
@@ -40,11 +42,34 @@ from persistence import events, progress
 from persistence.db import set_identity
 from persistence.identity import SERVICE, Identity
 
+# One reply per question: a choice's index, a list of indices (multiple answers), a number (numeric
+# questions), or null (unanswered). Bounded so that no body costs more than reading it.
+ChoiceIndex = Annotated[int, msgspec.Meta(ge=0, le=1000)]
+Reply = (Annotated[int, msgspec.Meta(ge=-int(grading.MAX_NUMBER), le=int(grading.MAX_NUMBER))]
+         | Annotated[float, msgspec.Meta(ge=-grading.MAX_NUMBER, le=grading.MAX_NUMBER)]
+         | Annotated[list[ChoiceIndex], msgspec.Meta(max_length=grading.MAX_CHOICES)]
+         | None)
+_Replies = Annotated[list[Reply], msgspec.Meta(max_length=grading.MAX_QUESTIONS)]
 
-class AttemptIn(msgspec.Struct, forbid_unknown_fields=True):
-    score: Annotated[int, msgspec.Meta(ge=0, le=100)]
+
+class AttemptIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """`{answers, time_spent_seconds}` for a lesson with an assessment (the server grades it);
+    `{score, time_spent_seconds, completed}` for one without."""
+
     time_spent_seconds: Annotated[int, msgspec.Meta(ge=0, le=86_400)]
-    completed: bool
+    answers: _Replies | msgspec.UnsetType = msgspec.UNSET
+    score: Annotated[int, msgspec.Meta(ge=0, le=100)] | msgspec.UnsetType = msgspec.UNSET
+    completed: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+def require_exact_answers(body: Any) -> None:
+    """REST converts bodies leniently ("1" would pass as 1): a reply must be exactly a JSON number, a list
+    of whole numbers or null, so the raw body's `answers` are checked strictly too (422 otherwise)."""
+    if isinstance(body, dict) and "answers" in body:
+        try:
+            msgspec.convert(body["answers"], _Replies, strict=True)
+        except msgspec.ValidationError as exc:
+            raise ValidationFailed({"answers": str(exc)}) from None
 
 
 @dataclass
@@ -63,9 +88,31 @@ class _Award:
         return ChannelName.user(self.user_id)
 
 
-def _attempt_result(progress_row: asyncpg.Record, xp_awarded: int, total_xp: int, level: int, level_up: bool,
-                    streak: StreakView, unlocked: list[AchievementView]) -> AttemptResult:
-    return AttemptResult(progress=progress_view(progress_row), xp_awarded=xp_awarded, total_xp=total_xp,
+def _graded(assessment: Any, data: AttemptIn) -> grading.Graded:
+    """The server's grading of a lesson with an assessment, or the client's own score and `completed`
+    for one without; 422 when the body is the other lesson kind's."""
+    questions = grading.questions_of(assessment)
+    if questions:
+        if isinstance(data.answers, msgspec.UnsetType) or not isinstance(data.score, msgspec.UnsetType) \
+                or not isinstance(data.completed, msgspec.UnsetType):
+            raise ValidationFailed({"answers": "this lesson is graded on the server: send `answers` (one per "
+                                               "question) and `time_spent_seconds`, without `score` or `completed`"})
+        if len(data.answers) != len(questions):
+            raise ValidationFailed({"answers": f"expected {len(questions)} answers, one per question"})
+        return grading.grade(assessment, data.answers)
+    if isinstance(data.score, msgspec.UnsetType) or isinstance(data.completed, msgspec.UnsetType) \
+            or not isinstance(data.answers, msgspec.UnsetType):
+        raise ValidationFailed({"score": "this lesson has no assessment: send `score`, `completed` and "
+                                         "`time_spent_seconds`, without `answers`"})
+    return grading.Graded(data.score, data.completed, [])
+
+
+def _attempt_result(graded: grading.Graded, progress_row: asyncpg.Record, xp_awarded: int, total_xp: int,
+                    level: int, level_up: bool, streak: StreakView, unlocked: list[AchievementView]) -> AttemptResult:
+    results = [QuestionResult(r.question, r.correct, msgspec.UNSET if r.explanation is None else r.explanation)
+               for r in graded.results]
+    return AttemptResult(score=graded.score, passed=graded.passed, results=results,
+                         progress=progress_view(progress_row), xp_awarded=xp_awarded, total_xp=total_xp,
                          level=level, next_level_xp=level_rules.xp_to_reach(level + 1), level_up=level_up,
                          streak=streak, achievements_unlocked=unlocked)
 
@@ -141,7 +188,7 @@ async def unlock_due_achievements(conn: asyncpg.Connection, user_id: UUID,
 
 
 async def _award_first_completion(conn: asyncpg.Connection, user_id: UUID, completed: asyncpg.Record,
-                                  now: datetime) -> AttemptResult:
+                                  now: datetime, graded: grading.Graded) -> AttemptResult:
     """Streak, XP, level, leaderboards, activity, achievements and their events for a first completion.
     The streak's day is the learner's local day of `now`."""
     locked = await progress.lock_streak(conn, user_id)
@@ -166,7 +213,7 @@ async def _award_first_completion(conn: asyncpg.Connection, user_id: UUID, compl
         await events.append_event(conn, award.channel, "level.up", level_up)
     for period in period_rules.PERIODS:
         await events.notify_state(conn, {"k": "leaderboard", "period": period})
-    return _attempt_result(completed, award.xp_awarded, award.total_xp, award.level, level_up is not None,
+    return _attempt_result(graded, completed, award.xp_awarded, award.total_xp, award.level, level_up is not None,
                            streak_now, unlocked)
 
 
@@ -184,14 +231,15 @@ async def record_attempt(conn: asyncpg.Connection, user: Identity, lesson_id: UU
         raise PrerequisitesNotMet("Complete the prerequisite lessons first",
                                   extra={"missing": [str(m) for m in missing]})
     await set_identity(conn, SERVICE)
-    row = await progress.record_attempt(conn, user_id, lesson_id, lesson["level_id"], lesson["gate_id"], data.score,
-                                        timedelta(seconds=data.time_spent_seconds), now)
-    if data.completed:
+    graded = _graded(await progress.answer_key(conn, lesson_id), data)
+    row = await progress.record_attempt(conn, user_id, lesson_id, lesson["level_id"], lesson["gate_id"],
+                                        graded.score, timedelta(seconds=data.time_spent_seconds), now)
+    if graded.passed:
         completed = await progress.complete_first_time(conn, row["id"], lesson["xp_reward"], now)
         if completed is not None:
-            return await _award_first_completion(conn, user_id, completed, now)
+            return await _award_first_completion(conn, user_id, completed, now, graded)
     xp_row = await progress.xp_and_level(conn, user_id)
     total_xp, level = (xp_row["total_xp"], xp_row["current_level"]) if xp_row else (0, 1)
     streak_row = await progress.streak(conn, user_id)
     streak = streak_view(streak_of(streak_row), local_today(streak_row, now))
-    return _attempt_result(row, 0, total_xp, level, False, streak, [])
+    return _attempt_result(graded, row, 0, total_xp, level, False, streak, [])

@@ -117,9 +117,23 @@ class XpAwarded(msgspec.Struct, omit_defaults=True):
     achievement_id: UUID | msgspec.UnsetType = msgspec.UNSET
 
 
-class AttemptResult(msgspec.Struct):
-    """The answer to one attempt; only a first completion awards XP."""
+class QuestionResult(msgspec.Struct, omit_defaults=True):
+    """One question of a graded attempt: its index in `questions`, whether the reply was right, and its
+    explanation once the attempt passed (before, it could give the answer away)."""
 
+    question: int
+    correct: bool
+    explanation: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class AttemptResult(msgspec.Struct):
+    """The answer to one attempt; only a first completion awards XP. `score`, `passed` and `results` are
+    the server's grading for a lesson with an assessment; for one without, the score sent, `completed`,
+    and no results."""
+
+    score: int
+    passed: bool
+    results: list[QuestionResult]
     progress: ProgressView
     xp_awarded: int
     total_xp: int

@@ -23,7 +23,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 
@@ -57,42 +57,30 @@ class JobRunner:
         self.worker = worker_name()
         self._wake = asyncio.Event()
         self._running: dict[int, tuple[jobs.ClaimedJob, asyncio.Task[None]]] = {}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._feeders: list[asyncio.Task[None]] = []
+        self._renewer: asyncio.Task[None] | None = None
         self._stopping = False
 
     # --- lifecycle ---------------------------------------------------------------
 
     def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._listen(), name="jobs-listen"),
-            asyncio.create_task(self._claim_loop(), name="jobs-claim"),
-            asyncio.create_task(self._renew_loop(), name="jobs-renew"),
-        ]
+        self._feeders = [asyncio.create_task(self._listen(), name="jobs-listen"),
+                         asyncio.create_task(self._claim_loop(), name="jobs-claim")]
+        self._renewer = asyncio.create_task(self._renew_loop(), name="jobs-renew")
 
     async def stop(self) -> None:
+        """Claims nothing more, lets running jobs finish within DRAIN_TIMEOUT (their leases still renewed),
+        then cancels and hands back the rest."""
         self._stopping = True
-        self._wake.set()
-        for task in self._tasks:
-            if task.get_name() != "jobs-renew":
-                task.cancel()
+        await _cancel(self._feeders)
         in_flight = [task for _, task in self._running.values()]
         if in_flight:
             await asyncio.wait(in_flight, timeout=self._settings.drain_timeout_s)
         unfinished = list(self._running.values())
-        for _, task in unfinished:
-            task.cancel()
-        for job, task in unfinished:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await _cancel([task for _, task in unfinished])
+        for job, _ in unfinished:
             await self._finish(functools.partial(jobs.release, job=job, worker=self.worker))
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    def wake(self) -> None:
-        self._wake.set()
+        await _cancel([self._renewer])
 
     # --- waking ------------------------------------------------------------------
 
@@ -212,6 +200,16 @@ class JobRunner:
                     return False
                 await asyncio.sleep(pause)
                 pause = min(1.0, pause * 2)
+
+
+async def _cancel(tasks: Sequence[asyncio.Task[None] | None]) -> None:
+    for task in tasks:
+        if task is not None:
+            task.cancel()
+    for task in tasks:
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def start_jobs(services: Services) -> Callable[[], Awaitable[None]]:

@@ -5,9 +5,8 @@ event for a user (every instance sees it through its listener, in order) makes e
 connections drop the subscription and hear a `forbidden` error naming the channel. The event itself was
 delivered to them first, so a client learns why. Admins keep their subscription: they may watch any room.
 
-Known gap, shared by both: a subscribe whose facts were read just before the event committed and whose
-fan-out entry is added just after this instance passed the event on keeps its subscription until it
-reconnects (it can publish nothing: a kicked participant's lines are refused under the session lock).
+A subscribe in flight when the event passes (its facts possibly read before the event committed) is left
+to decide again before its reply (`Subscriptions.access_revoked`): it is answered `forbidden` instead.
 """
 
 from __future__ import annotations
@@ -50,6 +49,7 @@ class Revocation:
     def observe(self, name: ChannelName, event: EventFrame) -> None:
         """A `participant.cancelled` or `participant.kicked` passed on live: revoke that user's subscriptions here."""
         user_id = _WHO.decode(event.data).user_id
+        self._realtime.subscriptions.access_revoked()
         task = asyncio.create_task(self._revoke(name, user_id, _NOTICES[event.event]), name=f"revoke {name}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -59,8 +59,9 @@ class Revocation:
         notice = OutFrame(encode_error(Forbidden(message, details={"channel": channel})))
         for peer in list(self._realtime.peers):
             identity = peer.identity
+            sub = peer.connection.subscriptions.get(channel)
             if (identity is None or str(identity.user_id) != user_id or identity.is_admin
-                    or channel not in peer.connection.subscriptions):
+                    or sub is None or not self._realtime.subscriptions.revocable(sub)):
                 continue
             try:
                 await self._realtime.subscriptions.unsubscribe(peer, name)

@@ -7,6 +7,8 @@ connections (`peers`, `subscriptions`, `publishes`); it registers the readiness
 checks and the SIGTERM drain (`hub.realtime.peers`). Room extensions
 (`hub.realtime.extension`) register with `extend`.
 
+Revocations (`hub_accounts` notes, `hub.realtime.accounts`) reach the REST cache and the local sockets.
+
 Readiness: "listener" fails while the LISTEN connection is down or catching up
 (durable events would be late), "draining" while shutting down. Redis is checked
 by `hub.readiness` as the API contract asks (`/readyz` names it); losing it only
@@ -27,6 +29,7 @@ from channels.events import LeaderboardChanged, VoteCounts
 from channels.limits import ProtocolLimits
 from channels.names import parse_channel
 from channels.ratelimit import KeyedLimiter
+from hub.realtime.accounts import AccountSockets
 from hub.realtime.brokers import Broker, InProcessBroker, InProcessBus, RedisBroker
 from hub.realtime.deadlines import Deadlines
 from hub.realtime.event_log import DbEventLog
@@ -88,9 +91,14 @@ class Realtime:
             metrics.commit_to_send.observe(latency)
             metrics.events_in.labels("postgres").inc()
 
+        def reconnected() -> None:
+            metrics.listener_reconnects.inc()
+            self.accounts.on_reconnect()
+
         self.listener = Listener(
             services.db.dsn, self.fanout, self.log, self.state_routes.dispatch,
-            on_reconnect=metrics.listener_reconnects.inc, on_latency=observe, wall_clock=time.time,
+            on_reconnect=reconnected, on_account=self._on_account, on_listening=services.cutoffs.listening,
+            on_latency=observe, wall_clock=time.time,
             backoff=ReconnectBackoff(fast_max_s=s.listener_retry_max_s, fast_for_s=s.listener_retry_fast_for_s),
         )
         topics = (EPHEMERAL_TOPIC, PRESENCE_TOPIC)
@@ -117,6 +125,7 @@ class Realtime:
                                            self.presence, self.state)
         self.publishes = Publishes(services, facts, self.broker, self.presence)
         self.peers = Peers(s.drain_timeout_s)
+        self.accounts = AccountSockets(services, self.peers, self.subscriptions, facts)
         self.deadlines = Deadlines()  # the connections' protocol deadlines, on one timer
         # The per-user cap counts across instances (Redis); a crashed instance's connections stop counting
         # within PRESENCE_TTL, the same liveness window as its presence entries.
@@ -157,6 +166,7 @@ class Realtime:
 
     async def stop(self) -> None:
         await self.peers.stop()
+        await self.accounts.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -184,6 +194,9 @@ class Realtime:
         self.user_connections.release(user_id)
 
     # --- incoming ----------------------------------------------------------------
+
+    def _on_account(self, payload: str) -> None:
+        self.accounts.on_note(payload)
 
     async def _publish_presence(self, data: bytes) -> None:
         await self.broker.publish(PRESENCE_TOPIC, data)

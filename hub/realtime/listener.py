@@ -1,7 +1,7 @@
 """The instance's one PostgreSQL LISTEN connection: durable events in, in order, without loss.
 
 One dedicated asyncpg connection (outside the pool, ``application_name`` =
-``hub-listener``) listens on ``hub_events`` and ``hub_state``. Notifications are
+``hub-listener``) listens on ``hub_events``, ``hub_state`` and ``hub_accounts``. Notifications are
 handled one at a time, in arrival order (= commit order), by one task.
 
 For every channel with local subscribers the listener remembers the last
@@ -18,7 +18,9 @@ Each notification is decoded once, where it arrives, into its typed value
 (:mod:`channels.events`); an unreadable one is logged and skipped. An event becomes
 one :class:`~channels.frames.EventFrame` with its data spliced in as committed.
 State notifications (``hub_state``) are not logged; they go to ``on_state`` as
-received, typed. Log reads use the :class:`~hub.realtime.fanout.EventLog`
+received, typed. Account notes (``hub_accounts``, revocations) go to ``on_account`` as received;
+``on_listening`` hears when the connection starts and stops receiving them, since a note sent meanwhile is
+lost (the revocation cache must not be trusted then). Log reads use the :class:`~hub.realtime.fanout.EventLog`
 (service-role transactions from the pool).
 """
 
@@ -38,6 +40,7 @@ from channels.backoff import ReconnectBackoff
 from channels.events import DurableNote, StateNote, decode_durable, decode_state
 from channels.frames import EventFrame
 from hub.realtime.fanout import EventLog, Fanout
+from persistence.account_state import ACCOUNTS_CHANNEL
 
 __all__ = ["APPLICATION_NAME", "EVENTS_CHANNEL", "STATE_CHANNEL", "Listener"]
 
@@ -61,6 +64,8 @@ class Listener:
         on_state: Callable[[StateNote], None],
         *,
         on_reconnect: Callable[[], None] | None = None,
+        on_account: Callable[[str], None] | None = None,
+        on_listening: Callable[[bool], None] | None = None,
         on_latency: Callable[[float], None] | None = None,
         wall_clock: Callable[[], float] | None = None,
         backoff: ReconnectBackoff = _DEFAULT_BACKOFF,
@@ -72,6 +77,8 @@ class Listener:
         self._log = log_reader
         self._on_state = on_state
         self._on_reconnect = on_reconnect
+        self._on_account = on_account
+        self._on_listening = on_listening
         self._on_latency = on_latency
         self._wall_clock = wall_clock
         self._backoff = backoff
@@ -121,6 +128,8 @@ class Listener:
                 conn.add_termination_listener(self._on_terminated)
                 await conn.add_listener(EVENTS_CHANNEL, self._on_event)
                 await conn.add_listener(STATE_CHANNEL, self._on_state_note)
+                await conn.add_listener(ACCOUNTS_CHANNEL, self._on_account_note)
+                self._listening(True)
                 self.backend_pid = conn.get_server_pid()
                 if self._ever_connected and self._on_reconnect is not None:
                     self._on_reconnect()
@@ -139,6 +148,7 @@ class Listener:
                 log.exception("listener failed")
             finally:
                 self.connected = False
+                self._listening(False)
                 if conn is not None:
                     conn.terminate()
             now = time.monotonic()
@@ -148,7 +158,20 @@ class Listener:
 
     def _on_terminated(self, _conn: asyncpg.Connection) -> None:
         self._lost = True
+        self._listening(False)
         self._wake.set()
+
+    def _listening(self, live: bool) -> None:
+        if self._on_listening is not None:
+            self._on_listening(live)
+
+    def _on_account_note(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        if self._on_account is None:
+            return
+        try:
+            self._on_account(payload)
+        except Exception:
+            log.exception("account notification handler failed")
 
     def _on_event(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         note = decode_durable(payload)

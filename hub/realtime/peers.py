@@ -42,6 +42,7 @@ class Peer:
     connection: Connection[Subscriber]
     outbox: Outbox
     close: Callable[[CloseCode, str], None]  # server-side close: the connection flushes nothing more
+    revoke: Callable[[], None]  # the account's tokens were revoked: `token_revoked`, then close 4003
     identity: Identity | None = None
 
     @property

@@ -47,6 +47,19 @@ class Subscriptions:
         self.presence = presence
         self.state = state
         self.rooms: dict[ChannelKind, RoomExtension] = {}  # filled by `Realtime.extend`
+        # Counts the revocations of channel access seen on this instance (see `access_revoked`).
+        self._revocations = 0
+
+    def access_revoked(self) -> None:
+        """A user's access to a channel was just taken away here (a kick, a cancelled registration, a lost
+        role). A revoker drops only replied subscriptions; a subscribe still in flight decides again before
+        its reply instead, since its facts may have been read before the change committed."""
+        self._revocations += 1
+
+    @staticmethod
+    def revocable(sub: Subscriber) -> bool:
+        """Whether a revoker drops `sub` itself: not while its subscribe is in flight (`access_revoked`)."""
+        return sub.ready
 
     async def subscribe(self, peer: Peer, name: ChannelName, since: int | None, frame_id: int | None) -> None:
         """Authorize, join the fan-out, reply, then replay what the client missed and go live.
@@ -59,6 +72,7 @@ class Subscriptions:
         """
         viewer = peer.viewer
         channel = str(name)
+        revocations = self._revocations
         facts = await self.facts.lookup(name, peer.caller(), budgeted=True)
         decide_subscribe(name, viewer, facts)
         seq: Subscription[EventFrame] | None = (
@@ -72,6 +86,7 @@ class Subscriptions:
         try:
             if seq is None:
                 snapshot = await self._snapshot(name)
+                await self._decide_again(peer, name, revocations)
                 peer.outbox.push(OutFrame(encode_reply_ok(frame_id, {"channel": channel, "seq": None,
                                                                      "snapshot": snapshot})))
                 sub.ready = True
@@ -86,6 +101,7 @@ class Subscriptions:
                 room = self.rooms.get(name.kind)
                 if room is not None:
                     await room.joined(name, viewer.user_id, facts)
+            await self._decide_again(peer, name, revocations)
             peer.outbox.push(OutFrame(encode_reply_ok(frame_id, result)))
             sub.ready = True
         except BaseException:
@@ -101,6 +117,13 @@ class Subscriptions:
             # (bounded) while the fan-out retries the read, so the client still gets every event, in order.
             log.warning("replay of %s failed, retrying: %s", channel, exc or type(exc).__name__)
             self.fanout.fill_later(sub, fill)
+
+    async def _decide_again(self, peer: Peer, name: ChannelName, seen: int) -> None:
+        """Raises `forbidden` if access was revoked since the facts were read; returns with no await left
+        before the caller's reply, so a revocation after this sees a replied subscription."""
+        while seen != self._revocations:
+            seen = self._revocations
+            decide_subscribe(name, peer.viewer, await self.facts.lookup(name, peer.caller()))
 
     def _position(self, sub: Subscriber, seq: Subscription[EventFrame], decision: ResumeDecision,
                   head: int) -> NeedsFill | None:

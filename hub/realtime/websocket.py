@@ -18,7 +18,8 @@ answers, frames over the per-connection budget, subscribes over the user's looku
 user's new connections, during the cool-off that follows (`WS_STRIKE_COOL_OFF`), 1009 frame over
 `WS_MAX_FRAME_BYTES` (uvicorn's `ws_max_size` enforces it first when configured;
 the handler checks again), 4001 no auth in time / bad first token / token
-expired, 4008 send queue overflow, 4029 too many connections of one user, or too many opened
+expired, 4003 token revoked (at `auth`, or when the account's tokens are revoked:
+`hub.realtime.accounts`), 4008 send queue overflow, 4029 too many connections of one user, or too many opened
 per minute (both counted across instances). uvicorn itself closes a text frame with invalid UTF-8 with 1007 before
 the app sees it. Websocket pings are uvicorn's (`ws_ping_interval`); the
 protocol `ping` is answered with `pong`.
@@ -41,7 +42,7 @@ from litestar.types import Receive, Scope, Send
 from litestar.types.asgi_types import WebSocketAcceptEvent, WebSocketCloseEvent, WebSocketSendEvent
 
 from channels.connection import Action, Close, Connection, ConnState, SendFrame
-from channels.errors import CloseCode, InternalError, ProtocolError, TokenExpired, Unauthorized
+from channels.errors import CloseCode, InternalError, ProtocolError, TokenExpired, TokenRevoked, Unauthorized
 from channels.frames import Auth, ClientFrame, OutFrame, Publish, Subscribe, Unsubscribe, encode_reply_ok
 from hub import errors as api_errors
 from hub.realtime.admission import admit, cool_off
@@ -79,7 +80,7 @@ class WsSession:
         self.outbox = Outbox(realtime.limits.send_queue_frames, self._overflowed)
         self.conn: Connection[Subscriber] = Connection(self.conn_id, time.monotonic(), realtime.limits,
                                                        realtime.publish_limiter)
-        self.peer = Peer(self.conn, self.outbox, self._server_close)
+        self.peer = Peer(self.conn, self.outbox, self._server_close, self._revoked)
         self._ending: _Ending | None = None
         # The handler's task while it is in the read loop, where request_close interrupts it.
         self._task: asyncio.Task[Any] | None = None
@@ -184,6 +185,9 @@ class WsSession:
     def _server_close(self, code: CloseCode, reason: str) -> None:
         self.request_close(int(code), reason, flush=False)
 
+    def _revoked(self) -> None:
+        self._apply(self.conn.revoke())
+
     def _overflowed(self) -> None:
         self.services.metrics.queue_overflows.inc()
         self.request_close(int(CloseCode.SLOW_CONSUMER), "slow consumer", flush=False)
@@ -276,7 +280,8 @@ class WsSession:
 
     def _fail(self, frame: ClientFrame, err: ProtocolError) -> None:
         actions = self.conn.reply_error(frame.id, err, time.monotonic())
-        if isinstance(frame, Auth) and self.conn.state is ConnState.AWAITING_AUTH:
+        # A revoked token ends the connection even on a re-auth: the account's older tokens are all revoked.
+        if isinstance(frame, Auth) and (self.conn.state is ConnState.AWAITING_AUTH or isinstance(err, TokenRevoked)):
             actions += self.conn.close(err.close_code() if err.entry.close else Unauthorized.close_code(),
                                        "authentication failed")
         self._apply(actions)
@@ -293,6 +298,10 @@ class WsSession:
         except api_errors.Unauthorized as exc:
             raise Unauthorized(exc.detail) from None
         identity = user_identity(claims)
+        try:
+            await self.services.cutoffs.check(identity)
+        except api_errors.TokenRevoked:
+            raise TokenRevoked() from None
         user_id = str(identity.require_user_id())
         first = self._claimed is None
         if first:
@@ -314,6 +323,9 @@ class WsSession:
             raise
         self.peer.identity = identity
         self._apply(actions)
+        if self.services.cutoffs.known_revoked(identity):
+            # A revocation's note came in while the cutoff was read: this socket was not among those it closed.
+            self._revoked()
         self._arm_timer()
 
     async def _subscribe(self, frame: Subscribe) -> None:

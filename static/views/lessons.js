@@ -1,17 +1,15 @@
 /**
- * Lessons by level, with the learner's progress, XP, level and streak. Completing a lesson records an
- * attempt; XP, level-ups and achievements then arrive on `user:<id>` (toasts come from app.js; this page
- * updates its numbers from the same events).
+ * Lessons by level, with the learner's progress, XP, level and streak. Each lesson opens in the lesson
+ * player (views/lesson.js); XP, level-ups and achievements arrive on `user:<id>` (toasts come from app.js;
+ * this page updates its numbers from the same events).
  */
 
-import { newIdempotencyKey } from "../api.js";
-import { busy, h, itemsOf, replace, showError } from "../dom.js";
+import { h, itemsOf, replace } from "../dom.js";
 
 export async function render(root, ctx) {
   const stats = { level: null, total_xp: null, streak: null, next_level_xp: null, access: 1 };
   const statsBox = h("dl", { class: "stats", "aria-label": "Your progress" });
   const levels = h("div", { class: "levels" });
-  const error = h("p", { class: "error", role: "alert", hidden: true });
   const completed = new Set();
 
   const renderStats = () =>
@@ -63,41 +61,6 @@ export async function render(root, ctx) {
 
   function lessonRow(lesson, locked) {
     const isDone = completed.has(lesson.id);
-    const button = h(
-      "button",
-      { type: "button", class: isDone ? "" : "primary", disabled: locked || isDone, "aria-label": `Complete ${lesson.title}` },
-      isDone ? "Completed ✓" : "Complete",
-    );
-    button.addEventListener("click", () =>
-      busy(button, async () => {
-        const started = Date.now();
-        const result = await ctx.api.post(
-          `/api/lessons/${lesson.id}/attempts`,
-          { score: 100, time_spent_seconds: Math.max(1, Math.round((Date.now() - started) / 1000)), completed: true },
-          { idempotencyKey: newIdempotencyKey() },
-        );
-        completed.add(lesson.id);
-        Object.assign(stats, {
-          level: result.level,
-          total_xp: result.total_xp,
-          next_level_xp: result.next_level_xp ?? stats.next_level_xp,
-          streak: result.streak?.current_streak ?? stats.streak,
-        });
-        renderStats();
-        return true;
-      })
-        .then((done) => {
-          if (!done) return;
-          const section = button.closest("section.level");
-          const bar = section.querySelector("progress");
-          bar.value += 1;
-          section.querySelector(".level-count").textContent = `${bar.value}/${bar.max}`;
-          replace(button, "Completed ✓");
-          button.className = "";
-          button.disabled = true; // after `busy` re-enabled it
-        })
-        .catch((err) => showError(error, err)),
-    );
     return h(
       "li",
       { class: `lesson${isDone ? " done" : ""}`, dataset: { lessonId: lesson.id } },
@@ -108,7 +71,11 @@ export async function render(root, ctx) {
         lesson.subtitle ? h("span", { class: "muted" }, ` — ${lesson.subtitle}`) : null,
         h("div", { class: "muted small" }, `${lesson.difficulty || ""} · ${lesson.xp_reward ?? 0} XP`),
       ),
-      button,
+      h(
+        "a",
+        { class: `button${isDone || locked ? "" : " primary"}`, href: `#/lessons/${lesson.id}`, "aria-label": `Open ${lesson.title}` },
+        isDone ? "Completed ✓" : locked ? "Preview" : "Start",
+      ),
     );
   }
 
@@ -128,7 +95,7 @@ export async function render(root, ctx) {
   });
 
   renderStats();
-  root.appendChild(h("section", { class: "page" }, h("div", { class: "page-head" }, h("h1", {}, "Lessons")), statsBox, error, levels));
+  root.appendChild(h("section", { class: "page" }, h("div", { class: "page-head" }, h("h1", {}, "Lessons")), statsBox, levels));
   return () => handlers.forEach(([event, handler]) => ctx.userEvents.removeEventListener(event, handler));
 }
 

@@ -10,7 +10,7 @@ from uuid import UUID
 import asyncpg
 import httpx
 
-from persistence.accounts import set_app_role
+from persistence.account_state import set_role
 
 
 @dataclass
@@ -46,8 +46,9 @@ async def login(client: httpx.AsyncClient, account: Account) -> Account:
 
 async def with_role(client: httpx.AsyncClient, owner_conn: asyncpg.Connection, account: Account,
                     role: str) -> Account:
-    """Grants `admin` or `host` (as `python -m hub grant` does) and logs in again to get it in the token."""
-    assert await set_app_role(owner_conn, account.email, role)
+    """Grants `admin` or `host` (without revoking the older tokens, which `hub grant` does) and logs in again to
+    get it in the token."""
+    assert await set_role(owner_conn, account.user_id, role)
     return await login(client, account)
 
 

@@ -14,6 +14,7 @@ import httpx
 from hub.pagination import encode_cursor
 from hub.rules import xp_to_reach
 from tests.helpers.api import Account, admin, signup
+from tests.integration.test_budgets import assert_rate_limited, budget_hub
 from tests.integration.test_lessons import make_lesson, subscribe
 
 
@@ -344,3 +345,127 @@ async def test_activity_pages_neither_repeat_nor_skip_while_entries_are_written(
         bad = await client.get("/api/activity/me", params={"cursor": encode_cursor(foreign)}, headers=learner.headers)
         assert bad.status_code == 422
 
+
+
+# ---------------------------------------------------------------- graded lessons
+
+QUIZ = {"pass_score": 60, "questions": [
+    {"q": "Which is a candle's body?", "choices": ["open to close", "high to low", "the wick"], "answer": 0,
+     "explanation": "The body spans open to close."},
+    {"q": "Which limit a loss?", "choices": ["a stop", "sizing", "hope", "prayer"], "answer": [0, 1],
+     "explanation": "Stops and sizing do; hope does not."},
+    {"q": "Risk 2 to make 6: what ratio?", "answer": 3, "tolerance": 0.01, "explanation": "6 / 2 = 3."},
+]}
+RIGHT: list[Any] = [0, [1, 0], 3.001]
+TWO_OF_THREE: list[Any] = [0, [1, 0], 2]  # 66 % ≥ 60: passes
+
+
+async def answer(client: httpx.AsyncClient, account: Account, lesson: dict[str, Any], answers: list[Any], *,
+                 expect: int = 201) -> dict[str, Any]:
+    response = await client.post(f"/api/lessons/{lesson['id']}/attempts", headers=account.headers,
+                                 json={"answers": answers, "time_spent_seconds": 30})
+    assert response.status_code == expect, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_wrong_answers_earn_nothing_and_passing_completes_the_lesson_once(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    boss = await admin(client, owner_conn)
+    learner = await signup(client)
+    lesson = await make_lesson(client, boss, xp_reward=140, assessment_data=QUIZ)
+
+    wrong = await answer(client, learner, lesson, [1, [0], 4])
+    assert (wrong["score"], wrong["passed"], wrong["xp_awarded"], wrong["total_xp"]) == (0, False, 0, 0)
+    assert wrong["results"] == [{"question": n, "correct": False} for n in range(3)], "no explanation yet"
+    assert wrong["progress"]["completed"] is False and wrong["progress"]["score"] == 0
+    one_right = await answer(client, learner, lesson, [0, None, None])
+    assert (one_right["score"], one_right["passed"], one_right["xp_awarded"]) == (33, False, 0)
+    assert [r["correct"] for r in one_right["results"]] == [True, False, False]
+    assert await total_xp(owner_conn, learner.user_id) == 0
+    assert await user_events(owner_conn, learner.user_id, "xp.awarded") == []
+
+    passed = await answer(client, learner, lesson, TWO_OF_THREE)
+    assert (passed["score"], passed["passed"], passed["xp_awarded"], passed["total_xp"]) == (66, True, 140, 140)
+    assert passed["results"] == [
+        {"question": 0, "correct": True, "explanation": "The body spans open to close."},
+        {"question": 1, "correct": True, "explanation": "Stops and sizing do; hope does not."},
+        {"question": 2, "correct": False, "explanation": "6 / 2 = 3."}]
+    assert passed["progress"]["completed"] is True and passed["progress"]["xp_earned"] == 140
+    again = await answer(client, learner, lesson, RIGHT)
+    assert (again["score"], again["passed"], again["xp_awarded"], again["total_xp"]) == (100, True, 0, 140)
+    assert again["progress"]["score"] == 100 and again["progress"]["attempts_count"] == 4
+    assert [e["amount"] for e in await user_events(owner_conn, learner.user_id, "xp.awarded")] == [140]
+
+
+async def test_twenty_concurrent_passing_attempts_award_xp_once(client: httpx.AsyncClient,
+                                                                owner_conn: asyncpg.Connection) -> None:
+    boss = await admin(client, owner_conn)
+    learner = await signup(client)
+    lesson = await make_lesson(client, boss, xp_reward=260, assessment_data=QUIZ)
+    answers = await asyncio.gather(*(answer(client, learner, lesson, RIGHT) for _ in range(20)))
+    assert all(a["passed"] for a in answers)
+    assert sorted(a["xp_awarded"] for a in answers) == [0] * 19 + [260]
+    assert await total_xp(owner_conn, learner.user_id) == 260
+    assert len(await user_events(owner_conn, learner.user_id, "xp.awarded")) == 1
+    row = await owner_conn.fetchrow("SELECT attempts_count, xp_earned, completed FROM public.user_progress "
+                                    "WHERE user_id = $1", learner.user_id)
+    assert (row["attempts_count"], row["xp_earned"], row["completed"]) == (20, 260, True)
+
+
+async def test_a_graded_lesson_takes_only_answers_and_the_answers_are_bounded(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    boss = await admin(client, owner_conn)
+    learner = await signup(client)
+    graded = await make_lesson(client, boss, xp_reward=10, assessment_data=QUIZ)
+    plain = await make_lesson(client, boss, xp_reward=10, assessment_data={"questions": []})
+    url = f"/api/lessons/{graded['id']}/attempts"
+    refused_bodies: list[dict[str, Any]] = [
+        {"score": 100, "time_spent_seconds": 1, "completed": True},  # a self-scored pass
+        {"answers": RIGHT, "score": 100, "time_spent_seconds": 1},
+        {"answers": RIGHT, "completed": True, "time_spent_seconds": 1},
+        {"answers": RIGHT},
+        {"answers": RIGHT[:2], "time_spent_seconds": 1},
+        {"answers": [*RIGHT, 0], "time_spent_seconds": 1},
+        {"answers": [0] * 101, "time_spent_seconds": 1},
+        {"answers": [0, list(range(21)), 3], "time_spent_seconds": 1},
+        {"answers": [True, [0, 1], 3], "time_spent_seconds": 1},
+        {"answers": ["0", [0, 1], 3], "time_spent_seconds": 1},
+        {"answers": [0, [0, 1.5], 3], "time_spent_seconds": 1},
+        {"answers": [0, [[0]], 3], "time_spent_seconds": 1},
+        {"answers": [0, [-1], 3], "time_spent_seconds": 1},
+        {"answers": [0, {"a": 1}, 3], "time_spent_seconds": 1},
+        {"answers": [0, [0, 1], 1e16], "time_spent_seconds": 1},
+        {"answers": "0", "time_spent_seconds": 1},
+    ]
+    for body in refused_bodies:
+        response = await client.post(url, json=body, headers=learner.headers)
+        assert response.status_code == 422, (body, response.text)
+        assert response.json()["code"] == "validation_failed"
+    mixed = await client.post(f"/api/lessons/{plain['id']}/attempts", headers=learner.headers,
+                              json={"answers": [], "score": 100, "completed": True, "time_spent_seconds": 1})
+    assert mixed.status_code == 422, "a lesson without an assessment takes no answers"
+    assert await owner_conn.fetchval("SELECT count(*) FROM public.user_progress WHERE user_id = $1",
+                                     learner.user_id) == 0
+    plain_done = await attempt(client, learner, plain, score=80)
+    assert (plain_done["score"], plain_done["passed"], plain_done["results"], plain_done["xp_awarded"]) == (
+        80, True, [], 10), "no questions: the client's score and `completed` as before"
+
+
+async def test_attempts_on_one_lesson_are_budgeted_per_user_and_lesson(start_hub: Any, client: httpx.AsyncClient,
+                                                                       owner_conn: asyncpg.Connection) -> None:
+    boss = await admin(client, owner_conn)
+    lesson, other_lesson = [await make_lesson(client, boss, assessment_data=QUIZ) for _ in range(2)]
+    learner, someone = await signup(client), await signup(client)
+    with budget_hub(start_hub, attempts_per_lesson_per_hour=2) as (url, _):
+        async with httpx.AsyncClient(base_url=url, timeout=60) as hub:
+            tries = [await answer(hub, learner, lesson, [1, [2], 0]) for _ in range(2)]
+            third = await hub.post(f"/api/lessons/{lesson['id']}/attempts", headers=learner.headers,
+                                   json={"answers": RIGHT, "time_spent_seconds": 1})
+            elsewhere = await answer(hub, learner, other_lesson, RIGHT)
+            another_learner = await answer(hub, someone, lesson, RIGHT)
+    assert [t["passed"] for t in tries] == [False, False]
+    assert 3000 < assert_rate_limited(third) <= 3600
+    assert elsewhere["passed"] and another_learner["passed"]
+    assert await owner_conn.fetchval("SELECT attempts_count FROM public.user_progress WHERE user_id = $1 "
+                                     "AND lesson_id = $2", learner.user_id, UUID(lesson["id"])) == 2

@@ -16,10 +16,9 @@ import pytest
 
 from hub.mail.outgoing import queue_mail
 from hub.settings import Settings
-from persistence.accounts import set_app_role
 from persistence.db import Database
 from persistence.identity import SERVICE
-from tests.helpers.api import login, signup
+from tests.helpers.api import signup, with_role
 from tests.helpers.eventually import eventually
 from tests.helpers.instances import Instance, start_instance
 from tests.helpers.mailbox import Mailbox
@@ -57,9 +56,7 @@ async def test_a_reminder_mails_each_seat_holder_exactly_once_with_two_instances
     first, second = pair
     async with httpx.AsyncClient(base_url=first.url, timeout=30) as a, \
             httpx.AsyncClient(base_url=second.url, timeout=30) as b:
-        host = await signup(a)
-        assert await set_app_role(owner, host.email, "host")
-        host = await login(a, host)
+        host = await with_role(a, owner, await signup(a), "host")
         body = {"title": f"Twice {secrets.token_hex(3)}", "duration": "PT1H",
                 "scheduled_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()}
         sid = (await a.post("/api/sessions", json=body, headers=host.headers)).json()["id"]
@@ -122,3 +119,39 @@ async def test_a_mail_in_flight_on_a_killed_instance_is_sent_once_by_the_other_a
     retried = await owner.fetchrow("SELECT attempts, locked_by FROM private.jobs WHERE id = $1", job["id"])
     assert retried["attempts"] == 2 and int(retried["locked_by"].split(":")[1]) == survivor.process.pid
     assert len(mailbox.messages_to(to)) == 1
+
+
+async def test_a_stopping_instance_hands_its_unfinished_job_back_at_once_for_the_other(
+        lone_db: DatabaseUnderTest, base_settings: Settings, tmp_path: Path, owner: asyncpg.Connection,
+        mailbox: Mailbox) -> None:
+    """SIGTERM drains: the mail still in flight after DRAIN_TIMEOUT is cancelled (the server drops that copy)
+    and released, so the other instance sends it well before the (long) lease would have run out."""
+    namespace = f"{base_settings.namespace}:jobs:{secrets.token_hex(4)}"
+    pair = list(await asyncio.gather(*(
+        start_instance(lone_db, base_settings, tmp_path, HUB_NAMESPACE=namespace, JOB_LEASE="600",
+                       DRAIN_TIMEOUT="0.5") for _ in range(2))))
+    try:
+        to = address("drain")
+        hold = mailbox.hold(to)
+        db = Database(lone_db.app_dsn, min_size=0, max_size=1)
+        await db.open()
+        try:
+            async with db.transaction(SERVICE) as conn:
+                await queue_mail(conn, to=to, subject="drained", text="once", key=f"drain:{to}")
+        finally:
+            await db.close()
+        await mailbox.wait_until(lambda: hold.held == 1, 10.0, "the mail's DATA held by the server")
+        locked_by = await owner.fetchval("SELECT locked_by FROM private.jobs WHERE key = $1", f"drain:{to}")
+        [holder] = [i for i in pair if i.process.pid == int(locked_by.split(":")[1])]
+        holder.sigterm()
+        await mailbox.wait_until(lambda: hold.dropped == 1, 20.0, "the stopping sender's copy dropped")
+        hold.release()
+        await holder.wait_exit()
+        message = await mailbox.wait_for(to, within=15.0)
+        assert message["Message-ID"] == hold.held_ids[0]
+        job = await owner.fetchrow("SELECT attempts, status FROM private.jobs WHERE key = $1", f"drain:{to}")
+        assert job["attempts"] == 1  # the handed-back attempt does not count
+        assert len(mailbox.messages_to(to)) == 1
+    finally:
+        for instance in pair:
+            await instance.stop()

@@ -45,7 +45,8 @@ async def test_lesson_list_is_public_and_never_carries_content(client: httpx.Asy
                                                                owner_conn: asyncpg.Connection) -> None:
     boss = await admin(client, owner_conn)
     level = unique_level()
-    lesson = await make_lesson(client, boss, level_id=level, assessment_data={"quiz": [1]})
+    lesson = await make_lesson(client, boss, level_id=level,
+                               assessment_data={"questions": [{"q": "?", "choices": ["a", "b"], "answer": 1}]})
     response = await client.get("/api/lessons", params={"level_id": level})
     assert response.status_code == 200
     assert [item["id"] for item in response.json()["items"]] == [lesson["id"]]
@@ -92,6 +93,10 @@ async def test_lesson_fields_are_validated(client: httpx.AsyncClient, owner_conn
         {"prerequisites": ["not-a-uuid"]}, {"prerequisites": [str(UUID(int=7))]}, {"total_xp": 5},
         {"created_by": str(boss.user_id)}, {"title": ""}, {"title": "a\u0000b"},
         {"content_data": {"k": ["\u0000"]}}, {"assessment_data": {"\u0000": 1}},
+        {"assessment_data": {"quiz": [1]}}, {"assessment_data": [{"q": "?", "answer": 1}]},
+        {"assessment_data": {"questions": [{"q": "?", "choices": ["a", "b"], "answer": 2}]}},
+        {"assessment_data": {"questions": [{"q": "?", "answer": 1, "solution": "leaks"}]}},
+        {"assessment_data": {"pass_score": 101, "questions": []}},
     ]
     for bad in bad_fields:
         response = await client.post("/api/lessons", json={**base, **bad}, headers=boss.headers)

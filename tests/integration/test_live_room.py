@@ -464,3 +464,38 @@ async def test_a_tab_closing_in_the_window_its_other_tab_joined_in_reaches_that_
         for ws, reply in ((host_ws, host_reply), (tab2, tab2_reply)):
             await ws.until(lambda ws=ws, reply=reply: apply_presence(presence_view(reply), ws, channel) == expected)
         await close_all(host_ws, tab2)
+
+
+async def test_a_subscribe_racing_its_own_cancellation_never_ends_subscribed(
+        hub_url: str, client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    """Each participant subscribes and cancels at the same moment. Whatever the interleaving, the client ends
+    told it is out: the subscribe is refused, or its ok reply is followed by `forbidden` naming the channel,
+    and no later event of the room reaches it."""
+    host = await host_account(client, owner_conn)
+    channel, members = await live_room(owner_conn, host, 12, status="scheduled")
+    registration = f"/api/sessions/{channel.partition(':')[2]}/registration"
+    host_ws, _ = await joined(hub_url, host.access_token, channel)
+    sockets = await asyncio.gather(*(ProtocolClient.open(hub_url, token) for _, token in members))
+
+    async def race(ws: ProtocolClient, token: str) -> Frame:
+        subscribing = asyncio.create_task(ws.subscribe(channel))
+        cancelled = await client.delete(registration, headers={"Authorization": f"Bearer {token}"})
+        assert cancelled.status_code == 204, cancelled.text
+        return await subscribing
+
+    replies = await asyncio.gather(*(race(ws, token) for ws, (_, token) in zip(sockets, members, strict=True)))
+    sentinel = await signup(client)
+    assert (await client.post(registration, headers=sentinel.headers)).status_code == 201
+    await host_ws.until(lambda: any(e["event"] == "participant.registered" for e in host_ws.events[channel]))
+    for ws, reply in zip(sockets, replies, strict=True):
+        if reply["ok"]:
+            await ws.until(lambda ws=ws: any(e["error"]["details"] == {"channel": channel} for e in ws.errors))
+        await ws.settle(0.2)
+        assert not [e for e in ws.events[channel] if e["event"] == "participant.registered"]
+        if reply["ok"]:
+            position = {id(frame): at for at, frame in enumerate(ws.frames)}
+            notice = next(e for e in ws.errors if e["error"]["details"] == {"channel": channel})
+            assert position[id(reply)] < position[id(notice)], "the refusal came before the ok reply"
+        else:
+            assert reply["error"]["code"] == "forbidden"
+    await close_all(host_ws, *sockets)

@@ -245,6 +245,11 @@ async def test_ban_author_bans_for_the_configured_days_and_removes_the_content(
         ("user.ban", "spammer")]
     assert [(r["action"], r["details"]["action"]) for r in await audit_rows(owner_conn, post_id)] == [
         ("report.resolve", "ban_author")]
+    # the ban is the account's: its token stops counting and login says until when
+    assert (await client.get("/api/auth/me", headers=author.headers)).json()["code"] == "token_revoked"
+    login = await client.post("/api/auth/login", json={"email": author.email, "password": author.password})
+    assert (login.status_code, login.json()["code"]) == (403, "banned")
+    assert datetime.fromisoformat(login.json()["until"]) == banned_until
 
     # a reported user: ban_author bans them; remove_content does not apply
     troll, other = await signup(client), await signup(client)

@@ -29,7 +29,7 @@ ASSESSMENT = {
     "pass_score": 1,
     "questions": [{"q": "2 + 2?", "choices": ["3", "4"], "answer": 1, "explanation": "arithmetic"}],
 }
-LEARNER_ASSESSMENT = {"pass_score": 1, "questions": [{"q": "2 + 2?", "choices": ["3", "4"]}]}
+LEARNER_ASSESSMENT = {"pass_score": 1, "questions": [{"q": "2 + 2?", "choices": ["3", "4"], "kind": "single"}]}
 CONTENT = {"sections": [{"kind": "text", "body": "the paid part"}]}
 
 
@@ -122,11 +122,17 @@ LESSON_CONTENT = "SELECT content_data, assessment_data, content_allowed FROM pub
 async def test_anon_and_users_cannot_read_lesson_content_or_answers_from_the_table(app_db: Database,
                                                                                    world: World) -> None:
     for identity in (ANON, user(world.other), user(world.subscriber)):
-        for column_sql in ("SELECT content_data FROM public.lessons WHERE id = $1",
-                           "SELECT assessment_data FROM public.lessons WHERE id = $1",
-                           "SELECT created_by FROM public.lessons WHERE id = $1",
-                           "SELECT * FROM public.lessons WHERE id = $1"):
-            await refused(app_db, identity, column_sql, world.free_lesson)
+        for lesson in (world.free_lesson, world.paid_lesson, world.hidden_lesson):
+            for column_sql in ("SELECT content_data FROM public.lessons WHERE id = $1",
+                               "SELECT assessment_data FROM public.lessons WHERE id = $1",
+                               "SELECT assessment_data -> 'questions' FROM public.lessons WHERE id = $1",
+                               "SELECT created_by FROM public.lessons WHERE id = $1",
+                               "SELECT * FROM public.lessons WHERE id = $1",
+                               "SELECT to_jsonb(l) FROM public.lessons l WHERE id = $1"):
+                await refused(app_db, identity, column_sql, lesson)
+    # the answer-stripping function and the table's other readers are not the caller's to call
+    for identity in (ANON, user(world.subscriber)):
+        await refused(app_db, identity, "SELECT private.assessment_for_learners('{}'::jsonb)")
     catalogue = await rows_as(app_db, ANON, "SELECT title FROM public.lessons WHERE id = $1", world.paid_lesson)
     assert [r["title"] for r in catalogue] == ["paid"]
 
@@ -153,6 +159,10 @@ async def test_lesson_content_comes_only_with_a_plan_reaching_its_level_and_neve
     ({"questions": "not a list", "pass_score": 2}, {"pass_score": 2}),
     ({"questions": [{"q": "?", "correct": 0, "answers": [0]}, "stray"]}, {"questions": [{"q": "?"}]}),
     ([{"answer": 1}], None),
+    ({"questions": [{"q": "?", "choices": ["a", "b", "c"], "answer": [0, 2], "explanation": "x"},
+                    {"q": "n", "answer": 2.5, "tolerance": 0.1, "explanation": "y"}]},
+     {"questions": [{"q": "?", "choices": ["a", "b", "c"], "kind": "multiple"},
+                    {"q": "n", "tolerance": 0.1, "kind": "numeric"}]}),
 ])
 async def test_learners_get_assessments_without_answers_or_explanations(
         owner_conn: asyncpg.Connection, stored: Any, shown: Any) -> None:

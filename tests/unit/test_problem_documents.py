@@ -83,7 +83,7 @@ def test_a_code_on_both_transports_is_one_entry() -> None:
     protocol = {cls.code: cls.entry for cls in vars(protocol_errors).values()
                 if isinstance(cls, type) and issubclass(cls, protocol_errors.ProtocolError)}
     shared = {cls.code for cls in api_error_classes()} & protocol.keys()
-    assert shared == {"unauthorized", "forbidden", "not_found", "unknown_channel", "rate_limited"}
+    assert shared == {"unauthorized", "forbidden", "not_found", "unknown_channel", "rate_limited", "token_revoked"}
     for cls in api_error_classes():
         if cls.code in shared:
             assert cls.entry is protocol[cls.code]

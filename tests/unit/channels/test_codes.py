@@ -25,6 +25,7 @@ PROTOCOL_ERRORS = {
     "RateLimited": ("rate_limited", "rate limited"),
     "SessionNotLive": ("session_not_live", "session is not live"),
     "TokenExpired": ("token_expired", "token expired"),
+    "TokenRevoked": ("token_revoked", "token revoked"),
     "TooManySubscriptions": ("too_many_subscriptions", "too many subscriptions"),
     "Unauthorized": ("unauthorized", "not authenticated"),
     "UnknownChannel": ("unknown_channel", "malformed channel name"),

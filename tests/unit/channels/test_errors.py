@@ -8,6 +8,7 @@ ALL_CODES = [
     "bad_frame",
     "unauthorized",
     "token_expired",
+    "token_revoked",
     "forbidden",
     "not_found",
     "unknown_channel",
