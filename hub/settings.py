@@ -261,6 +261,12 @@ class Settings:
         "processed Stripe event ids are pruned after this (Stripe's 30-day event window + 3-day retries)")
     deleted_content_retention_days: int = env("DELETED_CONTENT_RETENTION_DAYS", _int_in(1, 3650), 90,
         "the text of deleted comments and chat lines, kept server-only as moderation evidence, is pruned after this")
+    notify_digest_window_s: float = env("NOTIFY_DIGEST_WINDOW_S", _float_in(1, 86_400), 300.0,
+        "a notification mail waits this long after the first notification it carries, collecting the rest")
+    notification_retention_days: int = env("NOTIFICATION_RETENTION_DAYS", _int_in(1, 3650), 90,
+        "read notifications are pruned this long after they were created")
+    unread_notification_retention_days: int = env("UNREAD_NOTIFICATION_RETENTION_DAYS", _int_in(1, 3650), 365,
+        "unread notifications are pruned this long after they were created")
     retention_batch: int = env("RETENTION_BATCH", _int_in(1, 100_000), 1000,
         "rows one prune statement deletes at most, so no prune holds locks for long")
     listener_retry_max_s: float = env("LISTENER_RETRY_MAX", _float_in(0.01, 5), 0.25,

@@ -59,3 +59,11 @@ async def own_blocks(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Recor
         limit,
     )
     return rows
+
+
+async def blocks(conn: asyncpg.Connection, blocker_id: UUID, blocked_id: UUID) -> bool:
+    """Whether `blocker_id` blocks `blocked_id` (read as `service_role`: RLS shows users their own blocks only)."""
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT FROM public.user_blocks WHERE blocker_id = $1 AND blocked_id = $2)",
+        blocker_id, blocked_id)
+    return found

@@ -11,7 +11,7 @@ import asyncpg
 import msgspec
 
 from hub.domain.profiles import OwnProfile, own_profile
-from persistence import accounts, profiles
+from persistence import accounts, notifications, profiles
 
 
 class SubscriptionSummary(msgspec.Struct):
@@ -40,6 +40,7 @@ class UserView(msgspec.Struct):
     total_xp: int
     subscription: SubscriptionSummary | None
     level_access_limit: int
+    unread_notifications: int
 
 
 class TokenPair(msgspec.Struct):
@@ -74,4 +75,5 @@ async def user_view(conn: asyncpg.Connection, user: asyncpg.Record, free_tier_le
         total_xp=profile["total_xp"] if profile else 0,
         subscription=SubscriptionSummary(**dict(subscription)) if subscription else None,
         level_access_limit=subscription["level_access_limit"] if subscription else free_tier_level,
+        unread_notifications=await notifications.unread_count(conn, user["id"]),
     )

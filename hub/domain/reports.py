@@ -4,7 +4,7 @@ Filing a report checks, as the reporter, that the target exists and is visible t
 report cannot probe for hidden rows), then stores it as `service_role` and hides the content once
 `REPORT_HIDE_THRESHOLD` users hold open reports on it. Resolving decides for every open report of the
 target at once, in one transaction: the reports, the removal or ban, the audit row and each reporter's
-`notification.created` commit together or not at all.
+notification (`report.resolved`, with its `notification.created`) commit together or not at all.
 """
 
 from __future__ import annotations
@@ -16,15 +16,14 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from channels.names import ChannelName
 from hub.domain import account_actions
 from hub.domain.comments import remove_comment
 from hub.domain.messages import remove_chat_line
+from hub.domain.notifications import ReportNote, notify
 from hub.domain.posts import remove_post
 from hub.errors import AlreadyReported, InvalidTransition, NotFound, ValidationFailed
 from persistence import audit, reports
 from persistence.db import set_identity
-from persistence.events import append_event
 from persistence.identity import SERVICE, Identity
 
 TargetType = Literal["post", "comment", "session_message", "user"]
@@ -82,20 +81,6 @@ class ReportGroup(msgspec.Struct):
     newest_at: datetime
     content: ReportedContent
     reports: list[QueuedReport]
-
-
-class ReportOutcome(msgspec.Struct):
-    report_id: UUID
-    target_type: TargetType
-    target_id: UUID
-    outcome: Action
-
-
-class ReportResolved(msgspec.Struct):
-    """A `notification.created` on the reporter's `user:` channel."""
-
-    data: ReportOutcome
-    kind: Literal["report.resolved"] = "report.resolved"
 
 
 class Resolution(msgspec.Struct):
@@ -190,9 +175,7 @@ async def resolve(conn: asyncpg.Connection, moderator: Identity, report_id: UUID
                        target_id=str(target_id), reason=note,
                        details={"action": action, "reports": [str(r["id"]) for r in resolved]})
     for report in resolved:
-        outcome = ReportOutcome(report_id=report["id"], target_type=target_type, target_id=target_id,
-                                outcome=action)
-        await append_event(conn, ChannelName.user(report["reporter_id"]), "notification.created",
-                           ReportResolved(data=outcome))
+        await notify(conn, report["reporter_id"], "report.resolved", ReportNote(
+            report_id=report["id"], target_type=target_type, target_id=target_id, outcome=action))
     return Resolution(target_type=target_type, target_id=target_id, outcome=action,
                       resolved=[r["id"] for r in resolved])

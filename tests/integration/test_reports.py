@@ -139,10 +139,13 @@ async def test_remove_content_deletes_the_post_tells_every_reporter_and_is_audit
 
         for listener, reporter, mine in zip(listeners, (first, second), filed, strict=True):
             events = await listener.wait_events(f"user:{reporter.user_id}", 1)
-            assert [(e["event"], e["data"]) for e in events] == [("notification.created", {
-                "kind": "report.resolved",
-                "data": {"report_id": mine["id"], "target_type": "post", "target_id": post_id,
-                         "outcome": "remove_content"}})]
+            assert [e["event"] for e in events] == ["notification.created"]
+            item = events[0]["data"]
+            assert (item["kind"], item["data"], item["read_at"]) == ("report.resolved", {
+                "report_id": mine["id"], "target_type": "post", "target_id": post_id,
+                "outcome": "remove_content"}, None)
+            inbox = (await client.get("/api/notifications", headers=reporter.headers)).json()["items"]
+            assert inbox == [item]
     finally:
         for listener in listeners:
             await listener.close()

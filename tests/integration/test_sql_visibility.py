@@ -12,6 +12,7 @@ import contextlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -362,6 +363,38 @@ async def test_users_read_only_their_own_blocks_and_write_none(app_db: Database,
                   world.other)
 
 
+
+async def test_users_read_their_own_notifications_and_only_mark_them_read(
+        app_db: Database, owner_conn: asyncpg.Connection, world: World) -> None:
+    note = await owner_conn.fetchval(
+        "INSERT INTO public.notifications (user_id, kind, data) VALUES ($1, 'post.reply', '{}') RETURNING id",
+        world.author)
+    mine = "SELECT id, read_at FROM public.notifications"
+    assert [r["id"] for r in await rows_as(app_db, user(world.author), mine)] == [note]
+    assert await rows_as(app_db, user(world.author), mine + " WHERE user_id <> auth.uid()") == []
+    for reader in (user(world.other), user(world.admin, "admin")):
+        assert await rows_as(app_db, reader, mine) == []
+    await refused(app_db, ANON, mine)
+    mark = "UPDATE public.notifications SET read_at = $2 WHERE id = $1 RETURNING read_at"
+    assert await rows_as(app_db, user(world.other), mark, note, None) == []
+    # as over REST, marking is "read now": neither backdated nor undone
+    long_ago = datetime(2000, 1, 1, tzinfo=UTC)
+    [marked] = await rows_as(app_db, user(world.author), mark, note, long_ago)
+    assert marked["read_at"] is not None and marked["read_at"] > long_ago
+    read = await owner_conn.fetchval(
+        "INSERT INTO public.notifications (user_id, kind, read_at) VALUES ($1, 'post.reply', '2020-01-01Z') "
+        "RETURNING id", world.author)
+    [kept] = await rows_as(app_db, user(world.author), mark, read, None)
+    assert kept["read_at"] == datetime(2020, 1, 1, tzinfo=UTC)
+    for sql in ("UPDATE public.notifications SET kind = 'x' WHERE id = $1 RETURNING 1",
+                "UPDATE public.notifications SET emailed_at = now() WHERE id = $1 RETURNING 1",
+                "DELETE FROM public.notifications WHERE id = $1 RETURNING 1"):
+        await refused(app_db, user(world.author), sql, note)
+    await refused(app_db, user(world.author), "INSERT INTO public.notifications (user_id, kind) "
+                  "VALUES ($1, 'post.reply') RETURNING 1", world.author)
+    await refused(app_db, user(world.author), "SELECT * FROM private.notification_settings")
+
+
 # ---------------------------------------------------------------- sessions
 
 async def test_meeting_url_is_for_the_host_admins_and_seat_holders_only(app_db: Database, world: World) -> None:
@@ -540,6 +573,7 @@ MATRIX: dict[str, dict[str, dict[str, set[str] | str]]] = {
     "session_room_settings": {"authenticated": {"SELECT": ALL}},
     "session_room_sanctions": {"authenticated": {"SELECT": {"session_id", "user_id", "muted_until"}}},
     "user_blocks": {"authenticated": {"SELECT": ALL}},
+    "notifications": {"authenticated": {"SELECT": ALL, "UPDATE": {"read_at"}}},
     "subscription_plans": {"anon": {"SELECT": ALL},
                            "authenticated": {"SELECT": ALL, "INSERT": PLAN_WRITABLE, "UPDATE": PLAN_WRITABLE}},
 }
