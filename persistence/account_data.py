@@ -45,7 +45,12 @@ SELECT jsonb_build_object(
         FROM private.reports WHERE reporter_id = $1 ORDER BY created_at DESC, id LIMIT $2 + 1) t),
     'blocks', (SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]') FROM (
         SELECT blocked_id, created_at FROM public.user_blocks WHERE blocker_id = $1
-        ORDER BY created_at DESC, blocked_id LIMIT $2 + 1) t)
+        ORDER BY created_at DESC, blocked_id LIMIT $2 + 1) t),
+    'notifications', (SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]') FROM (
+        SELECT id, kind, data, read_at, emailed_at, created_at FROM public.notifications WHERE user_id = $1
+        ORDER BY created_at DESC, id LIMIT $2 + 1) t),
+    'notification_settings', (SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]') FROM (
+        SELECT kind, email FROM private.notification_settings WHERE user_id = $1 ORDER BY kind LIMIT $2 + 1) t)
 )
 """
 
@@ -100,4 +105,6 @@ async def erase(conn: asyncpg.Connection, user_id: UUID) -> bool:
     await conn.execute("DELETE FROM public.user_blocks WHERE blocker_id = $1 OR blocked_id = $1", user_id)
     await conn.execute("DELETE FROM public.user_activity_log WHERE user_id = $1", user_id)
     await conn.execute("DELETE FROM private.idempotency_keys WHERE user_id = $1", user_id)
+    await conn.execute("DELETE FROM public.notifications WHERE user_id = $1", user_id)
+    await conn.execute("DELETE FROM private.notification_settings WHERE user_id = $1", user_id)
     return True

@@ -10,7 +10,8 @@ Deletion, in this order:
 3. one transaction removes the personal data (`persistence.account_data.erase`): email to a
    `deleted-<id>@deleted.invalid` placeholder (the address is free to sign up again), password hash,
    metadata and role, pending link tokens, the profile's name, avatar, bio and goals (the profile is renamed
-   "deleted user", which every author view shows), refresh tokens, blocks both ways, the activity log,
+   "deleted user", which every author view shows), refresh tokens, blocks both ways, the activity log, the
+   notifications and their email settings,
    stored idempotent replies. Posts, comments, chat lines, votes, reports filed, registrations, progress and
    subscription rows stay, attributed to the deleted user. Setting `deleted_at` revokes every access token
    (migration 0019's trigger): REST answers 401 and live sockets close with 4003 on every instance.
@@ -60,10 +61,12 @@ class AccountExport(msgspec.Struct):
     subscriptions: ExportSection
     reports: ExportSection
     blocks: ExportSection
+    notifications: ExportSection
+    notification_settings: ExportSection
 
 
 _SECTIONS = ("progress", "achievements", "leaderboard", "activity", "posts", "comments", "votes", "registrations",
-             "session_messages", "subscriptions", "reports", "blocks")
+             "session_messages", "subscriptions", "reports", "blocks", "notifications", "notification_settings")
 
 
 async def export(services: Services, user_id: UUID) -> AccountExport:

@@ -31,6 +31,11 @@ async def test_the_export_holds_the_callers_data_by_section_and_nobody_elses(cli
     assert comment.status_code == 201
     assert (await client.put(f"/api/posts/{theirs['id']}/vote", json={"vote_type": "upvote"},
                              headers=me.headers)).status_code == 200
+    replied = await client.post(f"/api/posts/{mine['id']}/comments", json={"content": "their reply"},
+                                headers=other.headers)
+    assert replied.status_code == 201
+    assert (await client.patch("/api/me/notification-settings", json={"email": {"post.reply": False}},
+                               headers=me.headers)).status_code == 200
     assert (await client.post(f"/api/users/{other.user_id}/block", headers=me.headers)).status_code == 204
 
     response = await client.get("/api/me/export", headers=me.headers)
@@ -41,6 +46,8 @@ async def test_the_export_holds_the_callers_data_by_section_and_nobody_elses(cli
     assert [c["content"] for c in document["comments"]["rows"]] == ["my comment"]
     assert [v["target_id"] for v in document["votes"]["rows"]] == [theirs["id"]]
     assert [b["blocked_id"] for b in document["blocks"]["rows"]] == [str(other.user_id)]
+    assert [n["kind"] for n in document["notifications"]["rows"]] == ["post.reply"]
+    assert {"kind": "post.reply", "email": False} in document["notification_settings"]["rows"]
     assert {a["activity_type"] for a in document["activity"]["rows"]} >= {"post_create"}
     assert not any(section["truncated"] for section in document.values() if isinstance(section, dict)
                    and "truncated" in section)
@@ -78,6 +85,8 @@ async def test_a_deleted_account_cannot_sign_in_its_content_shows_a_deleted_user
         "FROM auth.users u JOIN public.user_profiles p ON p.id = u.id WHERE u.id = $1", gone.user_id)
     assert row["email"] == f"deleted-{gone.user_id}@deleted.invalid"
     assert (row["encrypted_password"], row["raw_user_meta_data"], row["bio"]) == (None, {}, None)
+    assert await owner_conn.fetchval("SELECT count(*) FROM public.notifications WHERE user_id = $1",
+                                     gone.user_id) == 0, "the reply's notification went with the account"
     assert row["deleted_at"] is not None
     assert await owner_conn.fetchval("SELECT count(*) FROM private.refresh_tokens WHERE user_id = $1",
                                      gone.user_id) == 0
