@@ -22,6 +22,7 @@ from hub.domain.messages import remove_chat_line
 from hub.domain.notifications import ReportNote, notify
 from hub.domain.posts import remove_post
 from hub.errors import AlreadyReported, InvalidTransition, NotFound, ValidationFailed
+from hub.pagination import Page, page_of
 from persistence import audit, reports
 from persistence.db import set_identity
 from persistence.identity import SERVICE, Identity
@@ -111,7 +112,16 @@ async def file_report(conn: asyncpg.Connection, reporter: Identity, target_type:
     return msgspec.convert(dict(row), ReportView)
 
 
-def report_group(row: asyncpg.Record) -> ReportGroup:
+async def queue(conn: asyncpg.Connection, status: Literal["open", "resolved"], after: tuple[datetime, UUID] | None,
+                size: int) -> Page[ReportGroup]:
+    """One page of the queue (as `service_role`): grouped by target, the target with the newest report
+    first; the cursor is (newest report, target)."""
+    rows = await reports.queue_page(conn, status, after, size + 1, REPORTS_PER_TARGET)
+    page = page_of(rows, size, lambda row: [row["newest_at"].isoformat(), str(row["target_id"])])
+    return Page(items=[_report_group(row) for row in page.items], next_cursor=page.next_cursor)
+
+
+def _report_group(row: asyncpg.Record) -> ReportGroup:
     return ReportGroup(
         target_type=row["target_type"],
         target_id=row["target_id"],
@@ -138,7 +148,7 @@ async def _remove(conn: asyncpg.Connection, moderator: Identity, target_type: st
     elif target_type == "comment":
         await remove_comment(conn, target_id)
     else:
-        await remove_chat_line(conn, moderator, facts["session_id"], target_id)
+        await remove_chat_line(conn, moderator, facts["session_id"], target_id, ("chat", "question"))
     await set_identity(conn, SERVICE)
 
 
