@@ -7,7 +7,7 @@ from constant maps: no SQL is built from strings.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
@@ -26,21 +26,27 @@ _TARGET_FACTS = {
 }
 
 # Marks the target hidden once `$2` distinct users hold open reports on it (reporters are distinct: one
-# report per reporter and target). A row already hidden keeps its first moment.
+# report per reporter and target). A row already hidden keeps its first moment. Only established reporters
+# count: email confirmed, and the account at least `$3` old when it reported (throwaway accounts do not hide).
 _HIDE = {
     "post": """UPDATE public.community_posts SET hidden_at = now()
                WHERE id = $1 AND hidden_at IS NULL
-                 AND (SELECT count(*) FROM private.reports r
-                      WHERE r.target_type = 'post' AND r.target_id = $1 AND r.status = 'open') >= $2""",
+                 AND (SELECT count(*) FROM private.reports r JOIN auth.users u ON u.id = r.reporter_id
+                      WHERE r.target_type = 'post' AND r.target_id = $1 AND r.status = 'open'
+                        AND u.email_confirmed_at IS NOT NULL
+                        AND u.created_at <= r.created_at - $3::interval) >= $2""",
     "comment": """UPDATE public.community_comments SET hidden_at = now()
                   WHERE id = $1 AND hidden_at IS NULL
-                    AND (SELECT count(*) FROM private.reports r
-                         WHERE r.target_type = 'comment' AND r.target_id = $1 AND r.status = 'open') >= $2""",
+                    AND (SELECT count(*) FROM private.reports r JOIN auth.users u ON u.id = r.reporter_id
+                         WHERE r.target_type = 'comment' AND r.target_id = $1 AND r.status = 'open'
+                           AND u.email_confirmed_at IS NOT NULL
+                           AND u.created_at <= r.created_at - $3::interval) >= $2""",
     "session_message": """UPDATE public.session_messages SET hidden_at = now()
                           WHERE id = $1 AND hidden_at IS NULL
-                            AND (SELECT count(*) FROM private.reports r
+                            AND (SELECT count(*) FROM private.reports r JOIN auth.users u ON u.id = r.reporter_id
                                  WHERE r.target_type = 'session_message' AND r.target_id = $1
-                                   AND r.status = 'open') >= $2""",
+                                   AND r.status = 'open' AND u.email_confirmed_at IS NOT NULL
+                                   AND u.created_at <= r.created_at - $3::interval) >= $2""",
 }
 
 _UNHIDE = {
@@ -118,9 +124,11 @@ async def insert(conn: asyncpg.Connection, reporter_id: UUID, target_type: str, 
     return row
 
 
-async def hide_when_reported(conn: asyncpg.Connection, target_type: str, target_id: UUID, threshold: int) -> bool:
-    """Hides the content once `threshold` users hold open reports on it; True when this call hid it."""
-    status: str = await conn.execute(_HIDE[target_type], target_id, threshold)
+async def hide_when_reported(conn: asyncpg.Connection, target_type: str, target_id: UUID, threshold: int,
+                             min_account_age: timedelta) -> bool:
+    """Hides the content once `threshold` established users (`_HIDE`) hold open reports on it; True when this
+    call hid it."""
+    status: str = await conn.execute(_HIDE[target_type], target_id, threshold, min_account_age)
     return status.endswith(" 1")
 
 
