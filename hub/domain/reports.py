@@ -2,10 +2,10 @@
 
 Filing a report checks, as the reporter, that the target exists and is visible to them (else 404, so a
 report cannot probe for hidden rows), then stores it as `service_role` and hides the content once
-`REPORT_HIDE_THRESHOLD` established users (email confirmed, account at least
-`REPORT_HIDE_MIN_ACCOUNT_AGE_HOURS` old when reporting) hold open reports on it. Resolving decides for every open report of the
-target at once, in one transaction: the reports, the removal or ban, the audit row and each reporter's
-`notification.created` commit together or not at all.
+`REPORT_HIDE_THRESHOLD` established users (email confirmed, account at least `REPORT_HIDE_MIN_ACCOUNT_AGE_HOURS`
+old when reporting) hold open reports on it. Resolving decides for every open report of the target at once,
+in one transaction: the reports, the removal or ban, the audit row and each reporter's `notification.created`
+commit together or not at all.
 """
 
 from __future__ import annotations
