@@ -14,8 +14,8 @@ from litestar.exceptions import HTTPException, ValidationException
 
 from channels import codes
 from channels.codes import ErrorCode
-from hub.errors import ApiError, RateLimited
-from persistence.db import DatabaseUnavailable, budget_retry_after
+from hub.errors import ApiError, RateLimited, TokenRevoked
+from persistence.db import TOKEN_REVOKED_SQLSTATE, DatabaseUnavailable, budget_retry_after
 
 log = logging.getLogger("hub.errors")
 
@@ -113,8 +113,11 @@ def handle_retryable(_: Request[Any, Any, Any], exc: asyncpg.TransactionRollback
 
 
 def handle_database_error(request: Request[Any, Any, Any], exc: asyncpg.PostgresError) -> Response[dict[str, Any]]:
-    # The schema's creation budget (a backstop behind the REST budgets, which refuse first) answers as
-    # they do; any other database error is unexpected.
+    # The schema's token guard and creation budget (backstops behind the REST checks, which refuse first)
+    # answer as those do; any other database error is unexpected.
+    if exc.sqlstate == TOKEN_REVOKED_SQLSTATE:
+        # revoked after the request's own check, before its write
+        return handle_api_error(request, TokenRevoked())
     wait = budget_retry_after(exc)
     if wait is None:
         return handle_unexpected(request, exc)

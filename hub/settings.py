@@ -175,6 +175,9 @@ class Settings:
     report_hide_threshold: int = env("REPORT_HIDE_THRESHOLD", _int_in(1, 1000), 3,
         "distinct users with open reports on a post, comment or chat line that hide it from everyone but its "
         "author and admins until a moderator resolves them")
+    report_hide_min_account_age_hours: int = env("REPORT_HIDE_MIN_ACCOUNT_AGE_HOURS", _int_in(0, 8760), 24,
+        "how old (and email-confirmed) a reporter's account must have been when reporting for the report to "
+        "count toward REPORT_HIDE_THRESHOLD; the admin queue shows every report")
     report_ban_days: int = env("REPORT_BAN_DAYS", _int_in(1, 3650), 7,
         "how long a report's `ban_author` resolution bans the author")
     max_blocks_per_user: int = env("MAX_BLOCKS_PER_USER", _int_in(1, 100_000), 1000,

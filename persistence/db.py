@@ -51,6 +51,11 @@ def budget_retry_after(exc: asyncpg.PostgresError) -> float | None:
     return float(detail) if detail.isdigit() else 1.0
 
 
+# A write with an access token its account no longer honours (migration 0030's private.require_live_token:
+# revoked, banned or deleted); PostgREST answers this SQLSTATE 401, the hub 401 `token_revoked`.
+TOKEN_REVOKED_SQLSTATE = "PT401"
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """Whether `exc` means the database cannot serve now but may in a moment (the connection was refused or
     lost, the server is starting up or shutting down): such a failure answers 503 with Retry-After, never

@@ -7,7 +7,7 @@ from constant maps: no SQL is built from strings.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
@@ -27,12 +27,14 @@ _TARGET_FACTS = {
 }
 
 # Marks the target hidden once `$3` distinct users hold open reports on it (reporters are distinct: one
-# report per reporter and target). A row already hidden keeps its first moment. One statement for the
-# three tables: `$1` (the target type) selects which of them the update can touch.
+# report per reporter and target). A row already hidden keeps its first moment. Only established reporters
+# count: email confirmed, and the account at least `$4` old when it reported (throwaway accounts do not hide).
+# One statement for the three tables: `$1` (the target type) selects which of them the update can touch.
 HIDE = """
 WITH reached AS (
-    SELECT count(*) >= $3 AS yes FROM private.reports r
+    SELECT count(*) >= $3 AS yes FROM private.reports r JOIN auth.users u ON u.id = r.reporter_id
     WHERE r.target_type = $1::text AND r.target_id = $2 AND r.status = 'open'
+      AND u.email_confirmed_at IS NOT NULL AND u.created_at <= r.created_at - $4::interval
 ), posts AS (
     UPDATE public.community_posts SET hidden_at = now()
     WHERE $1::text = 'post' AND id = $2 AND hidden_at IS NULL AND (SELECT yes FROM reached) RETURNING 1
@@ -130,9 +132,11 @@ async def insert(conn: asyncpg.Connection, reporter_id: UUID, target_type: str, 
     return row
 
 
-async def hide_when_reported(conn: asyncpg.Connection, target_type: str, target_id: UUID, threshold: int) -> bool:
-    """Hides the content once `threshold` users hold open reports on it; True when this call hid it."""
-    hidden: int = await conn.fetchval(HIDE, target_type, target_id, threshold)
+async def hide_when_reported(conn: asyncpg.Connection, target_type: str, target_id: UUID, threshold: int,
+                             min_account_age: timedelta) -> bool:
+    """Hides the content once `threshold` established users (`HIDE`) hold open reports on it; True when this
+    call hid it."""
+    hidden: int = await conn.fetchval(HIDE, target_type, target_id, threshold, min_account_age)
     return hidden == 1
 
 

@@ -9,6 +9,7 @@ their own account or content), behind the `REPORTS` budget; an `Idempotency-Key`
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 from typing import Annotated, Literal
 from uuid import UUID
@@ -58,7 +59,9 @@ async def create_report(data: JSONBody[ReportIn], user: Caller, services: AppSer
     require_verified(services, user)
     async def create(conn: asyncpg.Connection) -> ReportView:
         return await file_report(conn, user, data.target_type, data.target_id, data.reason, data.details,
-                                 hide_threshold=services.settings.report_hide_threshold)
+                                 hide_threshold=services.settings.report_hide_threshold,
+                                 hide_min_account_age=timedelta(
+                                     hours=services.settings.report_hide_min_account_age_hours))
 
     return await create_once(services.db, user, idempotency_key, "POST /api/reports", data, create,
                              charge=partial(spend, services, REPORTS, str(user.require_user_id())))

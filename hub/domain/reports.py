@@ -2,9 +2,10 @@
 
 Filing a report checks, as the reporter, that the target exists and is visible to them (else 404, so a
 report cannot probe for hidden rows), then stores it as `service_role` and hides the content once
-`REPORT_HIDE_THRESHOLD` users hold open reports on it. Resolving decides for every open report of the
-target at once, in one transaction: the reports, the removal or ban, the audit row and each reporter's
-notification (`report.resolved`, with its `notification.created`) commit together or not at all.
+`REPORT_HIDE_THRESHOLD` established users (email confirmed, account at least `REPORT_HIDE_MIN_ACCOUNT_AGE_HOURS`
+old when reporting) hold open reports on it. Resolving decides for every open report of the target at once,
+in one transaction: the reports, the removal or ban, the audit row and each reporter's notification
+(`report.resolved`, with its `notification.created`) commit together or not at all.
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ class Resolution(msgspec.Struct):
 
 
 async def file_report(conn: asyncpg.Connection, reporter: Identity, target_type: TargetType, target_id: UUID,
-                      reason: Reason, details: str | None, *, hide_threshold: int) -> ReportView:
+                      reason: Reason, details: str | None, *, hide_threshold: int,
+                      hide_min_account_age: timedelta) -> ReportView:
     """404 when the reporter cannot see the target (or it is deleted), 422 for the reporter's own account or
     content, 409 `already_reported` for a second report of the same target by the same user."""
     reporter_id = reporter.require_user_id()
@@ -108,7 +110,7 @@ async def file_report(conn: asyncpg.Connection, reporter: Identity, target_type:
     if row is None:
         raise AlreadyReported("You already reported this")
     if target_type != "user":
-        await reports.hide_when_reported(conn, target_type, target_id, hide_threshold)
+        await reports.hide_when_reported(conn, target_type, target_id, hide_threshold, hide_min_account_age)
     return msgspec.convert(dict(row), ReportView)
 
 

@@ -23,9 +23,9 @@ from tests.helpers.ws import ProtocolClient, assert_continuous
 from tests.integration.test_comments import reply
 from tests.integration.test_live_room import joined, live_room, publish
 from tests.integration.test_posts import head, new_post
+from tests.integration.test_reports import establish, established_users, queue_entry, report, resolve
 from tests.integration.test_reports import new_post as reported_post
-from tests.integration.test_reports import queue_entry, report, resolve
-from tests.integration.test_sessions import host_account, mint_users
+from tests.integration.test_sessions import host_account
 
 Frame = dict[str, Any]
 
@@ -317,7 +317,7 @@ async def hide_by_reports(client: httpx.AsyncClient, owner_conn: asyncpg.Connect
                           *targets: tuple[str, str]) -> None:
     """Three distinct users (the suite's REPORT_HIDE_THRESHOLD) report each (type, id) in turn: it is hidden
     (a comment before its post, which takes its comments out of sight with it)."""
-    reporters = await mint_users(owner_conn, 3)
+    reporters = await established_users(owner_conn, 3)
     for target_type, target_id in targets:
         for _, headers in reporters:
             assert (await report(client, headers, target_type, target_id)).status_code == 201
@@ -385,6 +385,7 @@ async def test_a_hidden_chat_line_and_question_are_gone_from_the_rooms_history_a
     sent = [(await publish(ws, channel, event, {"text": text}))["result"]["message"]["id"]
             for event, text in (("chat.message", line), ("question.ask", asked))]
     await ws.close()
+    await establish(owner_conn, [user_id for user_id, _ in others])
     for _, other in others:
         for message_id in sent:
             filed = await report(client, {"Authorization": f"Bearer {other}"}, "session_message", message_id)

@@ -191,6 +191,43 @@ async def test_remove_content_soft_deletes_a_comment_and_a_chat_line(
     assert [(r["event"], r["data"]) for r in room_events] == [("chat.deleted", {"id": str(line)})]
 
 
+async def established_users(owner_conn: asyncpg.Connection, count: int, *, confirmed: bool = True
+                            ) -> list[tuple[UUID, dict[str, str]]]:
+    """`mint_users` whose accounts are two days old (past REPORT_HIDE_MIN_ACCOUNT_AGE_HOURS, 24 by default),
+    with their email confirmed unless `confirmed` is false."""
+    users = await mint_users(owner_conn, count)
+    await establish(owner_conn, [user_id for user_id, _ in users], confirmed=confirmed)
+    return users
+
+
+async def establish(owner_conn: asyncpg.Connection, user_ids: list[UUID], *, confirmed: bool = True) -> None:
+    """Makes the accounts two days old, their email confirmed unless `confirmed` is false."""
+    await owner_conn.execute(
+        "UPDATE auth.users SET created_at = now() - interval '2 days', "
+        "email_confirmed_at = CASE WHEN $2 THEN now() - interval '2 days' END WHERE id = ANY($1)",
+        user_ids, confirmed)
+
+
+async def test_only_established_accounts_reports_hide_content_and_the_queue_shows_them_all(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    """Throwaway accounts (a day's signups) and unconfirmed ones cannot hide anyone's content: their reports
+    do not count toward the threshold, but a moderator still sees them."""
+    boss = await admin(client, owner_conn)
+    author, bystander = await signup(client), await signup(client)
+    post_id = await new_post(client, author)
+    fresh = [(account.user_id, account.headers) for account in [await signup(client) for _ in range(3)]]
+    unconfirmed = await established_users(owner_conn, 3, confirmed=False)
+    established = await established_users(owner_conn, 3)
+    for _, headers in fresh + unconfirmed + established[:2]:
+        assert (await report(client, headers, "post", post_id)).status_code == 201
+    assert post_id in await feed_ids(client, bystander.headers), "8 reports, 2 of them counted"
+    entry = await queue_entry(client, boss, post_id)
+    assert entry is not None and (entry["report_count"], entry["content"]["hidden"]) == (8, False)
+
+    assert (await report(client, established[2][1], "post", post_id)).status_code == 201
+    assert post_id not in await feed_ids(client, bystander.headers)
+
+
 async def test_reports_from_enough_users_hide_content_from_others_until_dismissed(
         client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
     """The suite's REPORT_HIDE_THRESHOLD is the default, 3 distinct reporters."""
@@ -199,7 +236,7 @@ async def test_reports_from_enough_users_hide_content_from_others_until_dismisse
     post_id = await new_post(client, author)
     comment_id = (await client.post(f"/api/posts/{post_id}/comments", json={"content": "loud"},
                                     headers=author.headers)).json()["id"]
-    reporters = await mint_users(owner_conn, 3)
+    reporters = await established_users(owner_conn, 3)
     for index, (_, headers) in enumerate(reporters):
         # the comment first: once its post is hidden, so are its comments
         assert (await report(client, headers, "comment", comment_id)).status_code == 201
@@ -327,7 +364,7 @@ async def test_a_comment_on_a_hidden_post_is_not_readable_by_id(
     post_id = await new_post(client, author)
     reply = await client.post(f"/api/posts/{post_id}/comments", json={"content": "quoting the hidden post"},
                               headers=replier.headers)
-    for _, headers in await mint_users(owner_conn, 3):
+    for _, headers in await established_users(owner_conn, 3):
         assert (await report(client, headers, "post", post_id)).status_code == 201
     for reader in (bystander, replier):
         assert (await client.get(f"/api/comments/{reply.json()['id']}", headers=reader.headers)).status_code == 404

@@ -61,6 +61,21 @@ async def test_a_banned_account_cannot_log_in_or_refresh_until_the_ban_ends_or_i
     await login(client, account)
 
 
+async def test_a_write_the_database_refuses_for_a_ban_the_hub_has_not_revoked_answers_token_revoked(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    """A ban set in the database without a revocation (Supabase's dashboard) passes the hub's cutoff check,
+    and the schema's guard (migration 0030) refuses the write: 401 `token_revoked`, nothing written, no 500."""
+    account = await signup(client)
+    await owner_conn.execute("UPDATE auth.users SET banned_until = now() + interval '1 hour' WHERE id = $1",
+                             account.user_id)
+    refused = await client.post("/api/posts", json={"title": "after the ban"}, headers=account.headers)
+    assert (refused.status_code, refused.json()["code"]) == (401, "token_revoked")
+    assert await owner_conn.fetchval("SELECT count(*) FROM public.community_posts WHERE author_id = $1",
+                                     account.user_id) == 0
+    edit = await client.patch("/api/profiles/me", json={"bio": "after the ban"}, headers=account.headers)
+    assert (edit.status_code, edit.json()["code"]) == (401, "token_revoked")
+
+
 async def test_a_deleted_account_is_unknown_to_login_and_refresh_and_its_tokens_are_revoked(
         client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
     account = await signup(client)

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from persistence.db import Database
-from persistence.identity import ANON, SERVICE, Identity
+from persistence.identity import ANON, SERVICE, Identity, user_identity
 from tests.helpers.api import admin, signup
 from tests.integration.test_rls import as_user, make_user
 
@@ -403,6 +403,128 @@ async def test_users_read_their_own_notifications_and_only_mark_them_read(
                   "VALUES ($1, 'post.reply') RETURNING 1", world.author)
     await refused(app_db, user(world.author), "SELECT * FROM private.notification_settings")
 
+# ---------------------------------------------------------------- revoked, banned, deleted (migration 0030)
+
+def token(user_id: uuid.UUID, role: str | None = None, *, iat_us: int | None = None, iat: int | None = None
+          ) -> Identity:
+    """A user's identity whose claims carry the issue time the database compares with the cutoff."""
+    claims: dict[str, object] = {"sub": str(user_id), "role": "authenticated", "aud": "authenticated"}
+    if role:
+        claims["app_metadata"] = {"role": role}
+    if iat_us is not None:
+        claims["iat_us"] = iat_us
+    if iat is not None:
+        claims["iat"] = iat
+    return user_identity(claims)
+
+
+# Every write `authenticated` may make in SQL, as the world's author (admin-only ones as an admin, the
+# session's as its host): the statement and the world's row that is its `$1`, if any.
+TOKEN_WRITES = {
+    "post insert": ("INSERT INTO public.community_posts (author_id, title) VALUES (auth.uid(), 'x') RETURNING id",
+                    None),
+    "post update": ("UPDATE public.community_posts SET title = 'y' WHERE id = $1 RETURNING id", "post"),
+    "post delete": ("DELETE FROM public.community_posts WHERE id = $1 RETURNING id", "post"),
+    "comment insert": ("INSERT INTO public.community_comments (post_id, author_id, content) "
+                       "VALUES ($1, auth.uid(), 'x') RETURNING id", "post"),
+    "comment update": ("UPDATE public.community_comments SET content = 'y' WHERE id = $1 RETURNING id", "comment"),
+    "comment delete": ("SELECT 1 WHERE public.delete_comment($1)", "comment"),
+    "vote insert": ("INSERT INTO public.community_votes (user_id, target_type, target_id, vote_type) "
+                    "VALUES (auth.uid(), 'post', $1, 'upvote') RETURNING id", "post"),
+    "vote update": ("UPDATE public.community_votes SET vote_type = 'downvote' WHERE user_id = auth.uid() "
+                    "RETURNING id", None),
+    "vote delete": ("DELETE FROM public.community_votes WHERE user_id = auth.uid() RETURNING id", None),
+    "profile update": ("UPDATE public.my_profile SET bio = 'y' WHERE id = auth.uid() RETURNING id", None),
+    "notification read": ("UPDATE public.notifications SET read_at = now() WHERE user_id = auth.uid() RETURNING id",
+                          None),
+}
+ADMIN_WRITES = {
+    "lesson update": ("UPDATE public.lessons SET title = 'y' WHERE id = $1 RETURNING id", "lesson"),
+    "plan insert": ("INSERT INTO public.subscription_plans (name, price, features) VALUES ('x', 1, '{}') "
+                    "RETURNING id", None),
+}
+HOST_WRITES = {"session update": ("UPDATE public.live_sessions SET title = 'y' WHERE id = $1 RETURNING id", "session")}
+EVERY_WRITE = set(TOKEN_WRITES) | set(ADMIN_WRITES) | set(HOST_WRITES)
+
+
+async def _writes_of(app_db: Database, world: World, who: dict[str, Identity]) -> dict[str, str]:
+    """Each write's outcome for the identities in `who` (author, admin, host): 'ok' or the SQLSTATE."""
+    rows_of = {"post": world.post, "comment": world.comment, "session": world.session, "lesson": world.free_lesson}
+    outcomes: dict[str, str] = {}
+    for writes, identity in ((TOKEN_WRITES, who["author"]), (ADMIN_WRITES, who["admin"]),
+                             (HOST_WRITES, who["host"])):
+        for name, (sql, target) in writes.items():
+            try:
+                rows = await rows_as(app_db, identity, sql, *([rows_of[target]] if target else []))
+                outcomes[name] = "ok" if rows else "no row"
+            except asyncpg.PostgresError as exc:
+                outcomes[name] = exc.sqlstate or "?"
+    return outcomes
+
+
+async def _rows_to_change(owner_conn: asyncpg.Connection, world: World) -> None:
+    await owner_conn.execute("INSERT INTO public.community_votes (user_id, target_type, target_id, vote_type) "
+                             "VALUES ($1, 'comment', $2, 'upvote')", world.author, world.comment)
+    await owner_conn.execute("INSERT INTO public.notifications (user_id, kind) VALUES ($1, 'post.reply')",
+                             world.author)
+
+
+async def test_tokens_issued_before_the_accounts_cutoff_write_nothing_and_later_ones_write(
+        app_db: Database, owner_conn: asyncpg.Connection, world: World) -> None:
+    """REST answers 401 `token_revoked`; PostgREST, with the same JWT, must not write either."""
+    await _rows_to_change(owner_conn, world)
+    cutoffs: dict[uuid.UUID, int] = {}
+    for account in (world.author, world.admin, world.host):
+        cutoffs[account] = await owner_conn.fetchval(
+            "SELECT (extract(epoch FROM private.revoke_tokens($1, 'revoked')) * 1000000)::bigint", account)
+
+    def at(offset_us: int) -> dict[str, Identity]:
+        return {"author": token(world.author, iat_us=cutoffs[world.author] + offset_us),
+                "admin": token(world.admin, "admin", iat_us=cutoffs[world.admin] + offset_us),
+                "host": token(world.host, "host", iat_us=cutoffs[world.host] + offset_us)}
+
+    assert await _writes_of(app_db, world, at(0)) == dict.fromkeys(EVERY_WRITE, "PT401"), "issued at the cutoff"
+    assert await _writes_of(app_db, world, at(1)) == dict.fromkeys(EVERY_WRITE, "ok"), "a microsecond later"
+
+
+async def test_a_token_without_iat_us_counts_from_the_start_of_its_iat_second(
+        app_db: Database, owner_conn: asyncpg.Connection, world: World) -> None:
+    """As persistence.identity.token_issued_us: a Supabase token of the cutoff's own second is refused."""
+    cutoff_us: int = await owner_conn.fetchval(
+        "SELECT (extract(epoch FROM private.revoke_tokens($1, 'revoked')) * 1000000)::bigint", world.author)
+    sql = TOKEN_WRITES["post insert"][0]
+    with pytest.raises(asyncpg.PostgresError) as refusal:
+        await rows_as(app_db, token(world.author, iat=cutoff_us // 1_000_000), sql)
+    assert refusal.value.sqlstate == "PT401"
+    await refused(app_db, token(world.author), sql, error=asyncpg.PostgresError)  # no issue time at all
+    assert len(await rows_as(app_db, token(world.author, iat=cutoff_us // 1_000_000 + 1), sql)) == 1
+
+
+async def test_a_banned_or_deleted_account_writes_nothing_whatever_its_tokens_age(
+        app_db: Database, owner_conn: asyncpg.Connection, world: World) -> None:
+    """A ban set without a revocation (Supabase's dashboard) still stops writes while it lasts."""
+    fresh = {"author": token(world.author, iat_us=2**52), "admin": token(world.admin, "admin", iat_us=2**52),
+             "host": token(world.host, "host", iat_us=2**52)}
+    await _rows_to_change(owner_conn, world)
+    accounts = [world.author, world.admin, world.host]
+    await owner_conn.execute("UPDATE auth.users SET banned_until = now() + interval '1 hour' WHERE id = ANY($1)",
+                             accounts)
+    assert await _writes_of(app_db, world, fresh) == dict.fromkeys(EVERY_WRITE, "PT401")
+    await owner_conn.execute("UPDATE auth.users SET banned_until = now() - interval '1 second' WHERE id = ANY($1)",
+                             accounts)
+    assert await _writes_of(app_db, world, fresh) == dict.fromkeys(EVERY_WRITE, "ok"), "a ban that ended is no ban"
+    await owner_conn.execute("UPDATE auth.users SET deleted_at = now() WHERE id = ANY($1)", accounts)
+    assert await _writes_of(app_db, world, fresh) == dict.fromkeys(EVERY_WRITE, "PT401")
+
+
+async def test_a_revoked_token_still_reads_until_it_expires(app_db: Database, owner_conn: asyncpg.Connection,
+                                                             world: World) -> None:
+    """The guard is on writes only (docs/security.md): reads end with the token's `exp`."""
+    await owner_conn.execute("SELECT private.revoke_tokens($1, 'revoked')", world.author)
+    stale = token(world.author, iat_us=1)
+    assert len(await rows_as(app_db, stale, "SELECT id FROM public.my_profile")) == 1
+    assert len(await rows_as(app_db, stale, "SELECT id FROM public.community_posts WHERE id = $1", world.post)) == 1
+
 
 # ---------------------------------------------------------------- sessions
 
@@ -489,7 +611,9 @@ CALLABLE = {
              "public.lesson_with_content", "private.text_items_fit"},
     "authenticated": {"public.is_admin", "public.is_host", "public.calculate_user_level",
                       "public.lesson_with_content", "public.session_meeting_urls",
-                      "public.delete_comment", "private.text_items_fit"},
+                      "public.delete_comment", "private.text_items_fit",
+                      # 0030's restrictive write policies run it as the writer; unnameable (no USAGE on private)
+                      "private.require_live_token"},
 }
 
 

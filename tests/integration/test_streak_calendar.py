@@ -88,6 +88,28 @@ async def test_23_30_and_00_30_in_los_angeles_are_two_days_and_one_utc_day_for_a
     assert stored == {day.isoformat(): 1, (day + timedelta(days=1)).isoformat(): 1}
 
 
+async def test_moving_the_time_zone_across_the_date_line_adds_no_streak_day(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection, start_hub: Any) -> None:
+    """00:30 UTC is 12:30 the day before in Etc/GMT+12 and 14:30 the same day in Pacific/Kiritimati: a learner
+    who could move between them would complete two local days within the hour."""
+    boss = await admin(client, owner_conn)
+    learner = await signup(client)
+    lessons = [await make_lesson(client, boss, xp_reward=1) for _ in range(2)]
+    moment = datetime.combine(far_date(), time(0, 30), tzinfo=UTC)
+    clock = FakeClock(moment)
+    with start_hub(clock=clock) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as hub:
+            await set_zone(hub, learner, "Etc/GMT+12")
+            assert (await complete(hub, learner, lessons[0]))["streak"]["current_streak"] == 1
+            moved = await hub.patch("/api/profiles/me", json={"timezone": "Pacific/Kiritimati"},
+                                    headers=learner.headers)
+            assert moved.status_code == 429
+            clock.now = moment + timedelta(minutes=15)
+            assert (await complete(hub, learner, lessons[1]))["streak"]["current_streak"] == 1
+            days = (await calendar(hub, learner))["days"]
+    assert days == [{"date": (moment.date() - timedelta(days=1)).isoformat(), "count": 2}]
+
+
 def _first_sunday_of_november(year: int) -> date:
     first = date(year, 11, 1)
     return first + timedelta(days=(6 - first.weekday()) % 7)

@@ -69,6 +69,7 @@ def test_a_socket_that_takes_a_new_role_counts_as_issued_at_the_cutoff() -> None
     assert demoted.app_role is None and not demoted.is_host
     assert '"provider":"email"' in demoted.claims_json and '"role":"admin"' not in demoted.claims_json
     assert demoted.issued_us == 1_700_000_001_000_000
+    assert '"iat_us":1700000001000000' in demoted.claims_json, "the database compares the claims' issue time"
     assert with_app_role(user_identity(claims), "host", 1).is_host
 
 
