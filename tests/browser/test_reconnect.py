@@ -62,7 +62,9 @@ async def hub_process(test_db: DatabaseUnderTest, base_settings: Settings,
                       tmp_path: Path) -> AsyncIterator[HubProcess]:
     env = {**os.environ, "DATABASE_URL": test_db.app_dsn, "JWT_SECRET": TEST_SECRET,
            "REDIS_URL": base_settings.redis_url or "", "HUB_NAMESPACE": base_settings.namespace or "",
-           "HUB_DATA_DIR": str(tmp_path), "LOG_LEVEL": "warning", "DB_POOL_MAX": "4"}
+           "HUB_DATA_DIR": str(tmp_path), "LOG_LEVEL": "warning", "DB_POOL_MAX": "4",
+           # As every hub of the suite: its users comment right after signup (tests/conftest.py).
+           "REQUIRE_EMAIL_VERIFICATION": "false"}
     hub = HubProcess(env, tmp_path)
     await hub.start()
     yield hub
