@@ -155,6 +155,10 @@ class Settings:
         "attempts per user per lesson per hour (a graded quiz tells which answers were right)")
     reports_per_hour: int = env("REPORT_RATE_PER_HOUR", _int_in(1, 100_000), 20,
         "reports per user per hour (POST /api/reports)")
+    account_revocations_per_hour: int = env("ACCOUNT_REVOCATION_RATE_PER_HOUR", _int_in(1, 100_000), 20,
+        "logout-alls and password changes per user per hour (each notifies every instance)")
+    blocks_per_hour: int = env("BLOCK_RATE_PER_HOUR", _int_in(1, 100_000), 60,
+        "blocks and unblocks per user per hour")
     # --- moderation
     report_hide_threshold: int = env("REPORT_HIDE_THRESHOLD", _int_in(1, 1000), 3,
         "distinct users with open reports on a post, comment or chat line that hide it from everyone but its "
