@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import jwt
 import pytest
 
 from hub.services import Services
@@ -97,6 +98,25 @@ async def test_a_refresh_that_a_logout_all_waits_on_leaves_no_live_refresh_token
     again = await client.post("/api/auth/refresh", json={"refresh_token": refreshed.json()["refresh_token"]})
     assert again.status_code == 401, "the refresh token issued just before the logout-all ended with it"
     assert await me_status(client, refreshed.json()["access_token"]) == (401, "token_revoked")
+
+
+async def test_a_refresh_waiting_on_the_account_row_is_issued_after_the_lock_is_released(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    account = await signup(client)
+    async with held(owner_conn, "SELECT 1 FROM auth.users WHERE id = $1 FOR UPDATE", account.user_id):
+        refreshing = asyncio.create_task(
+            client.post("/api/auth/refresh", json={"refresh_token": account.refresh_token}))
+
+        async def waits_or_answered() -> bool:
+            return refreshing.done() or await waiting_on_locks(owner_conn)
+
+        await eventually(waits_or_answered, what="the refresh waiting on the account's row")
+        released_us: int = await owner_conn.fetchval(
+            "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint")
+    refreshed = await refreshing
+    assert refreshed.status_code == 200, refreshed.text
+    claims = jwt.decode(refreshed.json()["access_token"], options={"verify_signature": False})
+    assert claims["iat_us"] > released_us, "the issue time is read from the database once the lock is held"
 
 
 async def test_tokens_carry_the_databases_clock_not_the_instances(
