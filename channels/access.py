@@ -43,13 +43,16 @@ class ChannelFacts:
     ``exists``: the post (thread/votes) or session exists. For sessions,
     ``host_id``, ``session_status`` (``scheduled``/``live``/``ended``/``cancelled``)
     and the viewer's ``attendance_status`` (``None`` when not registered).
-    Unused fields are ignored for the other kinds.
+    ``hidden_author_id``: the author of a post hidden pending review (``None`` when
+    it is not hidden); only they and admins read its thread, as only they read the
+    post over REST. Unused fields are ignored for the other kinds.
     """
 
     exists: bool = True
     host_id: str | None = None
     attendance_status: str | None = None
     session_status: str | None = None
+    hidden_author_id: str | None = None
 
 
 def decide_subscribe(channel: ChannelName, viewer: Viewer, facts: ChannelFacts) -> None:
@@ -64,7 +67,8 @@ def decide_subscribe(channel: ChannelName, viewer: Viewer, facts: ChannelFacts) 
     if kind in (ChannelKind.FEED, ChannelKind.LEADERBOARD):
         return
     if kind in (ChannelKind.THREAD, ChannelKind.VOTES):
-        if not facts.exists:
+        hidden_from_viewer = facts.hidden_author_id not in (None, viewer.user_id) and not viewer.is_admin
+        if not facts.exists or hidden_from_viewer:
             raise NotFound(details={"channel": str(channel)})
         return
     if kind is ChannelKind.USER:

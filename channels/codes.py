@@ -65,6 +65,10 @@ TOKEN_REVOKED = _define("token_revoked", status=401, title="This token was revok
                         message="token revoked", close=_REVOKED)
 RATE_LIMITED = _define("rate_limited", status=429, title="Too many requests", message="rate limited")
 INTERNAL = _define("internal", status=500, title="Internal error", message="internal error")
+# Writes (posts, comments, votes, registrations, reports, durable room publishes) of an account whose email
+# is not verified while REQUIRE_EMAIL_VERIFICATION is on: 403 over REST, an error reply to a ws publish.
+EMAIL_UNVERIFIED = _define("email_unverified", status=403, title="Verify your email address first",
+                           message="email not verified")
 
 # Websocket only. An expired token over REST is `unauthorized` (detail "Token expired").
 BAD_FRAME = _define("bad_frame", message="invalid frame")
@@ -89,6 +93,8 @@ NOT_READY = _define("not_ready", status=503, title="Service not ready")
 BAD_JSON = _define("bad_json", status=400, title="Request body is not valid JSON")
 BAD_SIGNATURE = _define("bad_signature", status=400, title="Webhook signature is invalid")
 BAD_EVENT = _define("bad_event", status=400, title="The signed event is not one the hub can apply")
+# A mailed link's token (verification, password reset, email change) that is unknown, used or expired.
+INVALID_TOKEN = _define("invalid_token", status=400, title="This link is invalid, used or expired")
 INVALID_CREDENTIALS = _define("invalid_credentials", status=401, title="Email or password is wrong")
 TOKEN_REUSED = _define("token_reused", status=401,
                        title="Refresh token was already used; the session is revoked")

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from channels.codes import (
     ALREADY_SUBSCRIBED,
     BAD_FRAME,
+    EMAIL_UNVERIFIED,
     EVENT_NOT_ALLOWED,
     FORBIDDEN,
     INTERNAL,
@@ -34,6 +35,7 @@ from channels.codes import (
 __all__ = [
     "AlreadySubscribed",
     "CloseCode",
+    "EmailUnverified",
     "EventNotAllowed",
     "Forbidden",
     "FrameError",
@@ -142,6 +144,10 @@ class Forbidden(ProtocolError, entry=FORBIDDEN):
     pass
 
 
+class EmailUnverified(ProtocolError, entry=EMAIL_UNVERIFIED):
+    """A durable publish by an account whose email is not verified (REQUIRE_EMAIL_VERIFICATION)."""
+
+
 class NotFound(ProtocolError, entry=NOT_FOUND):
     pass
 
@@ -203,6 +209,7 @@ _BY_CODE: dict[str, type[ProtocolError]] = {
         EventNotAllowed,
         SessionNotLive,
         TooManySubscriptions,
+        EmailUnverified,
         InternalError,
     )
 }

@@ -33,7 +33,7 @@ class LineGate:
 
 
 def decide_line(channel: ChannelName, kind: str, gate: LineGate, *, exempt: bool) -> None:
-    """Return if a ``kind`` line (``chat`` or ``question``) may be stored now.
+    """Return if a ``kind`` line (``chat`` or ``question``) or a question ``vote`` may be stored now.
 
     Raises ``forbidden`` for a kicked sender (``details.channel``), a muted one (``details.until``, the
     mute's end) and, for chat, while the chat is locked (``details.chat_locked``); ``rate_limited`` with

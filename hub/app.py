@@ -20,6 +20,8 @@ from litestar.types import Receive, Scope, Send
 
 from hub import budgets, retention
 from hub.api import (
+    account_data,
+    account_links,
     accounts,
     admin,
     billing,
@@ -39,6 +41,7 @@ from hub.api import (
 )
 from hub.api import blocks as user_blocks
 from hub.api import channels as channel_history
+from hub.api import notifications as inbox
 from hub.api import reports as content_reports
 from hub.auth import DEPENDENCIES
 from hub.billing import stripe_gateway
@@ -46,6 +49,7 @@ from hub.bodies import HubRequest
 from hub.domain import reminders
 from hub.jobs.runner import start_jobs
 from hub.live_room import start_live_room
+from hub.mail import digest as notification_digest
 from hub.mail import outgoing as outgoing_mail
 from hub.metrics import metrics_middleware
 from hub.problems import EXCEPTION_HANDLERS
@@ -81,13 +85,15 @@ ROUTE_MODULES: list[Any] = [
     accounts, profiles, health, posts, comments, votes, sessions, registrations, session_messages,
     lessons, progress, leaderboard, plans, billing, channel_history, ws,
     room_moderation, content_reports, user_blocks, admin,
+    account_links, account_data,
+    inbox,
 ]
 # In order: the live room extends the realtime edge it finds started (`Services.started`).
 STARTERS: tuple[Starter, ...] = (start_views_counter, stripe_gateway.start, start_realtime, start_live_room,
                                  start_jobs, retention.start_pruning)
 # The modules that define job handlers (`@hub.jobs.registry.register`): imported here so every kind is
 # registered before the runner (`start_jobs`) claims a job.
-JOB_MODULES: tuple[ModuleType, ...] = (outgoing_mail, retention, reminders)
+JOB_MODULES: tuple[ModuleType, ...] = (outgoing_mail, retention, reminders, notification_digest)
 
 
 class HubApp(Litestar):

@@ -9,7 +9,8 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
 
-from hub.errors import Forbidden, Unauthorized
+from hub.errors import EmailUnverified, Forbidden, Unauthorized
+from hub.rules.addresses import budget_subject
 from hub.services import Services
 from persistence.identity import ANON, Identity, user_identity
 
@@ -17,6 +18,12 @@ from persistence.identity import ANON, Identity, user_identity
 def services_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:
     services: Services = connection.app.state.services
     return services
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The subject of the per-address budgets: the client's address as uvicorn resolved it (X-Forwarded-For
+    when the peer is a trusted proxy, `FORWARDED_ALLOW_IPS`, else the peer itself), an IPv6 one as its /64."""
+    return budget_subject(request.client.host if request.client else "unknown")
 
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -75,6 +82,14 @@ def require_admin(identity: Identity) -> None:
 def require_host(identity: Identity) -> None:
     if not identity.is_host:
         raise Forbidden("Hosts and admins only")
+
+
+def require_verified(services: Services, identity: Identity) -> None:
+    """403 `email_unverified` for a write (post, comment, vote, registration, report) by an account whose
+    token says its email is not verified, while `REQUIRE_EMAIL_VERIFICATION` is on. Read from the token, not
+    the database: verifying answers a fresh pair, and a token issued before stays refused until refreshed."""
+    if services.settings.require_email_verification and not identity.email_verified:
+        raise EmailUnverified()
 
 
 DEPENDENCIES = {

@@ -16,8 +16,9 @@ from hub.errors import RateLimited
 from hub.services import Services
 from hub.settings import Settings
 
-__all__ = ["ACCOUNT_REVOCATIONS", "ATTEMPTS", "BLOCKS", "COMMENTS", "FAILED_LOGINS_PER_IP", "POSTS", "REPORTS",
-           "ROOM_MESSAGES", "SIGNUPS", "SIGNUPS_PER_IP", "VOTES", "Budget", "give_back", "retry_after", "spend"]
+__all__ = ["ACCOUNT_REVOCATIONS", "ADDRESS_MAILS", "ADDRESS_MAILS_PER_IP", "ATTEMPTS", "BLOCKS", "COMMENTS",
+           "FAILED_LOGINS_PER_IP", "POSTS", "RECOVERIES", "RECOVERIES_PER_IP", "REPORTS", "ROOM_MESSAGES", "SIGNUPS",
+           "SIGNUPS_PER_IP", "VOTES", "Budget", "give_back", "retry_after", "spend"]
 
 EVERYONE = "all"  # the subject of a global budget
 
@@ -46,6 +47,13 @@ REPORTS = Budget("reports", lambda s: s.reports_per_hour, 3600)
 # Per user: each logout-all or password change moves the account's cutoff and notifies every instance.
 ACCOUNT_REVOCATIONS = Budget("account-revocations", lambda s: s.account_revocations_per_hour, 3600)
 BLOCKS = Budget("blocks", lambda s: s.blocks_per_hour, 3600)  # per user, blocks and unblocks together
+# Mails that confirm an address (verification resends, email changes): per account, and per client address
+# at ten times that, so one address cannot mail strangers through many accounts.
+ADDRESS_MAILS = Budget("address-mails", lambda s: s.verify_resends_per_hour, 3600)
+ADDRESS_MAILS_PER_IP = Budget("address-mails:ip", lambda s: s.verify_resends_per_hour * 10, 3600)
+# Password-reset mails: per email address asked for (whether or not it has an account), and per client address.
+RECOVERIES = Budget("recover", lambda s: s.recoveries_per_hour, 3600)
+RECOVERIES_PER_IP = Budget("recover:ip", lambda s: s.recoveries_per_hour * 10, 3600)
 
 
 async def retry_after(services: Services, budget: Budget, subject: str = EVERYONE) -> float:

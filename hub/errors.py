@@ -77,6 +77,14 @@ class InvalidCredentials(ApiError, entry=codes.INVALID_CREDENTIALS):
     pass
 
 
+class InvalidToken(ApiError, entry=codes.INVALID_TOKEN):
+    pass
+
+
+class EmailUnverified(ApiError, entry=codes.EMAIL_UNVERIFIED):
+    pass
+
+
 class TokenReused(ApiError, entry=codes.TOKEN_REUSED):
     pass
 

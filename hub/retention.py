@@ -47,6 +47,10 @@ def cutoffs(settings: Settings, now: datetime) -> dict[str, tuple[datetime, Prun
                           retention.prune_stripe_events),
         "deleted_content": (now - timedelta(days=settings.deleted_content_retention_days),
                             retention.prune_deleted_content),
+        "read_notifications": (now - timedelta(days=settings.notification_retention_days),
+                               retention.prune_read_notifications),
+        "unread_notifications": (now - timedelta(days=settings.unread_notification_retention_days),
+                                 retention.prune_unread_notifications),
         "jobs": (now - timedelta(days=settings.job_retention_days), retention.prune_jobs),
     }
 

@@ -159,6 +159,22 @@ class Settings:
         "logout-alls and password changes per user per hour (each notifies every instance)")
     blocks_per_hour: int = env("BLOCK_RATE_PER_HOUR", _int_in(1, 100_000), 60,
         "blocks and unblocks per user per hour")
+    # --- accounts: verification, recovery, email change (links are built from PUBLIC_URL)
+    require_email_verification: bool = env("REQUIRE_EMAIL_VERIFICATION",
+        lambda v: v.lower() in ("1", "true", "yes", "on"), True,
+        "unverified accounts get 403 email_unverified on posts, comments, votes, registrations, reports and "
+        "durable room publishes; off: signup still mails the link and verify still works")
+    verification_ttl_s: int = env("VERIFICATION_TTL", _int_in(60, 30 * 86_400), 86_400,
+        "how long a mailed verification link works")
+    recovery_ttl_s: int = env("RECOVERY_TTL", _int_in(60, 86_400), 3600, "how long a mailed password-reset link works")
+    email_change_ttl_s: int = env("EMAIL_CHANGE_TTL", _int_in(60, 86_400), 3600,
+        "how long a mailed email-change link works")
+    verify_resends_per_hour: int = env("VERIFY_RESEND_RATE_PER_HOUR", _int_in(1, 100_000), 5,
+        "verification resends and email-change mails per account per hour, and per client address (x10)")
+    recoveries_per_hour: int = env("RECOVER_RATE_PER_HOUR", _int_in(1, 100_000), 5,
+        "password-reset mails asked for per email address per hour, and separately per client address (x10)")
+    export_section_rows: int = env("EXPORT_SECTION_ROWS", _int_in(100, 1_000_000), 10_000,
+        "rows per section of GET /api/me/export at most (newest first; the section says when it was cut)")
     # --- moderation
     report_hide_threshold: int = env("REPORT_HIDE_THRESHOLD", _int_in(1, 1000), 3,
         "distinct users with open reports on a post, comment or chat line that hide it from everyone but its "
@@ -249,6 +265,12 @@ class Settings:
         "processed Stripe event ids are pruned after this (Stripe's 30-day event window + 3-day retries)")
     deleted_content_retention_days: int = env("DELETED_CONTENT_RETENTION_DAYS", _int_in(1, 3650), 90,
         "the text of deleted comments and chat lines, kept server-only as moderation evidence, is pruned after this")
+    notify_digest_window_s: float = env("NOTIFY_DIGEST_WINDOW_S", _float_in(1, 86_400), 300.0,
+        "a notification mail waits this long after the first notification it carries, collecting the rest")
+    notification_retention_days: int = env("NOTIFICATION_RETENTION_DAYS", _int_in(1, 3650), 90,
+        "read notifications are pruned this long after they were created")
+    unread_notification_retention_days: int = env("UNREAD_NOTIFICATION_RETENTION_DAYS", _int_in(1, 3650), 365,
+        "unread notifications are pruned this long after they were created")
     retention_batch: int = env("RETENTION_BATCH", _int_in(1, 100_000), 1000,
         "rows one prune statement deletes at most, so no prune holds locks for long")
     listener_retry_max_s: float = env("LISTENER_RETRY_MAX", _float_in(0.01, 5), 0.25,

@@ -3,8 +3,10 @@
 Access tokens carry the claims Supabase puts in its own (`sub`, `email`, `role`, `aud`, `app_metadata`,
 `user_metadata`, `session_id`, `iat`, `exp`), so a Supabase project's tokens validate here when the
 secret is shared, whatever their `iss`. The hub's own add `iat_us`, the issue time in whole microseconds
-since the epoch: revocation (`hub.rules.revocation`) compares it to the account's cutoff, finer than `iat`.
-Refresh tokens are random strings; only their SHA-256 is stored.
+since the epoch: revocation (`hub.rules.revocation`) compares it to the account's cutoff, finer than `iat`,
+and `email_verified`, whether the account's email was verified when the token was issued (the write gate of
+`REQUIRE_EMAIL_VERIFICATION` reads it; a token without it, as Supabase issues, counts as verified).
+Refresh tokens and the tokens of mailed links are random strings; only their SHA-256 is stored.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ class TokenService:
     _verified: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict, compare=False, repr=False)
 
     def issue_access(self, *, user_id: UUID, email: str, app_metadata: dict[str, Any],
-                     user_metadata: dict[str, Any], session_id: UUID, now: float | None = None) -> tuple[str, int]:
+                     user_metadata: dict[str, Any], session_id: UUID, now: float | None = None,
+                     email_verified: bool = True) -> tuple[str, int]:
         """Returns (token, exp)."""
         iat_us = time.time_ns() // 1000 if now is None else round(now * 1_000_000)
         iat = iat_us // 1_000_000
@@ -62,6 +65,7 @@ class TokenService:
             "is_anonymous": False,
             "app_metadata": app_metadata,
             "user_metadata": user_metadata,
+            "email_verified": email_verified,
         }
         return jwt.encode(claims, self.secret, algorithm="HS256"), exp
 
@@ -146,10 +150,12 @@ def check_claim_types(claims: dict[str, Any]) -> None:
             raise Unauthorized(f"Token claim {name} is not an object")
     if not isinstance(claims.get("email", ""), str):
         raise Unauthorized("Token claim email is not a string")
+    if not isinstance(claims.get("email_verified", True), bool):
+        raise Unauthorized("Token claim email_verified is not a boolean")
 
 
 def new_refresh_token() -> tuple[str, str]:
-    """(token for the client, hash to store)."""
+    """(token for the client, hash to store); also the token of a mailed link (256 random bits)."""
     token = secrets.token_urlsafe(32)
     return token, hash_refresh_token(token)
 

@@ -66,7 +66,8 @@ async def lock_issuer(conn: asyncpg.Connection, user_id: UUID | None = None, *,
     return await conn.fetchrow(
         """
         SELECT locked.*, clock_timestamp() AS issued_at FROM (
-            SELECT id, email, encrypted_password, raw_app_meta_data, raw_user_meta_data, created_at, banned_until
+            SELECT id, email, encrypted_password, raw_app_meta_data, raw_user_meta_data, created_at, banned_until,
+                   email_confirmed_at
             FROM auth.users
             WHERE id = coalesce($1, (SELECT user_id FROM private.refresh_tokens WHERE token_hash = $2))
               AND deleted_at IS NULL

@@ -11,16 +11,18 @@ import asyncpg
 
 async def create_user(conn: asyncpg.Connection, email: str, password_hash: str,
                       full_name: str | None) -> asyncpg.Record | None:
-    """The new user, or None when the email is taken (the profile row comes from a trigger)."""
+    """The new user, or None when the email is taken (the profile row comes from a trigger). Its email is
+    unverified until the mailed link comes back (`persistence.account_links.confirm_email`)."""
     return await conn.fetchrow(
         """
         INSERT INTO auth.users (email, encrypted_password, email_confirmed_at,
                                 raw_app_meta_data, raw_user_meta_data)
-        VALUES (lower($1), $2, now(),
+        VALUES (lower($1), $2, NULL,
                 '{"provider": "email", "providers": ["email"]}'::jsonb,
                 jsonb_strip_nulls(jsonb_build_object('full_name', $3::text)))
         ON CONFLICT DO NOTHING
-        RETURNING id, email, encrypted_password, raw_app_meta_data, raw_user_meta_data, created_at
+        RETURNING id, email, encrypted_password, raw_app_meta_data, raw_user_meta_data, created_at,
+                  email_confirmed_at
         """,
         email, password_hash, full_name,
     )
@@ -29,7 +31,8 @@ async def create_user(conn: asyncpg.Connection, email: str, password_hash: str,
 async def user_by_email(conn: asyncpg.Connection, email: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """
-        SELECT id, email, encrypted_password, raw_app_meta_data, raw_user_meta_data, created_at, banned_until
+        SELECT id, email, encrypted_password, raw_app_meta_data, raw_user_meta_data, created_at, banned_until,
+               email_confirmed_at
         FROM auth.users WHERE lower(email) = lower($1) AND deleted_at IS NULL
         """,
         email,
@@ -39,7 +42,8 @@ async def user_by_email(conn: asyncpg.Connection, email: str) -> asyncpg.Record 
 async def user_by_id(conn: asyncpg.Connection, user_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """
-        SELECT id, email, encrypted_password, raw_app_meta_data, raw_user_meta_data, created_at, banned_until
+        SELECT id, email, encrypted_password, raw_app_meta_data, raw_user_meta_data, created_at, banned_until,
+               email_confirmed_at
         FROM auth.users WHERE id = $1 AND deleted_at IS NULL
         """,
         user_id,
@@ -54,7 +58,7 @@ async def record_sign_in(conn: asyncpg.Connection, user_id: UUID) -> asyncpg.Rec
         """
         UPDATE auth.users SET last_sign_in_at = now() WHERE id = $1 AND deleted_at IS NULL
         RETURNING id, email, encrypted_password, raw_app_meta_data, raw_user_meta_data, created_at, banned_until,
-                  clock_timestamp() AS issued_at
+                  email_confirmed_at, clock_timestamp() AS issued_at
         """,
         user_id,
     )

@@ -59,3 +59,19 @@ async def own_blocks(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Recor
         limit,
     )
     return rows
+
+
+async def blocks(conn: asyncpg.Connection, blocker_id: UUID, blocked_id: UUID) -> bool:
+    """Whether `blocker_id` blocks `blocked_id` (read as `service_role`: RLS shows users their own blocks only)."""
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT FROM public.user_blocks WHERE blocker_id = $1 AND blocked_id = $2)",
+        blocker_id, blocked_id)
+    return found
+
+
+async def blocked_by(conn: asyncpg.Connection, blocker_id: UUID) -> set[str]:
+    """The ids (as text, the way event data carries them) of the users `blocker_id` blocks; as
+    `service_role` or as the blocker."""
+    rows = await conn.fetch("SELECT blocked_id::text AS id FROM public.user_blocks WHERE blocker_id = $1",
+                            blocker_id)
+    return {row["id"] for row in rows}

@@ -14,7 +14,9 @@ from channels.access import ChannelFacts
 from channels.names import ChannelKind, ChannelName
 from persistence import sessions
 
-_POST_EXISTS = "SELECT EXISTS (SELECT 1 FROM public.community_posts WHERE id = $1)"
+# The post's author when it is hidden pending review (null when it is not).
+_POST = "SELECT CASE WHEN hidden_at IS NOT NULL THEN author_id::text END AS hidden_author_id " \
+        "FROM public.community_posts WHERE id = $1"
 
 # The post, then its first `$2` comments in display order (idx_comments_post_sort_path): the ones a
 # client that just loaded the thread's first pages shows. A snapshot of every comment grew with the
@@ -33,8 +35,10 @@ UNION ALL
 async def channel_facts(conn: asyncpg.Connection, channel: ChannelName, user_id: UUID) -> ChannelFacts:
     """Facts for `decide_subscribe`/`decide_publish`; channels that need none get the default."""
     if channel.kind in (ChannelKind.THREAD, ChannelKind.VOTES):
-        exists: bool = await conn.fetchval(_POST_EXISTS, UUID(channel.key))
-        return ChannelFacts(exists=exists)
+        post = await conn.fetchrow(_POST, UUID(channel.key))
+        if post is None:
+            return ChannelFacts(exists=False)
+        return ChannelFacts(hidden_author_id=post["hidden_author_id"])
     if channel.kind is ChannelKind.SESSION:
         row = await sessions.channel_facts(conn, UUID(channel.key), user_id)
         if row is None:

@@ -114,6 +114,7 @@ SELECT c.id, c.post_id, c.parent_comment_id, c.author_id,
        c.content, c.is_deleted, c.upvotes_count, c.downvotes_count, c.created_at, c.updated_at, c.depth
 FROM public.community_comments c LEFT JOIN public.user_profiles a ON a.id = c.author_id
 WHERE c.id = $1
+  AND EXISTS (SELECT FROM public.community_posts p WHERE p.id = c.post_id)  -- under RLS: a visible post
 """
 
 

@@ -36,6 +36,8 @@ class Identity:
     # When the token was issued, in microseconds since the epoch (`token_issued_us`): what revocation compares
     # to the account's cutoff.
     issued_us: int = 0
+    # The token's `email_verified` claim; absent (a Supabase-issued token) counts as verified.
+    email_verified: bool = True
 
     @property
     def is_admin(self) -> bool:
@@ -59,7 +61,8 @@ def _app_role(claims: dict[str, Any]) -> str | None:
 
 
 def _identity(role: DbRole, user_id: UUID | None, claims: dict[str, Any], issued_us: int = 0) -> Identity:
-    return Identity(role, user_id, msgspec.json.encode(claims).decode(), _app_role(claims), issued_us)
+    return Identity(role, user_id, msgspec.json.encode(claims).decode(), _app_role(claims), issued_us,
+                    claims.get("email_verified") is not False)
 
 
 def token_issued_us(claims: dict[str, Any]) -> int:

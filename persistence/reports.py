@@ -13,41 +13,53 @@ from uuid import UUID
 import asyncpg
 
 # (author_id, removed, post_id, session_id) of a target; for a user target the "author" is the user.
-# Session messages: chat lines only (the room's delete removes nothing else).
+# Session messages: chat lines and questions (what participants write; announcements and answers are the
+# host's).
 _TARGET_FACTS = {
     "post": """SELECT author_id, false AS removed, id AS post_id, NULL::uuid AS session_id
                FROM public.community_posts WHERE id = $1""",
     "comment": """SELECT author_id, is_deleted AS removed, post_id, NULL::uuid AS session_id
                   FROM public.community_comments WHERE id = $1""",
     "session_message": """SELECT author_id, is_deleted AS removed, NULL::uuid AS post_id, session_id
-                          FROM public.session_messages WHERE id = $1 AND kind = 'chat'""",
+                          FROM public.session_messages WHERE id = $1 AND kind IN ('chat', 'question')""",
     "user": """SELECT id AS author_id, false AS removed, NULL::uuid AS post_id, NULL::uuid AS session_id
                FROM public.user_profiles WHERE id = $1""",
 }
 
-# Marks the target hidden once `$2` distinct users hold open reports on it (reporters are distinct: one
-# report per reporter and target). A row already hidden keeps its first moment.
-_HIDE = {
-    "post": """UPDATE public.community_posts SET hidden_at = now()
-               WHERE id = $1 AND hidden_at IS NULL
-                 AND (SELECT count(*) FROM private.reports r
-                      WHERE r.target_type = 'post' AND r.target_id = $1 AND r.status = 'open') >= $2""",
-    "comment": """UPDATE public.community_comments SET hidden_at = now()
-                  WHERE id = $1 AND hidden_at IS NULL
-                    AND (SELECT count(*) FROM private.reports r
-                         WHERE r.target_type = 'comment' AND r.target_id = $1 AND r.status = 'open') >= $2""",
-    "session_message": """UPDATE public.session_messages SET hidden_at = now()
-                          WHERE id = $1 AND hidden_at IS NULL
-                            AND (SELECT count(*) FROM private.reports r
-                                 WHERE r.target_type = 'session_message' AND r.target_id = $1
-                                   AND r.status = 'open') >= $2""",
-}
+# Marks the target hidden once `$3` distinct users hold open reports on it (reporters are distinct: one
+# report per reporter and target). A row already hidden keeps its first moment. One statement for the
+# three tables: `$1` (the target type) selects which of them the update can touch.
+HIDE = """
+WITH reached AS (
+    SELECT count(*) >= $3 AS yes FROM private.reports r
+    WHERE r.target_type = $1::text AND r.target_id = $2 AND r.status = 'open'
+), posts AS (
+    UPDATE public.community_posts SET hidden_at = now()
+    WHERE $1::text = 'post' AND id = $2 AND hidden_at IS NULL AND (SELECT yes FROM reached) RETURNING 1
+), comments AS (
+    UPDATE public.community_comments SET hidden_at = now()
+    WHERE $1::text = 'comment' AND id = $2 AND hidden_at IS NULL AND (SELECT yes FROM reached) RETURNING 1
+), lines AS (
+    UPDATE public.session_messages SET hidden_at = now()
+    WHERE $1::text = 'session_message' AND id = $2 AND hidden_at IS NULL AND (SELECT yes FROM reached)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM posts) + (SELECT count(*) FROM comments) + (SELECT count(*) FROM lines)
+"""
 
-_UNHIDE = {
-    "post": "UPDATE public.community_posts SET hidden_at = NULL WHERE id = $1 AND hidden_at IS NOT NULL",
-    "comment": "UPDATE public.community_comments SET hidden_at = NULL WHERE id = $1 AND hidden_at IS NOT NULL",
-    "session_message": "UPDATE public.session_messages SET hidden_at = NULL WHERE id = $1 AND hidden_at IS NOT NULL",
-}
+UNHIDE = """
+WITH posts AS (
+    UPDATE public.community_posts SET hidden_at = NULL
+    WHERE $1::text = 'post' AND id = $2 AND hidden_at IS NOT NULL RETURNING 1
+), comments AS (
+    UPDATE public.community_comments SET hidden_at = NULL
+    WHERE $1::text = 'comment' AND id = $2 AND hidden_at IS NOT NULL RETURNING 1
+), lines AS (
+    UPDATE public.session_messages SET hidden_at = NULL
+    WHERE $1::text = 'session_message' AND id = $2 AND hidden_at IS NOT NULL RETURNING 1
+)
+SELECT (SELECT count(*) FROM posts) + (SELECT count(*) FROM comments) + (SELECT count(*) FROM lines)
+"""
 
 # The queue: open (or resolved) reports grouped by target, the newest report first, keyset-paged on
 # (newest report time, target id); each group with the reported content as it is now (null when gone)
@@ -120,12 +132,12 @@ async def insert(conn: asyncpg.Connection, reporter_id: UUID, target_type: str, 
 
 async def hide_when_reported(conn: asyncpg.Connection, target_type: str, target_id: UUID, threshold: int) -> bool:
     """Hides the content once `threshold` users hold open reports on it; True when this call hid it."""
-    status: str = await conn.execute(_HIDE[target_type], target_id, threshold)
-    return status.endswith(" 1")
+    hidden: int = await conn.fetchval(HIDE, target_type, target_id, threshold)
+    return hidden == 1
 
 
 async def unhide(conn: asyncpg.Connection, target_type: str, target_id: UUID) -> None:
-    await conn.execute(_UNHIDE[target_type], target_id)
+    await conn.execute(UNHIDE, target_type, target_id)
 
 
 async def target_of(conn: asyncpg.Connection, report_id: UUID) -> asyncpg.Record | None:

@@ -84,6 +84,30 @@ async def prune_deleted_content(conn: asyncpg.Connection, before: datetime, limi
     ))
 
 
+async def prune_read_notifications(conn: asyncpg.Connection, before: datetime, limit: int) -> int:
+    """Read notifications created before `before` (idx_notifications_created)."""
+    return _count(await conn.execute(
+        """
+        DELETE FROM public.notifications
+        WHERE id IN (SELECT id FROM public.notifications WHERE created_at < $1 AND read_at IS NOT NULL
+                     LIMIT $2 FOR UPDATE SKIP LOCKED)
+        """,
+        before, limit,
+    ))
+
+
+async def prune_unread_notifications(conn: asyncpg.Connection, before: datetime, limit: int) -> int:
+    """Unread notifications created before `before`: an inbox nobody opens does not grow for ever."""
+    return _count(await conn.execute(
+        """
+        DELETE FROM public.notifications
+        WHERE id IN (SELECT id FROM public.notifications WHERE created_at < $1 AND read_at IS NULL
+                     LIMIT $2 FOR UPDATE SKIP LOCKED)
+        """,
+        before, limit,
+    ))
+
+
 async def prune_jobs(conn: asyncpg.Connection, before: datetime, limit: int) -> int:
     """Done and failed jobs that finished before `before`, and with them their dedupe keys
     (idx_private_jobs_finished); queued and running jobs are never pruned."""

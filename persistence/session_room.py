@@ -95,15 +95,17 @@ async def mark_answered(conn: asyncpg.Connection, question_id: UUID) -> None:
     await conn.execute("UPDATE public.session_messages SET is_answered = true WHERE id = $1", question_id)
 
 
-async def delete_chat_line(conn: asyncpg.Connection, session_id: UUID, message_id: UUID) -> bool | None:
-    """Soft-deletes a chat line of the session; its text moves to the server-only `private.deleted_content`
+async def delete_chat_line(conn: asyncpg.Connection, session_id: UUID, message_id: UUID,
+                           kinds: tuple[str, ...] = ("chat",)) -> bool | None:
+    """Soft-deletes a chat line (or another of `kinds`: a report's removal takes questions too) of the
+    session; its text moves to the server-only `private.deleted_content`
     (migration 0017's trigger, `deleted_by` = `auth.uid()`) and its logged `chat.message` is redacted
     (0020's). None: no such chat line; True: deleted now; False: it was deleted already (nothing changed)."""
     deleted_now: bool | None = await conn.fetchval(
         """
         WITH target AS (
             SELECT id, is_deleted FROM public.session_messages
-            WHERE id = $2 AND session_id = $1 AND kind = 'chat'
+            WHERE id = $2 AND session_id = $1 AND kind = ANY($3::text[])
             FOR UPDATE
         ), changed AS (
             UPDATE public.session_messages m SET is_deleted = true
@@ -112,7 +114,7 @@ async def delete_chat_line(conn: asyncpg.Connection, session_id: UUID, message_i
         )
         SELECT EXISTS (SELECT 1 FROM changed) FROM target
         """,
-        session_id, message_id,
+        session_id, message_id, list(kinds),
     )
     return deleted_now
 

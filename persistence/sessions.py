@@ -128,7 +128,7 @@ async def lock_session(conn: asyncpg.Connection, session_id: UUID) -> asyncpg.Re
     waitlist and status. As a user this passes only for the host and admins (UPDATE policy)."""
     return await conn.fetchrow(
         """
-        SELECT id, host_id, status, max_participants, current_participants
+        SELECT id, host_id, status, scheduled_at, max_participants, current_participants
         FROM public.live_sessions WHERE id = $1 FOR UPDATE
         """,
         session_id,

@@ -1,6 +1,6 @@
 /**
  * app.js — the single-page shell: hash routes, the signed-in session, one HubClient for the whole app,
- * the connection indicator, the user's own notification channel (toasts), the user's blocks and view
+ * the connection indicator, the user's own notification channel (toasts and the bell), the user's blocks and view
  * lifecycles.
  *
  * A view module exports `render(root, ctx, params)`; it may return a cleanup function, called when the
@@ -8,19 +8,24 @@
  */
 
 import { Api } from "./api.js";
+import { Bell, describe } from "./bell.js";
 import { clear, h, replace } from "./dom.js";
 import { HubClient } from "./hub-client.js";
 import { Blocks } from "./safety.js";
+import * as accountView from "./views/account.js";
 import * as authView from "./views/auth.js";
 import * as feedView from "./views/feed.js";
 import * as leaderboardView from "./views/leaderboard.js";
 import * as lessonView from "./views/lesson.js";
 import * as lessonsView from "./views/lessons.js";
 import * as moderationView from "./views/moderation.js";
+import * as notificationSettingsView from "./views/notification-settings.js";
+import * as notificationsView from "./views/notifications.js";
 import * as postView from "./views/post.js";
 import * as progressView from "./views/progress.js";
 import * as roomView from "./views/room.js";
 import * as sessionsView from "./views/sessions.js";
+import * as settingsView from "./views/settings.js";
 
 const ROUTES = [
   { pattern: /^login$/, view: authView, public: true, params: () => ({ mode: "login" }) },
@@ -34,7 +39,19 @@ const ROUTES = [
   { pattern: /^sessions$/, view: sessionsView },
   { pattern: /^sessions\/([0-9a-f-]{36})$/, view: roomView, params: (m) => ({ id: m[1] }) },
   { pattern: /^moderation$/, view: moderationView },
+  { pattern: /^settings$/, view: settingsView },
+  // Account pages from mailed links: `open` ones work signed in or out.
+  { pattern: /^forgot$/, view: accountView, public: true, params: () => ({ mode: "forgot" }) },
+  { pattern: /^verify\?(.*)$/, view: accountView, open: true, params: (m) => linkParams("verify", m[1]) },
+  { pattern: /^reset\?(.*)$/, view: accountView, open: true, params: (m) => linkParams("reset", m[1]) },
+  { pattern: /^email\/confirm\?(.*)$/, view: accountView, open: true, params: (m) => linkParams("email", m[1]) },
+  { pattern: /^notifications$/, view: notificationsView },
+  { pattern: /^settings\/notifications$/, view: notificationSettingsView },
 ];
+
+function linkParams(mode, query) {
+  return { mode, token: new URLSearchParams(query).get("token") || "" };
+}
 
 const STATE_TEXT = {
   idle: "offline",
@@ -50,6 +67,7 @@ const userEvents = new EventTarget();
 let hub = null;
 let userSub = null;
 let blocks = null;
+let bell = null;
 let cleanup = null;
 
 const view = document.getElementById("view");
@@ -82,14 +100,15 @@ function showConnection({ state, retryInMs }) {
   document.body.dataset.connection = state;
 }
 
-const OUTCOME_TEXT = { dismiss: "no action needed", remove_content: "the content was removed", ban_author: "the author was banned" };
+// Notifications whose cause already has its own toast below.
+const TOASTED_ALREADY = new Set(["achievement.unlocked", "session.promoted"]);
 
 const USER_TOASTS = {
   "xp.awarded": (d) => `+${d.amount ?? d.xp_awarded ?? d.xp ?? 0} XP`,
   "level.up": (d) => `Level up! You reached level ${d.level ?? d.to ?? d.new_level}`,
   "achievement.unlocked": (d) => `Achievement unlocked: ${d.title ?? d.achievement?.title ?? d.code ?? ""}`,
   "session.promoted": (d) => `You got a seat in "${d.session?.title ?? "a workshop"}"`,
-  "notification.created": (d) => (d.kind === "report.resolved" ? `A report you filed was reviewed: ${OUTCOME_TEXT[d.data?.outcome] ?? "resolved"}` : "You have a new notification"),
+  "notification.created": (d) => (TOASTED_ALREADY.has(d.kind) ? null : describe(d)),
 };
 
 /** Connects the app's one HubClient for the signed-in user and listens to `user:<id>`. */
@@ -103,9 +122,13 @@ function startHub() {
   hub.on("unauthorized", () => signedOut());
   userSub = hub.subscribe(`user:${user.id}`);
   for (const [event, text] of Object.entries(USER_TOASTS)) {
-    userSub.on(event, (data) => toast(text(data), event === "xp.awarded" ? "xp" : "success"));
+    userSub.on(event, (data) => {
+      const message = text(data);
+      if (message) toast(message, event === "xp.awarded" ? "xp" : "success");
+    });
   }
   userSub.on("*", (frame) => userEvents.dispatchEvent(new CustomEvent(frame.event, { detail: frame.data })));
+  bell = new Bell(document.querySelector(".session-box"), { api, navigate, userEvents });
   hub.connect();
 }
 
@@ -113,6 +136,8 @@ function stopHub() {
   if (!hub) return;
   hub.close();
   hub = null;
+  bell.stop();
+  bell = null;
   userSub = null;
   blocks = null;
   showConnection({ state: "idle" });
@@ -130,6 +155,7 @@ function renderHeader() {
   logoutButton.hidden = !user;
   document.getElementById("nav").hidden = !user;
   document.getElementById("nav-moderation").hidden = !user?.roles?.includes("admin");
+  document.getElementById("verify-notice").hidden = !user || Boolean(user.email_confirmed_at);
   const current = location.hash.replace(/^#\/?/, "").split("/")[0];
   for (const link of document.querySelectorAll("#nav a")) {
     if (link.dataset.route === current) link.setAttribute("aria-current", "page");
@@ -152,7 +178,7 @@ async function route() {
     navigate(api.user ? "feed" : "login");
     return;
   }
-  if (!match.r.public && !api.user) {
+  if (!match.r.public && !match.r.open && !api.user) {
     navigate("login");
     return;
   }
@@ -163,7 +189,7 @@ async function route() {
   if (api.user) startHub();
   renderHeader();
   clear(view);
-  const ctx = { api, hub, user: api.user, toast, navigate, userEvents, blocks, signedIn: onSignedIn };
+  const ctx = { api, hub, user: api.user, toast, navigate, userEvents, blocks, signedIn: onSignedIn, signedOut };
   try {
     const result = await match.r.view.render(view, ctx, match.r.params ? match.r.params(match.m) : {});
     if (typeof result === "function") cleanup = result;
@@ -177,9 +203,13 @@ async function route() {
   }
 }
 
-function onSignedIn() {
+/** After a new pair (login, signup, a verification or reset link, a password change): the socket starts again
+ * on the new token, so a socket of the older one (revoked, or still unverified) cannot sign the tab out. */
+function onSignedIn({ stay = false } = {}) {
+  stopHub();
   startHub();
-  navigate("feed");
+  if (stay) renderHeader();
+  else navigate("feed");
 }
 
 logoutButton.addEventListener("click", async () => {

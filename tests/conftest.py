@@ -91,6 +91,11 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str,
         db_pool_max=5,
         metrics_token=TEST_METRICS_TOKEN,
         smtp_url=smtp_mailbox.smtp_url,
+        # The suite's users post right after signup; the gate's own tests start a hub with it on.
+        require_email_verification=False,
+        # Every hub's job runner may run any digest job of the shared database: they share the window, longer
+        # than any burst a digest test sends on a busy machine; the tests end a window when they have sent.
+        notify_digest_window_s=120.0,
     )
     yield settings
     _remove_keys(redis_url, f"{settings.namespace}:*")

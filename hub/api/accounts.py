@@ -10,13 +10,13 @@ from litestar import Request, get, post
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from hub.auth import AppServices, Caller
+from hub.auth import AppServices, Caller, client_address
 from hub.budgets import FAILED_LOGINS_PER_IP, SIGNUPS, SIGNUPS_PER_IP, give_back, spend
 from hub.domain import account_sessions
+from hub.domain.account_links import start_verification
 from hub.domain.accounts import TokenPair, UserView, user_view
 from hub.errors import EmailTaken, InvalidCredentials, TokenReused, Unauthorized, ValidationFailed
 from hub.passwords import hash_password, verify_password
-from hub.rules.addresses import budget_subject
 from hub.services import Services
 from hub.tokens import hash_refresh_token
 from persistence import accounts, progress
@@ -62,6 +62,7 @@ async def signup(data: JSONBody[SignupIn], services: AppServices, request: Reque
             user = await accounts.create_user(conn, email, password_hash, data.full_name)
             if user is None:
                 raise EmailTaken()
+            await start_verification(services, conn, user["id"], email)
             pair = await account_sessions.open_session(services, conn, user["id"])
     except BaseException:
         # Everyone's budget counts accounts made: a refused signup (a taken email, a full hashing queue)
@@ -70,12 +71,6 @@ async def signup(data: JSONBody[SignupIn], services: AppServices, request: Reque
         raise
     await _remember_address(services, email, address)
     return pair
-
-
-def client_address(request: Request[Any, Any, Any]) -> str:
-    """The subject of the per-address budgets: the client's address as uvicorn resolved it (X-Forwarded-For
-    when the peer is a trusted proxy, `FORWARDED_ALLOW_IPS`, else the peer itself), an IPv6 one as its /64."""
-    return budget_subject(request.client.host if request.client else "unknown")
 
 
 def _known_key(email: str, address: str) -> str:

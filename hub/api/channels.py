@@ -5,6 +5,10 @@ so history is never looser than live delivery. Protocol errors map to REST: `unk
 `unknown_channel`, `forbidden` → 403, `not_found` → 404. State channels (`votes:`, `leaderboard:`) have
 no log: 404. `since` older than the retained log → 409 `history_expired` with `head` (the websocket
 sends `reset`); `since` ahead of the head → 422.
+
+On `feed` and `thread:` the events of authors the caller blocks are left out, as the feed and thread
+REST reads leave their posts and comments out; `next_since` still follows the log, so a page can be
+short. Content hidden pending review is gone from the log itself (migration 0029).
 """
 
 from __future__ import annotations
@@ -19,11 +23,11 @@ from channels.access import decide_subscribe
 from channels.errors import Forbidden as ForbiddenChannel
 from channels.errors import NotFound as ChannelNotFound
 from channels.errors import UnknownChannel as UnknownChannelName
-from channels.names import ChannelName, parse_channel
+from channels.names import ChannelKind, ChannelName, parse_channel
 from hub.auth import AppServices, Caller
 from hub.errors import Forbidden, HistoryExpired, NotFound, UnknownChannel, ValidationFailed
 from hub.realtime.facts import viewer_of
-from persistence import events
+from persistence import blocks, events
 from persistence.channel_facts import channel_facts
 from persistence.identity import SERVICE
 
@@ -77,9 +81,20 @@ async def channel_events(channel: FromPath[str], user: Caller, services: AppServ
         if since < trimmed:
             raise HistoryExpired(head, trimmed)
         rows = await events.events_after_raw(conn, str(name), since, head, count)
-    items = [HistoryItem(r["seq"], r["event"], msgspec.Raw(r["data_json"].encode()), r["created_at"]) for r in rows]
-    last = items[-1].seq if items else since
+        blocked = await blocks.blocked_by(conn, user.require_user_id()) \
+            if name.kind in (ChannelKind.FEED, ChannelKind.THREAD) else set()
+    last = rows[-1]["seq"] if rows else since
+    items = [HistoryItem(r["seq"], r["event"], msgspec.Raw(r["data_json"].encode()), r["created_at"]) for r in rows
+             if not blocked or _author(r["data_json"]) not in blocked]
     return History(items, head, last if last < head else None)
+
+
+class _Authored(msgspec.Struct):
+    author_id: str | None = None
+
+
+def _author(data_json: str) -> str | None:
+    return msgspec.json.decode(data_json, type=_Authored).author_id
 
 
 ROUTES = [channel_events]

@@ -15,7 +15,7 @@ from litestar import Response, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from channels.names import ChannelName
-from hub.auth import AppServices, Caller
+from hub.auth import AppServices, Caller, require_verified
 from hub.budgets import COMMENTS, spend
 from hub.domain.comments import CommentView, add_comment, comment_view, load_comment, remove_comment
 from hub.domain.community import NO_NUL, require_author_or_admin
@@ -68,6 +68,7 @@ async def list_thread(
 @post("/api/posts/{post_id:uuid}/comments", status_code=201, tags=["community"])
 async def create_comment(post_id: FromPath[UUID], data: JSONBody[CommentIn], user: Caller, services: AppServices,
                          idempotency_key: IdempotencyKey = None) -> Response[CommentView]:
+    require_verified(services, user)
 
     async def create(conn: asyncpg.Connection) -> CommentView:
         return await add_comment(conn, user, post_id, data.content, data.parent_comment_id,

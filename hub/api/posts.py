@@ -17,7 +17,7 @@ from litestar import Response, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from channels.names import ChannelName
-from hub.auth import AppServices, Caller, require_admin
+from hub.auth import AppServices, Caller, require_admin, require_verified
 from hub.budgets import POSTS, spend
 from hub.domain.community import NO_NUL, require_announcement_rights, require_author_or_admin
 from hub.domain.posts import PostView, load_post, post_view, publish_post, remove_post
@@ -66,6 +66,7 @@ class PostPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
 @post("/api/posts", status_code=201, tags=["community"])
 async def create_post(data: JSONBody[PostIn], user: Caller, services: AppServices,
                       idempotency_key: IdempotencyKey = None) -> Response[PostView]:
+    require_verified(services, user)
     require_announcement_rights(user, data.post_type)
 
     async def create(conn: asyncpg.Connection) -> PostView:

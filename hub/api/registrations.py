@@ -19,7 +19,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from channels.names import ChannelName
-from hub.auth import AppServices, Caller
+from hub.auth import AppServices, Caller, require_verified
 from hub.domain.seats import (
     FeedbackView,
     ParticipantPage,
@@ -76,6 +76,7 @@ async def register(session_id: FromPath[UUID], user: Caller, services: AppServic
     Whether the caller is new is decided under the session lock: a cancel of the same user may commit
     between the first read and the lock, so the unlocked read only decides whether to check the rules early
     (outside the lock) and the locked read decides what happens."""
+    require_verified(services, user)
     user_id = user.require_user_id()
     async with services.db.transaction(user) as conn:
         found = await sessions.session_rows(conn, [session_id], user_id)

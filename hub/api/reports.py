@@ -18,12 +18,11 @@ import msgspec
 from litestar import Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from hub.auth import AppServices, Caller, admin_only
+from hub.auth import AppServices, Caller, admin_only, require_verified
 from hub.budgets import REPORTS, spend
 from hub.domain.account_actions import revoking
 from hub.domain.community import NO_NUL
 from hub.domain.reports import (
-    REPORTS_PER_TARGET,
     Action,
     Reason,
     ReportGroup,
@@ -31,13 +30,12 @@ from hub.domain.reports import (
     Resolution,
     TargetType,
     file_report,
-    report_group,
+    queue,
     resolve,
 )
 from hub.idempotency import IdempotencyKey, create_once
-from hub.pagination import Aware, CursorQuery, Page, check_limit, cursor_key, page_of
+from hub.pagination import Aware, CursorQuery, Page, check_limit, cursor_key
 from hub.rules.periods import utc_datetime
-from persistence import reports
 from persistence.identity import SERVICE
 
 Text = Annotated[str, msgspec.Meta(max_length=1000, pattern=NO_NUL)]
@@ -58,6 +56,7 @@ class ResolveIn(msgspec.Struct, forbid_unknown_fields=True):
 @post("/api/reports", status_code=201, tags=["moderation"])
 async def create_report(data: JSONBody[ReportIn], user: Caller, services: AppServices,
                         idempotency_key: IdempotencyKey = None) -> Response[ReportView]:
+    require_verified(services, user)
     async def create(conn: asyncpg.Connection) -> ReportView:
         return await file_report(conn, user, data.target_type, data.target_id, data.reason, data.details,
                                  hide_threshold=services.settings.report_hide_threshold)
@@ -78,9 +77,7 @@ async def report_queue(
     size = check_limit(limit)
     after = cursor_key(cursor, tuple[Aware, UUID])
     async with services.db.transaction(SERVICE) as conn:
-        rows = await reports.queue_page(conn, status, after, size + 1, REPORTS_PER_TARGET)
-    page = page_of(rows, size, lambda row: [row["newest_at"].isoformat(), str(row["target_id"])])
-    return Page(items=[report_group(row) for row in page.items], next_cursor=page.next_cursor)
+        return await queue(conn, status, after, size)
 
 
 @post("/api/admin/reports/{report_id:uuid}/resolve", status_code=200, tags=["moderation"], guards=[admin_only])

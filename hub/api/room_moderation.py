@@ -11,9 +11,7 @@ from litestar.params import FromPath
 
 from hub.auth import AppServices, Caller
 from hub.domain.room_moderation import RoomModeration, read_moderation
-from hub.errors import Forbidden, NotFound
-from hub.rules.session_state import admitted, may_host
-from persistence import sessions
+from hub.domain.sessions import require_room_reader
 
 
 @get("/api/sessions/{session_id:uuid}/moderation", tags=["sessions"])
@@ -21,11 +19,7 @@ async def room_moderation(session_id: FromPath[UUID], user: Caller, services: Ap
     """`{session_id, slow_mode_seconds, chat_locked, muted: [{user_id, until}]}`, for those the session
     channel admits (host, admins, seat holders); 403 for anyone else."""
     async with services.db.transaction(user) as conn:
-        facts = await sessions.channel_facts(conn, session_id, user.user_id)
-        if facts is None:
-            raise NotFound("Session not found")
-        if not admitted(may_host(user.user_id, facts["host_id"], user.is_admin), facts["attendance_status"]):
-            raise Forbidden("Only the host, admins and registered participants may read this session")
+        await require_room_reader(conn, user, session_id)
         return await read_moderation(conn, session_id)
 
 

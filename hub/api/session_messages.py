@@ -11,10 +11,9 @@ from litestar.params import FromPath, QueryParameter
 
 from hub.auth import AppServices, Caller
 from hub.domain.messages import MessageView, message_view, remove_chat_line
-from hub.domain.sessions import require_hosting, time_id_cursor
-from hub.errors import Forbidden, NotFound
+from hub.domain.sessions import require_hosting, require_room_reader, time_id_cursor
+from hub.errors import NotFound
 from hub.pagination import CursorQuery, Page, check_limit, page_of
-from hub.rules.session_state import admitted, may_host
 from persistence import sessions
 
 
@@ -31,11 +30,7 @@ async def session_messages(
     size = check_limit(limit)
     after = time_id_cursor(cursor)
     async with services.db.transaction(user) as conn:
-        facts = await sessions.channel_facts(conn, session_id, user.user_id)
-        if facts is None:
-            raise NotFound("Session not found")
-        if not admitted(may_host(user.user_id, facts["host_id"], user.is_admin), facts["attendance_status"]):
-            raise Forbidden("Only the host, admins and registered participants may read this session")
+        await require_room_reader(conn, user, session_id)
         rows = await sessions.messages_page(conn, session_id, after, size + 1)
     page = page_of(rows, size, lambda row: [row["created_at"].isoformat(), str(row["id"])])
     return Page(items=[message_view(row) for row in page.items], next_cursor=page.next_cursor)

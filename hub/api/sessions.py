@@ -16,6 +16,7 @@ from litestar import Response, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from hub.auth import AppServices, Caller, require_host
+from hub.domain.notifications import SessionNote, notify_session_audience
 from hub.domain.reminders import schedule_reminder
 from hub.domain.seats import fill_seats
 from hub.domain.sessions import (
@@ -160,7 +161,8 @@ async def get_session(session_id: FromPath[UUID], user: Caller, services: AppSer
 async def edit_session(session_id: FromPath[UUID], data: JSONBody[SessionPatch], user: Caller,
                        services: AppServices) -> ViewedSession:
     """Host or admin, while `scheduled`. Raising `max_participants` (or lifting it) promotes waitlisted
-    participants into the new seats in the same transaction."""
+    participants into the new seats in the same transaction; a new `scheduled_at` notifies every
+    registered and waitlisted user (`session.rescheduled`)."""
     check_schedule(_unset_to_none(data.scheduled_at), _unset_to_none(data.duration), services.clock())
     changes = msgspec.to_builtins(data)
     async with services.db.transaction(user) as conn:
@@ -185,7 +187,12 @@ async def edit_session(session_id: FromPath[UUID], data: JSONBody[SessionPatch],
         starts_at = _unset_to_none(data.scheduled_at)
         if starts_at is not None:
             await schedule_reminder(conn, session_id, starts_at)
-        return await announce_update(conn, user, session_id)
+        viewed = await announce_update(conn, user, session_id)
+        if viewed.scheduled_at != locked["scheduled_at"]:
+            await notify_session_audience(conn, session_id, "session.rescheduled", SessionNote(
+                session_id=session_id, title=viewed.title, scheduled_at=viewed.scheduled_at,
+                previous_scheduled_at=locked["scheduled_at"]))
+        return viewed
 
 
 async def transition(session_id: UUID, action: Action, user: Identity, services: AppServices) -> ViewedSession:
@@ -200,7 +207,11 @@ async def transition(session_id: UUID, action: Action, user: Identity, services:
         await sessions.set_status(conn, session_id, target)
         if target == "ended":
             await sessions.mark_missed(conn, session_id)
-        return await announce_update(conn, user, session_id)
+        viewed = await announce_update(conn, user, session_id)
+        if target == "cancelled":
+            await notify_session_audience(conn, session_id, "session.cancelled", SessionNote(
+                session_id=session_id, title=viewed.title, scheduled_at=viewed.scheduled_at))
+        return viewed
 
 
 @post("/api/sessions/{session_id:uuid}/start", status_code=200, tags=["sessions"])

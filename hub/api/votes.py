@@ -15,7 +15,7 @@ import msgspec
 from litestar import delete, put
 from litestar.params import FromPath, JSONBody
 
-from hub.auth import AppServices, Caller
+from hub.auth import AppServices, Caller, require_verified
 from hub.budgets import VOTES, spend
 from hub.errors import NotFound
 from hub.rules.threads import score
@@ -40,6 +40,7 @@ class VoteOut(msgspec.Struct):
 async def _vote(services: AppServices, user: Identity, target_type: TargetType, target_id: UUID,
                 vote_type: VoteType | None) -> VoteOut:
     """Casts `vote_type`, or retracts the caller's vote when it is None (idempotent)."""
+    require_verified(services, user)
     user_id = user.require_user_id()
     try:
         async with services.db.transaction(user) as conn:

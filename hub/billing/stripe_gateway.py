@@ -53,6 +53,16 @@ class StripeGateway:
             {"customer": customer_id, "return_url": return_url}))
         return str(session.url)
 
+    async def cancel_subscription(self, subscription_id: str) -> None:
+        """Cancels at once (not at the period's end); one Stripe no longer knows counts as canceled."""
+        try:
+            await self._client.v1.subscriptions.cancel_async(subscription_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.code != "resource_missing":
+                raise _unavailable(exc) from None
+        except stripe.StripeError as exc:
+            raise _unavailable(exc) from None
+
     async def retrieve_subscription(self, subscription_id: str) -> dict[str, Any]:
         subscription = await _call(self._client.v1.subscriptions.retrieve_async(subscription_id))
         data: dict[str, Any] = subscription.to_dict(for_json=True)
@@ -65,7 +75,11 @@ async def _call(request: Awaitable[T]) -> T:
     except stripe.IdempotencyError:
         raise IdempotencyConflict() from None
     except stripe.StripeError as exc:
-        raise StripeUnavailable(f"Stripe: {exc.user_message or type(exc).__name__}") from None
+        raise _unavailable(exc) from None
+
+
+def _unavailable(exc: stripe.StripeError) -> StripeUnavailable:
+    return StripeUnavailable(f"Stripe: {exc.user_message or type(exc).__name__}")
 
 
 async def start(services: Services) -> Callable[[], Awaitable[None]]:

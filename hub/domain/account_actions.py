@@ -1,5 +1,6 @@
 """What is done to an account's tokens: an admin's ban, unban and role change (or a moderator's ban from a
-report), and the user ending their own sessions (logout-all, a password change).
+report), the user ending their own sessions (logout-all, a password change, a reset), and the account's
+deletion.
 
 Each is one step of the caller's transaction (run as `service_role`): the account's state, the revocation of
 its older tokens (spread to every instance at commit, see `persistence.account_state`) and the audit row
@@ -23,7 +24,7 @@ import asyncpg
 
 from hub.errors import Conflict, NotFound
 from hub.services import Services
-from persistence import account_state, audit
+from persistence import account_data, account_state, audit
 from persistence.account_state import RevocationKind
 from persistence.identity import SERVICE
 
@@ -59,6 +60,15 @@ async def end_sessions(conn: asyncpg.Connection, user_id: UUID) -> datetime:
     cutoff = await account_state.end_sessions(conn, user_id)
     _revoked(user_id)
     return cutoff
+
+
+async def erase(conn: asyncpg.Connection, user_id: UUID) -> bool:
+    """Deletes the account (`persistence.account_data.erase`); False when it is already gone. Setting
+    `deleted_at` revokes every access token (migration 0019's trigger, which takes the row lock of 0028)."""
+    if not await account_data.erase(conn, user_id):
+        return False
+    _revoked(user_id)
+    return True
 
 
 async def ban(conn: asyncpg.Connection, *, actor_id: UUID | None, user_id: UUID, until: datetime,

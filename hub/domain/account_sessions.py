@@ -1,5 +1,5 @@
-"""Account sessions: the token pairs signup, login, refresh and a password change answer with, signing out
-everywhere, and the backoff that guards a password check.
+"""Account sessions: the token pairs signup, login, refresh, verification, a password change and a reset
+answer with, signing out everywhere, and the backoff that guards a password check.
 
 What makes a revocation final (docs/security.md, "Account state"): every route that issues a token pair
 does it through `open_session`, `sign_in` or `refresh_session`, inside the transaction that issues. These
@@ -31,7 +31,8 @@ from hub.tokens import hash_refresh_token, new_refresh_token
 from persistence import account_state, accounts
 from persistence.identity import SERVICE
 
-__all__ = ["change_password", "logout_all", "open_session", "password_attempt", "refresh_session", "sign_in"]
+__all__ = ["change_password", "check_current_password", "logout_all", "open_session", "password_attempt",
+           "refresh_session", "sign_in"]
 
 
 def _issuer(user: asyncpg.Record | None) -> asyncpg.Record:
@@ -48,8 +49,8 @@ def _issuer(user: asyncpg.Record | None) -> asyncpg.Record:
 async def open_session(services: Services, conn: asyncpg.Connection, user_id: UUID, *,
                        after: datetime | None = None) -> TokenPair:
     """A new refresh family's first pair for `user_id`, issued in the caller's transaction (signup, a
-    password change, a reset). `after`: a cutoff this transaction set, which the access token must be issued
-    strictly after."""
+    verification, a password change, a reset). `after`: a cutoff this transaction set, which the access token
+    must be issued strictly after."""
     user = _issuer(await account_state.lock_issuer(conn, user_id))
     issued_at: datetime = user["issued_at"]
     if after is not None:
@@ -112,11 +113,14 @@ async def refresh_session(services: Services, conn: asyncpg.Connection, refresh_
 
 async def _pair(services: Services, conn: asyncpg.Connection, user: asyncpg.Record, family_id: UUID,
                 refresh_token: str, issued_at: datetime) -> TokenPair:
+    """The answer carrying `refresh_token` and an access token issued at `issued_at`. Its `email_verified`
+    claim is the account's state as the row lock read it: a token issued before a verification keeps saying
+    unverified until the next refresh."""
     settings = services.settings
     access, exp = services.tokens.issue_access(
         user_id=user["id"], email=user["email"], app_metadata=accounts.metadata(user["raw_app_meta_data"]),
         user_metadata=accounts.metadata(user["raw_user_meta_data"]), session_id=family_id,
-        now=issued_at.timestamp(),
+        now=issued_at.timestamp(), email_verified=user["email_confirmed_at"] is not None,
     )
     return TokenPair(access_token=access, refresh_token=refresh_token, token_type="bearer",
                      expires_in=settings.access_token_ttl_s, expires_at=exp,
@@ -148,6 +152,21 @@ async def password_attempt(services: Services, key: str) -> AsyncIterator[None]:
     await services.limiter.end_streak(key)
 
 
+async def check_current_password(services: Services, user_id: UUID, password: str) -> None:
+    """Checks that `password` is the account's, asked again before a sensitive change (password, email,
+    deletion). A wrong one is 401 `invalid_credentials` and counts against the account with the login
+    backoff (`password_attempt`, one streak for every route that asks: a thief holding a token cannot guess
+    through one route after another); 429 while the backoff lasts."""
+    async with password_attempt(services, f"password:account:{user_id}"):
+        # argon2 runs outside any transaction: no pool connection is held while it takes its milliseconds.
+        async with services.db.transaction(SERVICE) as conn:
+            row = await accounts.user_by_id(conn, user_id)
+        if row is None:
+            raise Unauthorized("Account no longer exists")
+        if not await verify_password(services.login_checks, row["encrypted_password"], password):
+            raise InvalidCredentials("The current password is wrong")
+
+
 async def logout_all(services: Services, user_id: UUID) -> None:
     """Every refresh family of `user_id` ends, and every access token issued until now stops counting, on
     every instance (whose websockets of the user close with 4003)."""
@@ -161,17 +180,10 @@ async def change_password(services: Services, user_id: UUID, current_password: s
     """Checks `current_password` (a wrong one counts against the account's backoff like a failed login), sets
     `new_password`, ends every session of the account as `logout_all` does, and returns a new pair issued
     after that, so the caller stays signed in."""
-    async with password_attempt(services, f"password:account:{user_id}"):
-        # argon2 runs outside any transaction: no pool connection is held while it takes its milliseconds.
-        async with services.db.transaction(SERVICE) as conn:
-            row = await accounts.user_by_id(conn, user_id)
-        if row is None:
-            raise Unauthorized("Account no longer exists")
-        if not await verify_password(services.login_checks, row["encrypted_password"], current_password):
-            raise InvalidCredentials("The current password is wrong")
-        await spend(services, ACCOUNT_REVOCATIONS, str(user_id))
-        password_hash = await hash_password(services.signup_hashes, new_password)
-        async with account_actions.revoking(services) as conn:
-            cutoff = await account_actions.end_sessions(conn, user_id)
-            await accounts.set_password(conn, user_id, password_hash)
-            return await open_session(services, conn, user_id, after=cutoff)
+    await check_current_password(services, user_id, current_password)
+    await spend(services, ACCOUNT_REVOCATIONS, str(user_id))
+    password_hash = await hash_password(services.signup_hashes, new_password)
+    async with account_actions.revoking(services) as conn:
+        cutoff = await account_actions.end_sessions(conn, user_id)
+        await accounts.set_password(conn, user_id, password_hash)
+        return await open_session(services, conn, user_id, after=cutoff)

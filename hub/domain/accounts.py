@@ -11,7 +11,7 @@ import asyncpg
 import msgspec
 
 from hub.domain.profiles import OwnProfile, own_profile
-from persistence import accounts, profiles
+from persistence import accounts, notifications, profiles
 
 
 class SubscriptionSummary(msgspec.Struct):
@@ -31,6 +31,7 @@ class UserView(msgspec.Struct):
     id: UUID
     email: str
     created_at: datetime
+    email_confirmed_at: datetime | None  # null until the mailed verification link comes back
     app_metadata: dict[str, Any]
     user_metadata: dict[str, Any]
     roles: list[str]
@@ -39,6 +40,7 @@ class UserView(msgspec.Struct):
     total_xp: int
     subscription: SubscriptionSummary | None
     level_access_limit: int
+    unread_notifications: int
 
 
 class TokenPair(msgspec.Struct):
@@ -64,6 +66,7 @@ async def user_view(conn: asyncpg.Connection, user: asyncpg.Record, free_tier_le
         id=user["id"],
         email=user["email"],
         created_at=user["created_at"],
+        email_confirmed_at=user["email_confirmed_at"],
         app_metadata=app_metadata,
         user_metadata=accounts.metadata(user["raw_user_meta_data"]),
         roles=roles_of(app_metadata),
@@ -72,4 +75,5 @@ async def user_view(conn: asyncpg.Connection, user: asyncpg.Record, free_tier_le
         total_xp=profile["total_xp"] if profile else 0,
         subscription=SubscriptionSummary(**dict(subscription)) if subscription else None,
         level_access_limit=subscription["level_access_limit"] if subscription else free_tier_level,
+        unread_notifications=await notifications.unread_count(conn, user["id"]),
     )

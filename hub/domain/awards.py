@@ -17,6 +17,7 @@ import asyncpg
 import msgspec
 
 from channels.names import ChannelName
+from hub.domain.notifications import AchievementNote, notify
 from hub.domain.plans import require_plan
 from hub.domain.progress import (
     AchievementView,
@@ -156,6 +157,8 @@ async def _unlock_achievements(conn: asyncpg.Connection, award: _Award) -> list[
             view = achievement_view(row)
             unlocked.append(view)
             await events.append_event(conn, award.channel, "achievement.unlocked", view)
+            await notify(conn, award.user_id, "achievement.unlocked", AchievementNote(
+                achievement_id=view.id, code=view.code, title=view.title, xp_reward=view.xp_reward))
             await progress.log_activity(conn, award.user_id, "achievement_gain", "achievement", achievement_id,
                                         {"code": row["code"], "xp_reward": row["xp_reward"]})
             if row["xp_reward"]:

@@ -17,9 +17,10 @@ import msgspec
 
 from channels.names import ChannelName
 from hub.domain.community import Author, author_view
+from hub.domain.notifications import Kind, ReplyNote, excerpt, notify
 from hub.errors import Locked, NotFound, ValidationFailed
 from hub.rules.threads import reply_parent, score
-from persistence import community
+from persistence import blocks, community
 from persistence.events import append_event
 from persistence.identity import Identity
 
@@ -94,7 +95,26 @@ async def add_comment(conn: asyncpg.Connection, user: Identity, post_id: UUID, c
         raise NotFound("Post not found") from None  # deleted after our check
     view = await load_comment(conn, comment_id)
     await append_event(conn, ChannelName.thread(post_id), "comment.created", view)
+    await _notify_reply(conn, view, post_row)
     return view
+
+
+async def _notify_reply(conn: asyncpg.Connection, view: CommentView, post_row: asyncpg.Record) -> None:
+    """Tells the author of what was replied to (the parent comment, else the post): never for a reply to
+    oneself, nor when that author blocks the replier (a block is the reader's wish not to hear from them).
+    Runs as `service_role`, where `append_event` left the transaction."""
+    kind: Kind
+    if view.parent_comment_id is None:
+        recipient, kind = post_row["author_id"], "post.reply"
+    else:
+        parent = await community.comment_by_id(conn, view.parent_comment_id)
+        recipient, kind = (parent["author_id"] if parent else None), "comment.reply"
+    if recipient is None or recipient == view.author_id or await blocks.blocks(conn, recipient, view.author_id):
+        return
+    await notify(conn, recipient, kind, ReplyNote(
+        post_id=view.post_id, post_title=post_row["title"], comment_id=view.id,
+        parent_comment_id=view.parent_comment_id, author_id=view.author_id, author_name=view.author.full_name,
+        excerpt=excerpt(view.content or "")))
 
 
 async def remove_comment(conn: asyncpg.Connection, comment_id: UUID) -> bool:

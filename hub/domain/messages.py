@@ -57,12 +57,12 @@ def message_view(record: asyncpg.Record) -> MessageView:
 
 
 async def remove_chat_line(conn: asyncpg.Connection, remover: Identity, session_id: UUID,
-                           message_id: UUID) -> bool | None:
-    """Soft-deletes a chat line of the session (its text kept server-only, with `remover` as `deleted_by`)
-    and announces `chat.deleted` `{id}` on the room. The caller has decided that `remover` may. None: no
-    such chat line; False: it was deleted already (nothing announced)."""
+                           message_id: UUID, kinds: tuple[str, ...] = ("chat",)) -> bool | None:
+    """Soft-deletes a chat line (or another of `kinds`) of the session (its text kept server-only, with
+    `remover` as `deleted_by`) and announces `chat.deleted` `{id}` on the room. The caller has decided that
+    `remover` may. None: no such chat line; False: it was deleted already (nothing announced)."""
     await set_identity(conn, service_acting_for(remover))  # message rows are server-owned
-    deleted_now = await session_room.delete_chat_line(conn, session_id, message_id)
+    deleted_now = await session_room.delete_chat_line(conn, session_id, message_id, kinds)
     if deleted_now:
         await append_event(conn, ChannelName.session(session_id), "chat.deleted", Removed(id=message_id))
     return deleted_now

@@ -180,9 +180,10 @@ def streak_view(streak: streak_rules.Streak, today: date) -> StreakView:
                       last_activity_date=streak.last_activity_date, last_streak_reset=streak.last_streak_reset)
 
 
-def calendar_days(row: asyncpg.Record | None) -> dict[str, int]:
-    """The stored per-day counts (`streak_data`), empty before the first completion."""
-    days: dict[str, int] | None = row["streak_data"] if row is not None else None
+def calendar_days(row: asyncpg.Record | None) -> object:
+    """The stored per-day counts (`streak_data`, as written: `hub.rules.streak` keeps its well-formed
+    entries), empty before the first completion."""
+    days: object = row["streak_data"] if row is not None else None
     return days or {}
 
 

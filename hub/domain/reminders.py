@@ -7,7 +7,8 @@ the old one, when it runs, finds the start changed and does nothing (as for a ca
 started session). Each participant's mail has its own key, so a reminder job that runs twice (at least
 once delivery, hub/jobs/registry.py) still queues one mail per participant.
 
-`remind` is the hook for everything a reminder does; in-app notifications join the mails there.
+`remind` is the hook for everything a reminder does: each seat holder's `session.reminder` notification
+(in-app always), and the mail for those with that kind's email on (mailed at once, never in a digest).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from uuid import UUID
 
 import asyncpg
 
+from hub.domain.notifications import SessionNote, notify, wants_email
 from hub.jobs.registry import register
 from hub.mail.outgoing import paragraphs_html, public_link, queue_mail
 from hub.services import Services
@@ -60,6 +62,12 @@ async def remind(services: Services, session_id: UUID, starts_at: datetime) -> N
         when = f"{starts_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
         lines = [f"“{title}” starts at {when}, in about 15 minutes.", "Join the session here:"]
         for participant in await reminders.registered_addresses(conn, session_id):
+            # In-app always; the mail only for those with the reminder's email on.
+            mail = await wants_email(conn, participant["user_id"], "session.reminder")
+            await notify(conn, participant["user_id"], "session.reminder",
+                         SessionNote(session_id=session_id, title=title, scheduled_at=starts_at), mailed_now=mail)
+            if not mail:
+                continue
             await queue_mail(
                 conn, to=participant["email"], subject=f"Starting soon: {title[:_TITLE_IN_SUBJECT]}",
                 text="\n\n".join([*lines, link]) + "\n", html=paragraphs_html(lines, link),

@@ -4,7 +4,7 @@ Filing a report checks, as the reporter, that the target exists and is visible t
 report cannot probe for hidden rows), then stores it as `service_role` and hides the content once
 `REPORT_HIDE_THRESHOLD` users hold open reports on it. Resolving decides for every open report of the
 target at once, in one transaction: the reports, the removal or ban, the audit row and each reporter's
-`notification.created` commit together or not at all.
+notification (`report.resolved`, with its `notification.created`) commit together or not at all.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from channels.names import ChannelName
 from hub.domain import account_actions
 from hub.domain.comments import remove_comment
 from hub.domain.messages import remove_chat_line
+from hub.domain.notifications import ReportNote, notify
 from hub.domain.posts import remove_post
 from hub.errors import AlreadyReported, InvalidTransition, NotFound, ValidationFailed
+from hub.pagination import Page, page_of
 from persistence import audit, reports
 from persistence.db import set_identity
-from persistence.events import append_event
 from persistence.identity import SERVICE, Identity
 
 TargetType = Literal["post", "comment", "session_message", "user"]
@@ -84,20 +84,6 @@ class ReportGroup(msgspec.Struct):
     reports: list[QueuedReport]
 
 
-class ReportOutcome(msgspec.Struct):
-    report_id: UUID
-    target_type: TargetType
-    target_id: UUID
-    outcome: Action
-
-
-class ReportResolved(msgspec.Struct):
-    """A `notification.created` on the reporter's `user:` channel."""
-
-    data: ReportOutcome
-    kind: Literal["report.resolved"] = "report.resolved"
-
-
 class Resolution(msgspec.Struct):
     """What `POST /api/admin/reports/{id}/resolve` answers."""
 
@@ -126,7 +112,16 @@ async def file_report(conn: asyncpg.Connection, reporter: Identity, target_type:
     return msgspec.convert(dict(row), ReportView)
 
 
-def report_group(row: asyncpg.Record) -> ReportGroup:
+async def queue(conn: asyncpg.Connection, status: Literal["open", "resolved"], after: tuple[datetime, UUID] | None,
+                size: int) -> Page[ReportGroup]:
+    """One page of the queue (as `service_role`): grouped by target, the target with the newest report
+    first; the cursor is (newest report, target)."""
+    rows = await reports.queue_page(conn, status, after, size + 1, REPORTS_PER_TARGET)
+    page = page_of(rows, size, lambda row: [row["newest_at"].isoformat(), str(row["target_id"])])
+    return Page(items=[_report_group(row) for row in page.items], next_cursor=page.next_cursor)
+
+
+def _report_group(row: asyncpg.Record) -> ReportGroup:
     return ReportGroup(
         target_type=row["target_type"],
         target_id=row["target_id"],
@@ -153,7 +148,7 @@ async def _remove(conn: asyncpg.Connection, moderator: Identity, target_type: st
     elif target_type == "comment":
         await remove_comment(conn, target_id)
     else:
-        await remove_chat_line(conn, moderator, facts["session_id"], target_id)
+        await remove_chat_line(conn, moderator, facts["session_id"], target_id, ("chat", "question"))
     await set_identity(conn, SERVICE)
 
 
@@ -190,9 +185,7 @@ async def resolve(conn: asyncpg.Connection, moderator: Identity, report_id: UUID
                        target_id=str(target_id), reason=note,
                        details={"action": action, "reports": [str(r["id"]) for r in resolved]})
     for report in resolved:
-        outcome = ReportOutcome(report_id=report["id"], target_type=target_type, target_id=target_id,
-                                outcome=action)
-        await append_event(conn, ChannelName.user(report["reporter_id"]), "notification.created",
-                           ReportResolved(data=outcome))
+        await notify(conn, report["reporter_id"], "report.resolved", ReportNote(
+            report_id=report["id"], target_type=target_type, target_id=target_id, outcome=action))
     return Resolution(target_type=target_type, target_id=target_id, outcome=action,
                       resolved=[r["id"] for r in resolved])

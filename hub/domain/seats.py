@@ -13,6 +13,7 @@ import asyncpg
 import msgspec
 
 from channels.names import ChannelName
+from hub.domain.notifications import SessionNote, notify
 from hub.domain.sessions import SessionView, read_sessions, session_view
 from hub.rules.session_state import seats_free
 from persistence import sessions
@@ -85,7 +86,8 @@ def participant_view(row: asyncpg.Record) -> ParticipantView:
 
 async def fill_seats(conn: asyncpg.Connection, session_id: UUID) -> None:
     """Promotes waitlisted participants (FIFO) into the seats now free, each with `participant.promoted`
-    on the session and `session.promoted` `{session, participant}` on their own `user:<id>`. Runs as
+    on the session, `session.promoted` `{session, participant}` on their own `user:<id>` and a
+    `session.promoted` notification. Runs as
     `service_role` with the session locked."""
     locked = await sessions.lock_session(conn, session_id)
     if locked is None:
@@ -104,3 +106,5 @@ async def fill_seats(conn: asyncpg.Connection, session_id: UUID) -> None:
         await append_event(conn, ChannelName.session(session_id), "participant.promoted", view)
         await append_event(conn, ChannelName.user(user_id), "session.promoted",
                            SessionPromoted(session=seat_holder_view, participant=view))
+        await notify(conn, user_id, "session.promoted", SessionNote(
+            session_id=session_id, title=seat_holder_view.title, scheduled_at=seat_holder_view.scheduled_at))

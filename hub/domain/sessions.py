@@ -125,6 +125,16 @@ async def require_hosting(conn: asyncpg.Connection, user: Identity, session_id: 
         raise Forbidden("Only the session's host or an admin may do this")
 
 
+async def require_room_reader(conn: asyncpg.Connection, user: Identity, session_id: UUID) -> None:
+    """404 for a missing session, 403 unless the session channel admits the caller (host, admins, seat
+    holders): who may read the room's history and its moderation state."""
+    facts = await sessions.channel_facts(conn, session_id, user.user_id)
+    if facts is None:
+        raise NotFound("Session not found")
+    if not admitted(may_host(user.user_id, facts["host_id"], user.is_admin), facts["attendance_status"]):
+        raise Forbidden("Only the host, admins and registered participants may read this session")
+
+
 def time_id_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
     """The key of a cursor over (created_at or scheduled_at, id)."""
     return cursor_key(cursor, tuple[Aware, UUID])

@@ -52,8 +52,10 @@ def _exempt(ctx: PublishContext) -> bool:
 
 
 async def check_line(conn: asyncpg.Connection, ctx: PublishContext, session_id: UUID, kind: str) -> None:
-    """Refuses a participant's `kind` line (`chat`, `question`) that the room's moderation forbids now.
-    The caller holds the session's row lock (`persistence.session_room.lock_status`)."""
+    """Refuses a participant's `kind` line (`chat`, `question`) or question `vote` that the room's
+    moderation forbids now. A mute silences the participant's whole say in the room, votes included (a vote
+    moves a question up the host's list); the chat lock and slow mode hold chat lines only. The caller
+    holds the session's row lock (`persistence.session_room.lock_status`)."""
     if _exempt(ctx):
         return
     gate = await session_room.line_gate(conn, session_id, ctx.identity.require_user_id())

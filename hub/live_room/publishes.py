@@ -4,11 +4,12 @@
 announcements host or admin only). Each handler is one transaction: it locks the session row and
 refuses with `session_not_live` unless the session is live at that moment (so nothing is stored after
 `end`, whose transition waits on the lock), writes the row as `service_role` (room rows are
-server-owned) and appends the event with the message's REST view (`message_view`). Before it, chat lines,
-questions and announcements spend the sender's room-message budget and question votes the vote budget
-(`hub.budgets`; over it: `rate_limited` with `details.retry_after`). A participant's chat line or question
-then meets the room's moderation under the lock (`hub.live_room.moderation.check_line`: muted, kicked,
-chat locked, slow mode).
+server-owned) and appends the event with the message's REST view (`message_view`). Under the lock a
+participant's chat line, question or question vote first meets the room's moderation
+(`hub.live_room.moderation.check_line`: kicked and muted participants neither write nor vote; the chat lock
+and slow mode hold chat lines only), and only what passes spends the sender's budget: the room-message
+budget for lines, questions and announcements, the vote budget for votes (`hub.budgets`; over it:
+`rate_limited` with `details.retry_after`), so a refused line costs nothing.
 
 Replies: `{"seq", "message"}` for stored lines and answers (`seq` null when the question was already
 answered: nothing new is sent); `{"question_id", "upvotes", "voted"}` for a vote (`voted` false for a
@@ -72,10 +73,10 @@ async def _spend(ctx: PublishContext, budget: Budget) -> None:
 
 def _line(kind: str, event: str) -> PublishHandler:
     async def store(ctx: PublishContext) -> dict[str, Any]:
-        await _spend(ctx, ROOM_MESSAGES)
         async with ctx.services.db.transaction(ctx.identity) as conn:
             session_id = await _open_room(conn, ctx)
             await check_line(conn, ctx, session_id, kind)
+            await _spend(ctx, ROOM_MESSAGES)
             message_id = await session_room.insert_message(conn, session_id, ctx.identity.require_user_id(), kind,
                                                            ctx.payload.text)
             view = message_view(await session_room.message(conn, message_id))
@@ -86,9 +87,10 @@ def _line(kind: str, event: str) -> PublishHandler:
 
 
 async def vote_question(ctx: PublishContext) -> dict[str, Any]:
-    await _spend(ctx, VOTES)
     async with ctx.services.db.transaction(ctx.identity) as conn:
         session_id = await _open_room(conn, ctx)
+        await check_line(conn, ctx, session_id, "vote")
+        await _spend(ctx, VOTES)
         question_id, _ = await _question(conn, ctx, session_id)
         voted = await session_room.add_question_vote(conn, question_id, ctx.identity.require_user_id())
         upvotes = await session_room.question_upvotes(conn, question_id)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from channels.access import ChannelFacts, decide_publish
-from channels.errors import EventNotAllowed, InternalError
+from channels.errors import EmailUnverified, EventNotAllowed, InternalError
 from channels.frames import encode_event, encode_json
 from channels.names import ChannelKind, ChannelName
 from channels.publishes import PublishRule
@@ -67,9 +67,14 @@ class Publishes:
         """A client publish that passed the table, payload and rate checks: authorize, then dispatch.
 
         Ephemeral events go to every instance over the broker with `seq` null; durable
-        ones to the handler registered for `(kind, event)` (`event_not_allowed` if none).
+        ones to the handler registered for `(kind, event)` (`event_not_allowed` if none), refused with
+        `email_unverified` for an unverified account while `REQUIRE_EMAIL_VERIFICATION` is on.
         """
         identity = peer.caller()
+        if rule.stored and self.services.settings.require_email_verification and not identity.email_verified:
+            # Durable publishes are the room's writes (chat, questions, announcements, question votes);
+            # ephemeral ones (hands, reactions) store nothing and stay open.
+            raise EmailUnverified()
         viewer = viewer_of(identity)
         facts = await self.facts.lookup(name, identity)
         target = getattr(payload, "user_id", None)

@@ -41,19 +41,36 @@ def window_start(last_day: date) -> date:
     return last_day - timedelta(days=CALENDAR_DAYS - 1)
 
 
-def record_day(days: Mapping[str, int], day: date) -> dict[str, int]:
+def _dated(days: object) -> dict[date, int]:
+    """The calendar's well-formed entries, `{ISO date: whole count ≥ 0}`. `streak_data` is a JSON column an
+    owner's SQL may have written anything into; an entry in another shape is no activity, not an error."""
+    if not isinstance(days, Mapping):
+        return {}
+    dated: dict[date, int] = {}
+    for key, count in days.items():
+        if not isinstance(key, str) or type(count) is not int or count < 0:
+            continue
+        try:
+            day = date.fromisoformat(key)
+        except ValueError:
+            continue
+        if day.isoformat() == key:
+            dated[day] = count
+    return dated
+
+
+def record_day(days: object, day: date) -> dict[str, int]:
     """The calendar with one more activity on `day`, trimmed to the window ending at its latest day."""
-    counted = dict(days)
-    counted[day.isoformat()] = counted.get(day.isoformat(), 0) + 1
-    first = window_start(max(date.fromisoformat(d) for d in counted)).isoformat()
-    return {d: n for d, n in sorted(counted.items()) if d >= first}
+    counted = _dated(days)
+    counted[day] = counted.get(day, 0) + 1
+    first = window_start(max(counted))
+    return {d.isoformat(): n for d, n in sorted(counted.items()) if d >= first}
 
 
-def calendar(days: Mapping[str, int], today: date) -> list[tuple[date, int]]:
+def calendar(days: object, today: date) -> list[tuple[date, int]]:
     """The days with activity in the CALENDAR_DAYS-day window ending `today`, oldest first."""
     first = window_start(today)
-    dated = ((date.fromisoformat(d), n) for d, n in days.items())
-    return sorted((d, n) for d, n in dated if first <= d <= today and n > 0)
+    return sorted((d, n) for d, n in _dated(days).items() if first <= d <= today and n > 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ export function render(root, ctx, { mode }) {
     field(signup ? "Password (at least 8 characters)" : "Password", password),
     error,
     submit,
+    signup ? null : h("p", { class: "muted" }, h("a", { href: "#/forgot" }, "Forgot your password?")),
     h(
       "p",
       { class: "muted" },

@@ -3,6 +3,8 @@
 import { newIdempotencyKey } from "../api.js";
 import { busy, field, formatDuration, formatTime, h, itemsOf, nameOf, replace, showError } from "../dom.js";
 
+const LIVE_LOOKBACK_MS = 12 * 60 * 60 * 1000;
+
 /**
  * The caller's own registration status per session. The API reports it on `POST …/registration`
  * (and `session.promoted` on `user:<id>`); a session JSON carrying `my_status` wins when present.
@@ -79,7 +81,9 @@ export async function render(root, ctx) {
   };
 
   const load = async () => {
-    const sessions = itemsOf(await ctx.api.get("/api/sessions", { limit: 50 }));
+    // Upcoming and live ones, soonest first: a session still live started at most a few hours ago.
+    const from = new Date(Date.now() - LIVE_LOOKBACK_MS).toISOString();
+    const sessions = itemsOf(await ctx.api.get("/api/sessions", { limit: 50, from }));
     replace(list, sessions.length ? sessions.map(row) : h("li", { class: "card muted" }, "No workshops scheduled."));
   };
 

@@ -93,6 +93,7 @@ async def start_instance(test_db: DatabaseUnderTest, settings: Settings, log_dir
         "LOGIN_KNOWN_ADDRESS_TTL": str(settings.login_known_address_s),
         "DB_POOL_MAX": "4",
         "SMTP_URL": settings.smtp_url or "",
+        "REQUIRE_EMAIL_VERIFICATION": str(settings.require_email_verification).lower(),
         **env,
     }
     redis = redis_url if redis_url is not None else settings.redis_url

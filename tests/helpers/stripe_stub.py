@@ -88,6 +88,12 @@ class StripeStub:
             return 200, {"id": portal_id, "object": "billing_portal.session", "livemode": False,
                          "customer": form["customer"], "return_url": form.get("return_url"),
                          "url": f"https://billing.stripe.test/p/session/{portal_id}"}
+        if method == "DELETE" and path.startswith("/v1/subscriptions/"):
+            subscription = self.subscriptions.get(path.rsplit("/", 1)[1])
+            if subscription is None:
+                return 404, _error("invalid_request_error", "resource_missing", "No such subscription")
+            subscription["status"] = "canceled"
+            return 200, subscription
         if method == "GET" and path.startswith("/v1/subscriptions/"):
             subscription = self.subscriptions.get(path.rsplit("/", 1)[1])
             if subscription is None:
@@ -131,7 +137,7 @@ def stripe_stub() -> Iterator[StripeStub]:
             self.end_headers()
             self.wfile.write(payload)
 
-        do_GET = do_POST = _serve
+        do_GET = do_POST = do_DELETE = _serve
 
         def log_message(self, format: str, *args: Any) -> None:
             return

@@ -6,10 +6,12 @@ from __future__ import annotations
 import secrets
 from uuid import UUID
 
+import asyncpg
 import httpx
 
 from tests.conftest import HubStarter
 from tests.helpers.api import Account, signup
+from tests.integration.test_posts import head
 from tests.integration.test_reports import feed_ids, new_post
 
 
@@ -88,3 +90,29 @@ async def test_a_user_holds_at_most_the_configured_number_of_blocks(start_hub: H
             assert (await block(others[0])).status_code == 204
             listed = (await http.get("/api/me/blocks", headers=blocker.headers)).json()["items"]
             assert [b["id"] for b in listed] == [str(others[1].user_id), str(others[0].user_id)]
+
+
+async def test_the_blockers_history_route_leaves_the_blocked_authors_posts_and_comments_out(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    blocker, pest, bystander = await signup(client), await signup(client), await signup(client)
+    feed_before = await head(owner_conn, "feed")
+    pest_post = await new_post(client, pest)
+    other_post = await new_post(client, bystander)
+    kept = await comment(client, other_post, bystander, "fine")
+    noise = await comment(client, other_post, pest, f"noise {secrets.token_hex(4)}")
+    assert (await client.post(f"/api/users/{pest.user_id}/block", headers=blocker.headers)).status_code == 204
+
+    async def logged(reader: Account, channel: str, since: int) -> list[str]:
+        page = await client.get(f"/api/channels/{channel}/events", params={"since": since}, headers=reader.headers)
+        assert page.status_code == 200, page.text
+        assert page.json()["next_since"] is None
+        return [item["data"]["id"] for item in page.json()["items"] if item["event"].endswith(".created")]
+
+    assert pest_post not in await logged(blocker, "feed", feed_before)
+    assert await logged(blocker, f"thread:{other_post}", 0) == [kept]
+    assert pest_post in await logged(bystander, "feed", feed_before)
+    assert await logged(bystander, f"thread:{other_post}", 0) == [kept, noise]
+    # a page whose last events are all left out still reports where the log continues
+    last = await client.get(f"/api/channels/thread:{other_post}/events", params={"since": 0, "limit": 2},
+                            headers=blocker.headers)
+    assert ([i["data"]["id"] for i in last.json()["items"]], last.json()["next_since"]) == ([kept], None)

@@ -240,8 +240,9 @@ async def test_first_join_marks_attended_unlocks_the_achievement_and_the_last_ta
                                           user_id)
         assert [r["achievement_id"] for r in unlocked] == [achievement]
         assert await owner_conn.fetchval("SELECT total_xp FROM public.user_profiles WHERE id = $1", user_id) == 7
-        events = await owner_conn.fetch("SELECT event FROM realtime.events WHERE channel = $1", f"user:{user_id}")
-        assert [e["event"] for e in events] == ["achievement.unlocked", "xp.awarded"]
+        events = await owner_conn.fetch("SELECT event FROM realtime.events WHERE channel = $1 ORDER BY seq",
+                                        f"user:{user_id}")
+        assert [e["event"] for e in events] == ["achievement.unlocked", "notification.created", "xp.awarded"]
 
         tab2, reply = await joined(hub_url, token, channel)
         assert list(reply["presence"][str(user_id)]["metas"]) and len(reply["presence"][str(user_id)]["metas"]) == 2

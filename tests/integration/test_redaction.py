@@ -23,7 +23,9 @@ from tests.helpers.ws import ProtocolClient, assert_continuous
 from tests.integration.test_comments import reply
 from tests.integration.test_live_room import joined, live_room, publish
 from tests.integration.test_posts import head, new_post
-from tests.integration.test_sessions import host_account
+from tests.integration.test_reports import new_post as reported_post
+from tests.integration.test_reports import queue_entry, report, resolve
+from tests.integration.test_sessions import host_account, mint_users
 
 Frame = dict[str, Any]
 
@@ -309,3 +311,87 @@ async def test_the_rewrite_reads_the_deleted_entitys_rows_through_the_index_not_
         await owner_conn.execute("DELETE FROM realtime.events WHERE channel = $1", channel)
     assert "idx_realtime_events_view_id" in plan, plan
     assert "Seq Scan" not in plan, plan
+
+
+async def hide_by_reports(client: httpx.AsyncClient, owner_conn: asyncpg.Connection,
+                          *targets: tuple[str, str]) -> None:
+    """Three distinct users (the suite's REPORT_HIDE_THRESHOLD) report each (type, id) in turn: it is hidden
+    (a comment before its post, which takes its comments out of sight with it)."""
+    reporters = await mint_users(owner_conn, 3)
+    for target_type, target_id in targets:
+        for _, headers in reporters:
+            assert (await report(client, headers, target_type, target_id)).status_code == 201
+
+
+async def test_hidden_content_leaves_history_resume_and_live_edits_until_a_dismissal_writes_it_back(
+        hub_url: str, client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    boss, author, bystander = await admin(client, owner_conn), await signup(client), await signup(client)
+    feed_before = await head(owner_conn, "feed")
+    title, first = secret("SECRET-TITLE"), secret("SECRET-COMMENT")
+    post_id = await reported_post(client, author, title)
+    open_post = await reported_post(client, bystander)
+    thread = f"thread:{open_post}"
+    comment_id = (await reply(client, author, open_post, first))["id"]
+    await hide_by_reports(client, owner_conn, ("comment", comment_id), ("post", post_id))
+
+    feed = await read_back(hub_url, client, bystander, "feed", feed_before)
+    in_thread = await read_back(hub_url, client, bystander, thread, 0)
+    assert title not in feed.raw and first not in in_thread.raw
+    [(_, post_view)] = feed.views(post_id)
+    assert (post_view["title"], post_view["content"], post_view["category"], post_view["tags"],
+            post_view["hidden"]) == (None, None, None, None, True)
+    [(_, comment_view)] = in_thread.views(comment_id)
+    assert (comment_view["content"], comment_view["hidden"], comment_view["author_id"]) == (
+        None, True, str(author.user_id))
+    # the hidden post's own thread is gone for others, as the post is over REST
+    assert (await client.get(f"/api/channels/thread:{post_id}/events", headers=bystander.headers)).status_code == 404
+    assert (await client.get(f"/api/channels/thread:{post_id}/events", headers=author.headers)).status_code == 200
+
+    # an edit of the hidden comment goes out, live and in the log, without its text
+    edited = secret("SECRET-EDIT")
+    watcher = await ProtocolClient.open(hub_url, bystander.access_token)
+    try:
+        assert (await watcher.subscribe(thread))["ok"]
+        patched = await client.patch(f"/api/comments/{comment_id}", json={"content": edited}, headers=author.headers)
+        assert patched.status_code == 200 and patched.json()["content"] == edited
+        [live] = await watcher.wait_events(thread, 1)
+    finally:
+        await watcher.close()
+    assert (live["event"], live["data"]["content"], live["data"]["hidden"]) == ("comment.updated", None, True)
+    assert edited not in json.dumps(watcher.frames)
+    assert edited not in (await read_back(hub_url, client, bystander, thread, 0)).raw
+    # the author (and admins) still read it over REST
+    for reader in (author, boss):
+        shown = await client.get(f"/api/comments/{comment_id}", headers=reader.headers)
+        assert shown.json()["content"] == edited
+
+    for target in (post_id, comment_id):
+        entry = await queue_entry(client, boss, target)
+        assert entry is not None
+        assert (await resolve(client, boss, entry["reports"][0]["id"], "dismiss")).status_code == 200
+    [(_, restored_post)] = (await read_back(hub_url, client, bystander, "feed", feed_before)).views(post_id)
+    assert restored_post["title"] == title and "hidden" not in restored_post
+    restored = await read_back(hub_url, client, bystander, thread, 0)
+    assert [(event, data["content"], "hidden" in data) for event, data in restored.views(comment_id)] == [
+        ("comment.created", edited, False), ("comment.updated", edited, False)], "the row's text as it is now"
+
+
+async def test_a_hidden_chat_line_and_question_are_gone_from_the_rooms_history_and_resume(
+        hub_url: str, client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    host = await host_account(client, owner_conn)
+    channel, [(_, token), *others] = await live_room(owner_conn, host, 4)
+    ws, start = await joined(hub_url, token, channel)
+    line, asked = secret("SECRET-LINE"), secret("SECRET-QUESTION")
+    sent = [(await publish(ws, channel, event, {"text": text}))["result"]["message"]["id"]
+            for event, text in (("chat.message", line), ("question.ask", asked))]
+    await ws.close()
+    for _, other in others:
+        for message_id in sent:
+            filed = await report(client, {"Authorization": f"Bearer {other}"}, "session_message", message_id)
+            assert filed.status_code == 201, filed.text
+
+    got = await read_back(hub_url, client, others[0][1], channel, start["seq"])
+    assert line not in got.raw and asked not in got.raw
+    for message_id in sent:
+        [(_, data)] = got.views(message_id)
+        assert (data["content"], data["hidden"]) == (None, True)

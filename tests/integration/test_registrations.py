@@ -78,8 +78,8 @@ async def test_two_hundred_concurrent_registrations_fill_fifty_seats_and_a_fifo_
     assert promoted == fifo[:10]
     assert [event for event, _ in events] == ["participant.cancelled", "participant.promoted"] * 10
     for user_id in promoted:
-        [(event, data)] = await events_on(owner_conn, f"user:{user_id}")
-        assert event == "session.promoted"
+        [(event, data), (note_event, note)] = await events_on(owner_conn, f"user:{user_id}")
+        assert (event, note_event, note["kind"]) == ("session.promoted", "notification.created", "session.promoted")
         assert data["participant"]["attendance_status"] == "registered"
         assert data["session"]["id"] == sid and data["session"]["meeting_url"] == "https://meet.example/room"
     assert await waitlist_in_fifo_order(owner_conn, sid) == fifo[10:]
@@ -175,8 +175,9 @@ async def test_cancelling_promotes_the_first_waitlisted_and_tells_them_on_their_
     assert cancelled[0] == "participant.cancelled" and cancelled[1]["user_id"] == str(first)
     assert promoted[0] == "participant.promoted"
     assert (promoted[1]["user_id"], promoted[1]["attendance_status"]) == (str(second), "registered")
-    [(event, data)] = await events_on(owner_conn, f"user:{second}")
-    assert event == "session.promoted"
+    [(event, data), (note_event, note)] = await events_on(owner_conn, f"user:{second}")
+    assert (event, note_event) == ("session.promoted", "notification.created")
+    assert (note["kind"], note["data"]["session_id"]) == ("session.promoted", sid)
     assert data["participant"] == promoted[1]
     assert (data["session"]["current_participants"], data["session"]["waitlist_count"]) == (1, 0)
     own_view = (await client.get(f"/api/sessions/{sid}", headers=second_headers)).json()

@@ -139,10 +139,13 @@ async def test_remove_content_deletes_the_post_tells_every_reporter_and_is_audit
 
         for listener, reporter, mine in zip(listeners, (first, second), filed, strict=True):
             events = await listener.wait_events(f"user:{reporter.user_id}", 1)
-            assert [(e["event"], e["data"]) for e in events] == [("notification.created", {
-                "kind": "report.resolved",
-                "data": {"report_id": mine["id"], "target_type": "post", "target_id": post_id,
-                         "outcome": "remove_content"}})]
+            assert [e["event"] for e in events] == ["notification.created"]
+            item = events[0]["data"]
+            assert (item["kind"], item["data"], item["read_at"]) == ("report.resolved", {
+                "report_id": mine["id"], "target_type": "post", "target_id": post_id,
+                "outcome": "remove_content"}, None)
+            inbox = (await client.get("/api/notifications", headers=reporter.headers)).json()["items"]
+            assert inbox == [item]
     finally:
         for listener in listeners:
             await listener.close()
@@ -198,8 +201,9 @@ async def test_reports_from_enough_users_hide_content_from_others_until_dismisse
                                     headers=author.headers)).json()["id"]
     reporters = await mint_users(owner_conn, 3)
     for index, (_, headers) in enumerate(reporters):
-        assert (await report(client, headers, "post", post_id)).status_code == 201
+        # the comment first: once its post is hidden, so are its comments
         assert (await report(client, headers, "comment", comment_id)).status_code == 201
+        assert (await report(client, headers, "post", post_id)).status_code == 201
         if index < 2:  # below the threshold nothing is hidden
             assert post_id in await feed_ids(client, bystander.headers)
 
@@ -315,3 +319,38 @@ async def test_the_queue_pages_targets_by_their_newest_report(client: httpx.Asyn
     assert seen == [older, newer]
     bad = await client.get("/api/admin/reports", params={"cursor": "not-a-cursor"}, headers=boss.headers)
     assert bad.status_code == 422
+
+
+async def test_a_comment_on_a_hidden_post_is_not_readable_by_id(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    author, replier, bystander = await signup(client), await signup(client), await signup(client)
+    post_id = await new_post(client, author)
+    reply = await client.post(f"/api/posts/{post_id}/comments", json={"content": "quoting the hidden post"},
+                              headers=replier.headers)
+    for _, headers in await mint_users(owner_conn, 3):
+        assert (await report(client, headers, "post", post_id)).status_code == 201
+    for reader in (bystander, replier):
+        assert (await client.get(f"/api/comments/{reply.json()['id']}", headers=reader.headers)).status_code == 404
+    assert (await client.get(f"/api/comments/{reply.json()['id']}", headers=author.headers)).status_code == 200
+
+
+async def test_a_question_can_be_reported_and_removed_like_a_chat_line(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    boss = await admin(client, owner_conn)
+    author, reporter = await signup(client), await signup(client)
+    session = await owner_conn.fetchval(
+        "INSERT INTO public.live_sessions (title, host_id, scheduled_at, duration) "
+        "VALUES ('room', $1, now() + interval '1 day', interval '1 hour') RETURNING id", author.user_id)
+    await owner_conn.execute("INSERT INTO public.session_participants (session_id, user_id, attendance_status) "
+                             "VALUES ($1, $2, 'registered')", session, reporter.user_id)
+    messages = await owner_conn.fetch(
+        "INSERT INTO public.session_messages (session_id, author_id, kind, content) "
+        "VALUES ($1, $2, 'question', 'a loaded question'), ($1, $2, 'announcement', 'hello') RETURNING id, kind",
+        session, author.user_id)
+    ids = {row["kind"]: row["id"] for row in messages}
+    assert (await report(client, reporter.headers, "session_message", ids["announcement"])).status_code == 404
+    filed = await report(client, reporter.headers, "session_message", ids["question"], "abuse")
+    assert filed.status_code == 201, filed.text
+    assert (await resolve(client, boss, filed.json()["id"], "remove_content")).status_code == 200
+    assert await owner_conn.fetchval("SELECT is_deleted FROM public.session_messages WHERE id = $1",
+                                     ids["question"]) is True

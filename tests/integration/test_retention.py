@@ -20,8 +20,8 @@ from tests.helpers.api import signup
 NOW = datetime.now(UTC)
 SECOND = timedelta(seconds=1)
 SETTINGS = Settings(idempotency_retention_h=24, refresh_family_retention_days=7, activity_log_retention_days=365,
-                    stripe_event_retention_days=33, deleted_content_retention_days=90, job_retention_days=14,
-                    retention_batch=1000)
+                    stripe_event_retention_days=33, deleted_content_retention_days=90, notification_retention_days=90,
+                    unread_notification_retention_days=365, job_retention_days=14, retention_batch=1000)
 
 
 async def remaining(owner_conn: asyncpg.Connection, sql: str, *args: object) -> set[str]:
@@ -69,6 +69,14 @@ async def test_each_table_prunes_exactly_what_is_past_its_period(
         await owner_conn.execute("""INSERT INTO private.deleted_content (target_type, target_id, content, deleted_at)
                                     VALUES ('comment', $1, 'evidence', $2)""", target, at)
 
+    # Notifications: read ones 90 days after creation, unread ones after 365.
+    notes = {("read", "old"): (NOW - 90 * day - SECOND, NOW), ("read", "kept"): (NOW - 90 * day + SECOND, NOW),
+             ("unread", "old"): (NOW - 365 * day - SECOND, None), ("unread", "kept"): (NOW - 365 * day + SECOND, None)}
+    for (state, fate), (at, read_at) in notes.items():
+        await owner_conn.execute("""INSERT INTO public.notifications (user_id, kind, data, created_at, read_at)
+                                    VALUES ($1, 'post.reply', $2, $3, $4)""",
+                                 user, {"case": f"{state}-{fate}"}, at, read_at)
+
     # Jobs: 14 days after they finished, done or failed; queued and running ones never, however old.
     jobs = {"done_old": ("done", NOW - 14 * day - SECOND), "failed_old": ("failed", NOW - 14 * day - SECOND),
             "done_kept": ("done", NOW - 14 * day + SECOND)}
@@ -84,7 +92,7 @@ async def test_each_table_prunes_exactly_what_is_past_its_period(
     # that the kept ones stayed, is checked row by row below.
     pruned = await prune_pass(app_db, SETTINGS, NOW)
     assert pruned.keys() == {"idempotency_keys", "refresh_tokens", "user_activity_log", "stripe_events",
-                             "deleted_content", "jobs"}
+                             "deleted_content", "read_notifications", "unread_notifications", "jobs"}
     assert pruned["jobs"] >= 2
     assert await remaining(owner_conn, "SELECT key FROM private.jobs WHERE key LIKE $1",
                            f"{tag}:%") == {f"{tag}:done_kept", f"{tag}:queued_kept"}
@@ -102,6 +110,8 @@ async def test_each_table_prunes_exactly_what_is_past_its_period(
                            list(events)) == {event_id for event_id in events if "kept" in event_id}
     assert await remaining(owner_conn, "SELECT target_id FROM private.deleted_content WHERE target_id = ANY($1)",
                            list(texts)) == {str(target) for target, at in texts.items() if at > NOW - 90 * day}
+    assert await remaining(owner_conn, "SELECT data->>'case' FROM public.notifications WHERE user_id = $1",
+                           user) == {"read-kept", "unread-kept"}
     assert set((await prune_pass(app_db, SETTINGS, NOW)).values()) == {0}
 
 

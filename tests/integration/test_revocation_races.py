@@ -19,6 +19,7 @@ import jwt
 import pytest
 
 from hub.services import Services
+from hub.tokens import hash_refresh_token
 from tests.conftest import HubStarter
 from tests.helpers.api import Account, admin, login, signup
 from tests.helpers.eventually import eventually
@@ -165,9 +166,9 @@ async def test_every_revoking_route_forgets_its_own_cached_cutoff_at_once(
     with start_hub.serve(app) as url:
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
             boss = await admin(http, owner_conn)
-            author, reporter, renamed, leaving = (await signup(http), await signup(http), await signup(http),
-                                                  await signup(http))
-            for account in (author, renamed, leaving):
+            author, reporter, renamed, leaving, resetting, deleting = [await signup(http) for _ in range(6)]
+            revoked = (author, renamed, leaving, resetting, deleting)
+            for account in revoked:
                 assert await me_status(http, account.access_token) == (200, None)  # cached: no cutoff
             filed = await report(http, reporter.headers, "user", author.user_id)
             assert (await resolve(http, boss, filed.json()["id"], "ban_author")).status_code == 200
@@ -175,7 +176,17 @@ async def test_every_revoking_route_forgets_its_own_cached_cutoff_at_once(
                                   json={"role": "host"})
             assert role.status_code == 200, role.text
             assert (await http.post("/api/auth/logout-all", headers=leaving.headers)).status_code == 204
-            for account in (author, renamed, leaving):
+            # A mailed reset link's token, stored as the recovery route stores it.
+            await owner_conn.execute(
+                "UPDATE auth.users SET recovery_token = $2, recovery_sent_at = now() WHERE id = $1",
+                resetting.user_id, hash_refresh_token("a reset link's token"))
+            reset = await http.post("/api/auth/reset", json={"token": "a reset link's token",
+                                                             "password": "a new password 2"})
+            assert reset.status_code == 200, reset.text
+            deleted = await http.request("DELETE", "/api/me", json={"password": deleting.password},
+                                         headers=deleting.headers)
+            assert deleted.status_code == 204, deleted.text
+            for account in revoked:
                 assert await me_status(http, account.access_token) == (401, "token_revoked")
 
 

@@ -12,6 +12,7 @@ from uuid import UUID
 import asyncpg
 import httpx
 
+from tests.conftest import HubStarter
 from tests.helpers.api import admin, signup
 from tests.helpers.eventually import eventually
 from tests.helpers.ws import ProtocolClient
@@ -293,21 +294,80 @@ async def test_the_moderation_state_is_readable_on_rejoin_and_replayed_on_resume
     await close_all(host_ws, resumed)
 
 
+async def until_refused(ws: ProtocolClient, channel: str, most: int = 500) -> list[Frame]:
+    """Sends chat lines one after another until one is refused (at most `most`); every reply."""
+    replies: list[Frame] = []
+    while not replies or replies[-1]["ok"]:
+        assert len(replies) < most, "never refused"
+        replies.append(await publish(ws, channel, "chat.message", {"text": f"line {len(replies)}"}))
+    return replies
+
+
 async def test_a_line_racing_a_mute_is_stored_before_the_mute_or_refused(
         hub_url: str, client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    """The senders keep publishing until the mute refuses them, so lines are in flight on both sides of it."""
     host = await host_account(client, owner_conn)
     channel, [(a_id, a_token)] = await live_room(owner_conn, host, 1)
     host_ws, _ = await joined(hub_url, host.access_token, channel)
     senders = [(await joined(hub_url, a_token, channel))[0] for _ in range(3)]
 
-    mute = publish(host_ws, channel, "participant.mute", {"user_id": str(a_id), "minutes": 5})
-    *lines, muted = await asyncio.gather(*(burst(ws, channel, [f"line {i}" for i in range(6)]) for ws in senders),
-                                         mute)
+    async def mute_once_lines_flow() -> Frame:
+        await eventually(lambda: owner_conn.fetchval(
+            "SELECT count(*) >= 3 FROM public.session_messages WHERE session_id = $1", UUID(channel[8:])))
+        return await publish(host_ws, channel, "participant.mute", {"user_id": str(a_id), "minutes": 5})
+
+    *lines, muted = await asyncio.gather(*(until_refused(ws, channel) for ws in senders), mute_once_lines_flow())
     replies = [r for batch in lines for r in batch]
     mute_seq = muted["result"]["seq"]
     stored = [r["result"]["seq"] for r in replies if r["ok"]]
-    assert all(seq < mute_seq for seq in stored), (stored, mute_seq)
-    assert {error_code(r) for r in replies if not r["ok"]} <= {"forbidden"}
+    assert stored and all(seq < mute_seq for seq in stored), (stored, mute_seq)
+    refused = [r for r in replies if not r["ok"]]
+    assert len(refused) == len(senders) and {error_code(r) for r in refused} == {"forbidden"}
     assert await owner_conn.fetchval("SELECT count(*) FROM public.session_messages WHERE session_id = $1",
                                      UUID(channel[8:])) == len(stored)
     await close_all(host_ws, *senders)
+
+
+async def test_a_muted_participant_cannot_vote_and_a_locked_chat_still_takes_votes(
+        hub_url: str, client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    host = await host_account(client, owner_conn)
+    channel, [(a_id, a_token), (_, b_token)] = await live_room(owner_conn, host, 2)
+    host_ws, _ = await joined(hub_url, host.access_token, channel)
+    a_ws, _ = await joined(hub_url, a_token, channel)
+    b_ws, _ = await joined(hub_url, b_token, channel)
+    question = (await publish(host_ws, channel, "question.ask", {"text": "which topic next?"}))["result"]["message"]
+    vote = {"question_id": question["id"]}
+    assert (await publish(host_ws, channel, "participant.mute", {"user_id": str(a_id), "minutes": 10}))["ok"]
+    assert (await publish(host_ws, channel, "room.lock_chat", {"locked": True}))["ok"]
+
+    refused = await publish(a_ws, channel, "question.vote", vote)
+    assert error_code(refused) == "forbidden" and "until" in refused["error"]["details"], refused
+    assert (await publish(b_ws, channel, "question.vote", vote))["result"] == {
+        "question_id": question["id"], "upvotes": 1, "voted": True}
+    assert (await publish(host_ws, channel, "participant.unmute", {"user_id": str(a_id)}))["ok"]
+    assert (await publish(a_ws, channel, "question.vote", vote))["result"]["upvotes"] == 2
+    await close_all(host_ws, a_ws, b_ws)
+
+
+async def test_lines_and_votes_the_room_refuses_spend_none_of_the_senders_budget(
+        start_hub: HubStarter, owner_conn: asyncpg.Connection) -> None:
+    namespace = start_hub.new_namespace("room-budget")
+    with start_hub(rate_limit_scale=1, namespace=namespace, room_messages_per_minute=2, votes_per_minute=1,
+                   ws_publish_burst=100) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            host = await host_account(http, owner_conn)
+            channel, [(a_id, a_token)] = await live_room(owner_conn, host, 1)
+            host_ws, _ = await joined(url, host.access_token, channel)
+            a_ws, _ = await joined(url, a_token, channel)
+            question = (await publish(host_ws, channel, "question.ask", {"text": "?"}))["result"]["message"]
+            assert (await publish(host_ws, channel, "participant.mute", {"user_id": str(a_id), "minutes": 10}))["ok"]
+            for event, data in [("chat.message", {"text": "hello?"})] * 4 + [("question.ask", {"text": "q?"})] * 2 \
+                    + [("question.vote", {"question_id": question["id"]})] * 3:
+                assert error_code(await publish(a_ws, channel, event, data)) == "forbidden"
+            assert (await publish(host_ws, channel, "participant.unmute", {"user_id": str(a_id)}))["ok"]
+
+            assert (await publish(a_ws, channel, "question.vote", {"question_id": question["id"]}))["ok"]
+            assert [(await publish(a_ws, channel, "chat.message", {"text": f"now {i}"}))["ok"] for i in range(2)] == [
+                True, True]
+            assert error_code(await publish(a_ws, channel, "chat.message", {"text": "one more"})) == "rate_limited"
+            await close_all(host_ws, a_ws)

@@ -1,12 +1,14 @@
 """Room moderation across two hub processes on one database: the state is PostgreSQL's, checked in the
-transaction that stores each line, so what the host sets on one instance holds on the other at once, and slow
-mode spaces one participant's concurrent lines on both instances together."""
+transaction that stores each line, so what the host sets on one instance holds on the other at once, slow
+mode spaces one participant's concurrent lines on both instances together, and a chat lock splits the lines
+racing it on both instances into stored-before and refused."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -15,10 +17,11 @@ import pytest
 
 from hub.settings import Settings
 from tests.helpers.api import signup
+from tests.helpers.eventually import eventually
 from tests.helpers.instances import Instance, start_instance
 from tests.helpers.services import DatabaseUnderTest
 from tests.integration.test_live_room import close_all, error_code, joined, live_room, publish
-from tests.integration.test_room_moderation import burst, events_of
+from tests.integration.test_room_moderation import burst, events_of, until_refused
 from tests.integration.test_sessions import host_account
 
 pytestmark = pytest.mark.slow
@@ -112,3 +115,36 @@ async def test_a_participant_reconnecting_to_the_other_instance_replays_the_mode
         "muted": [{"user_id": str(a_id), "until": muted["result"]["until"]}]}
     assert error_code(await publish(back, channel, "question.ask", {"text": "still muted?"})) == "forbidden"
     await close_all(host_ws, back)
+
+
+async def test_a_chat_lock_racing_lines_on_both_instances_stores_each_line_before_it_or_refuses_it(
+        hubs: list[str], client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    """Participants on both instances publish until the lock refuses them, so lines are in flight on both
+    sides of it: every stored line precedes the lock in the room's order, every later one is refused."""
+    one, two = hubs
+    host = await host_account(client, owner_conn)
+    channel, members = await live_room(owner_conn, host, 4)
+    session_id = UUID(channel[8:])
+    host_ws, _ = await joined(one, host.access_token, channel)
+    tabs = [(await joined(url, token, channel))[0] for url, (_, token) in zip((one, two, one, two), members,
+                                                                              strict=True)]
+
+    async def lock_once_lines_flow() -> dict[str, Any]:
+        await eventually(lambda: owner_conn.fetchval(
+            "SELECT count(DISTINCT author_id) = 4 FROM public.session_messages WHERE session_id = $1", session_id))
+        return await publish(host_ws, channel, "room.lock_chat", {"locked": True})
+
+    *batches, locked = await asyncio.gather(*(until_refused(ws, channel) for ws in tabs), lock_once_lines_flow())
+    lock_seq = locked["result"]["seq"]
+    replies = [reply for batch in batches for reply in batch]
+    stored = [r["result"]["seq"] for r in replies if r["ok"]]
+    assert stored and all(seq < lock_seq for seq in stored), (stored, lock_seq)
+    refused = [r for r in replies if not r["ok"]]
+    assert len(refused) == len(tabs)
+    assert all(error_code(r) == "forbidden" and r["error"]["details"]["chat_locked"] for r in refused), refused
+    assert await owner_conn.fetchval("SELECT count(*) FROM public.session_messages WHERE session_id = $1",
+                                     session_id) == len(stored)
+
+    assert (await publish(host_ws, channel, "room.lock_chat", {"locked": False}))["ok"]
+    assert (await publish(tabs[1], channel, "chat.message", {"text": "open again"}))["ok"]
+    await close_all(host_ws, *tabs)

@@ -12,6 +12,7 @@ import contextlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -154,7 +155,12 @@ async def test_lesson_content_comes_only_with_a_plan_reaching_its_level_and_neve
 
 @pytest.mark.parametrize(("stored", "shown"), [
     (ASSESSMENT, LEARNER_ASSESSMENT),
-    ({"quiz": [1], "answers": [0], "explanations": ["x"]}, {"quiz": [1]}),
+    ({"quiz": [1], "answers": [0], "explanations": ["x"]}, {}),
+    # an allowlist: keys an author's SQL adds anywhere never reach learners
+    ({"pass_score": 50, "answer_key": [1], "solution": "s",
+      "questions": [{"q": "?", "choices": ["a", "b"], "answer": 1, "correct_answer": 1, "solution": "b",
+                     "hint": "it is b"}]},
+     {"pass_score": 50, "questions": [{"q": "?", "choices": ["a", "b"], "kind": "single"}]}),
     ({"questions": "not a list", "pass_score": 2}, {"pass_score": 2}),
     ({"questions": [{"q": "?", "correct": 0, "answers": [0]}, "stray"]}, {"questions": [{"q": "?"}]}),
     ([{"answer": 1}], None),
@@ -340,9 +346,13 @@ async def test_content_hidden_pending_review_is_gone_for_all_but_its_author_and_
         others = (user(world.other), user(world.host, "host"), user(world.seat_holder))
         for reader in others:
             assert await rows_as(app_db, reader, sql, row_id) == [], (sql, reader)
-    # a hidden post's other comments are not hidden themselves (REST's thread page of a hidden post is a 404)
-    assert len(await rows_as(app_db, user(world.other), "SELECT id FROM public.community_comments WHERE id = $1",
-                             world.deleted_comment)) == 1
+    # a hidden post takes its other comments out of sight with it, as REST's 404 for its thread and its
+    # comments by id does; its author and admins still read them
+    comment_of_hidden_post = "SELECT id FROM public.community_comments WHERE id = $1"
+    for reader in (user(world.other), user(world.host, "host"), user(world.seat_holder)):
+        assert await rows_as(app_db, reader, comment_of_hidden_post, world.deleted_comment) == [], reader
+    for reader in (user(world.author), user(world.admin, "admin")):
+        assert len(await rows_as(app_db, reader, comment_of_hidden_post, world.deleted_comment)) == 1, reader
     await refused(app_db, user(world.other), "SELECT count(*) FROM private.reports")
     await refused(app_db, ANON, "SELECT count(*) FROM private.reports")
 
@@ -360,6 +370,38 @@ async def test_users_read_only_their_own_blocks_and_write_none(app_db: Database,
                   "VALUES ($1, $2) RETURNING 1", world.author, world.other)
     await refused(app_db, user(world.other), "DELETE FROM public.user_blocks WHERE blocker_id = $1 RETURNING 1",
                   world.other)
+
+
+
+async def test_users_read_their_own_notifications_and_only_mark_them_read(
+        app_db: Database, owner_conn: asyncpg.Connection, world: World) -> None:
+    note = await owner_conn.fetchval(
+        "INSERT INTO public.notifications (user_id, kind, data) VALUES ($1, 'post.reply', '{}') RETURNING id",
+        world.author)
+    mine = "SELECT id, read_at FROM public.notifications"
+    assert [r["id"] for r in await rows_as(app_db, user(world.author), mine)] == [note]
+    assert await rows_as(app_db, user(world.author), mine + " WHERE user_id <> auth.uid()") == []
+    for reader in (user(world.other), user(world.admin, "admin")):
+        assert await rows_as(app_db, reader, mine) == []
+    await refused(app_db, ANON, mine)
+    mark = "UPDATE public.notifications SET read_at = $2 WHERE id = $1 RETURNING read_at"
+    assert await rows_as(app_db, user(world.other), mark, note, None) == []
+    # as over REST, marking is "read now": neither backdated nor undone
+    long_ago = datetime(2000, 1, 1, tzinfo=UTC)
+    [marked] = await rows_as(app_db, user(world.author), mark, note, long_ago)
+    assert marked["read_at"] is not None and marked["read_at"] > long_ago
+    read = await owner_conn.fetchval(
+        "INSERT INTO public.notifications (user_id, kind, read_at) VALUES ($1, 'post.reply', '2020-01-01Z') "
+        "RETURNING id", world.author)
+    [kept] = await rows_as(app_db, user(world.author), mark, read, None)
+    assert kept["read_at"] == datetime(2020, 1, 1, tzinfo=UTC)
+    for sql in ("UPDATE public.notifications SET kind = 'x' WHERE id = $1 RETURNING 1",
+                "UPDATE public.notifications SET emailed_at = now() WHERE id = $1 RETURNING 1",
+                "DELETE FROM public.notifications WHERE id = $1 RETURNING 1"):
+        await refused(app_db, user(world.author), sql, note)
+    await refused(app_db, user(world.author), "INSERT INTO public.notifications (user_id, kind) "
+                  "VALUES ($1, 'post.reply') RETURNING 1", world.author)
+    await refused(app_db, user(world.author), "SELECT * FROM private.notification_settings")
 
 
 # ---------------------------------------------------------------- sessions
@@ -540,6 +582,7 @@ MATRIX: dict[str, dict[str, dict[str, set[str] | str]]] = {
     "session_room_settings": {"authenticated": {"SELECT": ALL}},
     "session_room_sanctions": {"authenticated": {"SELECT": {"session_id", "user_id", "muted_until"}}},
     "user_blocks": {"authenticated": {"SELECT": ALL}},
+    "notifications": {"authenticated": {"SELECT": ALL, "UPDATE": {"read_at"}}},
     "subscription_plans": {"anon": {"SELECT": ALL},
                            "authenticated": {"SELECT": ALL, "INSERT": PLAN_WRITABLE, "UPDATE": PLAN_WRITABLE}},
 }

@@ -18,7 +18,7 @@ SEED_TABLES = [
     "live_sessions", "session_participants", "subscription_plans", "user_subscriptions",
 ]
 ADDED_PUBLIC_TABLES = ["session_messages", "session_message_votes", "session_room_settings", "session_room_sanctions",
-                       "user_blocks"]
+                       "user_blocks", "notifications"]
 SEED_INDEXES = [
     "idx_user_progress_user", "idx_user_progress_level", "idx_user_progress_completed", "idx_lessons_active",
     "idx_lessons_level_order", "idx_lessons_content_type", "idx_user_achievements_user",

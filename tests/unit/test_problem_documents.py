@@ -27,11 +27,13 @@ API_ERRORS = {
                                 "More participants are registered than the new capacity"),
     "Conflict": (409, "conflict", "Conflict"),
     "EmailTaken": (409, "email_taken", "An account with this email exists"),
+    "EmailUnverified": (403, "email_unverified", "Verify your email address first"),
     "FeedbackNotAllowed": (409, "feedback_not_allowed", "Feedback opens when the session has ended"),
     "Forbidden": (403, "forbidden", "Not allowed"),
     "HistoryExpired": (409, "history_expired", "The channel log no longer reaches back that far; refetch its state"),
     "IdempotencyConflict": (422, "idempotency_key_reused", "Idempotency-Key was used for a different request"),
     "InvalidCredentials": (401, "invalid_credentials", "Email or password is wrong"),
+    "InvalidToken": (400, "invalid_token", "This link is invalid, used or expired"),
     "InvalidTransition": (409, "invalid_transition", "That status change is not allowed"),
     "LessonExists": (409, "lesson_exists", "A lesson already uses this level and gate"),
     "LessonInUse": (409, "lesson_in_use", "Learners have progress on this lesson; deactivate it instead"),
@@ -83,7 +85,8 @@ def test_a_code_on_both_transports_is_one_entry() -> None:
     protocol = {cls.code: cls.entry for cls in vars(protocol_errors).values()
                 if isinstance(cls, type) and issubclass(cls, protocol_errors.ProtocolError)}
     shared = {cls.code for cls in api_error_classes()} & protocol.keys()
-    assert shared == {"unauthorized", "forbidden", "not_found", "unknown_channel", "rate_limited", "token_revoked"}
+    assert shared == {"unauthorized", "forbidden", "not_found", "unknown_channel", "rate_limited", "token_revoked",
+                      "email_unverified"}
     for cls in api_error_classes():
         if cls.code in shared:
             assert cls.entry is protocol[cls.code]

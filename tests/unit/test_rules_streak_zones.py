@@ -114,3 +114,21 @@ def test_calendar_is_bounded_and_counts_every_recent_activity(activity: list[dat
         latest = max(activity)
         recent = [d for d in activity if d >= window_start(latest)]
         assert sum(days.values()) == len(recent)
+
+
+JUNK_CALENDARS = [
+    {"2026-03-01": 2, "not a day": 1, "2026-13-40": 1, "2026-3-2": 1, "2026-03-03": "3", "2026-03-04": None,
+     "2026-03-05": -1, "2026-03-06": True, "2026-03-07": 1.5, "2026-03-08": [1]},
+    ["2026-03-01"],
+    "2026-03-01",
+    7,
+]
+
+
+def test_a_calendar_in_another_shape_keeps_only_its_well_formed_days() -> None:
+    today = date(2026, 3, 10)
+    for junk in JUNK_CALENDARS:
+        kept = {date(2026, 3, 1): 2} if isinstance(junk, dict) else {}
+        assert calendar(junk, today) == sorted(kept.items()), junk
+        recorded = record_day(junk, today)
+        assert recorded == {**{d.isoformat(): n for d, n in kept.items()}, today.isoformat(): 1}, junk

@@ -31,6 +31,15 @@ def test_thread_and_votes_of_a_missing_post_are_not_found(name: str) -> None:
         decide_subscribe(parse_channel(name), me, ChannelFacts(exists=False))
 
 
+@pytest.mark.parametrize("name", [f"thread:{SID}", f"votes:{SID}"])
+def test_the_thread_of_a_post_hidden_pending_review_is_its_authors_and_admins_only(name: str) -> None:
+    hidden = ChannelFacts(hidden_author_id=ME)
+    decide_subscribe(parse_channel(name), me, hidden)
+    decide_subscribe(parse_channel(name), admin, hidden)
+    with pytest.raises(NotFound):
+        decide_subscribe(parse_channel(name), host, hidden)
+
+
 def test_user_channel_admits_only_that_user_even_against_admins() -> None:
     decide_subscribe(parse_channel(f"user:{ME}"), me, ChannelFacts())
     with pytest.raises(Forbidden):

@@ -17,6 +17,7 @@ PROTOCOL_ERRORS = {
     "AlreadySubscribed": ("already_subscribed", "already subscribed"),
     "EventNotAllowed": ("event_not_allowed", "event not allowed on this channel"),
     "Forbidden": ("forbidden", "forbidden"),
+    "EmailUnverified": ("email_unverified", "email not verified"),
     "FrameError": ("bad_frame", "invalid frame"),
     "InternalError": ("internal", "internal error"),
     "LookupBudgetSpent": ("rate_limited", "rate limited"),

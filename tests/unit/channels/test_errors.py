@@ -18,6 +18,7 @@ ALL_CODES = [
     "session_not_live",
     "rate_limited",
     "too_many_subscriptions",
+    "email_unverified",
     "internal",
 ]
 

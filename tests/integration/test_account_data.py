@@ -1,0 +1,132 @@
+"""The caller's own data: the export document, and the deletion of the account (password, Stripe cancel,
+personal data gone, content kept as "deleted user", tokens and sockets revoked)."""
+
+from __future__ import annotations
+
+import secrets
+
+import asyncpg
+import httpx
+
+from tests.conftest import HubStarter
+from tests.helpers.api import Account, admin, signup
+from tests.helpers.stripe_stub import SECRET_KEY, WEBHOOK_SECRET, StripeStub, priced_plan, subscription_object
+from tests.helpers.ws import ProtocolClient
+
+
+async def a_post(client: httpx.AsyncClient, account: Account, title: str) -> dict[str, str]:
+    response = await client.post("/api/posts", json={"title": title, "content": "text"}, headers=account.headers)
+    assert response.status_code == 201, response.text
+    post: dict[str, str] = response.json()
+    return post
+
+
+async def test_the_export_holds_the_callers_data_by_section_and_nobody_elses(client: httpx.AsyncClient) -> None:
+    me = await signup(client, full_name="Exporter")
+    other = await signup(client, full_name="Someone Else")
+    mine = await a_post(client, me, "my post")
+    theirs = await a_post(client, other, "their post")
+    comment = await client.post(f"/api/posts/{theirs['id']}/comments", json={"content": "my comment"},
+                                headers=me.headers)
+    assert comment.status_code == 201
+    assert (await client.put(f"/api/posts/{theirs['id']}/vote", json={"vote_type": "upvote"},
+                             headers=me.headers)).status_code == 200
+    replied = await client.post(f"/api/posts/{mine['id']}/comments", json={"content": "their reply"},
+                                headers=other.headers)
+    assert replied.status_code == 201
+    assert (await client.patch("/api/me/notification-settings", json={"email": {"post.reply": False}},
+                               headers=me.headers)).status_code == 200
+    assert (await client.post(f"/api/users/{other.user_id}/block", headers=me.headers)).status_code == 204
+
+    response = await client.get("/api/me/export", headers=me.headers)
+    assert response.status_code == 200, response.text
+    document = response.json()
+    assert document["account"]["email"] == me.email and document["profile"]["full_name"] == "Exporter"
+    assert [p["id"] for p in document["posts"]["rows"]] == [mine["id"]]
+    assert [c["content"] for c in document["comments"]["rows"]] == ["my comment"]
+    assert [v["target_id"] for v in document["votes"]["rows"]] == [theirs["id"]]
+    assert [b["blocked_id"] for b in document["blocks"]["rows"]] == [str(other.user_id)]
+    assert [n["kind"] for n in document["notifications"]["rows"]] == ["post.reply"]
+    assert {"kind": "post.reply", "email": False} in document["notification_settings"]["rows"]
+    assert {a["activity_type"] for a in document["activity"]["rows"]} >= {"post_create"}
+    assert not any(section["truncated"] for section in document.values() if isinstance(section, dict)
+                   and "truncated" in section)
+    assert document["rows_per_section"] == 10_000
+    assert (await client.get("/api/me/export")).status_code == 401
+
+
+async def test_a_deleted_account_cannot_sign_in_its_content_shows_a_deleted_user_and_others_are_untouched(
+        hub_url: str, client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    gone = await signup(client, full_name="Leaving Person")
+    stays = await signup(client, full_name="Staying Person")
+    post = await a_post(client, gone, "a post that stays")
+    reply = await client.post(f"/api/posts/{post['id']}/comments", json={"content": "a reply"}, headers=stays.headers)
+    assert reply.status_code == 201
+    await client.patch("/api/profiles/me", json={"bio": "my private bio"}, headers=gone.headers)
+    before = (await client.get("/api/me/export", headers=stays.headers)).json()
+    ws = await ProtocolClient.open(hub_url, gone.access_token)
+
+    wrong = await client.request("DELETE", "/api/me", json={"password": "not my password"}, headers=gone.headers)
+    assert (wrong.status_code, wrong.json()["code"]) == (401, "invalid_credentials")
+    deleted = await client.request("DELETE", "/api/me", json={"password": gone.password}, headers=gone.headers)
+    assert deleted.status_code == 204, deleted.text
+
+    assert await ws.wait_closed() == 4003
+    assert (await client.get("/api/auth/me", headers=gone.headers)).json()["code"] == "token_revoked"
+    login = await client.post("/api/auth/login", json={"email": gone.email, "password": gone.password})
+    assert (login.status_code, login.json()["code"]) == (401, "invalid_credentials")
+    assert (await client.post("/api/auth/refresh", json={"refresh_token": gone.refresh_token})).status_code == 401
+
+    shown = (await client.get(f"/api/posts/{post['id']}", headers=stays.headers)).json()
+    assert (shown["title"], shown["author"]["full_name"], shown["author"]["avatar_url"]) == (
+        "a post that stays", "deleted user", None)
+    row = await owner_conn.fetchrow(
+        "SELECT u.email, u.encrypted_password, u.raw_user_meta_data, u.deleted_at, p.bio "
+        "FROM auth.users u JOIN public.user_profiles p ON p.id = u.id WHERE u.id = $1", gone.user_id)
+    assert row["email"] == f"deleted-{gone.user_id}@deleted.invalid"
+    assert (row["encrypted_password"], row["raw_user_meta_data"], row["bio"]) == (None, {}, None)
+    assert await owner_conn.fetchval("SELECT count(*) FROM public.notifications WHERE user_id = $1",
+                                     gone.user_id) == 0, "the reply's notification went with the account"
+    assert row["deleted_at"] is not None
+    assert await owner_conn.fetchval("SELECT count(*) FROM private.refresh_tokens WHERE user_id = $1",
+                                     gone.user_id) == 0
+
+    after = (await client.get("/api/me/export", headers=stays.headers)).json()
+    assert after["comments"] == before["comments"] and after["profile"] == before["profile"]
+    # The address is free again; the new account is a different one.
+    again = await signup(client, email=gone.email)
+    assert again.user_id != gone.user_id
+
+
+async def test_deleting_an_account_cancels_its_stripe_subscription_first(
+        http: httpx.AsyncClient, stub: StripeStub, owner_conn: asyncpg.Connection) -> None:
+    plan = await priced_plan(http, (await admin(http, owner_conn)).headers)
+    account = await signup(http)
+    subscription_id = f"sub_{secrets.token_hex(8)}"
+    stub.subscriptions[subscription_id] = subscription_object(
+        subscription_id, customer=f"cus_{secrets.token_hex(6)}", price=plan["stripe_price_id"], status="active")
+    await owner_conn.execute(
+        "INSERT INTO public.user_subscriptions (user_id, plan_id, stripe_subscription_id, status) "
+        "VALUES ($1, $2, $3, 'active')", account.user_id, plan["id"], subscription_id)
+
+    deleted = await http.request("DELETE", "/api/me", json={"password": account.password}, headers=account.headers)
+    assert deleted.status_code == 204, deleted.text
+    assert len(stub.received("DELETE", f"/v1/subscriptions/{subscription_id}")) == 1
+    assert stub.subscriptions[subscription_id]["status"] == "canceled"
+
+
+async def test_a_stripe_failure_refuses_the_deletion_and_deletes_nothing(
+        start_hub: HubStarter, client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    plan = await priced_plan(client, (await admin(client, owner_conn)).headers)
+    account = await signup(client)
+    await owner_conn.execute(
+        "INSERT INTO public.user_subscriptions (user_id, plan_id, stripe_subscription_id, status) "
+        "VALUES ($1, $2, $3, 'active')", account.user_id, plan["id"], f"sub_{secrets.token_hex(8)}")
+    with start_hub(stripe_secret_key=SECRET_KEY, stripe_webhook_secret=WEBHOOK_SECRET,
+                   stripe_api_base="http://127.0.0.1:9") as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as down:
+            refused = await down.request("DELETE", "/api/me", json={"password": account.password},
+                                         headers=account.headers)
+    assert (refused.status_code, refused.json()["code"]) == (502, "stripe_unavailable")
+    assert await owner_conn.fetchval("SELECT deleted_at FROM auth.users WHERE id = $1", account.user_id) is None
+    assert (await client.get("/api/auth/me", headers=account.headers)).status_code == 200
