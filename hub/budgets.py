@@ -16,9 +16,9 @@ from hub.errors import RateLimited
 from hub.services import Services
 from hub.settings import Settings
 
-__all__ = ["ADDRESS_MAILS", "ADDRESS_MAILS_PER_IP", "ATTEMPTS", "COMMENTS", "FAILED_LOGINS_PER_IP", "POSTS",
-           "RECOVERIES", "RECOVERIES_PER_IP", "REPORTS", "ROOM_MESSAGES", "SIGNUPS", "SIGNUPS_PER_IP", "VOTES",
-           "Budget", "give_back", "retry_after", "spend"]
+__all__ = ["ACCOUNT_REVOCATIONS", "ADDRESS_MAILS", "ADDRESS_MAILS_PER_IP", "ATTEMPTS", "BLOCKS", "COMMENTS",
+           "FAILED_LOGINS_PER_IP", "POSTS", "RECOVERIES", "RECOVERIES_PER_IP", "REPORTS", "ROOM_MESSAGES", "SIGNUPS",
+           "SIGNUPS_PER_IP", "VOTES", "Budget", "give_back", "retry_after", "spend"]
 
 EVERYONE = "all"  # the subject of a global budget
 
@@ -44,6 +44,9 @@ ROOM_MESSAGES = Budget("room-messages", lambda s: s.room_messages_per_minute, 60
 # Per user and lesson (subject `<user_id>:<lesson_id>`): each graded attempt says which answers were right.
 ATTEMPTS = Budget("attempts", lambda s: s.attempts_per_lesson_per_hour, 3600)
 REPORTS = Budget("reports", lambda s: s.reports_per_hour, 3600)
+# Per user: each logout-all or password change moves the account's cutoff and notifies every instance.
+ACCOUNT_REVOCATIONS = Budget("account-revocations", lambda s: s.account_revocations_per_hour, 3600)
+BLOCKS = Budget("blocks", lambda s: s.blocks_per_hour, 3600)  # per user, blocks and unblocks together
 # Mails that confirm an address (verification resends, email changes): per account, and per client address
 # at ten times that, so one address cannot mail strangers through many accounts.
 ADDRESS_MAILS = Budget("address-mails", lambda s: s.verify_resends_per_hour, 3600)

@@ -15,6 +15,7 @@ import msgspec
 from hub.errors import TokenRevoked
 from hub.rules.revocation import UNKNOWN, CutoffCache, is_revoked
 from persistence import account_state
+from persistence.account_state import RevocationKind
 from persistence.db import Database
 from persistence.identity import SERVICE, Identity
 
@@ -26,10 +27,11 @@ CUTOFF_CACHE_SIZE = 50_000
 
 
 class AccountNote(msgspec.Struct, frozen=True):
-    """A `hub_accounts` notification (`persistence.account_state.revoke_tokens`)."""
+    """A `hub_accounts` notification (`persistence.account_state.revoke_tokens`). A note of a kind this
+    version does not know does not decode (`decode_note`): it is never taken for one it knows."""
 
     u: UUID  # the account
-    k: str  # "revoked" or "role"
+    k: RevocationKind
     a: int  # the new cutoff, microseconds since the epoch
 
 
@@ -67,9 +69,13 @@ class TokenCutoffs:
         return cached is not UNKNOWN and is_revoked(identity.issued_us, cached)
 
     async def _load(self, user_id: UUID) -> int | None:
-        generation = self.cache.generation
-        cutoff = (await self.current([user_id])).get(user_id)
-        self.cache.store(user_id, cutoff, generation)
+        began = self.cache.reading(user_id)
+        try:
+            cutoff = (await self.current([user_id])).get(user_id)
+        except BaseException:
+            self.cache.abandon(user_id)
+            raise
+        self.cache.store(user_id, cutoff, began)
         return cutoff
 
     async def current(self, user_ids: list[UUID]) -> dict[UUID, int]:
@@ -84,6 +90,10 @@ class TokenCutoffs:
         """This instance just committed a revocation of `user_id`: its own next request must see it at once,
         not only once the note comes back through the listener."""
         self.cache.forget(user_id)
+
+    def missed(self) -> None:
+        """A note came in that could not be read: forget every cached cutoff, as after notes were missed."""
+        self.cache.reset(live=self.cache.live)
 
     def listening(self, live: bool) -> None:
         """The listener started (True) or stopped (False) receiving `hub_accounts` notes."""

@@ -155,6 +155,10 @@ class Settings:
         "attempts per user per lesson per hour (a graded quiz tells which answers were right)")
     reports_per_hour: int = env("REPORT_RATE_PER_HOUR", _int_in(1, 100_000), 20,
         "reports per user per hour (POST /api/reports)")
+    account_revocations_per_hour: int = env("ACCOUNT_REVOCATION_RATE_PER_HOUR", _int_in(1, 100_000), 20,
+        "logout-alls and password changes per user per hour (each notifies every instance)")
+    blocks_per_hour: int = env("BLOCK_RATE_PER_HOUR", _int_in(1, 100_000), 60,
+        "blocks and unblocks per user per hour")
     # --- accounts: verification, recovery, email change (links are built from PUBLIC_URL)
     require_email_verification: bool = env("REQUIRE_EMAIL_VERIFICATION",
         lambda v: v.lower() in ("1", "true", "yes", "on"), True,

@@ -23,20 +23,20 @@ async def set_confirmation(conn: asyncpg.Connection, user_id: UUID, token_hash: 
     )
 
 
-async def confirm_email(conn: asyncpg.Connection, token_hash: str, ttl_s: int) -> asyncpg.Record | None:
-    """Spends a verification token sent within `ttl_s`: the account, now verified; None for an unknown,
-    spent or expired token."""
-    return await conn.fetchrow(
+async def confirm_email(conn: asyncpg.Connection, token_hash: str, ttl_s: int) -> UUID | None:
+    """Spends a verification token sent within `ttl_s`: the id of the account, now verified; None for an
+    unknown, spent or expired token."""
+    user_id: UUID | None = await conn.fetchval(
         """
         UPDATE auth.users
         SET email_confirmed_at = coalesce(email_confirmed_at, now()), confirmation_token = NULL
         WHERE confirmation_token = $1 AND confirmation_sent_at > now() - make_interval(secs => $2)
           AND deleted_at IS NULL
-        RETURNING id, email, encrypted_password, raw_app_meta_data, raw_user_meta_data, created_at, banned_until,
-                  email_confirmed_at
+        RETURNING id
         """,
         token_hash, ttl_s,
     )
+    return user_id
 
 
 async def set_recovery(conn: asyncpg.Connection, email: str, token_hash: str) -> UUID | None:
@@ -53,21 +53,21 @@ async def set_recovery(conn: asyncpg.Connection, email: str, token_hash: str) ->
 
 
 async def reset_password(conn: asyncpg.Connection, token_hash: str, ttl_s: int,
-                         password_hash: str) -> asyncpg.Record | None:
-    """Spends a recovery token sent within `ttl_s` and sets the password: the account, or None for an
+                         password_hash: str) -> UUID | None:
+    """Spends a recovery token sent within `ttl_s` and sets the password: the account's id, or None for an
     unknown, spent or expired token. The link reached the mailbox, so the address counts as verified too."""
-    return await conn.fetchrow(
+    user_id: UUID | None = await conn.fetchval(
         """
         UPDATE auth.users
         SET encrypted_password = $3, recovery_token = NULL,
             email_confirmed_at = coalesce(email_confirmed_at, now())
         WHERE recovery_token = $1 AND recovery_sent_at > now() - make_interval(secs => $2)
           AND deleted_at IS NULL
-        RETURNING id, email, encrypted_password, raw_app_meta_data, raw_user_meta_data, created_at, banned_until,
-                  email_confirmed_at
+        RETURNING id
         """,
         token_hash, ttl_s, password_hash,
     )
+    return user_id
 
 
 async def email_in_use(conn: asyncpg.Connection, email: str) -> bool:

@@ -1,5 +1,9 @@
 """Bans and token revocation: the account state every instance enforces. Runs as `service_role`.
 
+One lock orders them against token issuing (migration 0028): an issuer reads the user's row with
+`lock_issuer` (FOR SHARE) and issues at the database clock read after that lock; every revocation first
+takes the row FOR NO KEY UPDATE (inside `private.revoke_tokens`, or the UPDATE of a ban or role change).
+
 `revoke_tokens` moves the user's cutoff to the transaction's current moment and notifies `hub_accounts`
 (delivered at commit, so never for a rolled-back change), through `private.revoke_tokens` (migration 0019),
 which a deletion of the account (`auth.users.deleted_at` set) also runs. The note is `{"u": user_id, "k": kind,
@@ -44,10 +48,34 @@ async def cutoffs_us(conn: asyncpg.Connection, user_ids: list[UUID]) -> dict[UUI
     return {row["user_id"]: row["cutoff_us"] for row in rows}
 
 
-async def token_cutoff(conn: asyncpg.Connection, user_id: UUID) -> datetime | None:
-    cutoff: datetime | None = await conn.fetchval(
-        "SELECT valid_after FROM private.token_cutoffs WHERE user_id = $1", user_id)
+async def end_sessions(conn: asyncpg.Connection, user_id: UUID) -> datetime:
+    """`revoke_tokens` (kind `revoked`) and every refresh-token family of `user_id` ended, after the row lock
+    (`private.end_sessions`). Returns the new cutoff."""
+    cutoff: datetime = await conn.fetchval("SELECT private.end_sessions($1)", user_id)
     return cutoff
+
+
+async def lock_issuer(conn: asyncpg.Connection, user_id: UUID | None = None, *,
+                      refresh_token_hash: str | None = None) -> asyncpg.Record | None:
+    """The undeleted user `user_id` (or the owner of the refresh token whose hash is `refresh_token_hash`),
+    its row locked FOR SHARE until the transaction ends, with `issued_at`: the database's clock read once
+    the lock is held, the issue time of the tokens the transaction issues. None: no such user or token.
+
+    The clock is read in the outer query: a subquery with a row lock is not flattened into it, so the clock
+    is read on the row the lock returned, after any wait for a revocation's commit."""
+    return await conn.fetchrow(
+        """
+        SELECT locked.*, clock_timestamp() AS issued_at FROM (
+            SELECT id, email, encrypted_password, raw_app_meta_data, raw_user_meta_data, created_at, banned_until,
+                   email_confirmed_at
+            FROM auth.users
+            WHERE id = coalesce($1, (SELECT user_id FROM private.refresh_tokens WHERE token_hash = $2))
+              AND deleted_at IS NULL
+            FOR SHARE
+        ) AS locked
+        """,
+        user_id, refresh_token_hash,
+    )
 
 
 async def set_ban(conn: asyncpg.Connection, user_id: UUID, until: datetime | None) -> bool:

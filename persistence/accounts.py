@@ -50,8 +50,18 @@ async def user_by_id(conn: asyncpg.Connection, user_id: UUID) -> asyncpg.Record 
     )
 
 
-async def record_sign_in(conn: asyncpg.Connection, user_id: UUID) -> None:
-    await conn.execute("UPDATE auth.users SET last_sign_in_at = now() WHERE id = $1", user_id)
+async def record_sign_in(conn: asyncpg.Connection, user_id: UUID) -> asyncpg.Record | None:
+    """Records a login of the undeleted user `user_id` and returns it as `account_state.lock_issuer` does:
+    the UPDATE holds the row lock from here on, and `issued_at` is the clock read after it (RETURNING is
+    computed on the row the UPDATE wrote, after any wait for a revocation's commit)."""
+    return await conn.fetchrow(
+        """
+        UPDATE auth.users SET last_sign_in_at = now() WHERE id = $1 AND deleted_at IS NULL
+        RETURNING id, email, encrypted_password, raw_app_meta_data, raw_user_meta_data, created_at, banned_until,
+                  email_confirmed_at, clock_timestamp() AS issued_at
+        """,
+        user_id,
+    )
 
 
 async def insert_refresh_token(conn: asyncpg.Connection, *, user_id: UUID, family_id: UUID,
@@ -67,7 +77,8 @@ async def insert_refresh_token(conn: asyncpg.Connection, *, user_id: UUID, famil
 
 
 async def spend_refresh_token(conn: asyncpg.Connection, token_hash: str, used_at: datetime) -> asyncpg.Record | None:
-    """Marks a live token used at `used_at` (the app's clock: it becomes the new access token's `iat`) and
+    """Marks a live token used at `used_at` (the issue time of `account_state.lock_issuer`: it becomes the new
+    access token's `iat`) and
     returns it; None when it is unknown, spent, revoked or expired. The conditional UPDATE makes two
     concurrent refreshes with one token see exactly one winner."""
     return await conn.fetchrow(
@@ -103,14 +114,6 @@ async def revoke_family(conn: asyncpg.Connection, family_id: UUID) -> None:
     await conn.execute(
         "UPDATE private.refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
         family_id,
-    )
-
-
-async def revoke_user_families(conn: asyncpg.Connection, user_id: UUID) -> None:
-    """Ends every refresh-token family of `user_id` (logout-all, a password change)."""
-    await conn.execute(
-        "UPDATE private.refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
-        user_id,
     )
 
 

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import re
-import uuid
-from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Annotated, Any
-from uuid import UUID
 
-import asyncpg
 import msgspec
 from litestar import Request, get, post
 from litestar.params import JSONBody
@@ -17,24 +12,14 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from hub.auth import AppServices, Caller, client_address
 from hub.budgets import FAILED_LOGINS_PER_IP, SIGNUPS, SIGNUPS_PER_IP, give_back, spend
+from hub.domain import account_sessions
 from hub.domain.account_links import start_verification
 from hub.domain.accounts import TokenPair, UserView, user_view
-from hub.domain.password_checks import check_current_password
-from hub.domain.token_pairs import issue_pair, pair, refuse_banned, revoke_and_reissue
-from hub.errors import (
-    EmailTaken,
-    InvalidCredentials,
-    RateLimited,
-    TokenReused,
-    Unauthorized,
-    ValidationFailed,
-)
+from hub.errors import EmailTaken, InvalidCredentials, TokenReused, Unauthorized, ValidationFailed
 from hub.passwords import hash_password, verify_password
-from hub.rules.login_backoff import login_wait
 from hub.services import Services
 from hub.tokens import hash_refresh_token
-from persistence import account_state, accounts, progress
-from persistence.account_state import RevocationKind
+from persistence import accounts, progress
 from persistence.identity import SERVICE
 
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
@@ -78,14 +63,14 @@ async def signup(data: JSONBody[SignupIn], services: AppServices, request: Reque
             if user is None:
                 raise EmailTaken()
             await start_verification(services, conn, user["id"], email)
-            answer = await issue_pair(services, conn, user, family_id=uuid.uuid4())
+            pair = await account_sessions.open_session(services, conn, user["id"])
     except BaseException:
         # Everyone's budget counts accounts made: a refused signup (a taken email, a full hashing queue)
         # must not let one client close signup for everybody. The address's own use stays spent.
         await give_back(services, SIGNUPS)
         raise
     await _remember_address(services, email, address)
-    return answer
+    return pair
 
 
 def _known_key(email: str, address: str) -> str:
@@ -108,85 +93,44 @@ async def login(data: JSONBody[LoginIn], services: AppServices, request: Request
     The account's streak is account-wide for addresses it does not know; an address that signed up or
     logged in before has a streak of its own, so failures elsewhere cannot lock the owner out."""
     email = data.email.strip().lower()
-    settings = services.settings
-    limiter = services.limiter
     address = client_address(request)
     await spend(services, FAILED_LOGINS_PER_IP, address)
     # Only after the address passed: a blocked address cannot create or extend an account's streak.
-    known = await limiter.held_until(_known_key(email, address)) is not None
+    known = await services.limiter.held_until(_known_key(email, address)) is not None
     account_key = f"login:account:{email}|{address}" if known else f"login:account:{email}"
-    # Not multiplied by RATE_LIMIT_SCALE: the scale lets one address do more, while this guards one account
-    # against guessing, which no load test or integration needs more of.
-    rule = partial(login_wait, free=settings.login_backoff_after,
-                   base_s=settings.login_backoff_base_s, max_s=settings.login_backoff_max_s)
-    wait = await limiter.begin_attempt(account_key, services.clock(), rule, settings.login_failures_forget_s)
-    if wait:
-        await give_back(services, FAILED_LOGINS_PER_IP, address)  # refused unheard: no password was tried
-        raise RateLimited(wait)
-    wrong_password = False
     try:
-        async with services.db.transaction(SERVICE) as conn:
-            user = await accounts.user_by_email(conn, email)
-        # argon2 takes tens of milliseconds: no pool connection is held while it runs, so a burst of logins
-        # cannot starve the other routes of connections.
-        if not await verify_password(services.login_checks, user["encrypted_password"] if user else None,
-                                     data.password):
-            wrong_password = True
-            raise InvalidCredentials()
-        assert user is not None
-        # After the password: only the account's owner learns that it is banned, and until when.
-        refuse_banned(user)
-        async with services.db.transaction(SERVICE) as conn:
-            await accounts.record_sign_in(conn, user["id"])
-            await progress.log_activity(conn, user["id"], "login", "user", user["id"], {})
-            answer = await issue_pair(services, conn, user, family_id=uuid.uuid4())
-    except BaseException:
-        if not wrong_password:
-            await limiter.undo_attempt(account_key)
-            await give_back(services, FAILED_LOGINS_PER_IP, address)
+        async with account_sessions.password_attempt(services, account_key):
+            async with services.db.transaction(SERVICE) as conn:
+                user = await accounts.user_by_email(conn, email)
+            # argon2 takes tens of milliseconds: no pool connection is held while it runs, so a burst of logins
+            # cannot starve the other routes of connections.
+            if not await verify_password(services.login_checks, user["encrypted_password"] if user else None,
+                                         data.password):
+                raise InvalidCredentials()
+            assert user is not None
+            async with services.db.transaction(SERVICE) as conn:
+                # After the password: only the account's owner learns that it is banned, and until when.
+                pair = await account_sessions.sign_in(services, conn, user["id"])
+                await progress.log_activity(conn, user["id"], "login", "user", user["id"], {})
+    except InvalidCredentials:
         raise
-    await limiter.end_streak(account_key)
+    except BaseException:
+        # Refused unheard (backing off, banned, a full hashing queue): no password was guessed wrong.
+        await give_back(services, FAILED_LOGINS_PER_IP, address)
+        raise
     await give_back(services, FAILED_LOGINS_PER_IP, address)
     await _remember_address(services, email, address)
-    return answer
+    return pair
 
 
 @post("/api/auth/refresh", status_code=HTTP_200_OK, tags=["accounts"], security=[])
 async def refresh(data: JSONBody[RefreshIn], services: AppServices) -> TokenPair:
-    token_hash = hash_refresh_token(data.refresh_token)
-    successor = services.tokens.rotated_refresh_token(data.refresh_token)
     async with services.db.transaction(SERVICE) as conn:
-        spent = await accounts.spend_refresh_token(conn, token_hash, datetime.now(UTC))
-        if spent is not None:
-            user = await _refreshed_user(conn, spent["user_id"])
-            await accounts.insert_refresh_token(
-                conn, user_id=user["id"], family_id=spent["family_id"], token_hash=hash_refresh_token(successor),
-                parent_id=spent["id"],
-                expires_at=datetime.now(UTC) + timedelta(seconds=services.settings.refresh_token_ttl_s),
-            )
-            return await pair(services, conn, user, spent["family_id"], successor, issued_at=spent["used_at"])
-        state = await accounts.refresh_token_state(conn, token_hash)
-        if state is None or state["used_at"] is None:
-            raise Unauthorized("Refresh token is invalid, expired or revoked")
-        grace = timedelta(seconds=services.settings.refresh_reuse_grace_s)
-        if datetime.now(UTC) - state["used_at"] <= grace and \
-                await accounts.live_child_hash(conn, state["family_id"], state["id"]) == hash_refresh_token(successor):
-            # The token just replaced, again within the grace window: two tabs refreshing at once, not a
-            # leak. The same pair as the first refresh's, and nothing revoked.
-            user = await _refreshed_user(conn, state["user_id"])
-            return await pair(services, conn, user, state["family_id"], successor, issued_at=state["used_at"])
-        # An older spent token, or one presented after the window: it leaked, so end the whole family.
-        await accounts.revoke_family(conn, state["family_id"])
-    # Raised after the block so the family's revocation commits before the 401 goes out.
-    raise TokenReused()
-
-
-async def _refreshed_user(conn: asyncpg.Connection, user_id: UUID) -> asyncpg.Record:
-    user = await accounts.user_by_id(conn, user_id)
-    if user is None:
-        raise Unauthorized("Account no longer exists")
-    refuse_banned(user)
-    return user
+        pair = await account_sessions.refresh_session(services, conn, data.refresh_token)
+    if pair is None:
+        # Raised after the block so the family's revocation commits before the 401 goes out.
+        raise TokenReused()
+    return pair
 
 
 @post("/api/auth/logout", status_code=HTTP_204_NO_CONTENT, tags=["accounts"])
@@ -200,27 +144,19 @@ async def logout(data: JSONBody[RefreshIn], user: Caller, services: AppServices)
 @post("/api/auth/logout-all", status_code=HTTP_204_NO_CONTENT, tags=["accounts"])
 async def logout_all(user: Caller, services: AppServices) -> None:
     """Signs the caller out everywhere: every refresh family ends, and every access token issued until now
-    answers 401 `token_revoked` within 2 s on every instance, whose websockets of the user close with 4003."""
-    user_id = user.require_user_id()
-    async with services.db.transaction(SERVICE) as conn:
-        await accounts.revoke_user_families(conn, user_id)
-        await account_state.revoke_tokens(conn, user_id, RevocationKind.REVOKED)
-    services.cutoffs.forget(user_id)
+    answers 401 `token_revoked` within 2 s on every instance, whose websockets of the user close with 4003.
+    Behind the `ACCOUNT_REVOCATIONS` budget."""
+    await account_sessions.logout_all(services, user.require_user_id())
 
 
 @post("/api/auth/password", status_code=HTTP_200_OK, tags=["accounts"])
 async def change_password(data: JSONBody[PasswordIn], user: Caller, services: AppServices) -> TokenPair:
     """Checks the current password (a wrong one counts against the account like a failed login, with the
     same backoff), sets the new one, revokes every refresh family and every access token issued until now
-    (sockets close with 4003), and answers with a new pair so the caller stays signed in."""
-    user_id = user.require_user_id()
-    row = await check_current_password(services, user_id, data.current_password)
-    password_hash = await hash_password(services.signup_hashes, data.new_password)
-    async with services.db.transaction(SERVICE) as conn:
-        await accounts.set_password(conn, user_id, password_hash)
-        answer = await revoke_and_reissue(services, conn, row)
-    services.cutoffs.forget(user_id)
-    return answer
+    (sockets close with 4003), and answers with a new pair so the caller stays signed in. Behind the
+    `ACCOUNT_REVOCATIONS` budget."""
+    return await account_sessions.change_password(services, user.require_user_id(), data.current_password,
+                                                  data.new_password)
 
 
 @get("/api/auth/me", tags=["accounts"])

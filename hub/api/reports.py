@@ -19,8 +19,9 @@ import msgspec
 from litestar import Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from hub.auth import AppServices, Caller, require_admin, require_verified
+from hub.auth import AppServices, Caller, admin_only, require_verified
 from hub.budgets import REPORTS, spend
+from hub.domain.account_actions import revoking
 from hub.domain.community import NO_NUL
 from hub.domain.reports import (
     Action,
@@ -67,7 +68,7 @@ async def create_report(data: JSONBody[ReportIn], user: Caller, services: AppSer
                              charge=partial(spend, services, REPORTS, str(user.require_user_id())))
 
 
-@get("/api/admin/reports", tags=["moderation"])
+@get("/api/admin/reports", tags=["moderation"], guards=[admin_only])
 async def report_queue(
     user: Caller,
     services: AppServices,
@@ -76,18 +77,16 @@ async def report_queue(
     cursor: CursorQuery = None,
 ) -> Page[ReportGroup]:
     """Grouped by target, the target with the newest report first; the cursor is (newest report, target)."""
-    require_admin(user)
     size = check_limit(limit)
     after = cursor_key(cursor, tuple[Aware, UUID])
     async with services.db.transaction(SERVICE) as conn:
         return await queue(conn, status, after, size)
 
 
-@post("/api/admin/reports/{report_id:uuid}/resolve", status_code=200, tags=["moderation"])
+@post("/api/admin/reports/{report_id:uuid}/resolve", status_code=200, tags=["moderation"], guards=[admin_only])
 async def resolve_report(report_id: FromPath[UUID], data: JSONBody[ResolveIn], user: Caller,
                          services: AppServices) -> Resolution:
-    require_admin(user)
-    async with services.db.transaction(SERVICE) as conn:
+    async with revoking(services) as conn:  # ban_author revokes the author's tokens
         return await resolve(conn, user, report_id, data.action, data.note, now=utc_datetime(services.clock()),
                              ban_days=services.settings.report_ban_days)
 

@@ -1,7 +1,7 @@
 """The account's own data: its export (`GET /api/me/export`) and its deletion (`DELETE /api/me`).
 
 Deletion, in this order:
-1. the password is checked (`hub.domain.password_checks`);
+1. the password is checked (`hub.domain.account_sessions.check_current_password`);
 2. every subscription Stripe may still bill is cancelled at once, outside any transaction (as the webhook
    code calls Stripe). A Stripe failure refuses the deletion (502 `stripe_unavailable`, nothing deleted, the
    caller may retry): a deleted account must never go on paying, and cancelling first needs no durable
@@ -14,7 +14,8 @@ Deletion, in this order:
    notifications and their email settings,
    stored idempotent replies. Posts, comments, chat lines, votes, reports filed, registrations, progress and
    subscription rows stay, attributed to the deleted user. Setting `deleted_at` revokes every access token
-   (migration 0019's trigger): REST answers 401 and live sockets close with 4003 on every instance.
+   (migration 0019's trigger, through `hub.domain.account_actions.erase`): REST answers 401 and live sockets
+   close with 4003 on every instance.
 There is no undo: the password hash and email are gone, so nothing can sign in as the account again.
 """
 
@@ -27,7 +28,8 @@ from uuid import UUID
 import msgspec
 
 from hub.billing.stripe_gateway import gateway_of
-from hub.domain.password_checks import check_current_password
+from hub.domain import account_actions
+from hub.domain.account_sessions import check_current_password
 from hub.errors import Unauthorized
 from hub.services import Services
 from persistence import account_data
@@ -89,7 +91,6 @@ async def delete_account(services: Services, user_id: UUID, password: str) -> No
         gateway = gateway_of(services)
         for subscription_id in subscriptions:
             await gateway.cancel_subscription(subscription_id)
-    async with services.db.transaction(SERVICE) as conn:
-        if not await account_data.erase(conn, user_id):
+    async with account_actions.revoking(services) as conn:
+        if not await account_actions.erase(conn, user_id):
             raise Unauthorized("Account no longer exists")
-    services.cutoffs.forget(user_id)

@@ -9,16 +9,14 @@ new link of a kind replaces the account's previous one. An unknown, spent or exp
 
 from __future__ import annotations
 
-import uuid
 from uuid import UUID
 
 import asyncpg
 import msgspec
 
-from hub.domain import account_mail
+from hub.domain import account_actions, account_mail
+from hub.domain.account_sessions import check_current_password, open_session
 from hub.domain.accounts import TokenPair
-from hub.domain.password_checks import check_current_password
-from hub.domain.token_pairs import issue_pair, refuse_banned, revoke_and_reissue
 from hub.errors import AlreadyDone, EmailTaken, InvalidToken, Unauthorized
 from hub.passwords import hash_password
 from hub.services import Services
@@ -52,13 +50,13 @@ async def resend_verification(services: Services, user_id: UUID) -> None:
 async def verify(services: Services, token: str) -> TokenPair:
     """Marks the account's email verified and answers a new pair whose token says so: a token issued before
     stays refused by the write gate until it is refreshed. The link proves the mailbox, so opening it signs in
-    (as a reset link does)."""
+    (as a reset link does). A banned account's link is refused with `banned` and stays unspent."""
     async with services.db.transaction(SERVICE) as conn:
-        user = await account_links.confirm_email(conn, hash_refresh_token(token), services.settings.verification_ttl_s)
-        if user is None:
+        user_id = await account_links.confirm_email(conn, hash_refresh_token(token),
+                                                    services.settings.verification_ttl_s)
+        if user_id is None:
             raise InvalidToken()
-        refuse_banned(user)
-        return await issue_pair(services, conn, user, family_id=uuid.uuid4())
+        return await open_session(services, conn, user_id)
 
 
 async def recover(services: Services, email: str) -> None:
@@ -73,18 +71,18 @@ async def recover(services: Services, email: str) -> None:
 
 async def reset(services: Services, token: str, password: str) -> TokenPair:
     """Sets the password of the link's account, ends every refresh family and every access token issued
-    before (sockets close with 4003), and answers a new pair. A banned account's link is refused with
-    `banned` and stays unspent."""
+    before (sockets close with 4003), and answers a new pair issued after that, as a password change does
+    (`hub.domain.account_sessions.change_password`). A banned account's link is refused with `banned` and
+    stays unspent."""
     password_hash = await hash_password(services.signup_hashes, password)
-    async with services.db.transaction(SERVICE) as conn:
-        user = await account_links.reset_password(conn, hash_refresh_token(token), services.settings.recovery_ttl_s,
-                                                  password_hash)
-        if user is None:
+    async with account_actions.revoking(services) as conn:
+        # Spending the link sets the password and takes the account's row lock, before its sessions end.
+        user_id = await account_links.reset_password(conn, hash_refresh_token(token),
+                                                     services.settings.recovery_ttl_s, password_hash)
+        if user_id is None:
             raise InvalidToken()
-        refuse_banned(user)
-        answer = await revoke_and_reissue(services, conn, user)
-    services.cutoffs.forget(user["id"])
-    return answer
+        cutoff = await account_actions.end_sessions(conn, user_id)
+        return await open_session(services, conn, user_id, after=cutoff)
 
 
 async def request_email_change(services: Services, user_id: UUID, new_email: str, password: str) -> None:

@@ -1,9 +1,9 @@
 """The admin API's accounts and audit log: search, ban, unban, role changes (each audited with its actor, in
 the transaction of the change: `hub.domain.account_actions`), and the log itself, newest first.
 
-An admin may not ban themselves nor take away their own admin role (409 `conflict`): either would lock the
-one acting out of the admin API mid-action, and could leave the hub without an admin. Another admin, or the
-command line (`hub grant`), does it.
+An admin may not ban themselves (`hub.domain.account_actions.ban`) nor take away their own admin role (409
+`conflict`): either would lock the one acting out of the admin API mid-action, and could leave the hub without
+an admin. Another admin, or the command line (`hub grant`), does it.
 """
 
 from __future__ import annotations
@@ -88,8 +88,6 @@ async def user_item(conn: asyncpg.Connection, user_id: UUID, now: datetime) -> A
 
 
 async def ban(conn: asyncpg.Connection, *, admin_id: UUID, user_id: UUID, data: BanIn, now: datetime) -> AdminUser:
-    if user_id == admin_id:
-        raise Conflict("Admins cannot ban themselves")
     if not now < data.until <= now + MAX_BAN:
         raise ValidationFailed({"until": "must be in the future, at most 100 years away"})
     await account_actions.ban(conn, actor_id=admin_id, user_id=user_id, until=data.until, reason=data.reason)

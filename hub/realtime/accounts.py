@@ -62,10 +62,14 @@ class AccountSockets:
         """A `hub_accounts` note, as the listener received it."""
         note = decode_note(payload)
         if note is None:
+            # Unreadable, or of a kind this version does not know: it may have revoked someone, so act as
+            # after notes were missed.
             log.warning("unreadable account note: %.200s", payload)
+            self._services.cutoffs.missed()
+            self.on_reconnect()
             return
         self._services.cutoffs.noted(note)
-        if note.k == RevocationKind.ROLE.value:
+        if note.k is RevocationKind.ROLE:
             if self._older(note.u, note.a):
                 self._spawn(self._role_changed(note))
             return

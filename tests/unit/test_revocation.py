@@ -9,8 +9,10 @@ import jwt
 import pytest
 
 from hub.errors import Unauthorized
+from hub.revocation import AccountNote, decode_note
 from hub.rules.revocation import UNKNOWN, CutoffCache, is_revoked
 from hub.tokens import TokenService
+from persistence.account_state import RevocationKind
 from persistence.identity import token_issued_us, user_identity, with_app_role
 
 SECRET = "unit-test-secret-that-is-long-enough-0123456789"
@@ -73,13 +75,17 @@ def test_a_socket_that_takes_a_new_role_counts_as_issued_at_the_cutoff() -> None
     assert with_app_role(user_identity(claims), "host", 1).is_host
 
 
+def _fill(cache: CutoffCache, user: uuid.UUID, cutoff: int | None) -> None:
+    cache.store(user, cutoff, cache.reading(user))
+
+
 def test_the_cache_answers_only_while_live_and_keeps_what_notes_say() -> None:
     user = uuid.uuid4()
     cache = CutoffCache(10)
-    cache.store(user, 5, cache.generation)
+    _fill(cache, user, 5)
     assert cache.get(user) is UNKNOWN, "not listening: nothing is kept"
     cache.reset(live=True)
-    cache.store(user, None, cache.generation)
+    _fill(cache, user, None)
     assert cache.get(user) is None
     cache.noted(user, 7)
     assert cache.get(user) == 7
@@ -93,9 +99,9 @@ def test_a_read_that_began_before_a_note_is_not_stored_over_it() -> None:
     user = uuid.uuid4()
     cache = CutoffCache(10)
     cache.reset(live=True)
-    generation = cache.generation  # a miss starts reading the database...
+    began = cache.reading(user)  # a miss starts reading the database...
     cache.noted(user, 7)  # ...a revocation commits meanwhile...
-    cache.store(user, None, generation)  # ...and the read, from before it, comes back
+    cache.store(user, None, began)  # ...and the read, from before it, comes back
     assert cache.get(user) == 7
 
 
@@ -103,10 +109,40 @@ def test_a_read_that_began_before_a_reconnect_is_not_stored() -> None:
     user = uuid.uuid4()
     cache = CutoffCache(10)
     cache.reset(live=True)
-    generation = cache.generation
+    began = cache.reading(user)
     cache.reset(live=True)
-    cache.store(user, None, generation)
+    cache.store(user, None, began)
     assert cache.get(user) is UNKNOWN
+
+
+def test_a_note_about_another_user_does_not_throw_away_a_read_in_flight() -> None:
+    reader, revoked = uuid.uuid4(), uuid.uuid4()
+    cache = CutoffCache(10)
+    cache.reset(live=True)
+    began = cache.reading(reader)
+    cache.noted(revoked, 7)
+    cache.forget(revoked)
+    cache.store(reader, None, began)
+    assert cache.get(reader) is None, "a revocation of one account keeps every other's cache warm"
+
+
+def test_of_two_reads_of_one_user_only_the_one_begun_after_its_note_is_stored() -> None:
+    user = uuid.uuid4()
+    cache = CutoffCache(10)
+    cache.reset(live=True)
+    early = cache.reading(user)
+    cache.forget(user)
+    late = cache.reading(user)
+    cache.store(user, None, early)
+    assert cache.get(user) is UNKNOWN
+    cache.store(user, 7, late)
+    assert cache.get(user) == 7
+
+
+def test_a_note_of_an_unknown_kind_is_not_read() -> None:
+    user = uuid.uuid4()
+    assert decode_note(f'{{"u": "{user}", "k": "revoked", "a": 5}}') == AccountNote(user, RevocationKind.REVOKED, 5)
+    assert decode_note(f'{{"u": "{user}", "k": "suspended", "a": 5}}') is None
 
 
 def test_the_cache_keeps_at_most_its_size_evicting_the_least_recently_used() -> None:
@@ -114,9 +150,9 @@ def test_the_cache_keeps_at_most_its_size_evicting_the_least_recently_used() -> 
     cache.reset(live=True)
     users = [uuid.uuid4() for _ in range(4)]
     for n, user in enumerate(users[:3]):
-        cache.store(user, n, cache.generation)
+        _fill(cache, user, n)
     assert cache.get(users[0]) == 0  # used: the oldest unused one is now users[1]
-    cache.store(users[3], 3, cache.generation)
+    _fill(cache, users[3], 3)
     assert len(cache) == 3
     assert cache.get(users[1]) is UNKNOWN
     assert [cache.get(u) for u in (users[0], users[2], users[3])] == [0, 2, 3]
@@ -126,9 +162,9 @@ def test_a_forgotten_user_is_read_again_and_a_read_from_before_is_not_stored() -
     user = uuid.uuid4()
     cache = CutoffCache(10)
     cache.reset(live=True)
-    cache.store(user, None, cache.generation)
-    generation = cache.generation  # a read in flight while this instance revokes the user
+    _fill(cache, user, None)
+    began = cache.reading(user)  # a read in flight while this instance revokes the user
     cache.forget(user)
     assert cache.get(user) is UNKNOWN
-    cache.store(user, None, generation)
+    cache.store(user, None, began)
     assert cache.get(user) is UNKNOWN
