@@ -1,6 +1,6 @@
 """Bans and token revocation: the account state every instance enforces. Runs as `service_role`.
 
-One lock orders them against token issuing (migration 0028): an issuer reads the user's row with
+One lock orders them against token issuing (migration 0027): an issuer reads the user's row with
 `lock_issuer` (FOR SHARE) and issues at the database clock read after that lock; every revocation first
 takes the row FOR NO KEY UPDATE (inside `private.revoke_tokens`, or the UPDATE of a ban or role change).
 

@@ -51,7 +51,7 @@ def budget_retry_after(exc: asyncpg.PostgresError) -> float | None:
     return float(detail) if detail.isdigit() else 1.0
 
 
-# A write with an access token its account no longer honours (migration 0030's private.require_live_token:
+# A write with an access token its account no longer honours (migration 0029's private.require_live_token:
 # revoked, banned or deleted); PostgREST answers this SQLSTATE 401, the hub 401 `token_revoked`.
 TOKEN_REVOKED_SQLSTATE = "PT401"
 

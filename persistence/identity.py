@@ -101,6 +101,6 @@ def with_app_role(identity: Identity, role: str | None, issued_us: int) -> Ident
     else:
         meta["role"] = role
     claims["app_metadata"] = meta
-    # The database checks the claims' issue time against the cutoff the role change set (migration 0030).
+    # The database checks the claims' issue time against the cutoff the role change set (migration 0029).
     claims["iat_us"] = issued_us
     return _identity(identity.role, identity.user_id, claims, issued_us)

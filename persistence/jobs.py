@@ -1,4 +1,4 @@
-"""The durable job queue (`private.jobs`, migration 0025): queueing, claiming with a lease, finishing.
+"""The durable job queue (`private.jobs`, migration 0024): queueing, claiming with a lease, finishing.
 
 `enqueue` runs inside the caller's transaction: the job exists, and its wake-up note is sent, if and only if
 that transaction commits. The queue is server-owned, so the transaction switches to `service_role` here and

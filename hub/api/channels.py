@@ -8,7 +8,7 @@ sends `reset`); `since` ahead of the head → 422.
 
 On `feed` and `thread:` the events of authors the caller blocks are left out, as the feed and thread
 REST reads leave their posts and comments out; `next_since` still follows the log, so a page can be
-short. Content hidden pending review is gone from the log itself (migration 0029).
+short. Content hidden pending review is gone from the log itself (migration 0028).
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ async def end_sessions(conn: asyncpg.Connection, user_id: UUID) -> datetime:
 
 async def erase(conn: asyncpg.Connection, user_id: UUID) -> bool:
     """Deletes the account (`persistence.account_data.erase`); False when it is already gone. Setting
-    `deleted_at` revokes every access token (migration 0019's trigger, which takes the row lock of 0028)."""
+    `deleted_at` revokes every access token (migration 0019's trigger, which takes the row lock of 0027)."""
     if not await account_data.erase(conn, user_id):
         return False
     _revoked(user_id)
@@ -73,7 +73,7 @@ async def erase(conn: asyncpg.Connection, user_id: UUID) -> bool:
 
 async def ban(conn: asyncpg.Connection, *, actor_id: UUID | None, user_id: UUID, until: datetime,
               reason: str | None) -> None:
-    """Bans until `until`: the user's sessions end as with `end_sessions` (migration 0028's trigger, which
+    """Bans until `until`: the user's sessions end as with `end_sessions` (migration 0027's trigger, which
     also ends them for a ban written in SQL), so no refresh token from before the ban works after it.
 
     An admin may not ban themselves (409 `conflict`), whether from the admin API or the report queue: it

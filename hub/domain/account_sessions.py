@@ -5,7 +5,7 @@ What makes a revocation final (docs/security.md, "Account state"): every route t
 does it through `open_session`, `sign_in` or `refresh_session`, inside the transaction that issues. These
 read the user's row FOR SHARE (`persistence.account_state.lock_issuer`), refuse a deleted or banned account
 there, and issue at the database's clock read after that lock. Every revocation takes the same row first
-(`private.revoke_tokens`, migration 0028) and sets its cutoff from the same clock, so a token is either issued
+(`private.revoke_tokens`, migration 0027) and sets its cutoff from the same clock, so a token is either issued
 before the revocation's cutoff (and revoked by it) or by a transaction that waited for its commit.
 """
 

@@ -57,7 +57,7 @@ async def test_a_banned_account_cannot_log_in_or_refresh_and_signs_in_afresh_onc
 
     await owner_conn.execute("UPDATE auth.users SET banned_until = now() - interval '1 second' WHERE id = $1",
                              account.user_id)
-    # The ban, written in SQL, ended the sessions from before it (migration 0028): only a new login works.
+    # The ban, written in SQL, ended the sessions from before it (migration 0027): only a new login works.
     assert (await client.post("/api/auth/refresh", json={"refresh_token": account.refresh_token})).status_code == 401
     await login(client, account)
 
@@ -65,7 +65,7 @@ async def test_a_banned_account_cannot_log_in_or_refresh_and_signs_in_afresh_onc
 async def test_a_write_the_database_refuses_for_a_ban_the_hub_has_not_revoked_answers_token_revoked(
         client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
     """A ban set in the database without a revocation (Supabase's dashboard) passes the hub's cutoff check,
-    and the schema's guard (migration 0030) refuses the write: 401 `token_revoked`, nothing written, no 500."""
+    and the schema's guard (migration 0029) refuses the write: 401 `token_revoked`, nothing written, no 500."""
     account = await signup(client)
     await owner_conn.execute("UPDATE auth.users SET banned_until = now() + interval '1 hour' WHERE id = $1",
                              account.user_id)

@@ -403,7 +403,7 @@ async def test_users_read_their_own_notifications_and_only_mark_them_read(
                   "VALUES ($1, 'post.reply') RETURNING 1", world.author)
     await refused(app_db, user(world.author), "SELECT * FROM private.notification_settings")
 
-# ---------------------------------------------------------------- revoked, banned, deleted (migration 0030)
+# ---------------------------------------------------------------- revoked, banned, deleted (migration 0029)
 
 def token(user_id: uuid.UUID, role: str | None = None, *, iat_us: int | None = None, iat: int | None = None
           ) -> Identity:
@@ -612,7 +612,7 @@ CALLABLE = {
     "authenticated": {"public.is_admin", "public.is_host", "public.calculate_user_level",
                       "public.lesson_with_content", "public.session_meeting_urls",
                       "public.delete_comment", "private.text_items_fit",
-                      # 0030's restrictive write policies run it as the writer; unnameable (no USAGE on private)
+                      # 0029's restrictive write policies run it as the writer; unnameable (no USAGE on private)
                       "private.require_live_token"},
 }
 
@@ -754,7 +754,7 @@ async def test_clients_have_no_sequences_and_no_schemas_beyond_public_and_auth(o
         assert [r["nspname"] for r in schemas] == ["auth", "public"]
 
 
-# ---------------------------------------------------------------- the job queue (migration 0025)
+# ---------------------------------------------------------------- the job queue (migration 0024)
 
 async def test_no_client_reads_writes_or_wakes_the_job_queue(app_db: Database, world: World) -> None:
     """Jobs carry mail payloads (addresses, links) and are the hub's alone: REST has no job route."""

@@ -1,4 +1,4 @@
--- 0026: lookups of mailed-link tokens (persistence/account_links.py). auth.users keeps the SHA-256 of a
+-- 0025: lookups of mailed-link tokens (persistence/account_links.py). auth.users keeps the SHA-256 of a
 -- verification, recovery or email-change token in GoTrue's columns, and a link is found by that hash: one
 -- index per column, over the rows that hold one. Created only where the hub made auth.users (0001); on
 -- Supabase the table belongs to GoTrue, which indexes these columns itself.

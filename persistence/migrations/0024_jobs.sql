@@ -1,4 +1,4 @@
--- 0025: the durable job runner's queue (hub/jobs/, persistence/jobs.py; docs/design.md "Jobs and mail").
+-- 0024: the durable job runner's queue (hub/jobs/, persistence/jobs.py; docs/design.md "Jobs and mail").
 --
 -- One row per job. A request queues a job in its own transaction (so a rolled-back cause queues nothing) and
 -- NOTIFYs `hub_jobs`; any instance claims due rows with FOR UPDATE SKIP LOCKED and a lease. `run_at` is when

@@ -1,4 +1,4 @@
--- 0029: content hidden pending review (0022) leaves the event log the way deleted content does (0020);
+-- 0028: content hidden pending review (0022) leaves the event log the way deleted content does (0020);
 -- a comment on a hidden post is hidden with it; the learner's view of an assessment keeps only safe keys.
 --
 -- Hiding a post, comment or room message (hidden_at set) rewrites, in the same transaction, every logged

@@ -1,4 +1,4 @@
--- 0030: a revoked, banned or deleted account's token writes nothing in SQL; the profile's time zone changes
+-- 0029: a revoked, banned or deleted account's token writes nothing in SQL; the profile's time zone changes
 -- at most once a week.
 --
 -- REST refuses a token issued at or before its account's cutoff (private.token_cutoffs, 0018/0019) with 401

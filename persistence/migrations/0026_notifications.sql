@@ -1,4 +1,4 @@
--- 0027: the notification inbox and each user's email preferences.
+-- 0026: the notification inbox and each user's email preferences.
 --
 -- public.notifications: one row per thing that happened to a user (a reply, a promotion, a session
 -- change, an achievement, a report's outcome), written by the hub (service_role) in the transaction of

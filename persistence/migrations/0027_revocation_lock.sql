@@ -1,4 +1,4 @@
--- 0028: revocations and token issuing ordered by one lock, and a ban ends the account's sessions however it
+-- 0027: revocations and token issuing ordered by one lock, and a ban ends the account's sessions however it
 -- is written.
 --
 -- Every issuer of a token pair (signup, login, refresh, password change) reads the user's auth.users row
