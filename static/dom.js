@@ -113,3 +113,19 @@ export async function busy(button, action, errorEl) {
     button.disabled = false;
   }
 }
+
+/**
+ * Applies each `listeners[event](detail)` when `target` (the user channel's events, `ctx.userEvents`)
+ * dispatches that event, then calls `after()`; returns the function that stops listening.
+ */
+export function listenEach(target, listeners, after) {
+  const handlers = Object.entries(listeners).map(([event, apply]) => {
+    const handler = (e) => {
+      apply(e.detail || {});
+      after();
+    };
+    target.addEventListener(event, handler);
+    return [event, handler];
+  });
+  return () => handlers.forEach(([event, handler]) => target.removeEventListener(event, handler));
+}

@@ -25,6 +25,7 @@ number of instances are spaced by the database's clock (`channels.moderation.dec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -127,27 +128,28 @@ async def kick(ctx: PublishContext) -> dict[str, Any]:
 
 
 async def slow_mode(ctx: PublishContext) -> dict[str, Any]:
-    async with ctx.services.db.transaction(ctx.identity) as conn:
-        session_id, _ = await _open(conn, ctx)
-        seconds, locked = await session_room.room_settings(conn, session_id)
-        mode = SlowMode(seconds=ctx.payload.seconds)
-        seq = None
-        if mode.seconds != seconds:
-            await session_room.store_room_settings(conn, session_id, mode.seconds, locked)
-            seq = await append_event(conn, ctx.channel, "room.slow_mode", mode)
-    return _reply(seq, mode)
+    mode = SlowMode(seconds=ctx.payload.seconds)
+    return await _change_room(ctx, "room.slow_mode", mode, lambda _seconds, locked: (mode.seconds, locked))
 
 
 async def lock_chat(ctx: PublishContext) -> dict[str, Any]:
+    state = ChatLocked(locked=ctx.payload.locked)
+    return await _change_room(ctx, "room.chat_locked", state, lambda seconds, _locked: (seconds, state.locked))
+
+
+async def _change_room(ctx: PublishContext, event: str, data: SlowMode | ChatLocked,
+                       settings_after: Callable[[int, bool], tuple[int, bool]]) -> dict[str, Any]:
+    """Stores the room's (slow mode seconds, chat locked) as `settings_after` makes them of the current ones and
+    appends `event` with `data`; a setting the room already has changes nothing (`seq` null)."""
     async with ctx.services.db.transaction(ctx.identity) as conn:
         session_id, _ = await _open(conn, ctx)
         seconds, locked = await session_room.room_settings(conn, session_id)
-        state = ChatLocked(locked=ctx.payload.locked)
+        after = settings_after(seconds, locked)
         seq = None
-        if state.locked != locked:
-            await session_room.store_room_settings(conn, session_id, seconds, state.locked)
-            seq = await append_event(conn, ctx.channel, "room.chat_locked", state)
-    return _reply(seq, state)
+        if after != (seconds, locked):
+            await session_room.store_room_settings(conn, session_id, *after)
+            seq = await append_event(conn, ctx.channel, event, data)
+    return _reply(seq, data)
 
 
 # (publish event → handler), merged into the live room's `RoomExtension.publish_handlers`.

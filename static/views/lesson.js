@@ -10,7 +10,7 @@
  */
 
 import { newIdempotencyKey } from "../api.js";
-import { busy, field, formatDuration, h, itemsOf, replace, showError } from "../dom.js";
+import { busy, field, formatDuration, h, itemsOf, listenEach, replace, showError } from "../dom.js";
 import { renderMarkdown, safeUrl } from "../markdown.js";
 
 const VIDEO_FILE = /\.(mp4|webm|ogv|ogg|m4v)(?:$|[?#])/i;
@@ -178,15 +178,7 @@ export async function render(root, ctx, { id }) {
       "xp.awarded": (d) => Object.assign(stats, { total_xp: d.total_xp ?? stats.total_xp, level: d.level ?? stats.level, next_level_xp: d.next_level_xp ?? stats.next_level_xp }),
       "level.up": (d) => Object.assign(stats, { level: d.to ?? stats.level }),
     };
-    const handlers = Object.entries(listeners).map(([event, apply]) => {
-      const handler = (e) => {
-        apply(e.detail || {});
-        renderStats();
-      };
-      ctx.userEvents.addEventListener(event, handler);
-      return [event, handler];
-    });
-    return () => handlers.forEach(([event, handler]) => ctx.userEvents.removeEventListener(event, handler));
+    return listenEach(ctx.userEvents, listeners, renderStats);
   }
 }
 

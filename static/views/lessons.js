@@ -4,7 +4,7 @@
  * this page updates its numbers from the same events).
  */
 
-import { h, itemsOf, replace } from "../dom.js";
+import { h, itemsOf, listenEach, replace } from "../dom.js";
 
 export async function render(root, ctx) {
   const stats = { level: null, total_xp: null, streak: null, next_level_xp: null, access: 1 };
@@ -85,18 +85,11 @@ export async function render(root, ctx) {
     "level.up": (d) => Object.assign(stats, { level: d.level ?? d.to ?? stats.level }),
     "streak.updated": (d) => Object.assign(stats, { streak: d.current_streak ?? stats.streak }),
   };
-  const handlers = Object.entries(listeners).map(([event, apply]) => {
-    const handler = (e) => {
-      apply(e.detail || {});
-      renderStats();
-    };
-    ctx.userEvents.addEventListener(event, handler);
-    return [event, handler];
-  });
+  const stop = listenEach(ctx.userEvents, listeners, renderStats);
 
   renderStats();
   root.appendChild(h("section", { class: "page" }, h("div", { class: "page-head" }, h("h1", {}, "Lessons")), statsBox, levels));
-  return () => handlers.forEach(([event, handler]) => ctx.userEvents.removeEventListener(event, handler));
+  return stop;
 }
 
 function stat(label, value, cls, note) {
