@@ -133,3 +133,18 @@ async def test_a_non_admin_learns_nothing_about_the_channel_or_body(keyed: httpx
     member = await signup(keyed)
     assert code(await keyed.post(events_path("nope"), json={"event": "Bad"}, headers=member.headers)) == (
         403, "forbidden")
+
+
+async def test_the_service_key_has_one_budget_and_a_replay_spends_none_of_it(start_hub: HubStarter) -> None:
+    with start_hub(service_key=SERVICE_KEY, rate_limit_scale=1, server_publishes_per_minute=2,
+                   namespace=start_hub.new_namespace("server-events")) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            keyed_headers = {**SERVICE, "Idempotency-Key": secrets.token_hex(8)}
+            body = {"event": "tick", "data": {}}
+            first = await http.post(events_path("feed"), json=body, headers=keyed_headers)
+            second = await http.post(events_path("feed"), json=body, headers=SERVICE)
+            assert (first.status_code, second.status_code) == (201, 201)
+            over = await http.post(events_path("feed"), json=body, headers=SERVICE)
+            assert code(over) == (429, "rate_limited") and int(over.headers["Retry-After"]) >= 1
+            replay = await http.post(events_path("feed"), json=body, headers=keyed_headers)
+            assert (replay.status_code, replay.json()) == (201, first.json())
