@@ -45,23 +45,26 @@ async def audit_rows(client: httpx.AsyncClient, boss: Account, channel: str) -> 
     return [row for row in page["items"] if row["target_id"] == channel]
 
 
-async def test_an_admins_event_reaches_a_subscriber_with_the_next_seq_and_is_audited(
-        keyed: httpx.AsyncClient, keyed_url: str, owner_conn: asyncpg.Connection) -> None:
+async def test_an_admins_event_reaches_subscribers_on_both_hubs_with_the_next_seq_and_is_audited(
+        keyed: httpx.AsyncClient, keyed_url: str, hub_url: str, owner_conn: asyncpg.Connection) -> None:
     boss = await admin(keyed, owner_conn)
     member = await signup(keyed)
     channel = f"user:{member.user_id}"
-    subscriber = await ProtocolClient.open(keyed_url, member.access_token)
+    # One subscriber on the hub that takes the publish, one on another hub (its own listener) of the same database.
+    subscribers = [await ProtocolClient.open(url, member.access_token) for url in (keyed_url, hub_url)]
     try:
-        reply = await subscriber.subscribe(channel)
-        head = reply["result"]["seq"]
+        heads = {(await subscriber.subscribe(channel))["result"]["seq"] for subscriber in subscribers}
+        [head] = heads
         sent = await keyed.post(events_path(channel), json={"event": "billing.reminder", "data": {"days": 3}},
                                 headers=boss.headers)
         assert sent.status_code == 201, sent.text
         assert sent.json() == {"channel": channel, "seq": head + 1, "event": "billing.reminder"}
-        [event] = await subscriber.wait_events(channel, 1)
-        assert (event["seq"], event["event"], event["data"]) == (head + 1, "billing.reminder", {"days": 3})
+        for subscriber in subscribers:
+            [event] = await subscriber.wait_events(channel, 1)
+            assert (event["seq"], event["event"], event["data"]) == (head + 1, "billing.reminder", {"days": 3})
     finally:
-        await subscriber.close()
+        for subscriber in subscribers:
+            await subscriber.close()
     [row] = await audit_rows(keyed, boss, channel)
     assert (row["action"], row["actor_id"], row["details"]) == (
         "channel.event", str(boss.user_id), {"event": "billing.reminder", "seq": head + 1})
