@@ -17,8 +17,8 @@ from hub.services import Services
 from hub.settings import Settings
 
 __all__ = ["ACCOUNT_REVOCATIONS", "ADDRESS_MAILS", "ADDRESS_MAILS_PER_IP", "ATTEMPTS", "BLOCKS", "COMMENTS",
-           "FAILED_LOGINS_PER_IP", "POSTS", "RECOVERIES", "RECOVERIES_PER_IP", "REPORTS", "ROOM_MESSAGES", "SIGNUPS",
-           "SIGNUPS_PER_IP", "VOTES", "Budget", "give_back", "retry_after", "spend"]
+           "FAILED_LOGINS_PER_IP", "POSTS", "RECOVERIES", "RECOVERIES_PER_IP", "REPORTS", "ROOM_MESSAGES",
+           "SERVER_PUBLISHES", "SIGNUPS", "SIGNUPS_PER_IP", "VOTES", "Budget", "give_back", "retry_after", "spend"]
 
 EVERYONE = "all"  # the subject of a global budget
 
@@ -54,6 +54,8 @@ ADDRESS_MAILS_PER_IP = Budget("address-mails:ip", lambda s: s.verify_resends_per
 # Password-reset mails: per email address asked for (whether or not it has an account), and per client address.
 RECOVERIES = Budget("recover", lambda s: s.recoveries_per_hour, 3600)
 RECOVERIES_PER_IP = Budget("recover:ip", lambda s: s.recoveries_per_hour * 10, 3600)
+# Server events (`POST /api/admin/channels/{channel}/events`): per admin, and one budget for the service key.
+SERVER_PUBLISHES = Budget("server-publishes", lambda s: s.server_publishes_per_minute, 60)
 
 
 async def retry_after(services: Services, budget: Budget, subject: str = EVERYONE) -> float:
