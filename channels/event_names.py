@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from channels.names import ChannelKind
 
-__all__ = ["DURABLE", "SERVER_EVENT_PATTERN", "TRANSIENT", "is_reserved"]
+__all__ = ["DURABLE", "SERVER_EVENT_PATTERN", "TRANSIENT"]
 
 SERVER_EVENT_PATTERN = r"^[a-z][a-z0-9_.]{0,63}$"
 
@@ -68,7 +68,3 @@ TRANSIENT: Mapping[ChannelKind, Mapping[str, str]] = {
     ChannelKind.LEADERBOARD: {"leaderboard.changed": "the top 20 with ranks"},
 }
 
-
-def is_reserved(kind: ChannelKind, event: str) -> bool:
-    """Whether the hub itself sends `event` on channels of `kind` (so a server event may not use the name)."""
-    return event in DURABLE.get(kind, {}) or event in TRANSIENT.get(kind, {})

@@ -3,9 +3,10 @@ event to a channel's log, delivered to its subscribers like any event the hub ap
 out; resume and the history route replay it).
 
 Only channels with a log take one (`feed`, `thread:`, `session:`, `user:`): `votes:` and `leaderboard:` carry
-state, not events, so they answer 409 `conflict`. A name the hub itself sends on that kind
-(`channels.event_names`) is refused, so no backend can forge a `post.deleted` clients act on. Every publish is
-audited in its transaction: an admin's with its actor, the service key's with none.
+state, not events, so they answer 409 `conflict`. Any event name the contract's pattern allows is taken, the
+hub's own names included (the contract says "any name"; only admins and the service key publish, and an admin
+can already remove what a forged `post.deleted` would claim). Every publish is audited in its transaction: an
+admin's with its actor, the service key's with none.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from litestar import Request, Response, post
 from litestar.params import FromPath, JSONBody
 
 from channels.errors import UnknownChannel as UnknownChannelName
-from channels.event_names import SERVER_EVENT_PATTERN, is_reserved
+from channels.event_names import SERVER_EVENT_PATTERN
 from channels.names import ChannelName, parse_channel
 from hub.auth import SERVICE_KEY_OWNER, AppServices, admin_or_service_key, publisher_of
 from hub.budgets import SERVER_PUBLISHES, spend
@@ -64,8 +65,6 @@ async def publish_server_event(channel: FromPath[str], data: JSONBody[ServerEven
     same body answers the first result without appending again."""
     publisher = publisher_of(request)
     name = _channel(channel)
-    if is_reserved(name.kind, data.event):
-        raise ValidationFailed({"event": f"is an event the hub sends on {name.kind.value} channels"})
     if len(_encoder.encode(data.data)) > MAX_DATA_BYTES:
         raise ValidationFailed({"data": f"must encode to at most {MAX_DATA_BYTES} bytes of JSON"})
     owner = SERVICE_KEY_OWNER if publisher.user_id is None else publisher.user_id

@@ -13,11 +13,11 @@ from pathlib import Path
 import msgspec
 
 from channels import frames
-from channels.event_names import DURABLE, SERVER_EVENT_PATTERN, TRANSIENT, is_reserved
+from channels.event_names import DURABLE, SERVER_EVENT_PATTERN, TRANSIENT
 from channels.names import ChannelKind
 
 HUB = Path(__file__).resolve().parents[3] / "hub"
-# The server-publish route appends whatever name a backend sends (`SERVER_EVENT_PATTERN`, not reserved ones).
+# The server-publish route appends whatever name a backend sends that matches `SERVER_EVENT_PATTERN`.
 FREE_NAMES = Path("hub/api/server_events.py")
 EVENT_ARG = 2  # append_event(conn, channel, event, data)
 
@@ -98,11 +98,6 @@ def test_the_registry_lists_only_valid_names_and_durable_ones_only_on_logged_kin
     assert all(not kind.is_durable or kind is ChannelKind.SESSION or kind is ChannelKind.THREAD for kind in TRANSIENT)
     for names in (*DURABLE.values(), *TRANSIENT.values()):
         assert all(re.match(SERVER_EVENT_PATTERN, name) for name in names)
-
-
-def test_names_the_hub_sends_are_reserved_per_kind_only() -> None:
-    assert is_reserved(ChannelKind.FEED, "post.deleted") and is_reserved(ChannelKind.THREAD, "typing")
-    assert not is_reserved(ChannelKind.USER, "post.deleted") and not is_reserved(ChannelKind.FEED, "billing.reminder")
 
 
 def test_every_server_frame_is_listed_for_the_asyncapi_document() -> None:
