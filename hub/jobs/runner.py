@@ -136,8 +136,11 @@ class JobRunner:
                 raise
             except Exception as exc:
                 log.warning("claiming jobs failed: %s", exc if isinstance(exc, DatabaseUnavailable) else repr(exc))
+            # asyncio.timeout, not wait_for: on 3.11 wait_for runs the wait as a task of its own, one more task
+            # for every idle instance, and can swallow a cancellation.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait_s)
+                async with asyncio.timeout(wait_s):
+                    await self._wake.wait()
 
     async def _renew_loop(self) -> None:
         every = self._settings.job_lease_s / 3

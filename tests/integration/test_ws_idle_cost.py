@@ -15,30 +15,44 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 import asyncpg
-import httpx
 
 from hub.app import create_app
 from hub.realtime.instance import Realtime
 from hub.realtime.ws_protocol import UVICORN_WS, IdleLeanProtocol
 from hub.settings import Settings
-from persistence.db import Database
-from tests.helpers.api import signup
+from persistence.db import Database, init_connection
 from tests.helpers.eventually import eventually
 from tests.helpers.server import serve_in_thread
 from tests.helpers.services import DatabaseUnderTest
 from tests.helpers.ws import ProtocolClient, append_events, insert_post
+from tests.integration.test_sessions import mint_users
 
 T = TypeVar("T")
 CONNECTIONS = 30
 
 
 async def test_an_idle_subscribed_connection_runs_one_task_and_a_burst_leaves_none_behind(
-    test_db: DatabaseUnderTest, base_settings: Settings, client: httpx.AsyncClient,
-    owner_conn: asyncpg.Connection, app_db: Database,
+    lone_db: DatabaseUnderTest, base_settings: Settings,
 ) -> None:
-    account = await signup(client)
-    channel = f"thread:{await insert_post(owner_conn, account.user_id)}"
-    app = create_app(replace(base_settings, ws_max_connections_per_user=CONNECTIONS), test_db.app_dsn)
+    # A database of its own: every hub on the run's shared database claims the jobs other tests queue there
+    # (mails, digests), and each claimed job is a task this server would count as the connections'.
+    owner_conn = await asyncpg.connect(lone_db.owner_dsn)
+    await init_connection(owner_conn)
+    app_db = Database(lone_db.app_dsn, min_size=0, max_size=2)
+    await app_db.open()
+    try:
+        await _idle_and_burst(lone_db, base_settings, owner_conn, app_db)
+    finally:
+        await app_db.close()
+        await owner_conn.close()
+
+
+async def _idle_and_burst(lone_db: DatabaseUnderTest, base_settings: Settings, owner_conn: asyncpg.Connection,
+                          app_db: Database) -> None:
+    [(user_id, headers)] = await mint_users(owner_conn, 1)
+    token = headers["Authorization"].removeprefix("Bearer ")
+    channel = f"thread:{await insert_post(owner_conn, user_id)}"
+    app = create_app(replace(base_settings, ws_max_connections_per_user=CONNECTIONS), lone_db.app_dsn)
     loops: list[asyncio.AbstractEventLoop] = []
     app.on_startup.append(lambda: loops.append(asyncio.get_running_loop()))
     with serve_in_thread(app, ws_max_size=base_settings.ws_max_frame_bytes, ws=UVICORN_WS,
@@ -64,7 +78,7 @@ async def test_an_idle_subscribed_connection_runs_one_task_and_a_burst_leaves_no
         # count of each kind above the baseline; a transient new task only delays the match.
         before = kinds_now()
         handler = IdleLeanProtocol.run_asgi.__qualname__
-        sockets = [await ProtocolClient.open(url, account.access_token) for _ in range(CONNECTIONS)]
+        sockets = [await ProtocolClient.open(url, token) for _ in range(CONNECTIONS)]
         for ws in sockets:
             assert (await ws.subscribe(channel))["ok"]
 
