@@ -35,6 +35,7 @@ from hub.api import (
     progress,
     registrations,
     room_moderation,
+    search,
     session_messages,
     sessions,
     votes,
@@ -87,6 +88,7 @@ ROUTE_MODULES: list[Any] = [
     room_moderation, content_reports, user_blocks, admin,
     account_links, account_data,
     inbox,
+    search,
 ]
 # In order: the live room extends the realtime edge it finds started (`Services.started`).
 STARTERS: tuple[Starter, ...] = (start_views_counter, stripe_gateway.start, start_realtime, start_live_room,
