@@ -17,8 +17,8 @@ from hub.services import Services
 from hub.settings import Settings
 
 __all__ = ["ACCOUNT_REVOCATIONS", "ADDRESS_MAILS", "ADDRESS_MAILS_PER_IP", "ATTEMPTS", "BLOCKS", "COMMENTS",
-           "FAILED_LOGINS_PER_IP", "POSTS", "RECOVERIES", "RECOVERIES_PER_IP", "REPORTS", "ROOM_MESSAGES", "SEARCHES", "SIGNUPS",
-           "SIGNUPS_PER_IP", "VOTES", "Budget", "give_back", "retry_after", "spend"]
+           "FAILED_LOGINS_PER_IP", "POSTS", "RECOVERIES", "RECOVERIES_PER_IP", "REPORTS", "ROOM_MESSAGES", "SEARCHES",
+           "SIGNUPS", "SIGNUPS_PER_IP", "VOTES", "Budget", "give_back", "retry_after", "spend"]
 
 EVERYONE = "all"  # the subject of a global budget
 

@@ -50,7 +50,7 @@ async def search(
     user: Caller,
     services: AppServices,
     q: Annotated[str, QueryParameter(min_length=1, max_length=MAX_QUERY_LENGTH)],
-    type: Annotated[SearchType | None, QueryParameter()] = None,  # noqa: A002 (the contract's name)
+    type: Annotated[SearchType | None, QueryParameter()] = None,
     limit: Annotated[int | None, QueryParameter()] = None,
     cursor: CursorQuery = None,
 ) -> Page[SearchHit]:
