@@ -43,7 +43,7 @@ CREATE FUNCTION public.search_content(text, real, text, uuid, integer, text, tex
     RETURNS TABLE (type text, id uuid, title text, rank real, post_id uuid, created_at timestamptz,
                    snippet text)
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, public
+    SET search_path = pg_catalog, public, pg_temp
 AS $$
     WITH viewer AS (SELECT public.is_admin() OR auth.role() = 'service_role' AS admin),
     hits AS (
