@@ -25,6 +25,7 @@ from channels.errors import FrameError, ProtocolError
 from channels.json_depth import MAX_JSON_DEPTH, nested_deeper_than
 
 __all__ = [
+    "SERVER_FRAMES",
     "Auth",
     "ClientFrame",
     "EventFrame",
@@ -193,6 +194,9 @@ class _Error(msgspec.Struct, tag_field="op", tag="error"):
 class _Pong(msgspec.Struct, tag_field="op", tag="pong"):
     id: int | None
 
+
+# Every server frame, for the AsyncAPI document (`channels.asyncapi`; a test finds any frame missing here).
+SERVER_FRAMES: tuple[type[msgspec.Struct], ...] = (_ReplyOk, _ReplyError, _Event, _Presence, _Reset, _Error, _Pong)
 
 # msgspec encoders are reusable and keep an internal buffer; one per module is
 # safe because encoding never yields control in the middle.

@@ -26,6 +26,7 @@ from channels.errors import EventNotAllowed, FrameError
 from channels.names import ChannelKind, ChannelName
 
 __all__ = [
+    "PUBLISH_RULES",
     "REACTION_EMOJI",
     "AskQuestion",
     "ChatMessage",
@@ -154,6 +155,10 @@ _RULES: dict[tuple[ChannelKind, str], PublishRule] = {
         PublishRule(ChannelKind.THREAD, "typing", Empty, False, Sender.AUTHENTICATED, False),
     )
 }
+
+
+# The table, in order, for the AsyncAPI document.
+PUBLISH_RULES: tuple[PublishRule, ...] = tuple(_RULES.values())
 
 
 def check_publish(channel: ChannelName, event: str) -> PublishRule:

@@ -24,6 +24,7 @@ from hub.api import (
     account_links,
     accounts,
     admin,
+    asyncapi,
     billing,
     comments,
     health,
@@ -36,6 +37,7 @@ from hub.api import (
     registrations,
     room_moderation,
     search,
+    server_events,
     session_messages,
     sessions,
     votes,
@@ -88,6 +90,7 @@ ROUTE_MODULES: list[Any] = [
     room_moderation, content_reports, user_blocks, admin,
     account_links, account_data,
     inbox,
+    server_events, asyncapi,
     search,
 ]
 # In order: the live room extends the realtime edge it finds started (`Services.started`).

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
+from uuid import UUID
 
 from litestar import Request
 from litestar.connection import ASGIConnection
@@ -12,7 +14,7 @@ from litestar.handlers.base import BaseRouteHandler
 from hub.errors import EmailUnverified, Forbidden, Unauthorized
 from hub.rules.addresses import budget_subject
 from hub.services import Services
-from persistence.identity import ANON, Identity, user_identity
+from persistence.identity import ANON, SERVICE, Identity, user_identity
 
 
 def services_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:
@@ -72,6 +74,32 @@ async def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRout
     """Guard of the admin routes: 401 without a valid token, 403 for a user who is not an admin. A guard runs
     before the request's body is read, so a non-admin learns nothing from how the body is checked."""
     require_admin(await _user(connection, services_of(connection)))
+
+
+# Whose `Idempotency-Key`s the service key's requests are stored under: no account has the nil uuid.
+SERVICE_KEY_OWNER = UUID(int=0)
+
+
+async def admin_or_service_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard of the server-publish route: `HUB_SERVICE_KEY` as the bearer token acts as `service_role`;
+    any other bearer must be an admin's token (401 when it is no valid token, 403 for a non-admin). Before
+    the body is read, as `admin_only`. The caller it found is kept for the handler (`publisher_of`)."""
+    services = services_of(connection)
+    token = bearer_token(connection)
+    key = services.settings.service_key
+    # Constant time: the comparison's duration must not tell how much of a guessed key was right.
+    if token is not None and key is not None and hmac.compare_digest(token.encode(), key.encode()):
+        connection.state.publisher = SERVICE
+        return
+    identity = await _user(connection, services)
+    require_admin(identity)
+    connection.state.publisher = identity
+
+
+def publisher_of(request: Request[Any, Any, Any]) -> Identity:
+    """The caller `admin_or_service_key` let through: an admin, or `SERVICE` for the service key."""
+    identity: Identity = request.state.publisher
+    return identity
 
 
 def require_admin(identity: Identity) -> None:

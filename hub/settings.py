@@ -283,6 +283,11 @@ class Settings:
         "recover within about this (plus a log catch-up) once the database is back")
     listener_retry_fast_for_s: float = env("LISTENER_RETRY_FAST_FOR", _float_in(0, 3600), 60.0,
         "outage length after which LISTEN reconnect attempts back off to 5 s apart")
+    service_key: str | None = env("HUB_SERVICE_KEY", _secret, None,
+        "a backend's key for POST /api/admin/channels/{channel}/events, sent as `Authorization: Bearer <this>` "
+        "(at least 32 characters); unset: only admins publish server events", secret=True)
+    server_publishes_per_minute: int = env("SERVER_PUBLISH_RATE_PER_MINUTE", _int_in(1, 1_000_000), 600,
+        "server events per minute per admin, and for the service key together")
     metrics_token: str | None = env("METRICS_TOKEN", _secret, None,
         "/metrics answers only `Authorization: Bearer <this>` (at least 32 characters); unset: /metrics is 404")
     # --- jobs and mail

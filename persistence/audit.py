@@ -11,7 +11,7 @@ import asyncpg
 
 async def record(conn: asyncpg.Connection, *, actor_id: UUID | None, action: str, target_type: str,
                  target_id: str, reason: str | None, details: dict[str, Any] | None = None) -> int:
-    """Appends one row; `actor_id` None is the command line. Returns the row's id."""
+    """Appends one row; `actor_id` None is the command line or the service key. Returns the row's id."""
     row_id: int = await conn.fetchval(
         """
         INSERT INTO private.admin_audit (actor_id, action, target_type, target_id, reason, details)

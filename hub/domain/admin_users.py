@@ -51,7 +51,7 @@ class AdminUser(msgspec.Struct):
 
 class AuditEntry(msgspec.Struct):
     id: int
-    actor_id: UUID | None  # None: the command line
+    actor_id: UUID | None  # None: the command line, or the service key (`channel.event`)
     actor_email: str | None
     action: str
     target_type: str
