@@ -36,6 +36,7 @@ from hub.api import (
     progress,
     registrations,
     room_moderation,
+    search,
     server_events,
     session_messages,
     sessions,
@@ -90,6 +91,7 @@ ROUTE_MODULES: list[Any] = [
     account_links, account_data,
     inbox,
     server_events, asyncapi,
+    search,
 ]
 # In order: the live room extends the realtime edge it finds started (`Services.started`).
 STARTERS: tuple[Starter, ...] = (start_views_counter, stripe_gateway.start, start_realtime, start_live_room,

@@ -159,6 +159,8 @@ class Settings:
         "logout-alls and password changes per user per hour (each notifies every instance)")
     blocks_per_hour: int = env("BLOCK_RATE_PER_HOUR", _int_in(1, 100_000), 60,
         "blocks and unblocks per user per hour")
+    searches_per_minute: int = env("SEARCH_RATE_PER_MINUTE", _int_in(1, 100_000), 60,
+        "searches per user per minute (GET /api/search)")
     # --- accounts: verification, recovery, email change (links are built from PUBLIC_URL)
     require_email_verification: bool = env("REQUIRE_EMAIL_VERIFICATION",
         lambda v: v.lower() in ("1", "true", "yes", "on"), True,

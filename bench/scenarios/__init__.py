@@ -1,6 +1,6 @@
 """One module per scenario; each has `async def run(ctx) -> list[Row]`."""
 
-from bench.scenarios import e2e, fanout, idle, peers, rest, threads, votes
+from bench.scenarios import e2e, fanout, idle, peers, rest, search, threads, votes
 
 SCENARIOS = {
     "fanout": fanout.run,
@@ -10,6 +10,7 @@ SCENARIOS = {
     "peers": peers.run,
     "rest": rest.run,
     "threads": threads.run,
+    "search": search.run,
 }
 
 __all__ = ["SCENARIOS"]

@@ -357,6 +357,30 @@ async def test_content_hidden_pending_review_is_gone_for_all_but_its_author_and_
     await refused(app_db, ANON, "SELECT count(*) FROM private.reports")
 
 
+SEARCH_CONTENT = "SELECT type, id FROM public.search_content($1, NULL, NULL, NULL, 100, NULL, '[', ']')"
+
+
+async def test_search_content_finds_only_what_the_caller_may_read(app_db: Database, owner_conn: asyncpg.Connection,
+                                                                  world: World) -> None:
+    """`public.search_content` (0030) reads as its definer, and applies the policies' visibility itself."""
+    await owner_conn.execute("UPDATE public.community_comments SET hidden_at = now() WHERE id = $1", world.comment)
+
+    async def found(identity: Identity, query: str) -> set[tuple[str, uuid.UUID]]:
+        return {(r["type"], r["id"]) for r in await rows_as(app_db, identity, SEARCH_CONTENT, query)}
+
+    other, author, boss = user(world.other), user(world.author), user(world.admin, "admin")
+    hidden_comment = ("comment", world.comment)
+    assert hidden_comment not in await found(other, "kept")
+    assert hidden_comment in await found(author, "kept") and hidden_comment in await found(boss, "kept")
+    assert ("comment", world.deleted_comment) not in await found(boss, "removed & moderator")
+    assert ("lesson", world.hidden_lesson) not in await found(other, "hidden")
+    assert ("lesson", world.hidden_lesson) in await found(boss, "hidden")
+    assert ("lesson", world.paid_lesson) in await found(other, "paid")  # the catalogue: title and description
+    assert ("lesson", world.paid_lesson) not in await found(user(world.subscriber), "part")  # content: never
+    assert ("session", world.session) in await found(other, "session")
+    await refused(app_db, ANON, SEARCH_CONTENT, "post")
+
+
 async def test_users_read_only_their_own_blocks_and_write_none(app_db: Database, owner_conn: asyncpg.Connection,
                                                                world: World) -> None:
     await owner_conn.execute("INSERT INTO public.user_blocks (blocker_id, blocked_id) VALUES ($1, $2)",
@@ -611,7 +635,7 @@ CALLABLE = {
              "public.lesson_with_content", "private.text_items_fit"},
     "authenticated": {"public.is_admin", "public.is_host", "public.calculate_user_level",
                       "public.lesson_with_content", "public.session_meeting_urls",
-                      "public.delete_comment", "private.text_items_fit",
+                      "public.delete_comment", "private.text_items_fit", "public.search_content",
                       # 0029's restrictive write policies run it as the writer; unnameable (no USAGE on private)
                       "private.require_live_token"},
 }
