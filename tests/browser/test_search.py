@@ -21,7 +21,7 @@ async def test_typing_in_the_header_shows_grouped_highlighted_results_and_enter_
     author = await signup(client, full_name="Searchable Author")
     word = f"zebrafinch{secrets.token_hex(3)}"
     response = await client.post("/api/posts", headers=author.headers, json={
-        "title": f"Notes on {word} setups", "content": "Entries & exits <b>here</b>", "post_type": "discussion",
+        "title": f"Notes on {word} setups", "content": f"Entries & exits <b>{word}</b>", "post_type": "discussion",
         "category": "general", "tags": []})
     assert response.status_code == 201, response.text
     post: dict[str, Any] = response.json()
