@@ -68,7 +68,10 @@ export function searchErrorText(err) {
     const after = Number(err.problem?.retry_after);
     return after > 0 ? `Too many searches: try again in ${Math.ceil(after)} s.` : "Too many searches: try again shortly.";
   }
-  if (err.status === 422) return `This search cannot be run: ${err.message}`;
+  if (err.status === 422) {
+    const why = Object.entries(err.errors || {}).map(([k, v]) => `${k} ${v}`);
+    return `This search cannot be run: ${[err.message, ...why].join(" — ")}`;
+  }
   return `Search failed: ${err.message}`;
 }
 
