@@ -4,7 +4,8 @@
  * lifecycles.
  *
  * A view module exports `render(root, ctx, params)`; it may return a cleanup function, called when the
- * route changes (unsubscribe there). `ctx` = {api, hub, user, toast, navigate, userEvents, blocks}.
+ * route changes (unsubscribe there). `ctx` = {api, hub, user, toast, navigate, userEvents, blocks,
+ * search (the header's search box)}.
  */
 
 import { Api } from "./api.js";
@@ -12,6 +13,7 @@ import { Bell, describe } from "./bell.js";
 import { clear, h, replace } from "./dom.js";
 import { HubClient } from "./hub-client.js";
 import { Blocks } from "./safety.js";
+import { SearchBox } from "./search.js";
 import * as accountView from "./views/account.js";
 import * as authView from "./views/auth.js";
 import * as feedView from "./views/feed.js";
@@ -24,6 +26,7 @@ import * as notificationsView from "./views/notifications.js";
 import * as postView from "./views/post.js";
 import * as progressView from "./views/progress.js";
 import * as roomView from "./views/room.js";
+import * as searchView from "./views/search.js";
 import * as sessionsView from "./views/sessions.js";
 import * as settingsView from "./views/settings.js";
 
@@ -47,6 +50,7 @@ const ROUTES = [
   { pattern: /^email\/confirm\?(.*)$/, view: accountView, open: true, params: (m) => linkParams("email", m[1]) },
   { pattern: /^notifications$/, view: notificationsView },
   { pattern: /^settings\/notifications$/, view: notificationSettingsView },
+  { pattern: /^search(?:\?(.*))?$/, view: searchView, params: (m) => ({ q: new URLSearchParams(m[1] || "").get("q")?.trim() || "" }) },
 ];
 
 function linkParams(mode, query) {
@@ -74,6 +78,7 @@ const view = document.getElementById("view");
 const conn = document.getElementById("conn");
 const whoami = document.getElementById("whoami");
 const logoutButton = document.getElementById("logout");
+const searchBox = new SearchBox(document.getElementById("search"), { api, navigate });
 
 export function toast(message, kind = "info") {
   const box = document.getElementById("toasts");
@@ -154,6 +159,7 @@ function renderHeader() {
   replace(whoami, user ? h("span", { title: user.email }, user.profile?.full_name || user.email) : "");
   logoutButton.hidden = !user;
   document.getElementById("nav").hidden = !user;
+  document.getElementById("search").hidden = !user;
   document.getElementById("nav-moderation").hidden = !user?.roles?.includes("admin");
   document.getElementById("verify-notice").hidden = !user || Boolean(user.email_confirmed_at);
   const current = location.hash.replace(/^#\/?/, "").split("/")[0];
@@ -189,7 +195,7 @@ async function route() {
   if (api.user) startHub();
   renderHeader();
   clear(view);
-  const ctx = { api, hub, user: api.user, toast, navigate, userEvents, blocks, signedIn: onSignedIn, signedOut };
+  const ctx = { api, hub, user: api.user, toast, navigate, userEvents, blocks, signedIn: onSignedIn, signedOut, search: searchBox };
   try {
     const result = await match.r.view.render(view, ctx, match.r.params ? match.r.params(match.m) : {});
     if (typeof result === "function") cleanup = result;
