@@ -75,6 +75,8 @@ class Services:
     clock: Callable[[], float] = time.time
     started: StartedParts = field(default_factory=StartedParts)
     readiness: Readiness = field(default_factory=Readiness)
+    # Whether `pg_trgm` is installed (search's typo fallback): detected on the first search, then kept.
+    search_typos: bool | None = None
 
 
 def namespace_for(settings: Settings, database_dsn: str) -> str:

@@ -4,6 +4,9 @@ The statement is the SECURITY DEFINER function `public.search_content` (migratio
 is not run under RLS and which visibility it applies instead, for the transaction's caller). Each type's
 branch applies the keyset bound and its own limit before the union, so the union holds the global next
 page. Ranks are `real`, and travel through the cursor exactly (a float4 is a double, and back).
+
+The typo-tolerant fallback is `public.search_titles_fuzzy` (migration 0031): trigram similarity of titles,
+where the deployment installed `pg_trgm`.
 """
 
 from __future__ import annotations
@@ -24,3 +27,23 @@ async def search(conn: asyncpg.Connection, query: str, after: tuple[float, str, 
     """One page of matches of the tsquery text `query` (`simple` configuration), best first."""
     bound: tuple[Any, ...] = after if after is not None else (None, None, None)
     return list(await conn.fetch(SEARCH, query, *bound, limit, kind, *markers))
+
+
+TRIGRAMS_INSTALLED = "SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'pg_trgm')"
+
+FUZZY_TITLES = """
+SELECT type, id, title, rank, post_id, created_at, snippet
+FROM public.search_titles_fuzzy($1, $2, $3)
+"""
+
+
+async def trigrams_installed(conn: asyncpg.Connection) -> bool:
+    """Whether the deployment installed `pg_trgm` (the hub never creates an extension)."""
+    return bool(await conn.fetchval(TRIGRAMS_INSTALLED))
+
+
+async def fuzzy_titles(conn: asyncpg.Connection, words: list[str], *, kind: str | None,
+                       limit: int) -> list[asyncpg.Record]:
+    """Titles (posts, lessons, sessions) close to every word by trigram similarity, closest first, rank 0
+    (migration 0031); no row where `pg_trgm` is not installed."""
+    return list(await conn.fetch(FUZZY_TITLES, words, limit, kind))

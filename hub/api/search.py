@@ -2,15 +2,19 @@
 
 Signed-in callers only, as the feed, the threads and the sessions are. The search runs as the caller, so
 it finds exactly what those routes show (`persistence.search`); lessons match on title and description,
-never on their (plan-gated) content.
+never on their (plan-gated) content. When the full-text search finds nothing for a first page and the
+database has `pg_trgm` installed (detected once per process, logged), titles close to the words are the
+answer instead: typo tolerance (docs/search.md).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
+import asyncpg
 import msgspec
 from litestar import get
 from litestar.params import QueryParameter
@@ -28,7 +32,10 @@ from hub.rules.search import (
     query_words,
     safe_snippet,
 )
+from hub.services import Services
 from persistence import search as search_sql
+
+log = logging.getLogger("hub.search")
 
 SearchType = Literal["comment", "lesson", "post", "session"]
 # A rank is a float4 ≥ 0: a cursor holding anything outside that range was not issued here.
@@ -65,9 +72,20 @@ async def search(
     async with services.db.transaction(user) as conn:
         rows = await search_sql.search(conn, prefix_tsquery(words), after, kind=type, limit=size + 1,
                                        markers=(MARK_START, MARK_END))
+        if not rows and after is None and type != "comment" and await _typos_tolerated(services, conn):
+            # One page only, no cursor: these rows are the answer when nothing matched the words as typed.
+            rows = (await search_sql.fuzzy_titles(conn, words, kind=type, limit=size))
     hits = [SearchHit(type=row["type"], id=row["id"], title=row["title"], snippet=safe_snippet(row["snippet"]),
                       rank=row["rank"], post_id=row["post_id"], created_at=row["created_at"]) for row in rows]
     return page_of(hits, size, lambda hit: [hit.rank, hit.type, str(hit.id)])
+
+
+async def _typos_tolerated(services: Services, conn: asyncpg.Connection) -> bool:
+    if services.search_typos is None:
+        services.search_typos = await search_sql.trigrams_installed(conn)
+        log.info("search typo tolerance %s (pg_trgm %s)", "on" if services.search_typos else "off",
+                 "installed" if services.search_typos else "not installed")
+    return services.search_typos
 
 
 ROUTES = [search]
