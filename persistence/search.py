@@ -29,7 +29,10 @@ async def search(conn: asyncpg.Connection, query: str, after: tuple[float, str, 
     return list(await conn.fetch(SEARCH, query, *bound, limit, kind, *markers))
 
 
-TRIGRAMS_INSTALLED = "SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'pg_trgm')"
+# In `public` only: where search_titles_fuzzy finds it (migration 0031).
+TRIGRAMS_INSTALLED = """
+SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'pg_trgm' AND extnamespace = 'public'::regnamespace)
+"""
 
 FUZZY_TITLES = """
 SELECT type, id, title, rank, post_id, created_at, snippet
@@ -38,7 +41,7 @@ FROM public.search_titles_fuzzy($1, $2, $3)
 
 
 async def trigrams_installed(conn: asyncpg.Connection) -> bool:
-    """Whether the deployment installed `pg_trgm` (the hub never creates an extension)."""
+    """Whether the deployment installed `pg_trgm` in `public` (the hub never creates an extension)."""
     return bool(await conn.fetchval(TRIGRAMS_INSTALLED))
 
 

@@ -4,7 +4,8 @@
 -- without it, it returns no row. `similarity()`/`word_similarity()` are then resolved at run time, inside a
 -- constant SQL text run by EXECUTE … USING (plpgsql checks no name of an EXECUTE text at CREATE time, which
 -- is what lets this body be created without the extension); the input travels as parameters only.
--- `extensions` is on the search path for Supabase, which installs extensions in that schema.
+-- Only an extension in `public` counts: the function keeps the definer functions' search path (pg_catalog,
+-- public, pg_temp), so on Supabase, whose dashboard installs into `extensions`, install it `SCHEMA public`.
 --
 -- Titles only (posts, lessons, sessions; not comments, not bodies) to keep the scan cheap: there is no
 -- trigram index (it would need the extension at migration time), so this reads every title, and runs only
@@ -19,10 +20,11 @@ CREATE FUNCTION public.search_titles_fuzzy(text[], integer, text)
     RETURNS TABLE (type text, id uuid, title text, rank real, post_id uuid, created_at timestamptz,
                    snippet text)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, public, extensions, pg_temp
+    SET search_path = pg_catalog, public, pg_temp
 AS $fn$
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'pg_trgm') THEN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension
+                   WHERE extname = 'pg_trgm' AND extnamespace = 'public'::regnamespace) THEN
         RETURN;
     END IF;
     RETURN QUERY EXECUTE $sql$

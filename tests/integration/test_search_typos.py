@@ -8,6 +8,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
@@ -17,11 +18,14 @@ from litestar import Litestar
 from hub.app import create_app
 from hub.realtime.ws_protocol import UVICORN_WS
 from hub.settings import Settings
+from persistence.db import Database
+from persistence.identity import Identity
 from tests.conftest import HubStarter
 from tests.helpers.api import signup
 from tests.helpers.server import serve_in_thread
 from tests.helpers.services import DatabaseUnderTest
 from tests.integration.test_search import found, new_post, search
+from tests.integration.test_sql_visibility import ANON, FUZZY_TITLES, refused, rows_as, user
 
 MISSPELT = "tradng"
 
@@ -71,6 +75,30 @@ async def test_with_pg_trgm_a_misspelt_word_finds_visible_titles_only(
         assert await found(client, reader, MISSPELT, type="comment") == set()  # titles only
         assert await found(client, reader, "zzqxv") == set()  # not close to anything
         assert app.state.services.search_typos is True
+    await plain_sql_visibility(lone_db, author.user_id, reader.user_id, shown, hidden)
+
+
+async def plain_sql_visibility(lone_db: DatabaseUnderTest, author: UUID, reader: UUID, shown: str,
+                               hidden: str) -> None:
+    """The function as a SQL client calls it (0031): the same visibility without the REST layer."""
+    conn = await asyncpg.connect(lone_db.owner_dsn)
+    try:
+        await conn.execute("INSERT INTO public.user_blocks (blocker_id, blocked_id) VALUES ($1, $2)",
+                           reader, author)
+    finally:
+        await conn.close()
+    db = Database(lone_db.app_dsn, min_size=0, max_size=1)
+    await db.open()
+    try:
+        async def ids(identity: Identity) -> set[str]:
+            return {str(r["id"]) for r in await rows_as(db, identity, FUZZY_TITLES, [MISSPELT])}
+
+        assert await ids(user(author)) == {shown, hidden}
+        assert await ids(user(reader)) == set()  # blocks the author
+        assert await ids(user(uuid4())) == {shown}
+        await refused(db, ANON, FUZZY_TITLES, [MISSPELT])
+    finally:
+        await db.close()
 
 
 async def test_without_pg_trgm_a_misspelt_word_finds_nothing_and_the_fallback_is_off(

@@ -389,6 +389,17 @@ async def test_search_content_finds_only_what_the_caller_may_read(app_db: Databa
     await refused(app_db, ANON, SEARCH_CONTENT, "post")
 
 
+FUZZY_TITLES = "SELECT type, id FROM public.search_titles_fuzzy($1, 100, NULL)"
+
+
+async def test_search_titles_fuzzy_answers_nothing_without_pg_trgm_and_nothing_to_anon(
+        app_db: Database, world: World) -> None:
+    """0031's function reads as its definer; where pg_trgm is installed its visibility is checked by
+    test_search_typos.py (plain SQL too). Here, the run's database without the extension."""
+    assert await rows_as(app_db, user(world.admin, "admin"), FUZZY_TITLES, ["post"]) == []
+    await refused(app_db, ANON, FUZZY_TITLES, ["post"])
+
+
 async def test_users_read_only_their_own_blocks_and_write_none(app_db: Database, owner_conn: asyncpg.Connection,
                                                                world: World) -> None:
     await owner_conn.execute("INSERT INTO public.user_blocks (blocker_id, blocked_id) VALUES ($1, $2)",
@@ -644,6 +655,7 @@ CALLABLE = {
     "authenticated": {"public.is_admin", "public.is_host", "public.calculate_user_level",
                       "public.lesson_with_content", "public.session_meeting_urls",
                       "public.delete_comment", "private.text_items_fit", "public.search_content",
+                      "public.search_titles_fuzzy",
                       # 0029's restrictive write policies run it as the writer; unnameable (no USAGE on private)
                       "private.require_live_token"},
 }
