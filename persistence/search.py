@@ -22,11 +22,26 @@ FROM public.search_content($1, $2, $3, $4, $5, $6, $7, $8)
 """
 
 
+# Every match of a query is ranked before the page is cut, so a query matching most rows costs in proportion
+# to the table; past this a search is cut short (`SearchTooBroad`) rather than hold a connection and a core.
+STATEMENT_TIMEOUT_MS = 2000
+
+
+class SearchTooBroad(Exception):
+    """The search ran past its statement timeout."""
+
+
 async def search(conn: asyncpg.Connection, query: str, after: tuple[float, str, UUID] | None, *,
-                 kind: str | None, limit: int, markers: tuple[str, str]) -> list[asyncpg.Record]:
-    """One page of matches of the tsquery text `query` (`simple` configuration), best first."""
+                 kind: str | None, limit: int, markers: tuple[str, str],
+                 timeout_ms: int = STATEMENT_TIMEOUT_MS) -> list[asyncpg.Record]:
+    """One page of matches of the tsquery text `query` (`simple` configuration), best first. Raises
+    `SearchTooBroad` past `timeout_ms` (the transaction is then aborted)."""
     bound: tuple[Any, ...] = after if after is not None else (None, None, None)
-    return list(await conn.fetch(SEARCH, query, *bound, limit, kind, *markers))
+    await conn.execute("SELECT set_config('statement_timeout', $1, true)", str(timeout_ms))
+    try:
+        return list(await conn.fetch(SEARCH, query, *bound, limit, kind, *markers))
+    except asyncpg.QueryCanceledError:
+        raise SearchTooBroad() from None
 
 
 # In `public` only: where search_titles_fuzzy finds it (migration 0031).

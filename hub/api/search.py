@@ -1,7 +1,9 @@
 """Search: `GET /api/search`, posts, comments, lessons and live sessions by their words, best first.
 
-Signed-in callers only, as the feed, the threads and the sessions are. The search runs as the caller, so
-it finds exactly what those routes show (`persistence.search`); lessons match on title and description,
+Signed-in callers only, as the feed, the threads and the sessions are. The search runs in the caller's
+transaction, in a function that applies the tables' visibility rules for that caller itself (PostgreSQL does
+not use the GIN index under row security; `persistence.search`), so it finds what those routes show; lessons
+match on title and description,
 never on their (plan-gated) content. When the full-text search finds nothing for a first page and the
 database has `pg_trgm` installed (detected once per process, logged), titles close to the words are the
 answer instead: typo tolerance (docs/search.md).
@@ -69,12 +71,15 @@ async def search(
     await spend(services, SEARCHES, str(user.require_user_id()))
     if not words:
         return Page(items=[], next_cursor=None)
-    async with services.db.transaction(user) as conn:
-        rows = await search_sql.search(conn, prefix_tsquery(words), after, kind=type, limit=size + 1,
-                                       markers=(MARK_START, MARK_END))
-        if not rows and after is None and type != "comment" and await _typos_tolerated(services, conn):
-            # One page only, no cursor: these rows are the answer when nothing matched the words as typed.
-            rows = (await search_sql.fuzzy_titles(conn, words, kind=type, limit=size))
+    try:
+        async with services.db.transaction(user) as conn:
+            rows = await search_sql.search(conn, prefix_tsquery(words), after, kind=type, limit=size + 1,
+                                           markers=(MARK_START, MARK_END))
+            if not rows and after is None and type != "comment" and await _typos_tolerated(services, conn):
+                # One page only, no cursor: these rows are the answer when nothing matched the words as typed.
+                rows = (await search_sql.fuzzy_titles(conn, words, kind=type, limit=size))
+    except search_sql.SearchTooBroad:
+        raise ValidationFailed({"q": "matches too much to rank in time: type more of it"}) from None
     hits = [SearchHit(type=row["type"], id=row["id"], title=row["title"], snippet=safe_snippet(row["snippet"]),
                       rank=row["rank"], post_id=row["post_id"], created_at=row["created_at"]) for row in rows]
     return page_of(hits, size, lambda hit: [hit.rank, hit.type, str(hit.id)])

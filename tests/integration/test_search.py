@@ -9,7 +9,11 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
+from persistence import search as search_sql
+from persistence.db import Database
+from persistence.identity import user_identity
 from tests.conftest import HubStarter
 from tests.helpers.api import Account, signup
 from tests.integration.test_blocks import comment
@@ -186,3 +190,18 @@ async def test_searches_are_a_per_user_budget(start_hub: HubStarter) -> None:
             assert int(refused.headers["Retry-After"]) > 0
             other = await signup(http)
             assert (await http.get("/api/search", params={"q": "x"}, headers=other.headers)).status_code == 200
+
+
+async def test_a_search_past_its_statement_timeout_is_cut_short_and_refused_cleanly(
+        app_db: Database, owner_conn: asyncpg.Connection) -> None:
+    """Held behind a lock the statement cannot take, the search ends at its timeout as `SearchTooBroad`
+    (the route's 422), the same way a query matching too much to rank does, never as a 500."""
+    author = await owner_conn.fetchval("INSERT INTO auth.users (email) VALUES ($1) RETURNING id",
+                                       f"{word()}@example.com")
+    reader = user_identity({"sub": str(author), "role": "authenticated"})
+    async with owner_conn.transaction():
+        await owner_conn.execute("LOCK TABLE public.community_posts IN ACCESS EXCLUSIVE MODE")
+        with pytest.raises(search_sql.SearchTooBroad):
+            async with app_db.transaction(reader) as conn:
+                await search_sql.search(conn, "anything:*", None, kind="post", limit=5, markers=("[", "]"),
+                                        timeout_ms=200)

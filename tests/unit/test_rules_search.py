@@ -12,6 +12,8 @@ def test_only_letters_and_digits_reach_the_tsquery_each_word_a_required_prefix()
     assert query_words("!!! ??? \ue000") == []
     assert prefix_tsquery(["trading", "risk"]) == "trading:* & risk:*"
     assert prefix_tsquery([]) == ""
+    # a word shorter than MIN_PREFIX is matched whole: one letter as a prefix matches nearly every row
+    assert prefix_tsquery(["a", "fx", "eur"]) == "a & fx & eur:*"
 
 
 def test_a_snippet_is_escaped_and_only_the_headlines_markers_become_marks() -> None:
