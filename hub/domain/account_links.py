@@ -86,15 +86,20 @@ async def reset(services: Services, token: str, password: str) -> TokenPair:
 
 
 async def request_email_change(services: Services, user_id: UUID, new_email: str, password: str) -> None:
-    """Checks the password, then mails a confirmation link to `new_email`; the address changes only when
-    that link comes back. 409 `email_taken` when an account has the address."""
+    """Checks the password, then mails a confirmation link to `new_email` and a notice to the current
+    address; the address changes only when that link comes back, and anything that ends the account's
+    sessions (reset, password change, logout-all, ban: migration 0033) voids the link. 409 `email_taken`
+    when an account has the address."""
     await check_current_password(services, user_id, password)
     token, token_hash = new_refresh_token()
     async with services.db.transaction(SERVICE) as conn:
         if await account_links.email_in_use(conn, new_email):
             raise EmailTaken()
-        await account_links.set_email_change(conn, user_id, new_email, token_hash)
+        current = await account_links.set_email_change(conn, user_id, new_email, token_hash)
+        if current is None:
+            raise Unauthorized("Account no longer exists")
         await account_mail.email_change(services, conn, new_email, token)
+        await account_mail.email_change_asked(conn, current, new_email)
 
 
 async def confirm_email_change(services: Services, token: str) -> EmailChanged:
