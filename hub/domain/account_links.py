@@ -9,6 +9,7 @@ new link of a kind replaces the account's previous one. An unknown, spent or exp
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -18,11 +19,15 @@ from hub.domain import account_actions, account_mail
 from hub.domain.account_sessions import check_current_password, open_session
 from hub.domain.accounts import TokenPair
 from hub.errors import AlreadyDone, EmailTaken, InvalidToken, Unauthorized
+from hub.jobs.registry import register
 from hub.passwords import hash_password
 from hub.services import Services
 from hub.tokens import hash_refresh_token, new_refresh_token
 from persistence import account_links, accounts
 from persistence.identity import SERVICE
+from persistence.jobs import enqueue
+
+RECOVER_JOB = "account.recover"
 
 
 class EmailChanged(msgspec.Struct):
@@ -60,9 +65,20 @@ async def verify(services: Services, token: str) -> TokenPair:
 
 
 async def recover(services: Services, email: str) -> None:
-    """Mails a reset link when `email` has an account; nothing otherwise. The caller answers 202 either
-    way, and both ways take one short UPDATE (the mail is sent later by the job runner), so neither the
-    answer nor its timing tells whether the account exists."""
+    """Queues an `account.recover` job for `email`, whether or not it has an account: the request does the
+    same work (one INSERT, one NOTIFY) both ways, so neither the answer (202) nor its timing tells whether
+    the account exists. The job looks the account up (`send_recovery`)."""
+    async with services.db.transaction(SERVICE) as conn:
+        await enqueue(conn, RECOVER_JOB, {"email": email})
+
+
+@register(RECOVER_JOB)
+async def send_recovery(services: Services, payload: dict[str, Any]) -> None:
+    """Stores a new reset token's hash and queues its mail when the address has an account; nothing
+    otherwise. The token is made here, so the plain token is only ever in the mail, never in this job's
+    payload. Run twice (the runner's at-least-once delivery), it mails a second link that replaces the first,
+    as asking again does."""
+    email: str = payload["email"]
     token, token_hash = new_refresh_token()
     async with services.db.transaction(SERVICE) as conn:
         if await account_links.set_recovery(conn, email, token_hash) is not None:

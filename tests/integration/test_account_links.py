@@ -197,6 +197,34 @@ async def test_recover_for_an_unknown_email_answers_202_and_mails_nothing(
     assert mailbox.attempts_to(unknown) == 0
 
 
+async def test_recover_does_the_same_work_whether_or_not_the_account_exists(
+        client: httpx.AsyncClient, mailbox: Mailbox, owner_conn: asyncpg.Connection) -> None:
+    """The request only queues a job carrying the address (its timing cannot tell the two apart); the job
+    makes the token, so the plain token is in the mail alone, and mails only an existing account."""
+    unknown = new_email()
+    known = await signup(client, email=new_email())
+    for email in (unknown, known.email):
+        assert (await client.post("/api/auth/recover", json={"email": email})).status_code == 202
+    jobs = await owner_conn.fetch(
+        "SELECT payload::text AS payload FROM private.jobs "
+        "WHERE kind = 'account.recover' AND payload->>'email' = ANY($1)", [unknown, known.email])
+    assert sorted(job["payload"] for job in jobs) == sorted(f'{{"email": "{e}"}}' for e in (unknown, known.email))
+
+    async def both_done() -> bool:
+        done: int = await owner_conn.fetchval(
+            "SELECT count(*) FROM private.jobs WHERE kind = 'account.recover' AND status = 'done' "
+            "AND payload->>'email' = ANY($1)", [unknown, known.email])
+        return done == 2
+
+    await eventually(both_done, what="both recover jobs done")
+    token = await mailed_token(mailbox, known.email, "Reset your password", "reset")
+    assert (await client.post("/api/auth/reset", json={"token": token, "password": "a new pass 123"})
+            ).status_code == 200
+    assert await owner_conn.fetchval(
+        "SELECT count(*) FROM private.jobs WHERE kind = 'mail.send' AND payload->>'to' = $1", unknown) == 0
+    assert mailbox.attempts_to(unknown) == 0
+
+
 async def test_recover_is_rate_limited_per_email_whether_or_not_it_has_an_account(
         start_hub: HubStarter) -> None:
     with start_hub(rate_limit_scale=1, recoveries_per_hour=2,
