@@ -49,6 +49,7 @@ from hub.api import reports as content_reports
 from hub.auth import DEPENDENCIES
 from hub.billing import stripe_gateway
 from hub.bodies import HubRequest
+from hub.domain import account_links as account_link_jobs
 from hub.domain import reminders
 from hub.jobs.runner import start_jobs
 from hub.live_room import start_live_room
@@ -98,7 +99,7 @@ STARTERS: tuple[Starter, ...] = (start_views_counter, stripe_gateway.start, star
                                  start_jobs, retention.start_pruning)
 # The modules that define job handlers (`@hub.jobs.registry.register`): imported here so every kind is
 # registered before the runner (`start_jobs`) claims a job.
-JOB_MODULES: tuple[ModuleType, ...] = (outgoing_mail, retention, reminders, notification_digest)
+JOB_MODULES: tuple[ModuleType, ...] = (outgoing_mail, retention, reminders, notification_digest, account_link_jobs)
 
 
 class HubApp(Litestar):

@@ -17,8 +17,9 @@ from hub.services import Services
 from hub.settings import Settings
 
 __all__ = ["ACCOUNT_REVOCATIONS", "ADDRESS_MAILS", "ADDRESS_MAILS_PER_IP", "ATTEMPTS", "BLOCKS", "COMMENTS",
-           "FAILED_LOGINS_PER_IP", "POSTS", "RECOVERIES", "RECOVERIES_PER_IP", "REPORTS", "ROOM_MESSAGES", "SEARCHES",
-           "SERVER_PUBLISHES", "SIGNUPS", "SIGNUPS_PER_IP", "VOTES", "Budget", "give_back", "retry_after", "spend"]
+           "EXPORTS", "FAILED_LOGINS_PER_IP", "POSTS", "RECOVERIES", "RECOVERIES_PER_IP", "REPORTS", "ROOM_MESSAGES",
+           "SEARCHES", "SERVER_PUBLISHES", "SIGNUPS", "SIGNUPS_PER_IP", "VOTES", "Budget", "give_back", "retry_after",
+           "spend"]
 
 EVERYONE = "all"  # the subject of a global budget
 
@@ -54,6 +55,8 @@ ADDRESS_MAILS_PER_IP = Budget("address-mails:ip", lambda s: s.verify_resends_per
 # Password-reset mails: per email address asked for (whether or not it has an account), and per client address.
 RECOVERIES = Budget("recover", lambda s: s.recoveries_per_hour, 3600)
 RECOVERIES_PER_IP = Budget("recover:ip", lambda s: s.recoveries_per_hour * 10, 3600)
+# Per user: an export reads every table the account has rows in, up to EXPORT_SECTION_ROWS rows each.
+EXPORTS = Budget("exports", lambda s: s.exports_per_hour, 3600)
 # Per user: as-you-type search asks once per pause in typing, and each query reads four GIN indexes.
 SEARCHES = Budget("searches", lambda s: s.searches_per_minute, 60)
 # Server events (`POST /api/admin/channels/{channel}/events`): per admin, and one budget for the service key.

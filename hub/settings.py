@@ -175,6 +175,8 @@ class Settings:
         "verification resends and email-change mails per account per hour, and per client address (x10)")
     recoveries_per_hour: int = env("RECOVER_RATE_PER_HOUR", _int_in(1, 100_000), 5,
         "password-reset mails asked for per email address per hour, and separately per client address (x10)")
+    exports_per_hour: int = env("EXPORT_RATE_PER_HOUR", _int_in(1, 100_000), 5,
+        "data exports per user per hour (GET /api/me/export reads every section of the account)")
     export_section_rows: int = env("EXPORT_SECTION_ROWS", _int_in(100, 1_000_000), 10_000,
         "rows per section of GET /api/me/export at most (newest first; the section says when it was cut)")
     # --- moderation

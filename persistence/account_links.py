@@ -77,15 +77,20 @@ async def email_in_use(conn: asyncpg.Connection, email: str) -> bool:
     return taken
 
 
-async def set_email_change(conn: asyncpg.Connection, user_id: UUID, new_email: str, token_hash: str) -> None:
-    await conn.execute(
+async def set_email_change(conn: asyncpg.Connection, user_id: UUID, new_email: str,
+                           token_hash: str) -> str | None:
+    """Stores a pending change to `new_email`: the account's current address, or None when it is gone.
+    `private.end_sessions` (migration 0033) voids it."""
+    current: str | None = await conn.fetchval(
         """
         UPDATE auth.users
         SET email_change = lower($2), email_change_token_new = $3, email_change_sent_at = now()
         WHERE id = $1 AND deleted_at IS NULL
+        RETURNING email
         """,
         user_id, new_email, token_hash,
     )
+    return current
 
 
 async def confirm_email_change(conn: asyncpg.Connection, token_hash: str, ttl_s: int) -> asyncpg.Record | None:

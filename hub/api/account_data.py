@@ -10,6 +10,7 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from hub.auth import AppServices, Caller
+from hub.budgets import EXPORTS, spend
 from hub.domain import account_data
 from hub.domain.account_data import AccountExport
 
@@ -23,8 +24,10 @@ async def export_account(user: Caller, services: AppServices) -> AccountExport:
     """Everything stored about the caller as one document: account, profile, streak, and sections of rows
     (progress, achievements, leaderboard entries, activity log, posts, comments, votes, registrations, session
     messages, subscriptions, reports filed, blocks), each at most `EXPORT_SECTION_ROWS` newest rows with a
-    `truncated` flag."""
-    return await account_data.export(services, user.require_user_id())
+    `truncated` flag. At most `EXPORT_RATE_PER_HOUR` per user (429 `rate_limited`)."""
+    user_id = user.require_user_id()
+    await spend(services, EXPORTS, str(user_id))
+    return await account_data.export(services, user_id)
 
 
 @delete("/api/me", status_code=HTTP_204_NO_CONTENT, tags=["accounts"])

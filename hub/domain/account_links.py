@@ -9,6 +9,7 @@ new link of a kind replaces the account's previous one. An unknown, spent or exp
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -18,11 +19,15 @@ from hub.domain import account_actions, account_mail
 from hub.domain.account_sessions import check_current_password, open_session
 from hub.domain.accounts import TokenPair
 from hub.errors import AlreadyDone, EmailTaken, InvalidToken, Unauthorized
+from hub.jobs.registry import register
 from hub.passwords import hash_password
 from hub.services import Services
 from hub.tokens import hash_refresh_token, new_refresh_token
 from persistence import account_links, accounts
 from persistence.identity import SERVICE
+from persistence.jobs import enqueue
+
+RECOVER_JOB = "account.recover"
 
 
 class EmailChanged(msgspec.Struct):
@@ -60,9 +65,20 @@ async def verify(services: Services, token: str) -> TokenPair:
 
 
 async def recover(services: Services, email: str) -> None:
-    """Mails a reset link when `email` has an account; nothing otherwise. The caller answers 202 either
-    way, and both ways take one short UPDATE (the mail is sent later by the job runner), so neither the
-    answer nor its timing tells whether the account exists."""
+    """Queues an `account.recover` job for `email`, whether or not it has an account: the request does the
+    same work (one INSERT, one NOTIFY) both ways, so neither the answer (202) nor its timing tells whether
+    the account exists. The job looks the account up (`send_recovery`)."""
+    async with services.db.transaction(SERVICE) as conn:
+        await enqueue(conn, RECOVER_JOB, {"email": email})
+
+
+@register(RECOVER_JOB)
+async def send_recovery(services: Services, payload: dict[str, Any]) -> None:
+    """Stores a new reset token's hash and queues its mail when the address has an account; nothing
+    otherwise. The token is made here, so the plain token is only ever in the mail, never in this job's
+    payload. Run twice (the runner's at-least-once delivery), it mails a second link that replaces the first,
+    as asking again does."""
+    email: str = payload["email"]
     token, token_hash = new_refresh_token()
     async with services.db.transaction(SERVICE) as conn:
         if await account_links.set_recovery(conn, email, token_hash) is not None:
@@ -86,15 +102,20 @@ async def reset(services: Services, token: str, password: str) -> TokenPair:
 
 
 async def request_email_change(services: Services, user_id: UUID, new_email: str, password: str) -> None:
-    """Checks the password, then mails a confirmation link to `new_email`; the address changes only when
-    that link comes back. 409 `email_taken` when an account has the address."""
+    """Checks the password, then mails a confirmation link to `new_email` and a notice to the current
+    address; the address changes only when that link comes back, and anything that ends the account's
+    sessions (reset, password change, logout-all, ban: migration 0033) voids the link. 409 `email_taken`
+    when an account has the address."""
     await check_current_password(services, user_id, password)
     token, token_hash = new_refresh_token()
     async with services.db.transaction(SERVICE) as conn:
         if await account_links.email_in_use(conn, new_email):
             raise EmailTaken()
-        await account_links.set_email_change(conn, user_id, new_email, token_hash)
+        current = await account_links.set_email_change(conn, user_id, new_email, token_hash)
+        if current is None:
+            raise Unauthorized("Account no longer exists")
         await account_mail.email_change(services, conn, new_email, token)
+        await account_mail.email_change_asked(conn, current, new_email)
 
 
 async def confirm_email_change(services: Services, token: str) -> EmailChanged:

@@ -52,6 +52,16 @@ async def email_change(services: Services, conn: asyncpg.Connection, to: str, to
     ], public_link(services, f"#/email/confirm?token={token}"))
 
 
+async def email_change_asked(conn: asyncpg.Connection, to: str, new_email: str) -> None:
+    """The notice to the current address when a change is asked: the password alone can start one, so the
+    owner hears of it before the link is opened, and can void it by resetting the password."""
+    await _send(conn, to, "A change of your email address was asked", [
+        f"Someone signed in to your hub account asked to make {new_email} the address it signs in with. "
+        "Nothing changes until the link mailed to that address is opened.",
+        "If this was not you, reset your password (or sign out everywhere): the pending change stops working.",
+    ])
+
+
 async def email_changed(conn: asyncpg.Connection, to: str, new_email: str) -> None:
     """The notice to the old address once the change is confirmed."""
     await _send(conn, to, "Your email address was changed", [

@@ -55,6 +55,17 @@ async def test_the_export_holds_the_callers_data_by_section_and_nobody_elses(cli
     assert (await client.get("/api/me/export")).status_code == 401
 
 
+async def test_exports_are_rate_limited_per_user(start_hub: HubStarter) -> None:
+    with start_hub(rate_limit_scale=1, exports_per_hour=2, namespace=start_hub.new_namespace("exports")) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            me = await signup(client)
+            answers = [(await client.get("/api/me/export", headers=me.headers)) for _ in range(3)]
+            assert [a.status_code for a in answers] == [200, 200, 429]
+            assert answers[2].json()["code"] == "rate_limited" and int(answers[2].headers["Retry-After"]) > 0
+            other = await signup(client)
+            assert (await client.get("/api/me/export", headers=other.headers)).status_code == 200
+
+
 async def test_a_deleted_account_cannot_sign_in_its_content_shows_a_deleted_user_and_others_are_untouched(
         hub_url: str, client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
     gone = await signup(client, full_name="Leaving Person")
