@@ -112,8 +112,9 @@ async def erase(conn: asyncpg.Connection, user_id: UUID) -> bool:
 
 
 # The erased account's name leaves what others keep: their reply notifications (with the notifications'
-# logged events) and every logged view it authored (an `author` object: {id, full_name[, avatar_url]}).
-# Each walks an index of migration 0032.
+# logged events) and every logged view naming it in a person object ({id, full_name[, avatar_url]}: a
+# post's or comment's or chat line's `author`, a session's `host`, a participant's `user`). Each walks
+# indexes of migration 0032.
 RENAME_IN_NOTIFICATIONS = """
 WITH changed AS (
     UPDATE public.notifications SET data = data || '{"author_name": "deleted user"}'::jsonb
@@ -126,9 +127,13 @@ WHERE e.channel = 'user:' || c.user_id::text AND e.event = 'notification.created
 """
 RENAME_IN_LOG = """
 UPDATE realtime.events
-SET data = jsonb_set(data, '{author}', data -> 'author' || CASE WHEN data -> 'author' ? 'avatar_url'
-    THEN '{"full_name": "deleted user", "avatar_url": null}' ELSE '{"full_name": "deleted user"}' END::jsonb)
-WHERE data ? 'author' AND (data -> 'author' ->> 'id') = $1::uuid::text
+SET data = data || (
+    SELECT jsonb_object_agg(k, data -> k || CASE WHEN data -> k ? 'avatar_url'
+        THEN '{"full_name": "deleted user", "avatar_url": null}' ELSE '{"full_name": "deleted user"}' END::jsonb)
+    FROM unnest(ARRAY['author', 'host', 'user']) k WHERE (data -> k ->> 'id') = $1::uuid::text)
+WHERE (data ? 'author' AND (data -> 'author' ->> 'id') = $1::uuid::text)
+   OR (data ? 'host' AND (data -> 'host' ->> 'id') = $1::uuid::text)
+   OR (data ? 'user' AND (data -> 'user' ->> 'id') = $1::uuid::text)
 """
 
 

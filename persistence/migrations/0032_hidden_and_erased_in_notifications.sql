@@ -118,7 +118,10 @@ SELECT private.hide_reply_notifications(NULL, p.id) FROM public.community_posts 
 SELECT private.hide_reply_notifications(c.id, NULL) FROM public.community_comments c WHERE c.hidden_at IS NOT NULL;
 
 -- Erasing an account (persistence.account_data.erase) renames its author in other users' reply
--- notifications and in every logged view carrying an `author` object ({id, full_name[, avatar_url]}:
--- posts, comments, room messages); these indexes find both without a scan.
+-- notifications and in every logged view naming it in a person object ({id, full_name[, avatar_url]}: a
+-- post's, comment's or room message's `author`, a session's `host`, a participant's `user`); these
+-- indexes find them without a scan.
 CREATE INDEX idx_notifications_author ON public.notifications ((data ->> 'author_id')) WHERE data ? 'author_id';
 CREATE INDEX idx_realtime_events_author ON realtime.events ((data -> 'author' ->> 'id')) WHERE data ? 'author';
+CREATE INDEX idx_realtime_events_host ON realtime.events ((data -> 'host' ->> 'id')) WHERE data ? 'host';
+CREATE INDEX idx_realtime_events_user ON realtime.events ((data -> 'user' ->> 'id')) WHERE data ? 'user';

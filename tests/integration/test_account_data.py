@@ -11,9 +11,10 @@ import httpx
 
 from persistence import account_data
 from tests.conftest import HubStarter
-from tests.helpers.api import Account, admin, signup
+from tests.helpers.api import Account, admin, signup, with_role
 from tests.helpers.stripe_stub import SECRET_KEY, WEBHOOK_SECRET, StripeStub, priced_plan, subscription_object
 from tests.helpers.ws import ProtocolClient
+from tests.integration.test_sessions import create_session
 
 
 async def a_post(client: httpx.AsyncClient, account: Account, title: str) -> dict[str, str]:
@@ -195,4 +196,25 @@ async def test_erasure_finds_a_users_notifications_and_logged_views_through_inde
     finally:
         await owner_conn.execute("DELETE FROM realtime.events WHERE channel = $1", channel)
     assert "idx_notifications_author" in plans[0] and "Seq Scan on notifications" not in plans[0], plans[0]
-    assert "idx_realtime_events_author" in plans[1] and "Seq Scan" not in plans[1], plans[1]
+    assert all(f"idx_realtime_events_{key}" in plans[1] for key in ("author", "host", "user")), plans[1]
+    assert "Seq Scan" not in plans[1], plans[1]
+
+
+async def test_a_deleted_hosts_name_leaves_its_sessions_logged_views(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    name = f"Hosting {secrets.token_hex(6)}"
+    host = await with_role(client, owner_conn, await signup(client, full_name=name), "host")
+    session = await create_session(client, host)
+    updated = await client.patch(f"/api/sessions/{session['id']}", json={"title": "renamed"}, headers=host.headers)
+    assert updated.status_code == 200, updated.text
+    channel = f"session:{session['id']}"
+    assert await owner_conn.fetchval("SELECT count(*) FROM realtime.events WHERE channel = $1 AND data::text LIKE $2",
+                                     channel, f"%{name}%")
+
+    deleted = await client.request("DELETE", "/api/me", json={"password": host.password}, headers=host.headers)
+    assert deleted.status_code == 204, deleted.text
+
+    hosts = [r["host"] for r in await owner_conn.fetch(
+        "SELECT data -> 'host' AS host FROM realtime.events WHERE channel = $1 AND data ? 'host'", channel)]
+    assert hosts and all(h == {"id": str(host.user_id), "full_name": "deleted user", "avatar_url": None}
+                         for h in hosts), hosts
