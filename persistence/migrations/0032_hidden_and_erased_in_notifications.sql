@@ -117,7 +117,7 @@ CREATE TRIGGER trg_community_posts_hide_notifications
 SELECT private.hide_reply_notifications(NULL, p.id) FROM public.community_posts p WHERE p.hidden_at IS NOT NULL;
 SELECT private.hide_reply_notifications(c.id, NULL) FROM public.community_comments c WHERE c.hidden_at IS NOT NULL;
 
--- Erasing an account (persistence.account_data.erase) renames its author in other users' reply
+-- Erasing an account (persistence.account_data.erase) renames the account in other users' reply
 -- notifications and in every logged view naming it in a person object ({id, full_name[, avatar_url]}: a
 -- post's, comment's or room message's `author`, a session's `host`, a participant's `user`); these
 -- indexes find them without a scan.
