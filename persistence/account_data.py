@@ -107,4 +107,38 @@ async def erase(conn: asyncpg.Connection, user_id: UUID) -> bool:
     await conn.execute("DELETE FROM private.idempotency_keys WHERE user_id = $1", user_id)
     await conn.execute("DELETE FROM public.notifications WHERE user_id = $1", user_id)
     await conn.execute("DELETE FROM private.notification_settings WHERE user_id = $1", user_id)
+    await _erase_name_from_others(conn, user_id)
     return True
+
+
+# The erased account's name leaves what others keep: their reply notifications (with the notifications'
+# logged events) and every logged view naming it in a person object ({id, full_name[, avatar_url]}: a
+# post's or comment's or chat line's `author`, a session's `host`, a participant's `user`). Each walks
+# indexes of migration 0032.
+RENAME_IN_NOTIFICATIONS = """
+WITH changed AS (
+    UPDATE public.notifications SET data = data || '{"author_name": "deleted user"}'::jsonb
+    WHERE data ? 'author_id' AND (data ->> 'author_id') = $1::uuid::text
+    RETURNING id, user_id, data)
+UPDATE realtime.events e SET data = jsonb_set(e.data, '{data}', c.data)
+FROM changed c
+WHERE e.channel = 'user:' || c.user_id::text AND e.event = 'notification.created'
+  AND (e.data ->> 'id') = c.id::text
+"""
+RENAME_IN_LOG = """
+UPDATE realtime.events
+SET data = data || (
+    SELECT jsonb_object_agg(k, data -> k || CASE WHEN data -> k ? 'avatar_url'
+        THEN '{"full_name": "deleted user", "avatar_url": null}' ELSE '{"full_name": "deleted user"}' END::jsonb)
+    FROM unnest(ARRAY['author', 'host', 'user']) k WHERE (data -> k ->> 'id') = $1::uuid::text)
+WHERE (data ? 'author' AND (data -> 'author' ->> 'id') = $1::uuid::text)
+   OR (data ? 'host' AND (data -> 'host' ->> 'id') = $1::uuid::text)
+   OR (data ? 'user' AND (data -> 'user' ->> 'id') = $1::uuid::text)
+"""
+
+
+async def _erase_name_from_others(conn: asyncpg.Connection, user_id: UUID) -> None:
+    """Its own `user:` channel (notifications, xp) goes with the account."""
+    await conn.execute(RENAME_IN_NOTIFICATIONS, user_id)
+    await conn.execute(RENAME_IN_LOG, user_id)
+    await conn.execute("DELETE FROM realtime.events WHERE channel = 'user:' || $1::uuid::text", user_id)

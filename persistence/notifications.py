@@ -110,12 +110,14 @@ async def created_at(conn: asyncpg.Connection, notification_id: UUID) -> datetim
 
 async def take_for_digest(conn: asyncpg.Connection, user_id: UUID, kinds: Sequence[str]) -> list[asyncpg.Record]:
     """Marks the user's unread notifications of `kinds` that no mail carried yet as mailed now, and returns
-    them oldest first. The user's digests queue on a transaction lock, so two never take the same rows."""
+    them oldest first; one whose reply or post is hidden waits (for its dismissal, or its pruning). The user's
+    digests queue on a transaction lock, so two never take the same rows."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('digest:' || $1::uuid::text, 0))", user_id)
     rows: list[asyncpg.Record] = await conn.fetch(
         """
         UPDATE public.notifications SET emailed_at = clock_timestamp()
         WHERE user_id = $1 AND read_at IS NULL AND emailed_at IS NULL AND kind = ANY($2::text[])
+          AND NOT data @> '{"hidden": true}'::jsonb
         RETURNING id, kind, data, created_at
         """,
         user_id, kinds)

@@ -4,14 +4,17 @@ personal data gone, content kept as "deleted user", tokens and sockets revoked).
 from __future__ import annotations
 
 import secrets
+import uuid
 
 import asyncpg
 import httpx
 
+from persistence import account_data
 from tests.conftest import HubStarter
-from tests.helpers.api import Account, admin, signup
+from tests.helpers.api import Account, admin, signup, with_role
 from tests.helpers.stripe_stub import SECRET_KEY, WEBHOOK_SECRET, StripeStub, priced_plan, subscription_object
 from tests.helpers.ws import ProtocolClient
+from tests.integration.test_sessions import create_session
 
 
 async def a_post(client: httpx.AsyncClient, account: Account, title: str) -> dict[str, str]:
@@ -141,3 +144,88 @@ async def test_a_stripe_failure_refuses_the_deletion_and_deletes_nothing(
     assert (refused.status_code, refused.json()["code"]) == (502, "stripe_unavailable")
     assert await owner_conn.fetchval("SELECT deleted_at FROM auth.users WHERE id = $1", account.user_id) is None
     assert (await client.get("/api/auth/me", headers=account.headers)).status_code == 200
+
+
+async def test_a_deleted_accounts_name_leaves_others_notifications_and_every_logged_view(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    name = f"Leaving {secrets.token_hex(6)}"
+    gone, stays = await signup(client, full_name=name), await signup(client)
+    avatar = await client.patch("/api/profiles/me", json={"avatar_url": "https://example.com/leaving.png"},
+                                headers=gone.headers)
+    assert avatar.status_code == 200, avatar.text
+    theirs, mine = await a_post(client, stays, "their post"), await a_post(client, gone, "my post")
+    for post_id, account in ((theirs["id"], gone), (mine["id"], stays)):
+        replied = await client.post(f"/api/posts/{post_id}/comments", json={"content": "a reply"},
+                                    headers=account.headers)
+        assert replied.status_code == 201, replied.text
+    own_channel = f"user:{gone.user_id}"
+    assert await owner_conn.fetchval("SELECT count(*) FROM realtime.events WHERE channel = $1", own_channel) > 0
+    assert await owner_conn.fetchval("SELECT count(*) FROM realtime.events WHERE data::text LIKE $1", f"%{name}%")
+
+    deleted = await client.request("DELETE", "/api/me", json={"password": gone.password}, headers=gone.headers)
+    assert deleted.status_code == 204, deleted.text
+
+    assert await owner_conn.fetch("SELECT channel, event FROM realtime.events WHERE data::text LIKE $1 "
+                                  "OR data::text LIKE '%leaving.png%'", f"%{name}%") == []
+    assert await owner_conn.fetchval("SELECT count(*) FROM realtime.events WHERE channel = $1", own_channel) == 0
+    note = (await client.get("/api/notifications", headers=stays.headers)).json()["items"][0]["data"]
+    assert (note["author_id"], note["author_name"]) == (str(gone.user_id), "deleted user")
+    logged = await owner_conn.fetchval(
+        "SELECT data -> 'data' FROM realtime.events WHERE channel = $1 AND event = 'notification.created'",
+        f"user:{stays.user_id}")
+    assert logged["author_name"] == "deleted user"
+    history = await client.get(f"/api/channels/thread:{theirs['id']}/events", headers=stays.headers)
+    assert history.status_code == 200, history.text
+    authors = [e["data"]["author"] for e in history.json()["items"] if "author" in e["data"]]
+    assert {"id": str(gone.user_id), "full_name": "deleted user", "avatar_url": None} in authors
+
+
+async def test_erasure_finds_a_users_notifications_and_logged_views_through_indexes(
+        owner_conn: asyncpg.Connection) -> None:
+    """The log and the inboxes grow with every user: an erasure must not scan them, planned generic (as a
+    prepared statement runs once it is reused). The run's inboxes are small, where a scan is cheapest: with
+    scans priced out the plan shows whether an index serves the statement at all."""
+    channel = f"thread:{uuid.uuid4()}"
+    await owner_conn.execute(
+        """INSERT INTO realtime.events (channel, seq, event, data)
+           SELECT $1, n, 'comment.created', jsonb_build_object('id', gen_random_uuid(), 'content', 'x',
+                  'author', jsonb_build_object('id', gen_random_uuid(), 'full_name', 'x', 'avatar_url', null))
+           FROM generate_series(1, 5000) n""", channel)
+    try:
+        await owner_conn.execute("ANALYZE realtime.events")
+        await owner_conn.execute("ANALYZE public.notifications")
+        plans = []
+        async with owner_conn.transaction():
+            await owner_conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            await owner_conn.execute("SET LOCAL enable_seqscan = off")
+            for name, statement in (("rename_notes", account_data.RENAME_IN_NOTIFICATIONS),
+                                    ("rename_log", account_data.RENAME_IN_LOG)):
+                await owner_conn.execute(f"PREPARE {name}(uuid) AS {statement}")
+                plans.append("\n".join(r[0] for r in await owner_conn.fetch(
+                    f"EXPLAIN EXECUTE {name}('{uuid.uuid4()}')")))
+                await owner_conn.execute(f"DEALLOCATE {name}")
+    finally:
+        await owner_conn.execute("DELETE FROM realtime.events WHERE channel = $1", channel)
+    assert "idx_notifications_author" in plans[0] and "Seq Scan on notifications" not in plans[0], plans[0]
+    assert all(f"idx_realtime_events_{key}" in plans[1] for key in ("author", "host", "user")), plans[1]
+    assert "Seq Scan" not in plans[1], plans[1]
+
+
+async def test_a_deleted_hosts_name_leaves_its_sessions_logged_views(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    name = f"Hosting {secrets.token_hex(6)}"
+    host = await with_role(client, owner_conn, await signup(client, full_name=name), "host")
+    session = await create_session(client, host)
+    updated = await client.patch(f"/api/sessions/{session['id']}", json={"title": "renamed"}, headers=host.headers)
+    assert updated.status_code == 200, updated.text
+    channel = f"session:{session['id']}"
+    assert await owner_conn.fetchval("SELECT count(*) FROM realtime.events WHERE channel = $1 AND data::text LIKE $2",
+                                     channel, f"%{name}%")
+
+    deleted = await client.request("DELETE", "/api/me", json={"password": host.password}, headers=host.headers)
+    assert deleted.status_code == 204, deleted.text
+
+    hosts = [r["host"] for r in await owner_conn.fetch(
+        "SELECT data -> 'host' AS host FROM realtime.events WHERE channel = $1 AND data ? 'host'", channel)]
+    assert hosts and all(h == {"id": str(host.user_id), "full_name": "deleted user", "avatar_url": None}
+                         for h in hosts), hosts

@@ -401,3 +401,67 @@ async def test_deleting_a_reply_or_its_post_redacts_its_notification_and_logged_
     for seen in (inbox_items, logged):
         for item in seen.values():
             assert (item["excerpt"], item["post_title"], item["redacted"]) == (None, None, True)
+
+
+async def test_hiding_a_reply_or_its_post_blanks_its_notification_and_logged_event_until_dismissed(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+    author, replier = await signup(client), await signup(client)
+    post = await new_post(client, author)
+    hidden = await comment(client, replier, post["id"], "abusive  words\nhere")
+    kept = await comment(client, replier, post["id"], "kind words")
+
+    async def seen() -> list[dict[str, dict[str, Any]]]:
+        return [{i["data"]["comment_id"]: i["data"] for i in items}
+                for items in ((await inbox(client, author.headers))["items"],
+                              await notes_of(owner_conn, author.user_id))]
+
+    statements = {  # the UPDATEs persistence/reports.py runs on a hide and on a dismissal
+        "community_comments": "UPDATE public.community_comments SET hidden_at = CASE WHEN $2 THEN now() END "
+                              "WHERE id = $1",
+        "community_posts": "UPDATE public.community_posts SET hidden_at = CASE WHEN $2 THEN now() END WHERE id = $1"}
+
+    async def hide(table: str, row_id: str, hidden_now: bool) -> None:
+        await owner_conn.execute(statements[table], uuid.UUID(row_id), hidden_now)
+
+    await hide("community_comments", hidden["id"], True)
+    for items in await seen():
+        assert (items[hidden["id"]]["excerpt"], items[hidden["id"]]["hidden"]) == (None, True)
+        assert items[hidden["id"]]["post_title"] == post["title"]
+        assert items[kept["id"]]["excerpt"] == "kind words" and "hidden" not in items[kept["id"]]
+
+    await hide("community_posts", post["id"], True)
+    for items in await seen():
+        for item in items.values():
+            assert (item["excerpt"], item["post_title"], item["hidden"]) == (None, None, True)
+
+    await hide("community_posts", post["id"], False)  # the reply itself is still hidden
+    for items in await seen():
+        assert (items[hidden["id"]]["excerpt"], items[hidden["id"]]["hidden"]) == (None, True)
+        assert (items[kept["id"]]["excerpt"], items[kept["id"]]["post_title"]) == ("kind words", post["title"])
+        assert "hidden" not in items[kept["id"]]
+
+    await hide("community_comments", hidden["id"], False)
+    for items in await seen():
+        assert (items[hidden["id"]]["excerpt"], items[hidden["id"]]["post_title"]) == ("abusive words here",
+                                                                                       post["title"])
+        assert "hidden" not in items[hidden["id"]]
+
+
+async def test_a_digest_leaves_out_a_hidden_reply(
+        client: httpx.AsyncClient, owner_conn: asyncpg.Connection, mailbox: Mailbox) -> None:
+    author, replier = await signup(client), await signup(client, full_name="Rita")
+    post = await new_post(client, author)
+    hidden = await comment(client, replier, post["id"], "abusive words")
+    await comment(client, replier, post["id"], "kind words")
+    await owner_conn.execute("UPDATE public.community_comments SET hidden_at = now() WHERE id = $1",
+                             uuid.UUID(hidden["id"]))
+
+    await flush_digest(owner_conn, author.user_id)
+    message = await mailbox.wait_for(author.email, within=30, subject_contains="new notification")
+    assert message["Subject"] == "1 new notification"
+    body = message.get_body(preferencelist=("plain",))
+    assert isinstance(body, EmailMessage)
+    assert "kind words" in body.get_content() and "abusive" not in body.get_content()
+    await settled(owner_conn, author.user_id)
+    assert await owner_conn.fetchval(
+        "SELECT emailed_at IS NULL FROM public.notifications WHERE data ->> 'comment_id' = $1", hidden["id"])
