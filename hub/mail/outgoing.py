@@ -10,7 +10,7 @@ recognisable by the receiving side. Links in mails are built from `settings.publ
 from __future__ import annotations
 
 import html
-from email.utils import make_msgid
+import secrets
 from typing import Any
 
 import asyncpg
@@ -32,6 +32,12 @@ def _single_line(value: str, name: str, limit: int) -> str:
     return value
 
 
+def message_id() -> str:
+    """A unique Message-ID. Not `email.utils.make_msgid`: it draws from the `random` module's shared state,
+    which this process's other users of `random` (hypothesis, in the tests) must not see move under them."""
+    return f"<{secrets.token_hex(16)}@hub.invalid>"
+
+
 async def queue_mail(conn: asyncpg.Connection, *, to: str, subject: str, text: str, html: str | None = None,
                      key: str | None = None) -> bool:
     """Queues one mail in the caller's transaction (switching it to service_role, as `enqueue` does);
@@ -44,7 +50,7 @@ async def queue_mail(conn: asyncpg.Connection, *, to: str, subject: str, text: s
         "subject": _single_line(subject, "subject", MAX_SUBJECT),
         "text": text,
         "html": html,
-        "message_id": make_msgid(domain="hub.invalid"),
+        "message_id": message_id(),
     }
     return await enqueue(conn, KIND, payload, key=key)
 

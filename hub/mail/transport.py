@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import secrets
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -38,6 +39,8 @@ def build_message(settings: Settings, payload: dict[str, Any]) -> EmailMessage:
     message.set_content(payload["text"])
     if payload.get("html"):
         message.add_alternative(payload["html"], subtype="html")
+        # Chosen here: left unset, the generator draws the boundary from the `random` module's shared state.
+        message.set_boundary(f"=_{secrets.token_hex(16)}")
     return message
 
 

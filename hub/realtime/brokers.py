@@ -26,6 +26,8 @@ from redis.exceptions import RedisError
 __all__ = ["Broker", "BrokerUnavailable", "Handler", "InProcessBroker", "InProcessBus", "RedisBroker"]
 
 log = logging.getLogger("hub.broker")
+# Jitter from a generator of its own: the `random` module's shared state is not this module's to move.
+_JITTER = random.Random()
 
 Handler = Callable[[str, bytes], None]
 
@@ -169,7 +171,7 @@ class RedisBroker:
                 if not first.done():
                     first.set_result(None)
                 reconnecting = True
-                await asyncio.sleep(delay * (0.5 + random.random()))
+                await asyncio.sleep(delay * (0.5 + _JITTER.random()))
                 delay = min(delay * 2, self._backoff_max_s)
         finally:
             if not first.done():

@@ -38,6 +38,8 @@ from hub.realtime.observers import Observers
 __all__ = ["WRITE_BATCH", "WRITE_BATCH_BYTES", "EventLog", "Fanout", "LogRow", "Outbox", "Subscriber"]
 
 log = logging.getLogger("hub.fanout")
+# Jitter from a generator of its own: the `random` module's shared state is not this module's to move.
+_JITTER = random.Random()
 
 # Frames a writer hands to a batch send at most: a backlog leaves in few socket writes (each one syscall, and
 # the kernel packs the frames into full segments). The size cap (the transport's default high-water mark) keeps
@@ -408,7 +410,7 @@ class Fanout:
                     return
                 except Exception:
                     log.warning("gap fill of %s failed; retrying", sub.channel, exc_info=True)
-                    await asyncio.sleep(delay * (1 + random.random()))
+                    await asyncio.sleep(delay * (1 + _JITTER.random()))
                     delay = min(delay * 2, self._retry_max_s)
         finally:
             sub.fill_task = None

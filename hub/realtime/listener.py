@@ -45,6 +45,8 @@ from persistence.account_state import ACCOUNTS_CHANNEL
 __all__ = ["APPLICATION_NAME", "EVENTS_CHANNEL", "STATE_CHANNEL", "Listener"]
 
 log = logging.getLogger("hub.listener")
+# Jitter from a generator of its own: the `random` module's shared state is not this module's to move.
+_JITTER = random.Random()
 
 EVENTS_CHANNEL = "hub_events"
 STATE_CHANNEL = "hub_state"
@@ -153,7 +155,7 @@ class Listener:
                     conn.terminate()
             now = time.monotonic()
             lost_at = now if lost_at is None else lost_at
-            await asyncio.sleep(self._backoff.delay(attempt, now - lost_at, random.random()))
+            await asyncio.sleep(self._backoff.delay(attempt, now - lost_at, _JITTER.random()))
             attempt += 1
 
     def _on_terminated(self, _conn: asyncpg.Connection) -> None:
