@@ -19,6 +19,7 @@ from enum import Enum
 from typing import Any, Generic, TypeVar
 
 from channels.admission import OpenRefusal
+from channels.encodings import Encoding
 from channels.errors import (
     AlreadySubscribed,
     CloseCode,
@@ -88,7 +89,7 @@ class Connection(Generic[H]):
     one, a connection gone), so what the protocol checks and what the fan-out holds cannot disagree."""
 
     __slots__ = ("_auth_deadline", "_expiry_deadline", "_frames", "_limiter", "_strikes", "_subscriptions",
-                 "conn_id", "expires_at", "limits", "state", "struck_out", "user_id")
+                 "conn_id", "encoding", "expires_at", "limits", "state", "struck_out", "user_id")
 
     def __init__(
         self,
@@ -96,9 +97,12 @@ class Connection(Generic[H]):
         now: float,
         limits: ProtocolLimits | None = None,
         publish_limiter: PublishLimiter | None = None,
+        encoding: Encoding = Encoding.JSON,
     ) -> None:
-        """``publish_limiter`` may be shared by a user's connections; default: one per connection."""
+        """``publish_limiter`` may be shared by a user's connections; default: one per connection.
+        ``encoding`` is what client frames arrive in (:mod:`channels.encodings`)."""
         self.conn_id = conn_id
+        self.encoding = encoding
         self.limits = limits or ProtocolLimits()
         self.state = ConnState.AWAITING_AUTH
         self.user_id: str | None = None
@@ -118,12 +122,13 @@ class Connection(Generic[H]):
 
     # --- inbound ---------------------------------------------------------------
 
-    def receive(self, raw: bytes | str, now: float) -> tuple[ClientFrame | None, list[Action]]:
-        """Decode one inbound frame.
+    def receive(self, raw: bytes | str, now: float, *, binary: bool = False) -> tuple[ClientFrame | None, list[Action]]:
+        """Decode one inbound frame; ``binary``: it came as a websocket binary frame (else text).
 
         Returns the frame for the I/O layer to act on (``auth``, ``subscribe``,
         ``unsubscribe``, ``publish``), or ``None`` with the actions already decided:
-        ``pong``, a ``bad_frame`` reply, a ``rate_limited`` reply for a frame over the
+        ``pong``, a ``bad_frame`` reply (also for a text frame on a msgpack connection, or a binary
+        one on a JSON connection), a ``rate_limited`` reply for a frame over the
         connection's frame budget (each of those a strike; close 1008 after too many),
         close 1009 for an oversize frame, close 4001 for anything but ``auth`` before auth.
         """
@@ -133,7 +138,9 @@ class Connection(Generic[H]):
             return None, self._close(CloseCode.TOO_BIG, "frame too big")
         wait = self._frames.try_acquire(now)  # every frame pays, whatever it holds
         try:
-            frame = decode_client_frame(raw)
+            if binary != self.encoding.binary:
+                raise _wrong_frame_type(binary, self.encoding)
+            frame = decode_client_frame(raw, self.encoding)
         except FrameError as err:
             return None, self._refuse(err.frame_id, RateLimited(wait) if wait > 0 else err, now, strike=True)
         if wait > 0:
@@ -292,6 +299,12 @@ class Connection(Generic[H]):
     def _close(self, code: CloseCode, reason: str) -> list[Action]:
         self.state = ConnState.CLOSED
         return [Close(code, reason)]
+
+
+def _wrong_frame_type(binary: bool, encoding: Encoding) -> FrameError:
+    got, expected = ("binary", "text") if binary else ("text", "binary")
+    return FrameError(f"{got} frame on a {encoding.value} connection",
+                      {"message": f"this connection takes {expected} frames only", "expected": expected})
 
 
 def _size(raw: bytes | str, limit: int) -> int:

@@ -9,7 +9,9 @@ A server frame leaves as an :class:`OutFrame`: one object per frame, shared by e
 subscriber it goes to, that builds its JSON, its text and its websocket wire bytes on
 first use and keeps them, so a fan-out to a thousand connections encodes and frames an
 event once (docs/benchmarks.md, "The hot path"). :class:`EventFrame` is the one of an
-event, built from the event's fields.
+event, built from the event's fields. Its msgpack form (``hub.v1.msgpack``, :mod:`channels.encodings`) is
+derived from its JSON, on first use by a msgpack connection and once for all of them, so both encodings carry
+exactly the same fields.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from channels.encodings import Encoding
 from channels.errors import FrameError, ProtocolError
 from channels.json_depth import MAX_JSON_DEPTH, nested_deeper_than
 
@@ -43,6 +46,8 @@ __all__ = [
     "encode_reply_error",
     "encode_reply_ok",
     "encode_reset",
+    "json_to_msgpack",
+    "ws_binary_frame",
     "ws_text_frame",
 ]
 
@@ -86,6 +91,7 @@ class Ping(_ClientFrame, tag="ping", frozen=True):
 ClientFrame = Auth | Subscribe | Unsubscribe | Publish | Ping
 
 _DECODER: msgspec.json.Decoder[ClientFrame] = msgspec.json.Decoder(ClientFrame)
+_MSGPACK_DECODER: msgspec.msgpack.Decoder[ClientFrame] = msgspec.msgpack.Decoder(ClientFrame)
 
 
 class _IdProbe(msgspec.Struct):
@@ -93,48 +99,72 @@ class _IdProbe(msgspec.Struct):
 
 
 _ID_PROBE = msgspec.json.Decoder(_IdProbe)
+_MSGPACK_ID_PROBE = msgspec.msgpack.Decoder(_IdProbe)
 _PATH = re.compile(r" - at `(?P<path>[^`]*)`$")
 
 
-def decode_client_frame(raw: bytes | str) -> ClientFrame:
-    """Decode one client frame.
+def decode_client_frame(raw: bytes | str, encoding: Encoding = Encoding.JSON) -> ClientFrame:
+    """Decode one client frame (``raw`` is msgpack bytes when ``encoding`` is msgpack).
 
     Raises :class:`FrameError` (``bad_frame``) for anything that is not a valid
-    frame: bad JSON or UTF-8, wrong types, unknown ``op`` or fields, values out of
-    range, nesting too deep. ``details`` carry msgspec's ``message`` and, when it
-    names one, the ``path`` (``$.since``). Nothing else is ever raised.
+    frame: bad JSON, msgpack or UTF-8, wrong types, unknown ``op`` or fields, values out of
+    range, nesting too deep, a msgpack ``data`` that JSON cannot carry. ``details`` carry msgspec's
+    ``message`` and, when it names one, the ``path`` (``$.since``). Nothing else is ever raised.
     """
+    msgpack = encoding is Encoding.MSGPACK
+    malformed = "malformed msgpack" if msgpack else "malformed JSON"
     try:
-        frame = _DECODER.decode(raw)
+        if msgpack:
+            if not isinstance(raw, bytes):
+                raise FrameError(malformed, {"message": "msgpack arrives as bytes"})
+            frame = _MSGPACK_DECODER.decode(raw)
+        else:
+            frame = _DECODER.decode(raw)
     except msgspec.ValidationError as exc:
-        raise _frame_error(raw, str(exc)) from None
+        raise _frame_error(raw, str(exc), encoding) from None
     except msgspec.DecodeError as exc:
-        raise FrameError("malformed JSON", {"message": str(exc)}) from None
+        raise FrameError(malformed, {"message": str(exc)}) from None
     except UnicodeError:
         # A str with lone surrogates cannot be UTF-8 encoded.
-        raise FrameError("malformed JSON", {"message": "invalid unicode text"}) from None
+        raise FrameError(malformed, {"message": "invalid unicode text"}) from None
     except RecursionError:
-        raise FrameError("malformed JSON", {"message": "nesting too deep"}) from None
-    # Only a publish carries free-form JSON, relayed to every subscriber: its `data` sits one level
-    # inside the frame, and the frame as a whole keeps to the hub's one depth bound.
-    if isinstance(frame, Publish) and nested_deeper_than(raw, frame.data, MAX_JSON_DEPTH - 1):
-        raise FrameError("malformed JSON", {"message": f"nesting deeper than {MAX_JSON_DEPTH} levels"},
-                         frame_id=frame.id)
+        raise FrameError(malformed, {"message": "nesting too deep"}) from None
+    if isinstance(frame, Publish):
+        # Only a publish carries free-form data, relayed to every subscriber: its `data` sits one level
+        # inside the frame, and the frame as a whole keeps to the hub's one depth bound.
+        if nested_deeper_than(None if msgpack else raw, frame.data, MAX_JSON_DEPTH - 1):
+            raise FrameError(malformed, {"message": f"nesting deeper than {MAX_JSON_DEPTH} levels"},
+                             frame_id=frame.id)
+        if msgpack and not _json_equivalent(frame.data):
+            # Stored and relayed as JSON: binary, extension types, non-string keys and NaN would not come back
+            # the same to anyone (a JSON subscriber, the log), so they are refused rather than changed.
+            raise FrameError("invalid frame", {"message": "data must hold only JSON values", "path": "$.data"},
+                             frame_id=frame.id)
     return frame
 
 
-def _frame_error(raw: bytes | str, text: str) -> FrameError:
+def _json_equivalent(data: dict[str, Any]) -> bool:
+    """Whether ``data`` (decoded from msgpack) survives a JSON round trip unchanged."""
+    try:
+        return bool(msgspec.json.decode(_ENCODER.encode(data)) == data)
+    except (TypeError, ValueError, msgspec.MsgspecError):
+        return False
+
+
+def _frame_error(raw: bytes | str, text: str, encoding: Encoding) -> FrameError:
     details: dict[str, Any] = {"message": text, "path": "$"}
     match = _PATH.search(text)
     if match is not None:
         details["message"] = text[: match.start()]
         details["path"] = match.group("path")
-    return FrameError("invalid frame", details, frame_id=_probe_id(raw))
+    return FrameError("invalid frame", details, frame_id=_probe_id(raw, encoding))
 
 
-def _probe_id(raw: bytes | str) -> int | None:
+def _probe_id(raw: bytes | str, encoding: Encoding) -> int | None:
     """The frame's ``id`` if it is readable on its own, so a bad frame still gets its reply."""
     try:
+        if encoding is Encoding.MSGPACK:
+            return _MSGPACK_ID_PROBE.decode(raw).id if isinstance(raw, bytes) else None
         return _ID_PROBE.decode(raw).id
     except (msgspec.DecodeError, UnicodeError, RecursionError):
         return None
@@ -201,6 +231,7 @@ SERVER_FRAMES: tuple[type[msgspec.Struct], ...] = (_ReplyOk, _ReplyError, _Event
 # msgspec encoders are reusable and keep an internal buffer; one per module is
 # safe because encoding never yields control in the middle.
 _ENCODER = msgspec.json.Encoder()
+_MSGPACK_ENCODER = msgspec.msgpack.Encoder()
 
 
 def encode_json(value: Any) -> msgspec.Raw:
@@ -279,26 +310,58 @@ def encode_pong(frame_id: int | None) -> bytes:
 def ws_text_frame(payload: bytes) -> bytes:
     """``payload`` as one final, unmasked, uncompressed websocket text frame (RFC 6455 section 5.2): what
     a server writes on a connection that negotiated no extension."""
+    return _ws_frame(0x81, payload)
+
+
+def ws_binary_frame(payload: bytes) -> bytes:
+    """``payload`` as one final, unmasked, uncompressed websocket binary frame (see :func:`ws_text_frame`)."""
+    return _ws_frame(0x82, payload)
+
+
+def _ws_frame(first: int, payload: bytes) -> bytes:
     n = len(payload)
     if n < 126:
-        header = bytes((0x81, n))
+        header = bytes((first, n))
     elif n < 1 << 16:
-        header = b"\x81\x7e" + n.to_bytes(2, "big")
+        header = bytes((first, 0x7E)) + n.to_bytes(2, "big")
     else:
-        header = b"\x81\x7f" + n.to_bytes(8, "big")
+        header = bytes((first, 0x7F)) + n.to_bytes(8, "big")
     return header + payload
+
+
+def json_to_msgpack(data: bytes) -> bytes:
+    """One JSON document as msgpack with the same values. An integer past 64 bits (JSON has no bound, msgpack
+    has) becomes a float: the number a JavaScript client reads from the JSON frame anyway."""
+    value = msgspec.json.decode(data)
+    try:
+        return _MSGPACK_ENCODER.encode(value)
+    except OverflowError:
+        return _MSGPACK_ENCODER.encode(_wide_ints_as_floats(value))
+
+
+def _wide_ints_as_floats(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _wide_ints_as_floats(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_wide_ints_as_floats(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return float(value)
+    return value
 
 
 class OutFrame:
     """One server frame, shared by every connection it goes to: its JSON (``json``), ``text`` and websocket
-    ``wire`` bytes are each built once, on first use, and kept on the object."""
+    ``wire`` bytes, and for msgpack connections its ``msgpack`` and ``binary_wire`` bytes, are each built
+    once, on first use, and kept on the object."""
 
-    __slots__ = ("_json", "_text", "_wire")
+    __slots__ = ("_binary_wire", "_json", "_msgpack", "_text", "_wire")
 
     def __init__(self, json: bytes) -> None:
         self._json: bytes | None = json
         self._text: str | None = None
         self._wire: bytes | None = None
+        self._msgpack: bytes | None = None
+        self._binary_wire: bytes | None = None
 
     @property
     def json(self) -> bytes:
@@ -323,6 +386,22 @@ class OutFrame:
             wire = self._wire = ws_text_frame(self.json)
         return wire
 
+    @property
+    def msgpack(self) -> bytes:
+        """The same frame in msgpack (:func:`json_to_msgpack`), for ``hub.v1.msgpack`` connections."""
+        data = self._msgpack
+        if data is None:
+            data = self._msgpack = json_to_msgpack(self.json)
+        return data
+
+    @property
+    def binary_wire(self) -> bytes:
+        """The websocket binary frame of :attr:`msgpack`, for a msgpack connection without extensions."""
+        wire = self._binary_wire
+        if wire is None:
+            wire = self._binary_wire = ws_binary_frame(self.msgpack)
+        return wire
+
     def _encode(self) -> bytes:
         raise AssertionError("an OutFrame is made with its JSON")
 
@@ -340,6 +419,8 @@ class EventFrame(OutFrame):
         self._json = None
         self._text = None
         self._wire = None
+        self._msgpack = None
+        self._binary_wire = None
         self.channel = channel
         self.seq = seq
         self.event = event

@@ -19,14 +19,16 @@ MAX_JSON_DEPTH = 32
 _CONTAINERS = (list, dict)
 
 
-def nested_deeper_than(raw: bytes | str, value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether `value` (decoded from `raw`) nests containers more than `limit` levels deep.
+def nested_deeper_than(raw: bytes | str | None, value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether `value` (decoded from the JSON `raw`) nests containers more than `limit` levels deep.
 
     A document with at most `limit` opening brackets cannot nest deeper, so almost every request is
-    answered by two counts in C; only a document with more brackets is walked, level by level."""
-    text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
-    if text.count("[") + text.count("{") <= limit:
-        return False
+    answered by two counts in C; only a document with more brackets is walked, level by level. With
+    `raw` None (a value decoded from msgpack, which has no brackets to count) the value is always walked."""
+    if raw is not None:
+        text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
+        if text.count("[") + text.count("{") <= limit:
+            return False
     level: list[Any] = [value] if isinstance(value, _CONTAINERS) else []
     for _ in range(limit):
         level = [child for node in level for child in (node.values() if isinstance(node, dict) else node)

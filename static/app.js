@@ -97,6 +97,15 @@ function wsUrl() {
   return `${scheme}//${location.host}/ws`;
 }
 
+/** The realtime wire encoding: JSON unless this browser set `localStorage["hub.encoding"] = "msgpack"`. */
+function wsEncoding() {
+  try {
+    return localStorage.getItem("hub.encoding") === "msgpack" ? "msgpack" : "json";
+  } catch {
+    return "json"; // storage disabled
+  }
+}
+
 function showConnection({ state, retryInMs }) {
   conn.dataset.state = state;
   let text = STATE_TEXT[state] || state;
@@ -121,7 +130,11 @@ function startHub() {
   const user = api.user;
   if (hub || !user) return;
   blocks = new Blocks(api);
-  hub = new HubClient({ url: wsUrl(), getToken: ({ forceRefresh }) => api.token({ forceRefresh }) });
+  hub = new HubClient({
+    url: wsUrl(),
+    getToken: ({ forceRefresh }) => api.token({ forceRefresh }),
+    encoding: wsEncoding(),
+  });
   window.hubClient = hub; // for debugging and the browser tests
   hub.on("state", showConnection);
   hub.on("unauthorized", () => signedOut());

@@ -11,6 +11,8 @@
  *   thread.on("comment.created", (comment, frame) => …);
  *   await hub.publish(`session:${id}`, "chat.message", { text: "hi" });
  *   hub.connect();
+ *   // Binary msgpack frames instead of JSON text (subprotocol `hub.v1.msgpack`; same fields):
+ *   new HubClient({ url, getToken, encoding: "msgpack" });
  *
  * What it guarantees to its callers:
  * - Requests (`request`, `publish`, `ping`) carry an integer `id`; each settles exactly once: with the
@@ -37,6 +39,27 @@
 const DURABLE = /^(feed$|thread:|session:|user:)/;
 const RECONNECT_NOW = new Set([1001, 4008]);
 const HEARTBEAT_TIMEOUT_CODE = 4000; // client-chosen code in the private range
+const SUBPROTOCOLS = { json: "hub.v1.json", msgpack: "hub.v1.msgpack" };
+// Vendored, unchanged @msgpack/msgpack UMD build (static/vendor/msgpack/README.md), loaded on first use only.
+const MSGPACK_URL = new URL("./vendor/msgpack/msgpack.min.js", import.meta.url);
+let msgpackLoading = null;
+
+/** The msgpack codec (`{encode, decode}`): the vendored build, added as a same-origin script once. */
+export function loadMsgpack() {
+  if (globalThis.MessagePack) return Promise.resolve(globalThis.MessagePack);
+  msgpackLoading ??= new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = MSGPACK_URL.href;
+    script.onload = () => resolve(globalThis.MessagePack);
+    script.onerror = () => {
+      msgpackLoading = null;
+      script.remove();
+      reject(new HubError("disconnected", "could not load the msgpack codec"));
+    };
+    document.head.append(script);
+  });
+  return msgpackLoading;
+}
 
 export class HubError extends Error {
   constructor(code, message, details) {
@@ -110,6 +133,8 @@ export class HubClient extends Emitter {
    * @param {number} [options.refreshMarginS=60]  refresh this long before `expires_at` (at most a third of the lifetime)
    * @param {number} [options.heartbeatS]  override the server's `heartbeat_s`
    * @param {typeof WebSocket} [options.WebSocket]
+   * @param {"json"|"msgpack"} [options.encoding="json"]  wire encoding (docs/protocol.md, "Encodings")
+   * @param {{encode: Function, decode: Function}} [options.codec]  msgpack codec; default: the vendored one
    */
   constructor(options) {
     super();
@@ -120,6 +145,9 @@ export class HubClient extends Emitter {
     this.refreshMarginS = options.refreshMarginS ?? 60;
     this.heartbeatOverrideS = options.heartbeatS;
     this.WebSocketImpl = options.WebSocket || globalThis.WebSocket;
+    this.encoding = options.encoding || "json";
+    if (!(this.encoding in SUBPROTOCOLS)) throw new TypeError(`unknown encoding ${this.encoding}`);
+    this._codec = options.codec || null;
 
     this.state = "idle";
     this.session = null; // the auth reply's result: user_id, expires_at, connection_id, heartbeat_s
@@ -193,11 +221,14 @@ export class HubClient extends Emitter {
     this._forceRefresh = false;
     let ws;
     try {
-      ws = new this.WebSocketImpl(this.url);
+      await this._loadCodec();
+      if (this._stopped) return;
+      ws = new this.WebSocketImpl(this.url, SUBPROTOCOLS[this.encoding]);
     } catch (err) {
       this._scheduleReconnect(null);
       return;
     }
+    if (this.encoding === "msgpack") ws.binaryType = "arraybuffer";
     this._ws = ws;
     ws.onopen = () => this._authenticate(ws, token);
     ws.onmessage = (message) => {
@@ -205,7 +236,7 @@ export class HubClient extends Emitter {
       this._lastHeard = Date.now();
       let frame;
       try {
-        frame = JSON.parse(message.data);
+        frame = this._decodeFrame(message.data);
       } catch {
         return;
       }
@@ -269,6 +300,25 @@ export class HubClient extends Emitter {
 
   _detach(ws) {
     ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+  }
+
+  // ---- encoding (the hooks a transport's frames go through) ---------------------------------------------
+
+  async _loadCodec() {
+    if (this.encoding === "msgpack" && !this._codec) this._codec = await loadMsgpack();
+  }
+
+  /** A client frame as the socket sends it: JSON text, or msgpack bytes. */
+  _encodeFrame(frame) {
+    // `ignoreUndefined`: a field left undefined is absent, as JSON.stringify leaves it out.
+    return this.encoding === "msgpack" ? this._codec.encode(frame, { ignoreUndefined: true }) : JSON.stringify(frame);
+  }
+
+  /** A server frame from what the socket received; throws on anything undecodable (the frame is then ignored). */
+  _decodeFrame(data) {
+    if (this.encoding !== "msgpack") return JSON.parse(data);
+    if (typeof data === "string") throw new TypeError("text frame on a msgpack connection");
+    return this._codec.decode(new Uint8Array(data));
   }
 
   /** Delay before the next attempt: exponential in the attempt number, capped, with jitter. */
@@ -365,7 +415,7 @@ export class HubClient extends Emitter {
         reject(new HubError("timeout", `no reply to ${frame.op} within ${timeoutMs} ms`));
       }, timeoutMs);
       this._pending.set(id, { resolve, reject, timer, frame });
-      ws.send(JSON.stringify({ ...frame, id }));
+      ws.send(this._encodeFrame({ ...frame, id }));
     });
   }
 

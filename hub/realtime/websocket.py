@@ -20,8 +20,10 @@ user's new connections, during the cool-off that follows (`WS_STRIKE_COOL_OFF`),
 the handler checks again), 4001 no auth in time / bad first token / token
 expired, 4003 token revoked (at `auth`, or when the account's tokens are revoked:
 `hub.realtime.accounts`), 4008 send queue overflow, 4029 too many connections of one user, or too many opened
-per minute (both counted across instances). uvicorn itself closes a text frame with invalid UTF-8 with 1007 before
-the app sees it. Websocket pings are uvicorn's (`ws_ping_interval`); the
+per minute (both counted across instances). Encoding: the client's ``Sec-WebSocket-Protocol`` picks JSON text
+frames (``hub.v1.json``, the default) or msgpack binary frames (``hub.v1.msgpack``; `channels.encodings`); every
+frame out is the shared `OutFrame`'s bytes in that encoding. uvicorn itself closes a text frame with invalid
+UTF-8 with 1007 before the app sees it. Websocket pings are uvicorn's (`ws_ping_interval`); the
 protocol `ping` is answered with `pong`.
 """
 
@@ -42,6 +44,7 @@ from litestar.types import Receive, Scope, Send
 from litestar.types.asgi_types import WebSocketAcceptEvent, WebSocketCloseEvent, WebSocketSendEvent
 
 from channels.connection import Action, Close, Connection, ConnState, SendFrame
+from channels.encodings import Encoding, negotiate
 from channels.errors import CloseCode, InternalError, ProtocolError, TokenExpired, TokenRevoked, Unauthorized
 from channels.frames import Auth, ClientFrame, OutFrame, Publish, Subscribe, Unsubscribe, encode_reply_ok
 from hub import errors as api_errors
@@ -66,11 +69,13 @@ _Ending = tuple[int | None, str, bool]
 class WsSession:
     """One websocket connection: the handler's own task reads; a writer task exists only while frames back up."""
 
-    __slots__ = ("_claimed", "_ending", "_interrupted", "_receive", "_send", "_task", "_wire", "_writer", "conn",
-                 "conn_id", "outbox", "peer", "realtime", "services")
+    __slots__ = ("_binary", "_claimed", "_ending", "_interrupted", "_receive", "_send", "_subprotocol", "_task",
+                 "_wire", "_writer", "conn", "conn_id", "outbox", "peer", "realtime", "services")
 
     def __init__(self, receive: Receive, send: Send, realtime: Realtime,
-                 wire: Callable[[bytes], bool] | None = None) -> None:
+                 wire: Callable[[bytes], bool] | None = None, offered: list[str] | None = None) -> None:
+        encoding, self._subprotocol = negotiate(offered or ())
+        self._binary = encoding is Encoding.MSGPACK
         self._receive = receive
         self._send = send
         self._wire = wire  # the server's write of ready-made frames (hub.realtime.ws_protocol), when it offers one
@@ -79,7 +84,7 @@ class WsSession:
         self.conn_id = uuid.uuid4().hex
         self.outbox = Outbox(realtime.limits.send_queue_frames, self._overflowed)
         self.conn: Connection[Subscriber] = Connection(self.conn_id, time.monotonic(), realtime.limits,
-                                                       realtime.publish_limiter)
+                                                       realtime.publish_limiter, encoding)
         self.peer = Peer(self.conn, self.outbox, self._server_close, self._revoked)
         self._ending: _Ending | None = None
         # The handler's task while it is in the read loop, where request_close interrupts it.
@@ -94,7 +99,7 @@ class WsSession:
         if (await self._receive())["type"] != "websocket.connect":
             return
         try:
-            await self._send(WebSocketAcceptEvent(type="websocket.accept", subprotocol=None, headers=[]))
+            await self._send(WebSocketAcceptEvent(type="websocket.accept", subprotocol=self._subprotocol, headers=[]))
         except Exception:
             return
         if self.realtime.peers.draining:
@@ -119,7 +124,7 @@ class WsSession:
                         continue
                     text = message.get("text")
                     raw: str | bytes = text if text is not None else (message.get("bytes") or b"")
-                    frame, actions = self.conn.receive(raw, time.monotonic())
+                    frame, actions = self.conn.receive(raw, time.monotonic(), binary=text is None)
                     self._apply(actions)
                     if frame is not None:
                         await self._handle(frame)
@@ -205,14 +210,18 @@ class WsSession:
 
     async def _send_frame(self, frame: OutFrame) -> None:
         wire = self._wire
-        if wire is None or not wire(frame.wire):
+        if self._binary:
+            if wire is None or not wire(frame.binary_wire):
+                await self._send(WebSocketSendEvent(type="websocket.send", bytes=frame.msgpack, text=None))
+        elif wire is None or not wire(frame.wire):
             await self._send(WebSocketSendEvent(type="websocket.send", text=frame.text, bytes=None))
         self.services.metrics.frames_out.inc()
 
     async def _send_frames(self, frames: list[OutFrame]) -> None:
         """Several queued frames in one socket write (only offered when the server takes ready-made frames)."""
         assert self._wire is not None
-        if self._wire(b"".join([frame.wire for frame in frames])):
+        wires = [frame.binary_wire for frame in frames] if self._binary else [frame.wire for frame in frames]
+        if self._wire(b"".join(wires)):
             self.services.metrics.frames_out.inc(len(frames))
             return
         for frame in frames:
@@ -352,7 +361,7 @@ async def ws_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     realtime = Litestar.from_scope(scope).state.services.started.get(Realtime)
     wire = cast("Callable[[bytes], bool] | None", (scope.get("extensions") or {}).get(WIRE_EXTENSION))
     try:
-        await WsSession(receive, send, realtime, wire).run()
+        await WsSession(receive, send, realtime, wire, scope.get("subprotocols")).run()
     except Exception:
         log.exception("websocket session failed")
 

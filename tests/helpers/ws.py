@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -24,9 +25,16 @@ def ws_url(base_url: str) -> str:
     return base_url.replace("http://", "ws://", 1).rstrip("/") + "/ws"
 
 
+MSGPACK = "hub.v1.msgpack"
+
+
 class ProtocolClient:
-    def __init__(self, ws: ClientConnection) -> None:
+    """``msgpack``: frames both ways are msgpack (the connection negotiated ``hub.v1.msgpack``); a server frame
+    of the other websocket type (text) fails the read."""
+
+    def __init__(self, ws: ClientConnection, *, msgpack: bool = False) -> None:
         self.ws = ws
+        self.msgpack = msgpack
         self._next_id = 0
         self.replies: dict[int, Frame] = {}
         self.events: defaultdict[str, list[Frame]] = defaultdict(list)
@@ -37,11 +45,14 @@ class ProtocolClient:
         self.frames: list[Frame] = []  # everything, in arrival order
 
     @classmethod
-    async def open(cls, base_url: str, token: str | None = None, **options: Any) -> ProtocolClient:
+    async def open(cls, base_url: str, token: str | None = None, *, msgpack: bool = False,
+                   **options: Any) -> ProtocolClient:
         options.setdefault("compression", None)
         options.setdefault("open_timeout", 10)
+        if msgpack:
+            options.setdefault("subprotocols", [MSGPACK])
         ws = await connect(ws_url(base_url), **options)
-        client = cls(ws)
+        client = cls(ws, msgpack=msgpack)
         if token is not None:
             reply = await client.request({"op": "auth", "token": token})
             assert reply["ok"], reply
@@ -56,7 +67,10 @@ class ProtocolClient:
         return self._next_id
 
     async def send(self, frame: Frame | str | bytes) -> None:
-        await self.ws.send(frame if isinstance(frame, (str, bytes)) else json.dumps(frame))
+        if isinstance(frame, (str, bytes)):
+            await self.ws.send(frame)
+        else:
+            await self.ws.send(msgspec.msgpack.encode(frame) if self.msgpack else json.dumps(frame))
 
     async def pump(self, within: float) -> Frame | None:
         """Read and file one frame; None on timeout. Raises ConnectionClosed when the server closed."""
@@ -64,7 +78,11 @@ class ProtocolClient:
             raw = await asyncio.wait_for(self.ws.recv(), within)
         except TimeoutError:
             return None
-        frame: Frame = json.loads(raw)
+        if self.msgpack:
+            assert isinstance(raw, bytes), f"text frame on a msgpack connection: {raw!r}"
+            frame: Frame = msgspec.msgpack.decode(raw)
+        else:
+            frame = json.loads(raw)
         self.frames.append(frame)
         op = frame.get("op")
         if op == "reply":
