@@ -16,8 +16,10 @@ from websockets.asyncio.client import connect
 
 from hub.settings import Settings
 from persistence.db import Database
+from tests.conftest import HubStarter
 from tests.helpers.api import Account, signup
 from tests.helpers.instances import Instance, start_instance
+from tests.helpers.server import serve_in_thread
 from tests.helpers.services import DatabaseUnderTest
 from tests.helpers.ws import MSGPACK, ProtocolClient, append_events, insert_post, seqs, ws_url
 
@@ -140,3 +142,25 @@ async def test_an_unknown_subprotocol_alone_gets_json_without_a_subprotocol(
         await raw.send(json.dumps({"op": "auth", "id": 1, "token": account.access_token}))
         reply = await asyncio.wait_for(raw.recv(), 10)
         assert isinstance(reply, str) and '"ok":true' in reply
+
+
+@pytest.mark.parametrize("protocol", ["websockets-sansio", "wsproto"])
+async def test_uvicorns_stock_protocols_negotiate_msgpack_and_carry_it_through_asgi_sends(
+        protocol: str, start_hub: HubStarter, owner_conn: asyncpg.Connection,
+        app_db: Database) -> None:
+    # Without the hub's own protocol there is no ready-made-frame writer: every frame goes through
+    # `websocket.send` with `bytes`, and the handshake's subprotocol is the server's to answer.
+    app = start_hub.app()
+    with serve_in_thread(app, ws=protocol, ws_max_size=start_hub.base.ws_max_frame_bytes) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            account = await signup(http)
+        channel = await thread_channel(owner_conn, account)
+        packed = await ProtocolClient.open(url, account.access_token, msgpack=True)
+        text = await ProtocolClient.open(url, account.access_token)
+        assert packed.ws.subprotocol == MSGPACK
+        for client in (packed, text):
+            assert (await client.subscribe(channel))["ok"]
+        await append_events(app_db, channel, 3)
+        assert await packed.wait_events(channel, 3) == await text.wait_events(channel, 3)
+        await packed.close()
+        await text.close()
