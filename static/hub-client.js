@@ -39,7 +39,9 @@
 const DURABLE = /^(feed$|thread:|session:|user:)/;
 const RECONNECT_NOW = new Set([1001, 4008]);
 const HEARTBEAT_TIMEOUT_CODE = 4000; // client-chosen code in the private range
-const SUBPROTOCOLS = { json: "hub.v1.json", msgpack: "hub.v1.msgpack" };
+// The subprotocol each encoding offers. JSON offers none (the hub's default): a browser fails a handshake whose
+// answer lacks an offered subprotocol, so this keeps working against servers that know none.
+const SUBPROTOCOLS = { json: null, msgpack: "hub.v1.msgpack" };
 // Vendored, unchanged @msgpack/msgpack UMD build (static/vendor/msgpack/README.md), loaded on first use only.
 const MSGPACK_URL = new URL("./vendor/msgpack/msgpack.min.js", import.meta.url);
 let msgpackLoading = null;
@@ -223,7 +225,8 @@ export class HubClient extends Emitter {
     try {
       await this._loadCodec();
       if (this._stopped) return;
-      ws = new this.WebSocketImpl(this.url, SUBPROTOCOLS[this.encoding]);
+      const subprotocol = SUBPROTOCOLS[this.encoding];
+      ws = subprotocol ? new this.WebSocketImpl(this.url, subprotocol) : new this.WebSocketImpl(this.url);
     } catch (err) {
       this._scheduleReconnect(null);
       return;
