@@ -1,4 +1,4 @@
-"""`python -m bench all|fanout|e2e|idle|votes|peers|rest|threads|search [--size tiny|small|full] [--out DIR]`
+"""`python -m bench all|fanout|e2e|idle|votes|peers|rest|threads|search|encoding [--size tiny|small|full] [--out DIR]`
 
 Runs the scenarios with progress on stderr, prints the table on stdout, and writes
 `<out>/<date>.md` (default `bench/results/`) with a PNG of the latency distributions.

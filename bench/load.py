@@ -7,7 +7,8 @@ the event carries (the hub's `ts`; `data.t` for baselines and peers, written by 
 Both clocks are `time.time()` on the same machine.
 
 Kinds of server:
-- `hub`: the hub protocol (`auth`, then `subscribe`; counts `event` frames).
+- `hub`: the hub protocol (`auth`, then `subscribe`; counts `event` frames), in JSON text frames or, with
+  `encoding="msgpack"`, the `hub.v1.msgpack` subprotocol's binary frames.
 - `plain`: baselines; connecting is subscribing; the server says `{"op":"hello"}` once registered.
 - `socketio`: Engine.IO v4 / Socket.IO v5 over a raw websocket; the server emits `hello` once the
   socket joined its room, then `event` frames; Engine.IO pings are answered here.
@@ -53,6 +54,7 @@ class LoadSpec:
     connect_concurrency: int = 200
     connect_timeout_s: float = 60.0
     source_offset: int = 0  # first 127.0.0.x source address, so two clients at once use different ones
+    encoding: str = "json"  # hub only: "json" | "msgpack" (the `hub.v1.msgpack` subprotocol)
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Collected:
 
     connections: int = 0
     received: int = 0
+    received_bytes: int = 0  # payload bytes of the counted event frames (without websocket headers)
     histogram: Histogram = field(default_factory=Histogram)
     first_recv: float | None = None
     last_recv: float | None = None
@@ -73,6 +76,7 @@ class Collected:
         first_worker = self.connections == 0
         self.connections += report["connections"]
         self.received += report["received"]
+        self.received_bytes += report["received_bytes"]
         self.histogram.merge(Histogram.from_wire(report["histogram"]))
         for attr, pick in (("first_recv", min), ("last_recv", max)):
             theirs = report[attr]
@@ -185,6 +189,20 @@ class _Frame(msgspec.Struct):
 
 _decode_frame = msgspec.json.Decoder(_Frame).decode
 _decode_any = msgspec.json.decode
+_unpack_frame = msgspec.msgpack.Decoder(_Frame).decode
+
+
+def _hub_encode(spec: LoadSpec, frame: dict[str, Any]) -> str | bytes:
+    """A client frame in the spec's encoding."""
+    return msgspec.msgpack.encode(frame) if spec.encoding == "msgpack" else msgspec.json.encode(frame).decode()
+
+
+def _hub_decode_any(message: str | bytes) -> Any:
+    return msgspec.msgpack.decode(message) if isinstance(message, bytes) else _decode_any(message)
+
+
+def _hub_decode_frame(message: str | bytes) -> _Frame:
+    return _unpack_frame(message) if isinstance(message, bytes) else _decode_frame(message)
 
 
 class _Worker:
@@ -204,6 +222,7 @@ class _Worker:
     def reset(self) -> None:
         self.histogram = Histogram()
         self.received = 0
+        self.received_bytes = 0
         self.first_recv: float | None = None
         self.last_recv: float | None = None
         self.per_connection = [0] * len(self.sockets)
@@ -232,7 +251,8 @@ class _Worker:
 
         ws = await connect(self.spec.url, compression="deflate" if self.spec.compression else None,
                            ping_interval=None, max_size=1 << 22, max_queue=None, open_timeout=30,
-                           local_addr=(self.host, 0))
+                           local_addr=(self.host, 0),
+                           subprotocols=["hub.v1.msgpack"] if self.spec.encoding == "msgpack" else None)
         try:
             await self._handshake(index, ws)
         except BaseException:
@@ -242,9 +262,9 @@ class _Worker:
 
     async def _handshake(self, index: int, ws: Any) -> None:
         if self.spec.kind == "hub":
-            await ws.send(msgspec.json.encode({"op": "auth", "id": 1, "token": self.tokens[index]}).decode())
+            await ws.send(_hub_encode(self.spec, {"op": "auth", "id": 1, "token": self.tokens[index]}))
             await _await_reply(ws, 1)
-            await ws.send(msgspec.json.encode({"op": "subscribe", "id": 2, "channel": self.spec.channel}).decode())
+            await ws.send(_hub_encode(self.spec, {"op": "subscribe", "id": 2, "channel": self.spec.channel}))
             await _await_reply(ws, 2)
         elif self.spec.kind == "plain":
             while _decode_frame(await ws.recv()).op != "hello":
@@ -279,7 +299,7 @@ class _Worker:
                     data = _decode_any(message[2:])[1]
                     sent = float(data["t"])
                 else:
-                    frame = _decode_frame(message)
+                    frame = _hub_decode_frame(message) if kind == "hub" else _decode_frame(message)
                     if frame.op != "event" or (wanted is not None and frame.event != wanted):
                         continue
                     data = frame.data
@@ -287,6 +307,7 @@ class _Worker:
                         else float(data["t"])
                 self.histogram.add((now - sent) * 1000.0)
                 self.received += 1
+                self.received_bytes += len(message)
                 self.per_connection[index] += 1
                 if self.first_recv is None:
                     self.first_recv = now
@@ -311,6 +332,7 @@ class _Worker:
         report = {
             "connections": len(self.sockets),
             "received": self.received,
+            "received_bytes": self.received_bytes,
             "histogram": self.histogram.to_wire(),
             "first_recv": self.first_recv,
             "last_recv": self.last_recv,
@@ -340,7 +362,7 @@ class _Worker:
 
 async def _await_reply(ws: Any, request_id: int) -> None:
     while True:
-        reply = _decode_any(await ws.recv())
+        reply = _hub_decode_any(await ws.recv())
         if isinstance(reply, dict) and reply.get("op") == "reply" and reply.get("id") == request_id:
             if not reply.get("ok"):
                 raise LoadError(f"request {request_id} refused: {reply.get('error')}")

@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ("1 fan-out", "2 end to end", "3 idle connections", "4 vote storm", "5 peers", "6 REST reads",
-             "7 deep threads", "8 search")
+             "7 deep threads", "8 search", "9 encoding")
 NUMBER = re.compile(r"^-?[\d,]+(\.\d+)? ")
 RATIO = re.compile(r"^\d+(\.\d+)?×$")
 BUDGET_S = 90
