@@ -248,11 +248,12 @@ class _Worker:
 
     async def _open(self, index: int) -> Any:
         from websockets.asyncio.client import connect
+        from websockets.typing import Subprotocol
 
         ws = await connect(self.spec.url, compression="deflate" if self.spec.compression else None,
                            ping_interval=None, max_size=1 << 22, max_queue=None, open_timeout=30,
                            local_addr=(self.host, 0),
-                           subprotocols=["hub.v1.msgpack"] if self.spec.encoding == "msgpack" else None)
+                           subprotocols=[Subprotocol("hub.v1.msgpack")] if self.spec.encoding == "msgpack" else None)
         try:
             await self._handshake(index, ws)
         except BaseException:

@@ -69,13 +69,11 @@ _Ending = tuple[int | None, str, bool]
 class WsSession:
     """One websocket connection: the handler's own task reads; a writer task exists only while frames back up."""
 
-    __slots__ = ("_binary", "_claimed", "_ending", "_interrupted", "_receive", "_send", "_subprotocol", "_task",
-                 "_wire", "_writer", "conn", "conn_id", "outbox", "peer", "realtime", "services")
+    __slots__ = ("_claimed", "_ending", "_interrupted", "_receive", "_send", "_task", "_wire", "_writer", "conn",
+                 "conn_id", "outbox", "peer", "realtime", "services")
 
     def __init__(self, receive: Receive, send: Send, realtime: Realtime,
-                 wire: Callable[[bytes], bool] | None = None, offered: list[str] | None = None) -> None:
-        encoding, self._subprotocol = negotiate(offered or ())
-        self._binary = encoding is Encoding.MSGPACK
+                 wire: Callable[[bytes], bool] | None = None, encoding: Encoding = Encoding.JSON) -> None:
         self._receive = receive
         self._send = send
         self._wire = wire  # the server's write of ready-made frames (hub.realtime.ws_protocol), when it offers one
@@ -95,11 +93,12 @@ class WsSession:
 
     # --- lifecycle -----------------------------------------------------------------
 
-    async def run(self) -> None:
+    async def run(self, subprotocol: str | None = None) -> None:
+        """Serve the connection; ``subprotocol`` is the one to accept (`channels.encodings.negotiate`)."""
         if (await self._receive())["type"] != "websocket.connect":
             return
         try:
-            await self._send(WebSocketAcceptEvent(type="websocket.accept", subprotocol=self._subprotocol, headers=[]))
+            await self._send(WebSocketAcceptEvent(type="websocket.accept", subprotocol=subprotocol, headers=[]))
         except Exception:
             return
         if self.realtime.peers.draining:
@@ -210,7 +209,7 @@ class WsSession:
 
     async def _send_frame(self, frame: OutFrame) -> None:
         wire = self._wire
-        if self._binary:
+        if self.conn.encoding is Encoding.MSGPACK:
             if wire is None or not wire(frame.binary_wire):
                 await self._send(WebSocketSendEvent(type="websocket.send", bytes=frame.msgpack, text=None))
         elif wire is None or not wire(frame.wire):
@@ -220,7 +219,8 @@ class WsSession:
     async def _send_frames(self, frames: list[OutFrame]) -> None:
         """Several queued frames in one socket write (only offered when the server takes ready-made frames)."""
         assert self._wire is not None
-        wires = [frame.binary_wire for frame in frames] if self._binary else [frame.wire for frame in frames]
+        binary = self.conn.encoding is Encoding.MSGPACK
+        wires = [frame.binary_wire for frame in frames] if binary else [frame.wire for frame in frames]
         if self._wire(b"".join(wires)):
             self.services.metrics.frames_out.inc(len(frames))
             return
@@ -361,7 +361,8 @@ async def ws_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     realtime = Litestar.from_scope(scope).state.services.started.get(Realtime)
     wire = cast("Callable[[bytes], bool] | None", (scope.get("extensions") or {}).get(WIRE_EXTENSION))
     try:
-        await WsSession(receive, send, realtime, wire, scope.get("subprotocols")).run()
+        encoding, subprotocol = negotiate(scope.get("subprotocols") or ())
+        await WsSession(receive, send, realtime, wire, encoding).run(subprotocol)
     except Exception:
         log.exception("websocket session failed")
 
