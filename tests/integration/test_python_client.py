@@ -35,25 +35,13 @@ from tests.helpers.api import Account, signup
 from tests.helpers.eventually import eventually
 from tests.helpers.instances import start_instance
 from tests.helpers.services import DatabaseUnderTest
-from tests.helpers.ws import append_events, insert_post, ws_url
+from tests.helpers.ws import append_events, insert_post, next_durable, ws_url
 
 
 def short_token(account: Account, ttl_s: int) -> str:
     token, _ = TokenService(TEST_SECRET, "hub", ttl_s).issue_access(
         user_id=account.user_id, email=account.email, app_metadata={}, user_metadata={}, session_id=uuid.uuid4())
     return token
-
-
-async def durable(sub: Subscription, count: int, within: float = 15.0) -> list[Event]:
-    """The next `count` durable events of `sub` (ephemeral events, presence and the like skipped)."""
-    got: list[Event] = []
-    async with asyncio.timeout(within):
-        async for item in sub:
-            if isinstance(item, Event) and item.seq is not None:
-                got.append(item)
-                if len(got) == count:
-                    break
-    return got
 
 
 async def test_subscribe_replays_after_since_then_delivers_live_events_in_order(
@@ -67,7 +55,7 @@ async def test_subscribe_replays_after_since_then_delivers_live_events_in_order(
         sub = await hub.subscribe(channel, since=1)
         assert sub.result is not None and sub.result.seq == 3
         await append_events(app_db, channel, 2)
-        events = await durable(sub, 4)
+        events = await next_durable(sub, 4)
         assert [e.seq for e in events] == [2, 3, 4, 5]
         assert sub.last_seq == 5
     assert hub.error is not None and hub.error.code == "closed"
@@ -164,7 +152,7 @@ async def test_a_token_provider_refreshes_in_place_before_expiry_and_the_stream_
         await eventually(lambda: time.time() > first_expiry + 1.5, within=20, what="the first token's expiry")
         assert len(issued) >= 2 and hub.session.expires_at > first_expiry
         await append_events(app_db, channel, 2)
-        assert [e.seq for e in await durable(sub, 2)] == [1, 2]
+        assert [e.seq for e in await next_durable(sub, 2)] == [1, 2]
         assert drops == [] and hub.reconnects == 0
 
 
@@ -235,7 +223,7 @@ async def test_a_draining_instance_sends_1001_and_the_client_resumes_on_the_othe
             received: list[int] = []
 
             async def read() -> None:
-                received.extend(e.seq for e in await durable(sub, total, within=60) if e.seq is not None)
+                received.extend(e.seq for e in await next_durable(sub, total, within=60) if e.seq is not None)
 
             reader = asyncio.create_task(read())
 
@@ -257,3 +245,11 @@ async def test_a_draining_instance_sends_1001_and_the_client_resumes_on_the_othe
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_the_benchmarks_probe_of_a_hub_goes_through_the_client(client: httpx.AsyncClient, hub_url: str) -> None:
+    from bench.context import _probe_ws
+
+    account = await signup(client)
+    assert await _probe_ws(ws_url(hub_url), account.access_token) is None
+    assert (await _probe_ws(ws_url(hub_url), "not-a-token") or "").startswith("auth refused: unauthorized: ")
