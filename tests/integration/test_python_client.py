@@ -30,7 +30,7 @@ from hub.client import (
 from hub.settings import Settings
 from hub.tokens import TokenService
 from persistence.db import Database
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, HubStarter
 from tests.helpers.api import Account, signup
 from tests.helpers.eventually import eventually
 from tests.helpers.instances import start_instance
@@ -154,6 +154,51 @@ async def test_a_token_provider_refreshes_in_place_before_expiry_and_the_stream_
         await append_events(app_db, channel, 2)
         assert [e.seq for e in await next_durable(sub, 2)] == [1, 2]
         assert drops == [] and hub.reconnects == 0
+
+
+async def test_a_failed_refresh_meets_4001_and_the_client_reconnects_with_a_fresh_token_and_resumes(
+    client: httpx.AsyncClient, hub_url: str, app_db: Database
+) -> None:
+    account = await signup(client)
+    channel = f"user:{account.user_id}"
+    calls = 0
+
+    async def provider() -> str:
+        # A short first token, an identity service down when the refresh comes, then a good token again.
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("identity service unavailable")
+        return short_token(account, 3 if calls == 1 else 600)
+
+    drops: list[Disconnect] = []
+    async with HubClient(ws_url(hub_url), token_provider=provider, on_disconnect=drops.append) as hub:
+        sub = await hub.subscribe(channel)
+        await append_events(app_db, channel, 2)
+        assert [e.seq for e in await next_durable(sub, 2)] == [1, 2]
+        await eventually(lambda: hub.reconnects == 1, within=20, what="the reconnect after the 4001")
+        await append_events(app_db, channel, 2)
+        assert [e.seq for e in await next_durable(sub, 2)] == [3, 4]
+        assert [d.code for d in drops] == [4001] and calls == 3
+
+
+async def test_a_reader_too_slow_for_its_send_queue_gets_4008_and_resumes_without_loss(
+    client: httpx.AsyncClient, start_hub: HubStarter, app_db: Database
+) -> None:
+    account = await signup(client)
+    channel = f"user:{account.user_id}"
+    total = 600
+    drops: list[Disconnect] = []
+    with start_hub(ws_send_queue=8) as url:
+        # Two unread items fill the subscription: the client stops reading, the socket backs up, and the
+        # hub's queue of 8 frames overflows.
+        async with HubClient(ws_url(url), token=account.access_token, max_pending=2,
+                             on_disconnect=drops.append) as hub:
+            sub = await hub.subscribe(channel)
+            await append_events(app_db, channel, total, per_transaction=50, pad=16_000)
+            events = await next_durable(sub, total, within=120)
+            assert [e.seq for e in events] == list(range(1, total + 1))
+            assert 4008 in [d.code for d in drops] and hub.reconnects >= 1
 
 
 async def test_a_static_token_that_expires_stops_the_client_with_token_expired(
