@@ -8,6 +8,7 @@ diffs, a refreshed token outliving the first one, a revoked one ending the clien
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from hub.client import (
 from hub.settings import Settings
 from hub.tokens import TokenService
 from persistence.db import Database
-from tests.conftest import TEST_SECRET, HubStarter
+from tests.conftest import METRICS_HEADERS, TEST_SECRET, HubStarter
 from tests.helpers.api import Account, signup
 from tests.helpers.eventually import eventually
 from tests.helpers.instances import start_instance
@@ -196,6 +197,15 @@ async def test_a_reader_too_slow_for_its_send_queue_gets_4008_and_resumes_withou
                              on_disconnect=drops.append) as hub:
             sub = await hub.subscribe(channel)
             await append_events(app_db, channel, total, per_transaction=50, pad=16_000)
+            async with httpx.AsyncClient(base_url=url, headers=METRICS_HEADERS, timeout=10) as http:
+
+                async def overflowed() -> bool:
+                    text = (await http.get("/metrics")).text
+                    found = re.search(r"^hub_send_queue_overflows_total (\S+)$", text, re.M)
+                    return found is not None and float(found.group(1)) > 0
+
+                # Read only once the hub gave up on the socket: a reader that starts sooner may keep up.
+                await eventually(overflowed, within=60, what="the hub's send queue overflowing")
             events = await next_durable(sub, total, within=120)
             assert [e.seq for e in events] == list(range(1, total + 1))
             assert 4008 in [d.code for d in drops] and hub.reconnects >= 1
