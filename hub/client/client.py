@@ -273,7 +273,10 @@ class HubClient:
                 authenticated, drop, wait_s = await self._connection(url)
                 log.info("hub connection to %s ended: %s %s", url, drop.code, drop.reason)
                 if self._on_disconnect is not None:
-                    self._on_disconnect(drop)
+                    try:
+                        self._on_disconnect(drop)
+                    except Exception:
+                        log.exception("on_disconnect callback failed")
                 turn += 1
                 if drop.code == CloseCode.REVOKED:
                     raise TokenRevoked(drop.reason or "token revoked")
