@@ -63,6 +63,7 @@ class Subscription:
         self._first: asyncio.Future[SubscribeResult] = asyncio.get_running_loop().create_future()
         self._ended = False
         self._error: HubError | None = None
+        self._ended_event = asyncio.Event()
         self.sent_on = -1  # the client's connection generation that carried its last `subscribe`
 
     @property
@@ -91,7 +92,7 @@ class Subscription:
         if result.seq is not None:
             self._gate = SequenceGate(since if since is not None else result.seq)
         if again:
-            await self._queue.put(Resubscribed(result))
+            await self._put(Resubscribed(result))
         elif not self._first.done():
             self._first.set_result(result)
 
@@ -105,17 +106,33 @@ class Subscription:
             if not isinstance(verdict, Deliver):
                 return False
             gate.advance(event.seq)
-        await self._queue.put(event)
+        await self._put(event)
         return True
 
     async def presence_changed(self, diff: Presence) -> None:
         apply_diff(self.presence, diff)
-        await self._queue.put(diff)
+        await self._put(diff)
 
     async def reset(self, frame: Reset) -> None:
         if self._gate is not None:
             self._gate.skip_to(max(frame.seq, self._gate.last))
-        await self._queue.put(frame)
+        await self._put(frame)
+
+    async def _put(self, item: Item) -> None:
+        """Queue ``item``, waiting while the queue is full, unless the subscription ended (or ends meanwhile:
+        nobody may read it any more, and the client's reader must not wait on it forever)."""
+        if self._ended:
+            return
+        if not self._queue.full():
+            self._queue.put_nowait(item)
+            return
+        put = asyncio.ensure_future(self._queue.put(item))
+        ended = asyncio.ensure_future(self._ended_event.wait())
+        try:
+            await asyncio.wait({put, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            put.cancel()
+            ended.cancel()
 
     def end(self, error: HubError | None = None) -> None:
         """No more items: after what is queued, the iterator raises ``error``, or stops."""
@@ -123,6 +140,7 @@ class Subscription:
             return
         self._ended = True
         self._error = error
+        self._ended_event.set()  # releases a client reader waiting for room in a full queue
         if not self._first.done():
             self._first.set_exception(error or ClientClosed())
             self._first.exception()  # retrieved: nobody may be waiting for it any more

@@ -4,6 +4,7 @@ import that loads no server."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import subprocess
 import sys
@@ -113,3 +114,15 @@ def test_importing_the_client_loads_neither_litestar_nor_asyncpg() -> None:
     code = "import sys, hub.client; print(sorted(m for m in ('litestar', 'asyncpg', 'redis') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+async def test_ending_a_full_subscription_releases_the_reader_waiting_to_queue_into_it() -> None:
+    sub = Subscription(HubClient("ws://127.0.0.1:1/ws", token="t"), "user:u", since=None, max_pending=1)
+    await sub.subscribed(SubscribeResult("user:u", seq=0), since=None)
+    assert await sub.deliver(_event(1))
+    blocked = asyncio.ensure_future(sub.deliver(_event(2)))  # the queue is full: this waits for room
+    await asyncio.sleep(0)
+    assert not blocked.done()
+    sub.end()  # unsubscribed: nobody will make room
+    assert await asyncio.wait_for(blocked, 5)
+    assert [getattr(item, "seq", None) for item in [item async for item in sub]] == [1]
