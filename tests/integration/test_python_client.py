@@ -23,6 +23,7 @@ from hub.client import (
     Event,
     HubClient,
     RequestError,
+    Reset,
     Subscription,
     SubscriptionRevoked,
     TokenRevoked,
@@ -60,6 +61,22 @@ async def test_subscribe_replays_after_since_then_delivers_live_events_in_order(
         assert [e.seq for e in events] == [2, 3, 4, 5]
         assert sub.last_seq == 5
     assert hub.error is not None and hub.error.code == "closed"
+
+
+async def test_a_since_past_the_retained_history_yields_a_typed_reset_then_the_events_after_the_head(
+    client: httpx.AsyncClient, hub_url: str, owner_conn: asyncpg.Connection, app_db: Database
+) -> None:
+    account = await signup(client)
+    channel = f"user:{account.user_id}"
+    await append_events(app_db, channel, 20, per_transaction=20)
+    await owner_conn.execute("DELETE FROM realtime.events WHERE channel = $1 AND seq <= 15", channel)
+    await owner_conn.execute("UPDATE realtime.channel_heads SET trimmed_seq = 15 WHERE channel = $1", channel)
+    async with HubClient(ws_url(hub_url), token=account.access_token) as hub:
+        sub = await hub.subscribe(channel, since=3)
+        assert await asyncio.wait_for(anext(sub), 10) == Reset(channel, 20, "history_expired")
+        assert sub.last_seq == 20
+        await append_events(app_db, channel, 1)
+        assert [e.seq for e in await next_durable(sub, 1)] == [21]
 
 
 async def test_a_refused_subscribe_raises_the_hubs_stable_code_and_others_go_on(
