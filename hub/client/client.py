@@ -251,8 +251,9 @@ class HubClient:
             self._token = token
         fresh = token
         reply = await self._request(lambda i: Auth(id=i, token=fresh))
-        self._authenticated(_result(reply, AuthResult))
-        return self._authenticated_session()
+        session = _result(reply, AuthResult)
+        self._authenticated(session)
+        return session
 
     async def ping(self) -> float:
         """A protocol ``ping``; the round trip in seconds."""
@@ -356,10 +357,6 @@ class HubClient:
         if self._provider is not None:
             self._refresher = asyncio.get_running_loop().create_task(self._refresh_before(session.expires_at))
 
-    def _authenticated_session(self) -> AuthResult:
-        assert self.session is not None
-        return self.session
-
     async def _refresh_before(self, expires_at: float) -> None:
         left = expires_at - time.time()
         await asyncio.sleep(max(0.0, left - min(self._refresh_margin_s, left / 3)))
@@ -462,7 +459,7 @@ class HubClient:
             return
         sub.sent_on = self._generation
         frame_id = next(self._ids)
-        since = sub.resume_from()
+        since = sub.last_seq
         self._pending[frame_id] = _SubscribeCall(sub, since)
         with contextlib.suppress(ConnectionClosed):  # the next connection subscribes it again
             await ws.send(encode_client_frame(Subscribe(id=frame_id, channel=sub.channel, since=since)),

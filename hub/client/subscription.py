@@ -68,17 +68,14 @@ class Subscription:
 
     @property
     def last_seq(self) -> int | None:
-        """The last durable sequence queued (what a resubscribe sends as ``since``); None before the first
-        reply, and always on state channels."""
+        """The last durable sequence queued: what a resubscribe sends as ``since``. Until the first reply, the
+        ``since`` asked for."""
         return self._gate.last if self._gate is not None else self._since
 
     @property
     def snapshot(self) -> Any:
         """A state channel's snapshot from the last subscribe reply."""
         return self.result.snapshot if self.result is not None else None
-
-    def resume_from(self) -> int | None:
-        return self.last_seq
 
     # --- fed by the client ---------------------------------------------------------
 
