@@ -3,12 +3,9 @@ answer to "does the hub's websocket endpoint work yet?" (asked once per run)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-import msgspec
 
 from bench.infra import Infra
 from bench.report import Report
@@ -39,25 +36,18 @@ class Context:
 
 
 async def _probe_ws(url: str, token: str) -> str | None:
-    from websockets.asyncio.client import connect
-    from websockets.exceptions import InvalidStatus, WebSocketException
+    from hub.client import Disconnect, Fatal, HubClient, HubError, RequestError
 
+    attempts: list[Disconnect] = []
+    hub = HubClient(url, token=token, open_timeout=10, request_timeout=10, on_disconnect=attempts.append)
     try:
-        async with asyncio.timeout(10):
-            async with connect(url, compression=None, ping_interval=None) as ws:
-                for request in ({"op": "auth", "id": 1, "token": token},
-                                {"op": "subscribe", "id": 2, "channel": str(ChannelName.feed())}):
-                    await ws.send(msgspec.json.encode(request).decode())
-                    while True:
-                        reply = msgspec.json.decode(await ws.recv())
-                        if reply.get("op") == "reply" and reply.get("id") == request["id"]:
-                            break
-                    if not reply.get("ok"):
-                        return f"{request['op']} refused: {reply.get('error')}"
-    except InvalidStatus as exc:
-        return f"GET /ws answered HTTP {exc.response.status_code}"
-    except TimeoutError:
-        return "no reply to auth/subscribe within 10 s"
-    except (OSError, WebSocketException, msgspec.DecodeError) as exc:
-        return f"{type(exc).__name__}: {exc}"
+        await hub.connect()
+        await hub.subscribe(str(ChannelName.feed()))
+    except (Fatal, RequestError) as exc:
+        return f"{'subscribe' if isinstance(exc, RequestError) else 'auth'} refused: {exc.code}: {exc.message}"
+    except HubError as exc:
+        # Still no connection after 10 s of retries: why the last attempt failed (an HTTP status, a refusal).
+        return attempts[-1].reason if attempts else f"{exc.code}: {exc.message}"
+    finally:
+        await hub.close()
     return None

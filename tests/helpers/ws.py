@@ -1,8 +1,10 @@
-"""A small protocol-v1 client for tests, on the `websockets` library.
+"""Websocket helpers for tests.
 
-Frames are read on demand (no background task) and filed: replies by id, events
-by channel, plus presence/reset/error/pong lists, so a test can wait for what it
-needs while everything else is kept for later assertions.
+`ProtocolClient` is a raw protocol-v1 client on the `websockets` library, for the tests of the wire itself
+(frames, limits, close codes): frames are read on demand (no background task) and filed: replies by id,
+events by channel, plus presence/reset/error/pong lists, so a test can wait for what it needs while
+everything else is kept for later assertions. A test that only needs what arrives on a channel uses the
+project's own client, `hub.client.HubClient`, with `next_durable` and `settle` below.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+
+from hub.client import Event, Item, Subscription
 
 Frame = dict[str, Any]
 
@@ -155,6 +159,28 @@ async def open_or_refused(url: str, token: str) -> ProtocolClient | int | None:
     except ConnectionClosed:
         return ws.close_code
     return ws
+
+
+async def next_durable(sub: Subscription, count: int, within: float = 10.0) -> list[Event]:
+    """The next `count` durable events of `sub`, skipping ephemeral events, presence diffs and the like."""
+    got: list[Event] = []
+    async with asyncio.timeout(within):
+        async for item in sub:
+            if isinstance(item, Event) and item.seq is not None:
+                got.append(item)
+                if len(got) == count:
+                    break
+    return got
+
+
+async def settle(sub: Subscription, quiet_s: float = 0.3) -> list[Item]:
+    """What `sub` yields until nothing arrives for `quiet_s`."""
+    got: list[Item] = []
+    while True:
+        try:
+            got.append(await asyncio.wait_for(anext(sub), quiet_s))
+        except TimeoutError:
+            return got
 
 
 def seqs(events: list[Frame]) -> list[int]:

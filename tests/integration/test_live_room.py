@@ -12,9 +12,10 @@ from uuid import UUID
 import asyncpg
 import httpx
 
+from hub.client import HubClient
 from tests.helpers.api import Account, signup
 from tests.helpers.eventually import eventually
-from tests.helpers.ws import ProtocolClient, assert_continuous
+from tests.helpers.ws import ProtocolClient, assert_continuous, next_durable, ws_url
 from tests.integration.test_sessions import create_session, host_account, mint_users
 
 Frame = dict[str, Any]
@@ -66,26 +67,27 @@ async def test_chat_questions_and_announcements_are_stored_and_reach_everyone_in
         hub_url: str, client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
     host = await host_account(client, owner_conn)
     channel, [(a_id, a_token), (_b_id, b_token)] = await live_room(owner_conn, host, 2)
-    host_ws, start = await joined(hub_url, host.access_token, channel)
-    a_ws, _ = await joined(hub_url, a_token, channel)
-    b_ws, _ = await joined(hub_url, b_token, channel)
-    sent = [
-        (a_ws, "chat.message", {"text": "<b>hello</b> & welcome"}),
-        (b_ws, "question.ask", {"text": "What is a pip?"}),
-        (host_ws, "announcement", {"text": "Break in 5"}),
-        (a_ws, "chat.message", {"text": "thanks"}),
-    ]
-    replies = [await publish(ws, channel, event, data) for ws, event, data in sent]
-    assert all(r["ok"] for r in replies), replies
-    head = start["seq"]
-    assert [r["result"]["seq"] for r in replies] == list(range(head + 1, head + 5))
+    async with (HubClient(ws_url(hub_url), token=host.access_token) as hosting,
+                HubClient(ws_url(hub_url), token=a_token) as a_hub,
+                HubClient(ws_url(hub_url), token=b_token) as b_hub):
+        rooms = [await hub.subscribe(channel) for hub in (hosting, a_hub, b_hub)]
+        head = rooms[0].last_seq
+        assert head is not None
+        sent = [
+            (a_hub, "chat.message", {"text": "<b>hello</b> & welcome"}),
+            (b_hub, "question.ask", {"text": "What is a pip?"}),
+            (hosting, "announcement", {"text": "Break in 5"}),
+            (a_hub, "chat.message", {"text": "thanks"}),
+        ]
+        results = [await hub.publish(channel, event, data) for hub, event, data in sent]
+        assert [r["seq"] for r in results] == list(range(head + 1, head + 5))
 
-    views = [r["result"]["message"] for r in replies]
-    for ws in (host_ws, a_ws, b_ws):
-        got = await ws.wait_events(channel, 4)
-        assert_continuous(got, head)
-        assert [e["event"] for e in got] == ["chat.message", "question.asked", "announcement", "chat.message"]
-        assert [e["data"] for e in got] == views
+        views = [r["message"] for r in results]
+        for room in rooms:
+            got = await next_durable(room, 4)
+            assert [e.seq for e in got] == list(range(head + 1, head + 5))
+            assert [e.event for e in got] == ["chat.message", "question.asked", "announcement", "chat.message"]
+            assert [e.data for e in got] == views
     assert views[0]["content"] == "<b>hello</b> & welcome", "text is stored as given"
     assert (views[0]["kind"], views[0]["author_id"]) == ("chat", str(a_id))
     assert (views[1]["kind"], views[2]["kind"]) == ("question", "announcement")
@@ -94,8 +96,7 @@ async def test_chat_questions_and_announcements_are_stored_and_reach_everyone_in
     assert history.json()["items"] == views, "events carry the REST view, in the same order"
     logged = await owner_conn.fetch("SELECT event, data FROM realtime.events WHERE channel = $1 ORDER BY seq",
                                     channel)
-    assert [(r["event"], r["data"]["id"]) for r in logged] == [(e["event"], e["data"]["id"]) for e in got]
-    await close_all(host_ws, a_ws, b_ws)
+    assert [(r["event"], r["data"]["id"]) for r in logged] == [(e.event, e.data["id"]) for e in got]
 
 
 async def test_question_votes_are_one_per_user_and_coalesced_counts_end_equal_to_the_stored_votes(

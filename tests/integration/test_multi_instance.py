@@ -16,13 +16,12 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from websockets.exceptions import ConnectionClosed, WebSocketException
 
+from hub.client import Disconnect, Event, HubClient, Subscription
 from hub.settings import Settings
 from persistence.db import Database
 from tests.conftest import METRICS_HEADERS
@@ -30,7 +29,7 @@ from tests.helpers.api import Account, signup
 from tests.helpers.eventually import eventually
 from tests.helpers.instances import Instance, free_port, start_instance
 from tests.helpers.services import DatabaseUnderTest
-from tests.helpers.ws import ProtocolClient, append_events, assert_continuous, insert_post
+from tests.helpers.ws import ProtocolClient, append_events, assert_continuous, insert_post, ws_url
 
 pytestmark = pytest.mark.slow
 
@@ -44,56 +43,49 @@ def scaled(n: int) -> int:
 
 
 class Follower:
-    """A client that follows one channel across reconnects, resuming with `since`."""
+    """A `HubClient` following one channel: it resubscribes with `since` wherever it reconnects, going through
+    `urls` in turn; `seqs` are the durable sequences it yielded, `closes` the close codes of its connections
+    (attempts that never connected are not counted)."""
 
     def __init__(self, token: str, channel: str) -> None:
         self.token = token
         self.channel = channel
         self.seqs: list[int] = []
-        self.closes: list[int | None] = []
-        self.client: ProtocolClient | None = None
+        self.closes: list[int] = []
+        self.hub: HubClient | None = None
+        self.sub: Subscription | None = None
 
     @property
     def last(self) -> int:
         return self.seqs[-1] if self.seqs else 0
 
-    async def attach(self, url: str) -> None:
-        self.client = await ProtocolClient.open(url, self.token)
-        reply = await self.client.subscribe(self.channel, since=self.last)
-        assert reply["ok"], reply
+    def _dropped(self, drop: Disconnect) -> None:
+        if drop.code is not None:
+            self.closes.append(drop.code)
 
-    async def follow(self, urls: list[str], until_seq: asyncio.Future[int]) -> None:
-        """Read until `until_seq` is known and reached; on a close, reconnect to the next live url."""
-        turn = 0
+    async def attach(self, *urls: str) -> None:
+        """Connects to the first of `urls` (later to the others in turn) and subscribes from the start."""
+        self.hub = HubClient([ws_url(url) for url in urls], token=self.token, on_disconnect=self._dropped)
+        self.sub = await self.hub.subscribe(self.channel, since=self.last)
+
+    def reconnect_to(self, *urls: str) -> None:
+        assert self.hub is not None
+        self.hub.urls = [ws_url(url) for url in urls]
+
+    async def follow(self, until_seq: asyncio.Future[int]) -> None:
+        """Read until `until_seq` is known and reached."""
+        assert self.sub is not None
         while not (until_seq.done() and self.last >= until_seq.result()):
-            if self.client is None:
-                for _ in range(100):
-                    try:
-                        await self.attach(urls[turn % len(urls)])
-                        break
-                    except (OSError, WebSocketException, AssertionError, TimeoutError):
-                        turn += 1
-                        await asyncio.sleep(0.1)
-                else:
-                    raise AssertionError("no instance accepted the reconnect")
-            assert self.client is not None
             try:
-                await self.client.pump(0.2)
-            except ConnectionClosed:
-                self.closes.append(self.client.close_code)
-                self.client = None
-                turn += 1
+                item = await asyncio.wait_for(anext(self.sub), 0.2)
+            except TimeoutError:
                 continue
-            events = self.client.events[self.channel]
-            while events:
-                event = events.pop(0)
-                if event["seq"] is not None:
-                    self.seqs.append(event["seq"])
+            if isinstance(item, Event) and item.seq is not None:
+                self.seqs.append(item.seq)
 
     async def close(self) -> None:
-        if self.client is not None:
-            with contextlib.suppress(Exception):
-                await self.client.close()
+        if self.hub is not None:
+            await self.hub.close()
 
 
 async def _writer(db: Database, channel: str, count: int, result: asyncio.Future[int], pause_s: float = 0.01) -> None:
@@ -159,11 +151,11 @@ async def test_listener_killed_while_events_flow_loses_nothing_and_readyz_recove
     channel = f"user:{account.user_id}"
     followers = [Follower(account.access_token, channel) for _ in range(4)]
     for i, follower in enumerate(followers):
-        await follower.attach((a, b)[i % 2].url)
+        await follower.attach(*((a.url, b.url) if i % 2 == 0 else (b.url, a.url)))
     done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     total = scaled(300)
     writer = asyncio.create_task(_writer(app_db, channel, total, done, pause_s=0.005))
-    readers = [asyncio.create_task(f.follow([a.url, b.url], done)) for f in followers]
+    readers = [asyncio.create_task(f.follow(done)) for f in followers]
     statuses: list[int] = []
     async with httpx.AsyncClient(timeout=10) as http:
         await _events_flowing(followers)
@@ -242,11 +234,11 @@ async def test_redis_restart_leaves_durable_events_whole_and_presence_recovers(
             reply = await on_b.subscribe(channel)
             assert set(reply["result"]["presence"]) == {str(host.user_id), str(guest.user_id)}
             followers = [Follower(host.access_token, channel), Follower(guest.access_token, channel)]
-            await followers[0].attach(a.url)
-            await followers[1].attach(b.url)
+            await followers[0].attach(a.url, b.url)
+            await followers[1].attach(b.url, a.url)
             done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
             writer = asyncio.create_task(_writer(app_db, channel, scaled(150), done))
-            readers = [asyncio.create_task(f.follow([a.url, b.url], done)) for f in followers]
+            readers = [asyncio.create_task(f.follow(done)) for f in followers]
             await _events_flowing(followers)
             redis.kill()
             await redis.wait()
@@ -291,10 +283,10 @@ async def test_sigkill_of_an_instance_its_clients_resume_on_the_other_with_nothi
     channel = f"user:{account.user_id}"
     followers = [Follower(account.access_token, channel) for _ in range(3)]
     for follower in followers:
-        await follower.attach(a.url)
+        await follower.attach(a.url, b.url)
     done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     writer = asyncio.create_task(_writer(app_db, channel, scaled(200), done))
-    readers = [asyncio.create_task(f.follow([b.url], done)) for f in followers]
+    readers = [asyncio.create_task(f.follow(done)) for f in followers]
     await _events_flowing(followers)
     a.sigkill()
     await a.wait_exit()
@@ -315,23 +307,21 @@ async def test_rolling_restart_clients_see_1001_reconnect_resume_and_lose_nothin
     channel = f"user:{account.user_id}"
     followers = [Follower(account.access_token, channel) for _ in range(4)]
     for i, follower in enumerate(followers):
-        await follower.attach((a, b)[i % 2].url)
-    urls = [a.url, b.url]
+        await follower.attach(*((a.url, b.url) if i % 2 == 0 else (b.url, a.url)))
     done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     writer = asyncio.create_task(_writer(app_db, channel, scaled(300), done))
-    readers: list[asyncio.Task[Any]] = []
-
-    def follow_all() -> None:
-        readers.extend(asyncio.create_task(f.follow(urls, done)) for f in followers)
-
-    follow_all()
+    readers = [asyncio.create_task(f.follow(done)) for f in followers]
     await _events_flowing(followers)
     a.sigterm()
     assert await a.wait_exit() in GRACEFUL_EXIT
-    urls[0] = (a2 := await start_instance(test_db, base_settings, tmp_path)).url
+    a2 = await start_instance(test_db, base_settings, tmp_path)
+    for follower in followers:
+        follower.reconnect_to(a2.url, b.url)
     b.sigterm()
     assert await b.wait_exit() in GRACEFUL_EXIT
-    urls[1] = (b2 := await start_instance(test_db, base_settings, tmp_path)).url
+    b2 = await start_instance(test_db, base_settings, tmp_path)
+    for follower in followers:
+        follower.reconnect_to(a2.url, b2.url)
     try:
         await writer
         await asyncio.wait_for(asyncio.gather(*readers), 30)

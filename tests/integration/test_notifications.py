@@ -15,12 +15,13 @@ from typing import Any
 import asyncpg
 import httpx
 
+from hub.client import HubClient
 from hub.settings import Settings
 from persistence.jobs import WAKE_CHANNEL
 from tests.helpers.api import Account, signup
 from tests.helpers.eventually import eventually
 from tests.helpers.mailbox import Mailbox, link_in
-from tests.helpers.ws import ProtocolClient
+from tests.helpers.ws import next_durable, settle, ws_url
 from tests.integration.test_sessions import create_session, host_account, mint_users
 
 Headers = dict[str, str]
@@ -71,17 +72,13 @@ async def test_a_reply_to_a_post_is_one_inbox_item_and_one_live_event(
         client: httpx.AsyncClient, hub_url: str) -> None:
     author, replier = await signup(client), await signup(client, full_name="Rita Replier")
     post = await new_post(client, author)
-    listener = await ProtocolClient.open(hub_url, author.access_token)
-    try:
-        assert (await listener.subscribe(f"user:{author.user_id}"))["ok"]
+    async with HubClient(ws_url(hub_url), token=author.access_token) as listener:
+        inbox_channel = await listener.subscribe(f"user:{author.user_id}")
         reply = await comment(client, replier, post["id"], "x" * 500)
-        [event] = await listener.wait_events(f"user:{author.user_id}", 1)
-        await listener.settle()
-        assert len(listener.durable(f"user:{author.user_id}")) == 1
-    finally:
-        await listener.close()
-    assert event["event"] == "notification.created"
-    item = event["data"]
+        [event] = await next_durable(inbox_channel, 1)
+        assert await settle(inbox_channel) == []
+    assert event.event == "notification.created"
+    item = event.data
     assert set(item) == {"id", "kind", "data", "read_at", "created_at"}
     assert (item["kind"], item["read_at"]) == ("post.reply", None)
     assert item["data"] == {"post_id": post["id"], "post_title": post["title"], "comment_id": reply["id"],

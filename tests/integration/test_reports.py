@@ -12,9 +12,10 @@ from uuid import UUID
 import asyncpg
 import httpx
 
+from hub.client import HubClient
 from tests.conftest import HubStarter
 from tests.helpers.api import Account, admin, signup
-from tests.helpers.ws import ProtocolClient
+from tests.helpers.ws import next_durable, ws_url
 from tests.integration.test_sessions import mint_users
 
 Headers = dict[str, str]
@@ -118,10 +119,10 @@ async def test_remove_content_deletes_the_post_tells_every_reporter_and_is_audit
     boss = await admin(client, owner_conn)
     author, first, second = await signup(client), await signup(client), await signup(client)
     post_id = await new_post(client, author)
-    listeners = [await ProtocolClient.open(hub_url, reporter.access_token) for reporter in (first, second)]
-    try:
-        for listener, reporter in zip(listeners, (first, second), strict=True):
-            assert (await listener.subscribe(f"user:{reporter.user_id}"))["ok"]
+    async with (HubClient(ws_url(hub_url), token=first.access_token) as first_hub,
+                HubClient(ws_url(hub_url), token=second.access_token) as second_hub):
+        listeners = [await hub.subscribe(f"user:{reporter.user_id}")
+                     for hub, reporter in ((first_hub, first), (second_hub, second))]
         filed = [(await report(client, r.headers, "post", post_id, reason)).json()
                  for r, reason in ((first, "spam"), (second, "abuse"))]
 
@@ -138,17 +139,14 @@ async def test_remove_content_deletes_the_post_tells_every_reporter_and_is_audit
         assert set(resolved.json()["resolved"]) == {filed[0]["id"], filed[1]["id"]}
 
         for listener, reporter, mine in zip(listeners, (first, second), filed, strict=True):
-            events = await listener.wait_events(f"user:{reporter.user_id}", 1)
-            assert [e["event"] for e in events] == ["notification.created"]
-            item = events[0]["data"]
+            [event] = await next_durable(listener, 1)
+            assert event.event == "notification.created"
+            item = event.data
             assert (item["kind"], item["data"], item["read_at"]) == ("report.resolved", {
                 "report_id": mine["id"], "target_type": "post", "target_id": post_id,
                 "outcome": "remove_content"}, None)
             inbox = (await client.get("/api/notifications", headers=reporter.headers)).json()["items"]
             assert inbox == [item]
-    finally:
-        for listener in listeners:
-            await listener.close()
     assert (await client.get(f"/api/posts/{post_id}", headers=first.headers)).status_code == 404
     assert post_id not in await feed_ids(client, author.headers)
     assert await queue_entry(client, boss, post_id) is None

@@ -12,9 +12,10 @@ import asyncpg
 import httpx
 import pytest
 
+from hub.client import HubClient
 from tests.conftest import HubStarter
 from tests.helpers.api import Account, admin, signup
-from tests.helpers.ws import ProtocolClient
+from tests.helpers.ws import next_durable, ws_url
 
 SERVICE_KEY = secrets.token_urlsafe(32)
 SERVICE = {"Authorization": f"Bearer {SERVICE_KEY}"}
@@ -51,20 +52,18 @@ async def test_an_admins_event_reaches_subscribers_on_both_hubs_with_the_next_se
     member = await signup(keyed)
     channel = f"user:{member.user_id}"
     # One subscriber on the hub that takes the publish, one on another hub (its own listener) of the same database.
-    subscribers = [await ProtocolClient.open(url, member.access_token) for url in (keyed_url, hub_url)]
-    try:
-        heads = {(await subscriber.subscribe(channel))["result"]["seq"] for subscriber in subscribers}
-        [head] = heads
+    async with (HubClient(ws_url(keyed_url), token=member.access_token) as on_keyed,
+                HubClient(ws_url(hub_url), token=member.access_token) as on_other):
+        subscribers = [await on_keyed.subscribe(channel), await on_other.subscribe(channel)]
+        [head] = {subscriber.last_seq for subscriber in subscribers}
+        assert head is not None
         sent = await keyed.post(events_path(channel), json={"event": "billing.reminder", "data": {"days": 3}},
                                 headers=boss.headers)
         assert sent.status_code == 201, sent.text
         assert sent.json() == {"channel": channel, "seq": head + 1, "event": "billing.reminder"}
         for subscriber in subscribers:
-            [event] = await subscriber.wait_events(channel, 1)
-            assert (event["seq"], event["event"], event["data"]) == (head + 1, "billing.reminder", {"days": 3})
-    finally:
-        for subscriber in subscribers:
-            await subscriber.close()
+            [event] = await next_durable(subscriber, 1)
+            assert (event.seq, event.event, event.data) == (head + 1, "billing.reminder", {"days": 3})
     [row] = await audit_rows(keyed, boss, channel)
     assert (row["action"], row["actor_id"], row["details"]) == (
         "channel.event", str(boss.user_id), {"event": "billing.reminder", "seq": head + 1})
