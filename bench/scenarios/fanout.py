@@ -70,6 +70,22 @@ async def measure(ctx: Context, spec: LoadSpec,
     return FanoutResult(ready.connected, rate, events, size.max_events, fixed, flood, flood_started)
 
 
+async def client_delay(ctx: Context, url: str, connections: int) -> Collected:
+    """The load client's own delay at the paced phase's frame rate: every connection sends frames to an
+    echo server at the paced rate, so the client handles as many frames per second as it receives in the
+    paced phase, and each frame's latency is its round trip through a server that does nothing else."""
+    size = ctx.size
+    rate, events = paced_rate(size, connections), paced_events(size, connections)
+    async with LoadClient(plain_spec(url, connections, ctx)) as load:
+        ready = await load.start()
+        if ready.connected == 0:
+            raise LoadError(f"no echo connection: {'; '.join(ready.reasons)}")
+        await load.send(WARMUP_EVENTS, 10)
+        await load.collect(WARMUP_EVENTS, 20, size.collect_quiet_s)
+        await load.send(events, rate)
+        return await load.collect(events, 60, size.collect_quiet_s)
+
+
 def plain_spec(url: str, subscribers: int, ctx: Context) -> LoadSpec:
     return LoadSpec(url=url, kind="plain", connections=subscribers, workers=ctx.size.workers)
 
@@ -163,6 +179,16 @@ async def run(ctx: Context) -> list[Row]:
             if pw_result is not None:
                 rows += compare(ctx, "1 fan-out", hub_result, unavailable, PICOWS, pw_result, goal=1.0,
                                 latency_goal=1.2)
+                if n == max(ctx.size.fanout_subscribers) and anchor is not None:
+                    ctx.log(f"fan-out: the load client's own delay, {n} connections echoing on picows")
+                    echo = await client_delay(ctx, anchor.ws_url("/echo"), n)
+                    rows.append(Row(
+                        "1 fan-out", f"{n:,} subscribers, {pw_result.rate:g} events/s: p99 latency", "ms",
+                        hub_result.fixed.histogram.percentile(0.99) if hub_result else None,
+                        "the load client's own round trip (picows echo, same frames per second)",
+                        echo.histogram.percentile(0.99), higher_is_better=False, unavailable=unavailable,
+                        notes=f"echo: p50 {_ms(echo.histogram.percentile(0.5))}, p99 "
+                              f"{_ms(echo.histogram.percentile(0.99))}, {echo.received:,} frames back"))
             else:
                 rows.append(skipped("1 fan-out", f"{n:,} subscribers, fan-out", PICOWS,
                                     "picows not installed (pip install -e '.[bench]')"))
