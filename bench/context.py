@@ -19,10 +19,16 @@ class Context:
     size: Size
     infra: Infra
     report: Report
-    log: Callable[[str], None]
+    sink: Callable[[str], None]  # where progress lines go
+    repeat: int = 1  # repetitions of each scenario …
+    repetition: int = 1  # … and which one is running
     cache: dict[str, Any] = field(default_factory=dict)  # results one scenario reuses from another
     _hub_problem: str | None = None
     _hub_checked: bool = False
+
+    def log(self, message: str) -> None:
+        """A progress line, saying which repetition it belongs to when the scenario is repeated."""
+        self.sink(f"[{self.repetition}/{self.repeat}] {message}" if self.repeat > 1 else message)
 
     async def hub_problem(self, server: Server) -> str | None:
         """None when `/ws` on `server` takes an `auth` and a `subscribe`; otherwise why not."""

@@ -14,9 +14,10 @@ Kinds of server:
   socket joined its room, then `event` frames; Engine.IO pings are answered here.
 
 The parent drives the workers over pipes: `start` → every worker reports how many connections are
-ready; `collect` → each waits until every connection got the expected count, or the deadline, or a
-quiet spell, then reports and zeroes its counters (so one set of connections serves several phases);
-`close` ends them. Every wait is bounded.
+ready; `send` → each sends frames of its own over its connections at a paced rate (for an echo server:
+the latency is then the client's own round trip); `collect` → each waits until every connection got the
+expected count, or the deadline, or a quiet spell, then reports and zeroes its counters (so one set of
+connections serves several phases); `close` ends them. Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -144,6 +145,11 @@ class LoadClient:
             reasons.extend(reply["reasons"])
         return Ready(connected=sum(r["connected"] for r in replies), failed=sum(r["failed"] for r in replies),
                      reasons=tuple(reasons[:5]))
+
+    async def send(self, per_connection: int, rate: float) -> None:
+        """Every connection sends `per_connection` frames shaped like a baseline's event, `rate` per second
+        each, the connections' sends spread evenly over each interval."""
+        await self._ask_all(("send", per_connection, rate), timeout_s=per_connection / rate + 30.0)
 
     async def collect(self, expected_per_connection: int | None, deadline_s: float, quiet_s: float) -> Collected:
         """Waits (at most `deadline_s`) for the phase to end, then returns and resets the counters.
@@ -321,6 +327,19 @@ class _Worker:
         except Exception as exc:  # a malformed frame must not kill the other connections' counting
             self.closed[f"client error {type(exc).__name__}"] += 1
 
+    async def send(self, per_connection: int, rate: float) -> dict[str, Any]:
+        from bench.publish import baseline_frame
+
+        total = per_connection * len(self.sockets)
+        interval = 1.0 / (rate * max(1, len(self.sockets)))
+        started = time.monotonic()
+        for number in range(total):
+            delay = started + number * interval - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await self.sockets[number % len(self.sockets)].send(baseline_frame(number))
+        return {"sent": total}
+
     async def collect(self, expected: int | None, deadline: float, quiet_s: float) -> dict[str, Any]:
         started = time.time()
         target = None if expected is None else expected * len(self.sockets)
@@ -377,6 +396,8 @@ async def _serve_parent(pipe: Connection, worker: _Worker) -> None:
         try:
             if message[0] == "start":
                 reply = await worker.start()
+            elif message[0] == "send":
+                reply = await worker.send(*message[1:])
             elif message[0] == "collect":
                 reply = await worker.collect(*message[1:])
             else:

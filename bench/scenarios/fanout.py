@@ -1,9 +1,11 @@
 """Scenario 1, fan-out: one channel, N subscribers, events at a fixed rate and then as fast as the
-server takes them. The hub against a plain `websockets.broadcast` server and a minimal Litestar
-`send_text` loop, the same load client for all three, interleaved per subscriber count."""
+server takes them. The hub against a plain `websockets.broadcast` server, a minimal Litestar
+`send_text` loop and a `picows` broadcast server (the near-limit anchor), the same load client for
+all four, interleaved per subscriber count."""
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -11,12 +13,13 @@ from dataclasses import dataclass
 from bench import publish
 from bench.context import Context
 from bench.load import Collected, LoadClient, LoadError, LoadSpec
-from bench.report import Row
+from bench.report import Row, skipped
 from bench.servers import free_port, python, uvicorn
 from bench.sizes import paced_events, paced_rate
 from channels.names import ChannelName
 
 FEED = str(ChannelName.feed())  # the channel every fan-out run uses
+PICOWS = "picows broadcast"
 WARMUP_EVENTS = 3
 
 
@@ -67,6 +70,22 @@ async def measure(ctx: Context, spec: LoadSpec,
     return FanoutResult(ready.connected, rate, events, size.max_events, fixed, flood, flood_started)
 
 
+async def client_delay(ctx: Context, url: str, connections: int) -> Collected:
+    """The load client's own delay at the paced phase's frame rate: every connection sends frames to an
+    echo server at the paced rate, so the client handles as many frames per second as it receives in the
+    paced phase, and each frame's latency is its round trip through a server that does nothing else."""
+    size = ctx.size
+    rate, events = paced_rate(size, connections), paced_events(size, connections)
+    async with LoadClient(plain_spec(url, connections, ctx)) as load:
+        ready = await load.start()
+        if ready.connected == 0:
+            raise LoadError(f"no echo connection: {'; '.join(ready.reasons)}")
+        await load.send(WARMUP_EVENTS, 10)
+        await load.collect(WARMUP_EVENTS, 20, size.collect_quiet_s)
+        await load.send(events, rate)
+        return await load.collect(events, 60, size.collect_quiet_s)
+
+
 def plain_spec(url: str, subscribers: int, ctx: Context) -> LoadSpec:
     return LoadSpec(url=url, kind="plain", connections=subscribers, workers=ctx.size.workers)
 
@@ -77,8 +96,8 @@ async def hub_spec(url: str, subscribers: int, ctx: Context, channel: str = FEED
 
 
 async def measure_hub(ctx: Context, url: str, subscribers: int) -> FanoutResult:
-    """The hub's fan-out at `subscribers` (cached per run: the peers scenario reuses it)."""
-    key = f"hub-fanout-{subscribers}"
+    """The hub's fan-out at `subscribers` (cached per repetition: the peers scenario reuses it)."""
+    key = f"hub-fanout-{subscribers}-{ctx.repetition}"
     if key not in ctx.cache:
         spec = await hub_spec(url, subscribers, ctx)
         ctx.cache[key] = await measure(ctx, spec, lambda: publish.HubPublisher.open(ctx.infra.owner_dsn, FEED))
@@ -87,8 +106,9 @@ async def measure_hub(ctx: Context, url: str, subscribers: int) -> FanoutResult:
 
 
 def compare(ctx: Context, scenario: str, hub: FanoutResult | None, unavailable: str, baseline: str,
-            base: FanoutResult, goal: float | None) -> list[Row]:
-    """The two rows of one comparison: throughput at the maximum rate, p99 at the fixed rate."""
+            base: FanoutResult, goal: float | None, latency_goal: float | None = None) -> list[Row]:
+    """The two rows of one comparison: throughput at the maximum rate (`goal`), p99 at the fixed rate
+    (`latency_goal`)."""
     n = base.subscribers
 
     def latency_notes(result: FanoutResult | None, who: str) -> str:
@@ -110,7 +130,8 @@ def compare(ctx: Context, scenario: str, hub: FanoutResult | None, unavailable: 
             unavailable=unavailable),
         Row(scenario, f"{n:,} subscribers, {base.rate:g} events/s: p99 latency", "ms",
             hub.fixed.histogram.percentile(0.99) if hub else None, baseline,
-            base.fixed.histogram.percentile(0.99), higher_is_better=False, notes=notes, unavailable=unavailable),
+            base.fixed.histogram.percentile(0.99), higher_is_better=False, goal=latency_goal, notes=notes,
+            unavailable=unavailable),
     ]
 
 
@@ -125,6 +146,11 @@ async def run(ctx: Context) -> list[Row]:
                               port=ws_port)
     litestar = await infra.start("litestar-loop", uvicorn("bench.baselines.litestar_loop:app", ls_port),
                                  port=ls_port)
+    anchor = None
+    if importlib.util.find_spec("picows"):
+        pw_port = free_port()
+        anchor = await infra.start("picows-broadcast", python("-m", "bench.baselines.picows_broadcast", "--port",
+                                                              str(pw_port)), port=pw_port)
     hub = await infra.start_hub("hub-fanout")
     problem = await ctx.hub_problem(hub)
     rows: list[Row] = []
@@ -136,6 +162,11 @@ async def run(ctx: Context) -> list[Row]:
             ctx.log(f"fan-out: {n} subscribers on the minimal Litestar loop")
             ls_result = await measure(ctx, plain_spec(litestar.ws_url(), n, ctx),
                                       lambda: publish.PlainPublisher.open(litestar.ws_url("/pub")))
+            pw_result = None
+            if anchor is not None:
+                ctx.log(f"fan-out: {n} subscribers on picows")
+                pw_result = await measure(ctx, plain_spec(anchor.ws_url(), n, ctx),
+                                          lambda: publish.PlainPublisher.open(anchor.ws_url("/pub")))
             hub_result = None
             if problem is None:
                 ctx.log(f"fan-out: {n} subscribers on the hub")
@@ -143,14 +174,32 @@ async def run(ctx: Context) -> list[Row]:
             unavailable = problem or ""
             rows += compare(ctx, "1 fan-out", hub_result, unavailable, "minimal Litestar send_text loop",
                             ls_result, goal=1.0)
-            rows += compare(ctx, "1 fan-out", hub_result, unavailable, "websockets.broadcast", ws_result, goal=0.8)
+            rows += compare(ctx, "1 fan-out", hub_result, unavailable, "websockets.broadcast", ws_result, goal=0.8,
+                            latency_goal=1.0)
+            if pw_result is not None:
+                rows += compare(ctx, "1 fan-out", hub_result, unavailable, PICOWS, pw_result, goal=1.0,
+                                latency_goal=1.2)
+                if n == max(ctx.size.fanout_subscribers) and anchor is not None:
+                    ctx.log(f"fan-out: the load client's own delay, {n} connections echoing on picows")
+                    echo = await client_delay(ctx, anchor.ws_url("/echo"), n)
+                    rows.append(Row(
+                        "1 fan-out", f"{n:,} subscribers, {pw_result.rate:g} events/s: p99 latency", "ms",
+                        hub_result.fixed.histogram.percentile(0.99) if hub_result else None,
+                        "the load client's own round trip (picows echo, same frames per second)",
+                        echo.histogram.percentile(0.99), higher_is_better=False, unavailable=unavailable,
+                        notes=f"echo: p50 {_ms(echo.histogram.percentile(0.5))}, p99 "
+                              f"{_ms(echo.histogram.percentile(0.99))}, {echo.received:,} frames back"))
+            else:
+                rows.append(skipped("1 fan-out", f"{n:,} subscribers, fan-out", PICOWS,
+                                    "picows not installed (pip install -e '.[bench]')"))
             if n == max(ctx.size.fanout_subscribers):
                 for label, result in (("hub", hub_result), ("websockets.broadcast", ws_result),
-                                      ("Litestar loop", ls_result)):
+                                      ("Litestar loop", ls_result), ("picows", pw_result)):
                     if result is not None:
                         ctx.report.latencies[f"fan-out {n} subs, {result.rate:g}/s: {label}"] = \
                             result.fixed.histogram
     finally:
-        for server in (plain, litestar, hub):
-            await infra.stop(server)
+        for server in (plain, litestar, anchor, hub):
+            if server is not None:
+                await infra.stop(server)
     return rows
