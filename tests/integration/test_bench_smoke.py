@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 
@@ -16,7 +17,9 @@ SCENARIOS = ("1 fan-out", "2 end to end", "3 idle connections", "4 vote storm", 
              "7 deep threads", "8 search", "9 encoding")
 NUMBER = re.compile(r"^-?[\d,]+(\.\d+)? ")
 RATIO = re.compile(r"^\d+(\.\d+)?×$")
-BUDGET_S = 90
+# A hang guard, not a speed gate: tiny takes ≈ 50 s on an idle machine and several times that with
+# both cores busy, so the budget leaves room for a loaded CI machine.
+BUDGET_S = 420
 
 
 def table_rows(stdout: str) -> list[list[str]]:
@@ -28,6 +31,7 @@ def table_rows(stdout: str) -> list[list[str]]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(BUDGET_S + 60)
 async def test_every_benchmark_scenario_runs_at_tiny_size_and_prints_a_measured_ratio(tmp_path: Path) -> None:
     env = {**os.environ}
     if os.environ.get("TEST_DATABASE_URL"):
@@ -36,11 +40,11 @@ async def test_every_benchmark_scenario_runs_at_tiny_size_and_prints_a_measured_
         env["BENCH_REDIS_URL"] = os.environ["TEST_REDIS_URL"]
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench", "all", "--size", "tiny", "--out", str(tmp_path), cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(), BUDGET_S)
     except TimeoutError:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)  # the group: the servers it started would outlive it
         await process.wait()
         pytest.fail(f"python -m bench all --size tiny took longer than {BUDGET_S} s")
     output = stdout.decode()
