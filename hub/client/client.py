@@ -157,7 +157,8 @@ class HubClient:
         self.reconnects = 0  # connections authenticated after the first
         self.state = State.IDLE
         self.encoding = _ENCODINGS[encoding]  # until a connection negotiates one
-        self._subprotocols = [Subprotocol(self.encoding.value)]
+        # JSON offers nothing, as hub-client.js: the default, and the handshake a hub without subprotocols takes.
+        self._subprotocols = None if self.encoding is Encoding.JSON else [Subprotocol(self.encoding.value)]
         self._token = token
         self._provider = token_provider
         self._backoff = backoff
