@@ -6,6 +6,9 @@ document as soon as it exists. Served at `/schema/asyncapi.json`.
 
 One channel, `socket`, is the `/ws` connection itself, with every frame as a message; one channel per kind
 (`thread:{post_id}`, …) carries the events and publishes of that kind inside `event` and `publish` frames.
+The encodings (`channels.encodings.Encoding`) are the `socket` channel's websocket binding: the subprotocols a
+client may offer in `Sec-WebSocket-Protocol`, with their content types in its description; the messages'
+schemas hold for every encoding, which carry the same fields.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, get_args
 
 import msgspec
 
+from channels.encodings import Encoding
 from channels.event_names import DURABLE, TRANSIENT
 from channels.frames import SERVER_FRAMES, ClientFrame
 from channels.names import ChannelKind, LeaderboardPeriod
@@ -104,6 +108,7 @@ def asyncapi_document(*, host: str, protocol: str) -> dict[str, Any]:
             "payload": {"$ref": _REF.format(name=frame.__name__)},
         }
     channels: dict[str, Any] = {"socket": {"address": "/ws", "title": "the websocket connection",
+                                           "description": _ENCODINGS_NOTE, "bindings": {"ws": _ws_binding()},
                                            "messages": socket_messages}}
     client_keys = {_frame_key(f) for f in get_args(ClientFrame)}
     operations: dict[str, Any] = {
@@ -139,12 +144,33 @@ def asyncapi_document(*, host: str, protocol: str) -> dict[str, Any]:
             "description": "The `/ws` protocol (v1): authenticate, subscribe with resume, publish. "
                            "docs/protocol.md explains it; this document is generated from the hub's definitions.",
         },
-        "defaultContentType": "application/json",
+        "defaultContentType": Encoding.JSON.content_type,
         "servers": {"hub": {"host": host, "protocol": protocol, "pathname": "/ws"}},
         "channels": channels,
         "operations": operations,
         "components": {"schemas": schemas},
     }
+
+
+_ENCODINGS_NOTE = "\n".join([
+    "Every frame is one websocket message, in the encoding the client picks with the websocket subprotocol "
+    "(`Sec-WebSocket-Protocol`); all encodings carry the same fields, so the schemas below hold for each:",
+    "",
+    *(f"- `{e.value}`{' (the default, also with no subprotocol)' if e is Encoding.JSON else ''}: "
+      f"{'binary' if e.binary else 'text'} frames, `{e.content_type}`" for e in Encoding),
+])
+
+
+def _ws_binding() -> dict[str, Any]:
+    """The `/ws` handshake: a GET whose `Sec-WebSocket-Protocol` names the encoding (docs/protocol.md, "Encodings")."""
+    subprotocol = {
+        "type": "string",
+        "enum": [e.value for e in Encoding],
+        "default": Encoding.JSON.value,
+        "description": "the encoding; the hub answers with the first one it knows, in the client's order",
+    }
+    return {"method": "GET", "headers": {"type": "object", "properties": {"Sec-WebSocket-Protocol": subprotocol}},
+            "bindingVersion": "0.1.0"}
 
 
 def _of(names: Mapping[ChannelKind, Mapping[str, str]], kind: ChannelKind) -> Mapping[str, str]:

@@ -26,6 +26,11 @@ class Encoding(Enum):
         """Frames of this encoding travel as websocket binary frames (else text)."""
         return self is Encoding.MSGPACK
 
+    @property
+    def content_type(self) -> str:
+        """The media type of one frame's payload (the AsyncAPI document's content types)."""
+        return "application/msgpack" if self is Encoding.MSGPACK else "application/json"
+
 
 _BY_NAME = {encoding.value: encoding for encoding in Encoding}
 

@@ -9,6 +9,9 @@ to their subscription) until the connection ends, and starts over. Closes map to
 - 4003 (token revoked): stop with :class:`TokenRevoked`;
 - anything else, or a failed attempt: wait (jittered exponential backoff, ``channels.backoff``) and retry.
 
+Frames travel in the encoding the connection negotiated (``channels.encodings``): the client offers the
+subprotocol of the one it was asked for, and speaks whatever the hub answered (JSON when it answered none).
+
 Only ``websockets`` and msgspec, and the protocol's pure definitions in ``channels``: importing this module
 starts no server and loads neither Litestar nor asyncpg.
 """
@@ -24,14 +27,16 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, Literal
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.typing import Subprotocol
 
 from channels.backoff import ReconnectBackoff
 from channels.codes import FORBIDDEN, INTERNAL, RATE_LIMITED, TOKEN_EXPIRED, TOKEN_REVOKED, UNAUTHORIZED
+from channels.encodings import Encoding, negotiate
 from channels.errors import CloseCode
 from hub.client.errors import (
     ClientClosed,
@@ -63,6 +68,7 @@ from hub.client.frames import (
     Unsubscribe,
     decode_server_frame,
     encode_client_frame,
+    result_as,
 )
 from hub.client.subscription import Subscription
 
@@ -71,7 +77,6 @@ __all__ = ["DEFAULT_BACKOFF", "Disconnect", "HubClient", "State", "TokenProvider
 log = logging.getLogger("hub.client")
 
 TokenProvider = Callable[[], Awaitable[str]]
-T = TypeVar("T", bound=msgspec.Struct)
 
 # A client reconnects less eagerly than an instance to its database: thousands of browsers and scripts share
 # one hub, so the first retry waits a quarter second and a long outage costs an attempt every 30 s at most.
@@ -81,6 +86,7 @@ DEFAULT_BACKOFF = ReconnectBackoff(first_s=0.25, fast_max_s=5.0, fast_for_s=60.0
 _RECONNECT_NOW = frozenset({CloseCode.GOING_AWAY, CloseCode.SLOW_CONSUMER})
 _REFUSED = frozenset({UNAUTHORIZED.code, TOKEN_EXPIRED.code})
 _PASSING = frozenset({RATE_LIMITED.code, INTERNAL.code})
+_ENCODINGS = {"json": Encoding.JSON, "msgpack": Encoding.MSGPACK}
 
 
 class State(Enum):
@@ -120,6 +126,8 @@ class HubClient:
     valid; ``refresh(token)`` replaces it) or ``token_provider`` (an async callable returning a valid access
     token: called before every connection and ``refresh_margin_s`` before the token expires, to refresh in
     place). ``seed`` seeds the backoff's jitter (its own ``random.Random``; the global one is never touched).
+    ``encoding``: ``"json"`` (text frames) or ``"msgpack"`` (``hub.v1.msgpack``, binary frames, the same fields);
+    ``client.encoding`` is the one the last connection negotiated.
     """
 
     def __init__(
@@ -136,15 +144,21 @@ class HubClient:
         max_pending: int = 10_000,
         max_frame_bytes: int = 1 << 20,
         on_disconnect: Callable[[Disconnect], None] | None = None,
+        encoding: Literal["json", "msgpack"] = "json",
     ) -> None:
         if (token is None) == (token_provider is None):
             raise ValueError("give exactly one of token and token_provider")
+        if encoding not in _ENCODINGS:
+            raise ValueError(f"encoding must be one of {sorted(_ENCODINGS)}, not {encoding!r}")
         self.urls: list[str] = [url] if isinstance(url, str) else list(url)
         if not self.urls:
             raise ValueError("no url")
         self.session: AuthResult | None = None  # the last accepted auth
         self.reconnects = 0  # connections authenticated after the first
         self.state = State.IDLE
+        self.encoding = _ENCODINGS[encoding]  # until a connection negotiates one
+        # JSON offers nothing, as hub-client.js: the default, and the handshake a hub without subprotocols takes.
+        self._subprotocols = None if self.encoding is Encoding.JSON else [Subprotocol(self.encoding.value)]
         self._token = token
         self._provider = token_provider
         self._backoff = backoff
@@ -239,8 +253,7 @@ class HubClient:
         ``forbidden``, …), and ``ConnectionLost`` if the connection dropped first: a publish is not resent, it
         may or may not have been applied."""
         reply = await self._request(lambda i: Publish(id=i, channel=channel, event=event, data=data))
-        result: dict[str, Any] = msgspec.json.decode(reply.result) if reply.result else {}
-        return result
+        return result_as(reply, dict[str, Any])
 
     async def refresh(self, token: str | None = None) -> AuthResult:
         """Send ``auth`` again on the open connection (no reconnect): with ``token``, which also replaces a
@@ -251,7 +264,7 @@ class HubClient:
             self._token = token
         fresh = token
         reply = await self._request(lambda i: Auth(id=i, token=fresh))
-        session = _result(reply, AuthResult)
+        session = result_as(reply, AuthResult)
         self._authenticated(session)
         return session
 
@@ -295,12 +308,13 @@ class HubClient:
         """One connection, until it ends: (whether it authenticated, how it ended, a wait the hub asked for)."""
         token = await self._fresh_token()
         try:
-            ws = await connect(url, open_timeout=self._open_timeout, compression=None,
+            ws = await connect(url, open_timeout=self._open_timeout, compression=None, subprotocols=self._subprotocols,
                                max_size=self._max_frame_bytes, close_timeout=2)
         except (OSError, TimeoutError, WebSocketException) as exc:
             return False, Disconnect(url, None, f"{type(exc).__name__}: {exc}"), 0.0
         self._generation += 1
         self._ws = ws
+        self.encoding = _negotiated(ws)
         reader = asyncio.get_running_loop().create_task(self._read(ws), name="hub-client-reader")
         authenticated = False
         wait_s = 0.0
@@ -315,7 +329,7 @@ class HubClient:
                 authenticated = True
                 if self.session is not None:
                     self.reconnects += 1
-                self._authenticated(_result(reply, AuthResult))
+                self._authenticated(result_as(reply, AuthResult))
                 self._open.set()
                 self.state = State.OPEN
                 for sub in list(self._subs.values()):
@@ -385,9 +399,10 @@ class HubClient:
 
     async def _read(self, ws: ClientConnection) -> None:
         try:
+            encoding = _negotiated(ws)
             async for raw in ws:
                 try:
-                    frame = decode_server_frame(raw)
+                    frame = decode_server_frame(raw, encoding)
                 except msgspec.DecodeError as exc:
                     log.warning("skipped a frame that is not protocol v1: %s", exc)
                     continue
@@ -429,7 +444,7 @@ class HubClient:
             if self._subs.get(sub.channel) is not sub:
                 return
             if frame.ok:
-                await sub.subscribed(_result(frame, SubscribeResult), call.since)
+                await sub.subscribed(result_as(frame, SubscribeResult), call.since)
             else:
                 error = frame.error or ErrorBody(INTERNAL.code, "subscribe refused")
                 if sub.result is not None and error.code in _PASSING:
@@ -462,8 +477,7 @@ class HubClient:
         since = sub.last_seq
         self._pending[frame_id] = _SubscribeCall(sub, since)
         with contextlib.suppress(ConnectionClosed):  # the next connection subscribes it again
-            await ws.send(encode_client_frame(Subscribe(id=frame_id, channel=sub.channel, since=since)),
-                          text=True)
+            await _send(ws, Subscribe(id=frame_id, channel=sub.channel, since=since))
 
     async def _request(self, build: Callable[[int], ClientFrame]) -> Reply:
         async with self._deadline(self._request_timeout, "no reply in time"):
@@ -481,7 +495,7 @@ class HubClient:
         self._pending[frame_id] = answer
         try:
             async with self._deadline(self._request_timeout, "no reply in time"):
-                await ws.send(encode_client_frame(build(frame_id)), text=True)
+                await _send(ws, build(frame_id))
                 frame = await answer
         except ConnectionClosed:
             raise ConnectionLost() from None
@@ -527,5 +541,11 @@ class HubClient:
         self._open.set()  # wakes every waiter, which then raises `error`
 
 
-def _result(reply: Reply, kind: type[T]) -> T:
-    return msgspec.json.decode(reply.result or b"{}", type=kind)
+def _negotiated(ws: ClientConnection) -> Encoding:
+    """The encoding the hub answered with (the same rule the hub applies: none answered is JSON)."""
+    return negotiate([] if ws.subprotocol is None else [ws.subprotocol])[0]
+
+
+async def _send(ws: ClientConnection, frame: ClientFrame) -> None:
+    encoding = _negotiated(ws)
+    await ws.send(encode_client_frame(frame, encoding), text=not encoding.binary)

@@ -1,6 +1,7 @@
 """The frames of protocol v1 as the client sees them: server frames decoded into typed structs, client frames
 encoded from the protocol's own definitions (``channels.frames``), so the client and the hub cannot spell an
-``op`` or a field differently.
+``op`` or a field differently. Both encodings of ``channels.encodings`` decode into the same structs: JSON
+(text frames) and ``hub.v1.msgpack`` (binary frames, the same fields).
 
 Server frames are decoded leniently: a field a newer hub adds is ignored, and a frame whose ``op`` this client
 does not know decodes to ``None`` (the caller skips it) rather than failing the connection.
@@ -8,10 +9,11 @@ does not know decodes to ``None`` (the caller skips it) rather than failing the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
+from channels.encodings import Encoding
 from channels.frames import Auth, ClientFrame, Ping, Publish, Subscribe, Unsubscribe
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "Unsubscribe",
     "decode_server_frame",
     "encode_client_frame",
+    "result_as",
 ]
 
 
@@ -44,12 +47,12 @@ class ErrorBody(msgspec.Struct, frozen=True):
 
 
 class Reply(msgspec.Struct, tag_field="op", tag="reply", frozen=True):
-    """The answer to a frame that carried an ``id``: ``result`` (still encoded; empty when absent) when ``ok``,
-    else ``error``."""
+    """The answer to a frame that carried an ``id``: ``result`` (decoded, untyped: :func:`result_as` types it;
+    None when absent) when ``ok``, else ``error``."""
 
     id: int | None
     ok: bool
-    result: msgspec.Raw = msgspec.Raw()
+    result: Any = None
     error: ErrorBody | None = None
 
 
@@ -114,30 +117,47 @@ class SubscribeResult(msgspec.Struct, frozen=True):
     presence: dict[str, PresenceEntry] | None = None
 
 
-_DECODER: msgspec.json.Decoder[ServerFrame] = msgspec.json.Decoder(ServerFrame)
-_ENCODER = msgspec.json.Encoder()
+T = TypeVar("T")
 
 
 class _OpProbe(msgspec.Struct):
     op: str
 
 
-_OP_PROBE = msgspec.json.Decoder(_OpProbe)
 _KNOWN_OPS = frozenset({"reply", "event", "presence", "reset", "error", "pong"})
+_JSON_DECODER: msgspec.json.Decoder[ServerFrame] = msgspec.json.Decoder(ServerFrame)
+_JSON_PROBE = msgspec.json.Decoder(_OpProbe)
+_MSGPACK_DECODER: msgspec.msgpack.Decoder[ServerFrame] = msgspec.msgpack.Decoder(ServerFrame)
+_MSGPACK_PROBE = msgspec.msgpack.Decoder(_OpProbe)
+_JSON_ENCODER = msgspec.json.Encoder()
+_MSGPACK_ENCODER = msgspec.msgpack.Encoder()
 
 
-def decode_server_frame(raw: bytes | str) -> ServerFrame | None:
-    """One server frame; None for a well-formed frame with an ``op`` this client does not know.
+def decode_server_frame(raw: bytes | str, encoding: Encoding = Encoding.JSON) -> ServerFrame | None:
+    """One server frame in ``encoding``; None for a well-formed frame with an ``op`` this client does not know.
 
-    Raises ``msgspec.DecodeError`` (``ValidationError`` included) for anything that is not a frame of v1.
+    Raises ``msgspec.DecodeError`` (``ValidationError`` included) for anything that is not a frame of v1, a
+    text frame on a msgpack connection included.
     """
+    packed: bytes | None = None  # the frame, when it is msgpack
+    if encoding.binary:
+        if not isinstance(raw, bytes):
+            raise msgspec.DecodeError(f"text frame on a {encoding.value} connection")
+        packed = raw
     try:
-        return _DECODER.decode(raw)
+        return _JSON_DECODER.decode(raw) if packed is None else _MSGPACK_DECODER.decode(packed)
     except msgspec.ValidationError:
-        if _OP_PROBE.decode(raw).op not in _KNOWN_OPS:
+        probe = _JSON_PROBE.decode(raw) if packed is None else _MSGPACK_PROBE.decode(packed)
+        if probe.op not in _KNOWN_OPS:
             return None
         raise
 
 
-def encode_client_frame(frame: ClientFrame) -> bytes:
-    return _ENCODER.encode(frame)
+def encode_client_frame(frame: ClientFrame, encoding: Encoding = Encoding.JSON) -> bytes:
+    """``frame`` in ``encoding``: sent as a binary websocket frame when ``encoding.binary``, else as text."""
+    return (_MSGPACK_ENCODER if encoding.binary else _JSON_ENCODER).encode(frame)
+
+
+def result_as(reply: Reply, kind: type[T]) -> T:
+    """A reply's ``result`` as ``kind`` (an absent result is ``{}``), whichever encoding it came in."""
+    return msgspec.convert({} if reply.result is None else reply.result, kind)

@@ -95,3 +95,16 @@ async def test_every_op_protocol_md_shows_is_a_frame_of_the_socket_channel(docum
     ops = set(re.findall(r'"op":\s*"([a-z_]+)"', PROTOCOL))
     assert {"auth", "subscribe", "publish", "ping", "reply", "reset", "error", "pong"} <= ops
     assert ops <= _messages(document, "socket")
+
+
+async def test_the_socket_channel_lists_every_encoding_protocol_md_lists_with_its_content_type(
+    document: dict[str, Any],
+) -> None:
+    socket = document["channels"]["socket"]
+    header = socket["bindings"]["ws"]["headers"]["properties"]["Sec-WebSocket-Protocol"]
+    assert header["enum"] == ["hub.v1.json", "hub.v1.msgpack"] and header["default"] == "hub.v1.json"
+    assert set(re.findall(r"`(hub\.v1\.[a-z]+)`", PROTOCOL)) == set(header["enum"])
+    assert document["defaultContentType"] == "application/json"
+    assert "- `hub.v1.json` (the default, also with no subprotocol): text frames, `application/json`" in (
+        socket["description"])
+    assert "- `hub.v1.msgpack`: binary frames, `application/msgpack`" in socket["description"]

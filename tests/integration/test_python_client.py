@@ -13,11 +13,13 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import asyncpg
 import httpx
 import pytest
 
+from channels.encodings import Encoding
 from hub.client import (
     Disconnect,
     Event,
@@ -112,6 +114,38 @@ async def test_publish_answers_the_result_or_a_typed_error_with_the_stable_code(
         with pytest.raises(RequestError) as closed_room:
             await hub.publish(f"session:{uuid.uuid4()}", "chat.message", {"text": "hi"})
         assert closed_room.value.code in {"not_found", "forbidden"}
+
+
+async def _events(sub: Subscription, durable: int, ephemeral: int, within: float = 15.0) -> list[Event]:
+    """The events `sub` yields until `durable` durable and `ephemeral` ephemeral ones arrived, in arrival order."""
+    got: list[Event] = []
+    async with asyncio.timeout(within):
+        while sum(e.seq is not None for e in got) < durable or sum(e.seq is None for e in got) < ephemeral:
+            item = await anext(sub)
+            if isinstance(item, Event):
+                got.append(item)
+    return got
+
+
+async def test_a_msgpack_client_and_a_json_client_of_one_channel_receive_identical_events(
+    client: httpx.AsyncClient, hub_url: str, owner_conn: asyncpg.Connection, app_db: Database
+) -> None:
+    writer, reader = await signup(client), await signup(client)
+    channel = f"thread:{await insert_post(owner_conn, writer.user_id)}"
+    await append_events(app_db, channel, 2, pad=40)
+    async with (HubClient(ws_url(hub_url), token=writer.access_token, encoding="msgpack") as packed,
+                HubClient(ws_url(hub_url), token=reader.access_token) as text):
+        assert (packed.encoding, text.encoding) == (Encoding.MSGPACK, Encoding.JSON)
+        subs = [await packed.subscribe(channel, since=0), await text.subscribe(channel, since=0)]
+        assert subs[0].result == subs[1].result and subs[0].result is not None and subs[0].result.seq == 2
+        await append_events(app_db, channel, 3, pad=40)
+        assert await packed.publish(channel, "typing", {}) == {}  # a client frame in msgpack, relayed to both
+        on_msgpack, on_json = [await _events(sub, durable=5, ephemeral=1) for sub in subs]
+        durable = [e for e in on_msgpack if e.seq is not None]
+        assert durable == [e for e in on_json if e.seq is not None]
+        assert [e.seq for e in durable] == [1, 2, 3, 4, 5] and durable[0].data == {"n": 0, "pad": "x" * 40}
+        assert [e for e in on_msgpack if e.seq is None] == [e for e in on_json if e.seq is None]
+        assert [(e.event, e.data) for e in on_json if e.seq is None] == [("typing", {"user_id": str(writer.user_id)})]
 
 
 async def _live_session(owner_conn: asyncpg.Connection, host: Account, members: list[Account]) -> str:
@@ -278,9 +312,10 @@ async def test_a_kicked_participant_loses_the_subscription_with_a_typed_error(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("encoding", ["json", "msgpack"])
 async def test_a_draining_instance_sends_1001_and_the_client_resumes_on_the_other_with_nothing_lost(
     test_db: DatabaseUnderTest, base_settings: Settings, tmp_path: Path, client: httpx.AsyncClient,
-    app_db: Database,
+    app_db: Database, encoding: Literal["json", "msgpack"],
 ) -> None:
     a, b = await asyncio.gather(start_instance(test_db, base_settings, tmp_path),
                                 start_instance(test_db, base_settings, tmp_path))
@@ -289,7 +324,7 @@ async def test_a_draining_instance_sends_1001_and_the_client_resumes_on_the_othe
         channel = f"user:{account.user_id}"
         drops: list[Disconnect] = []
         async with HubClient([ws_url(a.url), ws_url(b.url)], token=account.access_token, seed=7,
-                             on_disconnect=drops.append) as hub:
+                             on_disconnect=drops.append, encoding=encoding) as hub:
             sub = await hub.subscribe(channel)
             total = 120
             received: list[int] = []
@@ -313,7 +348,7 @@ async def test_a_draining_instance_sends_1001_and_the_client_resumes_on_the_othe
             await asyncio.wait_for(reader, 60)
             assert received == list(range(1, total + 1))
             assert [(d.url, d.code) for d in drops] == [(ws_url(a.url), 1001)]
-            assert hub.reconnects == 1
+            assert hub.reconnects == 1 and hub.encoding.value == f"hub.v1.{encoding}"
     finally:
         await a.stop()
         await b.stop()

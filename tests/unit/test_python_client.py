@@ -1,6 +1,6 @@
-"""The pure parts of `hub.client`: frames against the hub's own codec, presence merging, the subscription's
-order keeping (duplicates dropped, a gap reported, a reset moving on), the backoff's jitter source, and an
-import that loads no server."""
+"""The pure parts of `hub.client`: frames in both encodings against the hub's own codec, presence merging, the
+subscription's order keeping (duplicates dropped, a gap reported, a reset moving on), the backoff's jitter
+source, and an import that loads no server."""
 
 from __future__ import annotations
 
@@ -12,36 +12,88 @@ import sys
 import msgspec
 import pytest
 
-from channels.frames import decode_client_frame, encode_event, encode_presence, encode_reply_ok, encode_reset
+from channels.encodings import Encoding
+from channels.errors import FrameError
+from channels.frames import (
+    EventFrame,
+    OutFrame,
+    decode_client_frame,
+    encode_presence,
+    encode_reply_ok,
+    encode_reset,
+)
 from hub.client import DEFAULT_BACKOFF, Event, HubClient, Presence, Reset, SubscribeResult, Subscription
-from hub.client.frames import PresenceEntry, Publish, Reply, Subscribe, decode_server_frame, encode_client_frame
+from hub.client.frames import (
+    PresenceEntry,
+    Publish,
+    Reply,
+    Subscribe,
+    decode_server_frame,
+    encode_client_frame,
+    result_as,
+)
 from hub.client.presence import apply_diff, from_entries
 
+ENCODINGS = pytest.mark.parametrize("encoding", list(Encoding), ids=lambda e: e.name.lower())
 
-def test_client_frames_are_what_the_hubs_decoder_accepts() -> None:
+
+def _as_sent(json_frame: bytes, encoding: Encoding) -> bytes:
+    """A server frame as the hub sends it in ``encoding``: its JSON, or the msgpack the hub derives from it."""
+    return OutFrame(json_frame).msgpack if encoding.binary else json_frame
+
+
+@ENCODINGS
+def test_client_frames_are_what_the_hubs_decoder_accepts(encoding: Encoding) -> None:
     frame = Subscribe(id=3, channel="feed", since=41)
-    assert decode_client_frame(encode_client_frame(frame)) == frame
-    publish = Publish(id=4, channel="thread:x", event="typing", data={})
-    assert decode_client_frame(encode_client_frame(publish)) == publish
+    assert decode_client_frame(encode_client_frame(frame, encoding), encoding) == frame
+    publish = Publish(id=4, channel="thread:x", event="typing", data={"nested": [1, 2.5, None, "é"]})
+    assert decode_client_frame(encode_client_frame(publish, encoding), encoding) == publish
 
 
-def test_server_frames_from_the_hubs_encoders_decode_to_typed_frames() -> None:
-    event = decode_server_frame(encode_event("feed", 7, "post.created", b'{"id":"p"}', "2026-01-01T00:00:00Z"))
-    assert event == Event("feed", 7, "post.created", {"id": "p"}, "2026-01-01T00:00:00Z")
-    reply = decode_server_frame(encode_reply_ok(2, {"channel": "feed", "seq": 44, "snapshot": None}))
+def test_a_msgpack_client_frame_is_msgpack_not_json() -> None:
+    packed = encode_client_frame(Subscribe(id=3, channel="feed"), Encoding.MSGPACK)
+    assert msgspec.msgpack.decode(packed) == {"op": "subscribe", "id": 3, "channel": "feed", "since": None}
+    with pytest.raises(FrameError):
+        decode_client_frame(packed)
+
+
+@ENCODINGS
+def test_server_frames_from_the_hubs_encoders_decode_to_typed_frames(encoding: Encoding) -> None:
+    event = EventFrame("feed", 7, "post.created", msgspec.Raw(b'{"id":"p","n":[1,2.5]}'), "2026-01-01T00:00:00Z")
+    sent = event.msgpack if encoding.binary else event.json
+    assert decode_server_frame(sent, encoding) == Event("feed", 7, "post.created", {"id": "p", "n": [1, 2.5]},
+                                                        "2026-01-01T00:00:00Z")
+    reply = decode_server_frame(
+        _as_sent(encode_reply_ok(2, {"channel": "feed", "seq": 44, "snapshot": None}), encoding), encoding)
     assert isinstance(reply, Reply) and reply.ok
-    assert msgspec.json.decode(reply.result, type=SubscribeResult) == SubscribeResult("feed", 44)
-    assert decode_server_frame(encode_reset("feed", 9, "history_expired")) == Reset("feed", 9, "history_expired")
-    diff = decode_server_frame(encode_presence("session:s", {"u": [{"conn_id": "c"}]}, {}))
+    assert result_as(reply, SubscribeResult) == SubscribeResult("feed", 44)
+    ok = decode_server_frame(_as_sent(encode_reply_ok(5), encoding), encoding)
+    assert isinstance(ok, Reply) and result_as(ok, dict[str, object]) == {}
+    reset = decode_server_frame(_as_sent(encode_reset("feed", 9, "history_expired"), encoding), encoding)
+    assert reset == Reset("feed", 9, "history_expired")
+    diff = decode_server_frame(_as_sent(encode_presence("session:s", {"u": [{"conn_id": "c"}]}, {}), encoding),
+                               encoding)
     assert diff == Presence("session:s", {"u": PresenceEntry([{"conn_id": "c"}])}, {})
 
 
 def test_a_frame_of_an_unknown_op_is_skipped_and_a_broken_known_one_is_an_error() -> None:
     assert decode_server_frame(b'{"op":"hello","x":1}') is None
+    assert decode_server_frame(msgspec.msgpack.encode({"op": "hello", "x": 1}), Encoding.MSGPACK) is None
     with pytest.raises(msgspec.ValidationError):
         decode_server_frame(b'{"op":"event","channel":"feed"}')
+    with pytest.raises(msgspec.ValidationError):
+        decode_server_frame(msgspec.msgpack.encode({"op": "event", "channel": "feed"}), Encoding.MSGPACK)
     with pytest.raises(msgspec.DecodeError):
         decode_server_frame(b"not json")
+    with pytest.raises(msgspec.DecodeError):
+        decode_server_frame('{"op":"pong","id":1}', Encoding.MSGPACK)  # a text frame on a msgpack connection
+
+
+def test_a_client_speaks_the_encoding_it_is_asked_for_and_refuses_an_unknown_one() -> None:
+    assert HubClient("ws://127.0.0.1:1/ws", token="t").encoding is Encoding.JSON
+    assert HubClient("ws://127.0.0.1:1/ws", token="t", encoding="msgpack").encoding is Encoding.MSGPACK
+    with pytest.raises(ValueError):
+        HubClient("ws://127.0.0.1:1/ws", token="t", encoding="cbor")  # type: ignore[arg-type]
 
 
 def test_presence_applies_leaves_then_joins_matched_by_connection() -> None:
