@@ -23,6 +23,7 @@ import msgspec
 
 from channels.errors import FrameError, ProtocolError
 from channels.json_depth import MAX_JSON_DEPTH, nested_deeper_than
+from channels.sse import sse_message
 
 __all__ = [
     "SERVER_FRAMES",
@@ -289,16 +290,26 @@ def ws_text_frame(payload: bytes) -> bytes:
     return header + payload
 
 
-class OutFrame:
-    """One server frame, shared by every connection it goes to: its JSON (``json``), ``text`` and websocket
-    ``wire`` bytes are each built once, on first use, and kept on the object."""
+class _Head(msgspec.Struct):
+    op: str
+    channel: str | None = None
+    seq: int | None = None
 
-    __slots__ = ("_json", "_text", "_wire")
+
+_HEAD = msgspec.json.Decoder(_Head)
+
+
+class OutFrame:
+    """One server frame, shared by every connection it goes to: its JSON (``json``), ``text``, websocket
+    ``wire`` bytes and SSE message (``sse``) are each built once, on first use, and kept on the object."""
+
+    __slots__ = ("_json", "_sse", "_text", "_wire")
 
     def __init__(self, json: bytes) -> None:
         self._json: bytes | None = json
         self._text: str | None = None
         self._wire: bytes | None = None
+        self._sse: bytes | None = None
 
     @property
     def json(self) -> bytes:
@@ -323,6 +334,18 @@ class OutFrame:
             wire = self._wire = ws_text_frame(self.json)
         return wire
 
+    @property
+    def sse(self) -> bytes:
+        """The Server-Sent Events message (:func:`channels.sse.sse_message`)."""
+        message = self._sse
+        if message is None:
+            message = self._sse = sse_message(*self._sse_head(), self.json)
+        return message
+
+    def _sse_head(self) -> tuple[str, str | None, int | None]:
+        head = _HEAD.decode(self.json)
+        return head.op, head.channel, head.seq
+
     def _encode(self) -> bytes:
         raise AssertionError("an OutFrame is made with its JSON")
 
@@ -340,11 +363,15 @@ class EventFrame(OutFrame):
         self._json = None
         self._text = None
         self._wire = None
+        self._sse = None
         self.channel = channel
         self.seq = seq
         self.event = event
         self.data = data
         self.created_at = created_at
+
+    def _sse_head(self) -> tuple[str, str | None, int | None]:
+        return "event", self.channel, self.seq
 
     def _encode(self) -> bytes:
         return encode_event(self.channel, self.seq, self.event, self.data, self.created_at)
