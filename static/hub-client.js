@@ -32,7 +32,12 @@
  * - The token is refreshed on the open connection (`auth` again) before `expires_at`.
  * - Heartbeat: a `ping` frame every `heartbeat_s`; hearing nothing for two intervals drops the socket
  *   and reconnects.
+ * - Fallback: after `sseAfterFailures` websockets in a row that close before `auth` completes, the client
+ *   carries on over Server-Sent Events and REST publishes (static/sse-transport.js) with the same API and
+ *   guarantees, and tries websockets again every `wsRetryMs`.
  */
+
+import { httpBaseOf, SseTransport } from "./sse-transport.js";
 
 const DURABLE = /^(feed$|thread:|session:|user:)/;
 const RECONNECT_NOW = new Set([1001, 4008]);
@@ -110,6 +115,11 @@ export class HubClient extends Emitter {
    * @param {number} [options.refreshMarginS=60]  refresh this long before `expires_at` (at most a third of the lifetime)
    * @param {number} [options.heartbeatS]  override the server's `heartbeat_s`
    * @param {typeof WebSocket} [options.WebSocket]
+   * @param {number} [options.sseAfterFailures=3]  websockets in a row that never authenticate before SSE
+   * @param {number} [options.wsRetryMs=60000]  on SSE, how long before trying websockets again
+   * @param {string} [options.httpUrl]  the hub's http(s) origin for SSE and REST (default: from `url`)
+   * @param {typeof EventSource} [options.EventSource]
+   * @param {typeof fetch} [options.fetch]
    */
   constructor(options) {
     super();
@@ -134,6 +144,7 @@ export class HubClient extends Emitter {
     this._forceRefresh = false;
     this._stopped = true;
     this._everOpen = false;
+    this._initFallback(options);
     this._onOnline = () => {
       if (this.state === "reconnecting") this._reconnectIn(0);
     };
@@ -164,6 +175,7 @@ export class HubClient extends Emitter {
     this._stopped = true;
     globalThis.removeEventListener?.("online", this._onOnline);
     this._clearTimers();
+    this._sse.close();
     const ws = this._ws;
     this._ws = null;
     if (ws) {
@@ -180,6 +192,11 @@ export class HubClient extends Emitter {
 
   async _open() {
     if (this._stopped) return;
+    if (this.transport === "sse") {
+      this._sse.open();
+      return;
+    }
+    this._wsAuthed = false;
     this._setState("connecting");
     let token;
     try {
@@ -231,6 +248,8 @@ export class HubClient extends Emitter {
     }
     if (ws !== this._ws) return;
     this.session = result;
+    this._wsAuthed = true;
+    this._wsFailures = 0;
     this.attempt = 0;
     if (this._everOpen) this.reconnects += 1;
     this._everOpen = true;
@@ -253,6 +272,7 @@ export class HubClient extends Emitter {
     }
     this.emit("disconnect", { code, reason });
     if (this._stopped) return;
+    if (this.transport === "websocket" && !this._wsAuthed) this._websocketFailed();
     if (code === 4001 || code === 4003) this._forceRefresh = true;
     this._scheduleReconnect(code);
   }
@@ -352,6 +372,7 @@ export class HubClient extends Emitter {
   /** Send a frame with a fresh `id`; resolves with the reply's `result`. Needs an open connection. */
   request(frame, { timeoutMs } = {}) {
     if (this.state !== "open") return Promise.reject(new HubError("disconnected", "not connected"));
+    if (this.transport === "sse") return this._sse.request(frame, timeoutMs ?? this.requestTimeoutMs);
     return this._send(frame, timeoutMs);
   }
 
@@ -421,6 +442,10 @@ export class HubClient extends Emitter {
   }
 
   _sendSubscribe(sub) {
+    if (this.transport === "sse") {
+      this._sse.reopenSoon(); // its stream's reply settles the subscription
+      return;
+    }
     const frame = { op: "subscribe", channel: sub.channel };
     if (sub.durable && sub.lastSeq !== null) frame.since = sub.lastSeq;
     sub.pending = true;
@@ -478,6 +503,40 @@ export class HubClient extends Emitter {
       .then(() => {
         if (sub.active && this.state === "open") this._sendSubscribe(sub);
       });
+  }
+
+  // ---- fallback to Server-Sent Events (static/sse-transport.js) --------------------------------------
+
+  _initFallback(options) {
+    this.sseAfterFailures = options.sseAfterFailures ?? 3;
+    this.wsRetryMs = options.wsRetryMs ?? 60_000;
+    this.transport = "websocket"; // or "sse"
+    this._wsFailures = 0; // websockets in a row that closed before `auth` completed
+    this._wsAuthed = false;
+    this._sse = new SseTransport(this, {
+      baseUrl: options.httpUrl ?? httpBaseOf(this.url),
+      EventSource: options.EventSource,
+      fetch: options.fetch,
+      HubError,
+    });
+  }
+
+  _websocketFailed() {
+    this._wsFailures += 1;
+    if (this._wsFailures < this.sseAfterFailures || !this._sse.available) return;
+    this.transport = "sse";
+    this.attempt = 0;
+    this.emit("transport", { transport: "sse" });
+  }
+
+  /** On SSE for `wsRetryMs`: try a websocket again; one that fails to authenticate goes back to SSE. */
+  _retryWebsocket() {
+    if (this._stopped || this.transport !== "sse") return;
+    this._sse.close();
+    this._onDisconnect(1001, "trying websockets again"); // still on SSE here: not a websocket failure
+    this.transport = "websocket";
+    this._wsFailures = this.sseAfterFailures - 1;
+    this.emit("transport", { transport: "websocket" });
   }
 
   // ---- incoming frames ----------------------------------------------------------------------------

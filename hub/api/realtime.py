@@ -23,6 +23,7 @@ from typing import Annotated, Any, cast
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.background_tasks import BackgroundTask, BackgroundTasks
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response.base import ASGIResponse
 from litestar.types import Receive, Scope, Send
@@ -175,7 +176,10 @@ async def _redeem(services: Services, ticket: str | None) -> tuple[Identity, flo
     return identity, float(claims["exp"])
 
 
-@get(SSE_PATH, tags=["realtime"], media_type="text/event-stream", security=[], cache_control=None)
+@get(SSE_PATH, tags=["realtime"], media_type="text/event-stream", security=[], responses={
+    200: ResponseSpec(str, description="`text/event-stream`: one SSE message per server frame "
+                      "(`id: <channel>:<seq>`, `event: <op>`, `data: <the websocket frame's JSON>`)",
+                      media_type="text/event-stream", generate_examples=False)})
 async def sse_stream(
     services: AppServices,
     ticket: Annotated[str | None, QueryParameter(max_length=2 * _TICKET_LENGTH)] = None,
