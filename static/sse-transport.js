@@ -101,7 +101,7 @@ export class SseTransport {
         } catch {
           return;
         }
-        this._onFrame(frame);
+        this._onFrame(op, frame);
       });
     }
   }
@@ -119,15 +119,15 @@ export class SseTransport {
     this._wsRetry = setTimeout(() => client._retryWebsocket(), client.wsRetryMs);
   }
 
-  _onFrame(frame) {
+  _onFrame(op, frame) {
     const client = this.client;
+    if (op === "close") {
+      this.closeCode = frame.code; // the stream ends next: a close code, as a socket's would be
+      return;
+    }
     if (frame.op === "reply") {
       const sub = frame.ok ? client._subs.get(frame.result?.channel) : null;
       if (sub && sub.active) client._onSubscribed(sub, frame.result);
-      return;
-    }
-    if (frame.op === "close") {
-      this.closeCode = frame.code;
       return;
     }
     const channel = frame.op === "error" ? frame.error?.details?.channel : null;

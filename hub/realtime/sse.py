@@ -11,7 +11,7 @@ per-user connection cap, the slow-consumer close, drain, and the token's `exp` (
 The stream is read-only: the client's subscriptions are the request's `channel`s, subscribed in order once
 the response has started; a refused one is answered with an `error` frame naming the channel in
 `details.channel`. Before the stream ends the server sends `event: close` with the websocket close code it
-stands for (`{"op": "close", "code": 4008, "reason": "slow consumer"}`), so a client knows whether to resume
+stands for (`data: {"code": 4008, "reason": "slow consumer"}`), so a client knows whether to resume
 at once, refresh its token, or stop. Heartbeats are SSE comments every `WS_HEARTBEAT`.
 
 The handler's own task waits on the request's `receive` (the client going away) and sends the heartbeats;
@@ -61,7 +61,9 @@ SSE_HEADERS: list[tuple[bytes, bytes]] = [
 _HEARTBEAT = OutFrame(b"{}")
 
 
-class _Close(msgspec.Struct, tag_field="op", tag="close"):
+class _Close(msgspec.Struct):
+    """The data of the stream's last message, `event: close` (an SSE message only: no websocket frame)."""
+
     code: int
     reason: str
 

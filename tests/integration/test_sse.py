@@ -5,7 +5,9 @@ events in the same order, the same resume and `reset`, the same limits and the s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -259,3 +261,43 @@ async def test_a_stream_ends_with_token_expired_when_the_token_it_was_ticketed_w
     assert await sse.wait_ended(within=TOKEN_TTL_S + 15) == 4001
     assert [e["error"]["code"] for e in sse.errors] == ["token_expired"]
     await sse.close()
+
+
+async def test_a_stream_that_does_not_read_is_closed_4008_while_a_websocket_gets_everything(
+        client: httpx.AsyncClient, start_hub: Any, owner_conn: asyncpg.Connection, app_db: Database) -> None:
+    reader = await signup(client)
+    channel = f"thread:{await insert_post(owner_conn, reader.user_id)}"
+    # Big events on a channel only the stream follows fill its socket's buffers (several MiB on loopback).
+    heavy = f"thread:{await insert_post(owner_conn, reader.user_id)}"
+    with start_hub(ws_send_queue=16) as url:
+        issued = await ticket(url, reader.access_token)
+        # A client that sends its request and then never reads, with a tiny receive buffer.
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        host, port = url.removeprefix("http://").split(":")
+        sock.connect((host, int(port)))
+        sock.setblocking(False)
+        stream_in, stream_out = await asyncio.open_connection(sock=sock)
+        request = f"GET /sse?ticket={issued}&channel={channel}&channel={heavy} HTTP/1.1\r\nHost: {host}\r\n\r\n"
+        stream_out.write(request.encode())
+        await stream_out.drain()
+        ws = await ProtocolClient.open(url, reader.access_token)
+        assert (await ws.subscribe(channel))["ok"]
+        total = 0
+        for _ in range(40):
+            total += len(await append_events(app_db, channel, 10, per_transaction=10, pad=200))
+            await append_events(app_db, heavy, 5, per_transaction=1, pad=60_000)
+        assert_continuous(await ws.wait_events(channel, total, within=60), 0, total)
+
+        received = b""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(30):
+                while b"event: close" not in received:
+                    chunk = await stream_in.read(1 << 20)
+                    if not chunk:
+                        break
+                    received += chunk
+        assert b'event: close\ndata: {"code":4008,"reason":"slow consumer"}' in received
+        assert received.count(f'"channel":"{channel}"'.encode()) < total
+        stream_out.close()
+        await ws.close()
