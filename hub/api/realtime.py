@@ -217,7 +217,8 @@ async def publish(channel: FromPath[ChannelText], data: JSONBody[PublishIn], use
     try:
         conn: Connection[None] = Connection(uuid.uuid4().hex, time.monotonic(), realtime.limits,
                                             realtime.publish_limiter)
-        # The user's publishes share the websocket's per-channel bucket ("<user>|<channel>").
+        # The protocol state of a connection that lives for this request: the `user` dependency checked the
+        # token, so any `exp` ahead will do; its publishes share the user's websocket bucket ("<user>|<channel>").
         conn.on_auth(None, str(user.require_user_id()), float(services.clock()) + 60, time.monotonic(),
                      services.clock())
         name, rule, payload = conn.check_publish(channel, data.event, data.data, time.monotonic())

@@ -160,6 +160,23 @@ async def test_a_banned_users_stream_gets_token_revoked_and_ends(
     await sse.close()
 
 
+async def test_a_ticket_made_before_a_logout_all_opens_no_stream_and_an_open_stream_ends(
+        hubs: tuple[str, str], client: httpx.AsyncClient) -> None:
+    one, two = hubs
+    reader = await signup(client)
+    unused = await ticket(one, reader.access_token)
+    sse = await SseClient.open(two, reader.access_token, ["feed"])
+    await sse.until(lambda: bool(sse.frames("reply")), what="the reply")
+    async with httpx.AsyncClient(timeout=30) as http:
+        out = await http.post(f"{one}/api/auth/logout-all", headers=reader.headers)
+        assert out.status_code == 204, out.text
+        assert await sse.wait_ended() == 4003
+        refused = await http.get(f"{two}/sse", params={"channel": "feed", "ticket": unused})
+    assert (refused.status_code, refused.json()["code"]) == (401, "token_revoked")
+    assert [e["error"]["code"] for e in sse.errors] == ["token_revoked"]
+    await sse.close()
+
+
 async def test_a_cancelled_participants_session_channel_ends_and_the_stream_goes_on(
         hubs: tuple[str, str], client: httpx.AsyncClient, owner_conn: asyncpg.Connection, app_db: Database) -> None:
     one, two = hubs
