@@ -41,11 +41,14 @@ export class SseTransport {
     return Boolean(this.EventSourceImpl && this.fetchImpl);
   }
 
-  /** Open a stream for the client's subscriptions (its state goes "connecting", then "open"). */
-  async open() {
+  /**
+   * Open a stream for the client's subscriptions: the client's state goes "connecting", then "open"; with
+   * `swap` (a new set of channels on an open client) it stays "open" and requests go on meanwhile.
+   */
+  async open({ swap = false } = {}) {
     const client = this.client;
     if (client._stopped) return;
-    client._setState("connecting");
+    if (!swap) client._setState("connecting");
     let token;
     try {
       token = await client.getToken({ forceRefresh: client._forceRefresh });
@@ -57,7 +60,7 @@ export class SseTransport {
     client._forceRefresh = false;
     if (![...client._subs.values()].some((sub) => sub.active)) {
       this.channels = new Set();
-      this._opened(null); // nothing to stream yet: the first subscribe opens one
+      this._opened(null, swap); // nothing to stream yet: the first subscribe opens one
       return;
     }
     let ticket;
@@ -82,7 +85,7 @@ export class SseTransport {
     this.source = source;
     this.closeCode = null;
     source.onopen = () => {
-      if (source === this.source) this._opened(source);
+      if (source === this.source) this._opened(source, swap);
     };
     // A ticket is single use: the browser's own reconnect (same URL) could only be refused. Every end of the
     // stream goes through the client's reconnect instead, which resumes from its last seqs.
@@ -106,13 +109,15 @@ export class SseTransport {
     }
   }
 
-  _opened(source) {
+  _opened(source, swap) {
     const client = this.client;
     client.attempt = 0;
-    if (client._everOpen) client.reconnects += 1;
-    client._everOpen = true;
-    client.session = { ...(client.session || {}), transport: "sse" };
-    client._setState("open", { transport: "sse" });
+    if (!swap) {
+      if (client._everOpen) client.reconnects += 1;
+      client._everOpen = true;
+      client.session = { ...(client.session || {}), transport: "sse" };
+      client._setState("open", { transport: "sse" });
+    }
     // Subscribed while the stream was being set up: a stream that names them replaces this one.
     if ([...client._subs.values()].some((sub) => sub.active && !this.channels.has(sub.channel))) this.reopenSoon();
     clearTimeout(this._wsRetry);
@@ -155,7 +160,7 @@ export class SseTransport {
       const client = this.client;
       if (client._stopped || client.transport !== "sse" || client.state !== "open") return;
       this._drop();
-      this.open();
+      this.open({ swap: true });
     });
   }
 
