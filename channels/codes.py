@@ -75,9 +75,13 @@ BAD_FRAME = _define("bad_frame", message="invalid frame")
 TOKEN_EXPIRED = _define("token_expired", message="token expired", close=_UNAUTHENTICATED)
 ALREADY_SUBSCRIBED = _define("already_subscribed", message="already subscribed")
 NOT_SUBSCRIBED = _define("not_subscribed", message="not subscribed")
-EVENT_NOT_ALLOWED = _define("event_not_allowed", message="event not allowed on this channel")
-SESSION_NOT_LIVE = _define("session_not_live", message="session is not live")
-TOO_MANY_SUBSCRIPTIONS = _define("too_many_subscriptions", message="too many subscriptions")
+# These three answer REST too: `POST /api/channels/{channel}/publish` and `GET /sse` (hub.api.realtime).
+EVENT_NOT_ALLOWED = _define("event_not_allowed", status=422, title="This event cannot be published on this channel",
+                            message="event not allowed on this channel")
+SESSION_NOT_LIVE = _define("session_not_live", status=409, title="The session is not live",
+                           message="session is not live")
+TOO_MANY_SUBSCRIPTIONS = _define("too_many_subscriptions", status=422, title="Too many channels",
+                                 message="too many subscriptions")
 
 # REST only: the generic code of each status Litestar itself may answer (titles as `hub.problems` words them).
 BAD_REQUEST = _define("bad_request", status=400, title="Bad request")
@@ -95,6 +99,8 @@ BAD_SIGNATURE = _define("bad_signature", status=400, title="Webhook signature is
 BAD_EVENT = _define("bad_event", status=400, title="The signed event is not one the hub can apply")
 # A mailed link's token (verification, password reset, email change) that is unknown, used or expired.
 INVALID_TOKEN = _define("invalid_token", status=400, title="This link is invalid, used or expired")
+# `GET /sse` without a ticket, or with one that was used already or is older than 30 s.
+INVALID_TICKET = _define("invalid_ticket", status=401, title="The stream ticket is missing, used or expired")
 INVALID_CREDENTIALS = _define("invalid_credentials", status=401, title="Email or password is wrong")
 TOKEN_REUSED = _define("token_reused", status=401,
                        title="Refresh token was already used; the session is revoked")

@@ -26,6 +26,7 @@ import msgspec
 from channels.encodings import Encoding
 from channels.errors import FrameError, ProtocolError
 from channels.json_depth import MAX_JSON_DEPTH, nested_deeper_than
+from channels.sse import sse_message
 
 __all__ = [
     "SERVER_FRAMES",
@@ -349,12 +350,21 @@ def _wide_ints_as_floats(value: Any) -> Any:
     return value
 
 
+class _Head(msgspec.Struct):
+    op: str
+    channel: str | None = None
+    seq: int | None = None
+
+
+_HEAD = msgspec.json.Decoder(_Head)
+
+
 class OutFrame:
     """One server frame, shared by every connection it goes to: its JSON (``json``), ``text`` and websocket
-    ``wire`` bytes, and for msgpack connections its ``msgpack`` and ``binary_wire`` bytes, are each built
-    once, on first use, and kept on the object."""
+    ``wire`` bytes, for msgpack connections its ``msgpack`` and ``binary_wire`` bytes, and its SSE message
+    (``sse``) are each built once, on first use, and kept on the object."""
 
-    __slots__ = ("_binary_wire", "_json", "_msgpack", "_text", "_wire")
+    __slots__ = ("_binary_wire", "_json", "_msgpack", "_sse", "_text", "_wire")
 
     def __init__(self, json: bytes) -> None:
         self._json: bytes | None = json
@@ -362,6 +372,7 @@ class OutFrame:
         self._wire: bytes | None = None
         self._msgpack: bytes | None = None
         self._binary_wire: bytes | None = None
+        self._sse: bytes | None = None
 
     @property
     def json(self) -> bytes:
@@ -402,6 +413,18 @@ class OutFrame:
             wire = self._binary_wire = ws_binary_frame(self.msgpack)
         return wire
 
+    @property
+    def sse(self) -> bytes:
+        """The Server-Sent Events message (:func:`channels.sse.sse_message`)."""
+        message = self._sse
+        if message is None:
+            message = self._sse = sse_message(*self._sse_head(), self.json)
+        return message
+
+    def _sse_head(self) -> tuple[str, str | None, int | None]:
+        head = _HEAD.decode(self.json)
+        return head.op, head.channel, head.seq
+
     def _encode(self) -> bytes:
         raise AssertionError("an OutFrame is made with its JSON")
 
@@ -421,11 +444,15 @@ class EventFrame(OutFrame):
         self._wire = None
         self._msgpack = None
         self._binary_wire = None
+        self._sse = None
         self.channel = channel
         self.seq = seq
         self.event = event
         self.data = data
         self.created_at = created_at
+
+    def _sse_head(self) -> tuple[str, str | None, int | None]:
+        return "event", self.channel, self.seq
 
     def _encode(self) -> bytes:
         return encode_event(self.channel, self.seq, self.event, self.data, self.created_at)

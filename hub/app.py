@@ -34,6 +34,7 @@ from hub.api import (
     posts,
     profiles,
     progress,
+    realtime,
     registrations,
     room_moderation,
     search,
@@ -59,6 +60,7 @@ from hub.metrics import metrics_middleware
 from hub.problems import EXCEPTION_HANDLERS
 from hub.realtime import websocket as ws
 from hub.realtime.instance import start_realtime
+from hub.realtime.sse import RAW_SEND, SSE_PATH
 from hub.security_headers import refuse_websocket_upgrade, security_headers
 from hub.services import Services, build_services
 from hub.settings import Settings
@@ -93,6 +95,7 @@ ROUTE_MODULES: list[Any] = [
     inbox,
     server_events, asyncapi,
     search,
+    realtime,
 ]
 # In order: the live room extends the realtime edge it finds started (`Services.started`).
 STARTERS: tuple[Starter, ...] = (start_views_counter, stripe_gateway.start, start_realtime, start_live_room,
@@ -103,13 +106,16 @@ JOB_MODULES: tuple[ModuleType, ...] = (outgoing_mail, retention, reminders, noti
 
 
 class HubApp(Litestar):
-    """Litestar, answering a websocket upgrade to any path but `/ws` itself, with the security headers."""
+    """Litestar, answering a websocket upgrade to any path but `/ws` itself, with the security headers; a
+    request to `/sse` gets the server's own `send` in its scope (`hub.realtime.sse`)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
         if (scope["type"] == ScopeType.WEBSOCKET and scope["path"] != ws.WS_PATH
                 and "websocket.http.response" in (scope.get("extensions") or {})):
             await refuse_websocket_upgrade(send)
             return
+        if scope["type"] == ScopeType.HTTP and scope["path"] == SSE_PATH:
+            scope[RAW_SEND] = send  # type: ignore[literal-required]  # the stream's body bypasses the hooks
         await super().__call__(scope, receive, send)
 
 

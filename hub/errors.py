@@ -202,5 +202,21 @@ class SubscriptionExists(Conflict, entry=codes.SUBSCRIPTION_EXISTS):
     pass
 
 
+class InvalidTicket(ApiError, entry=codes.INVALID_TICKET):
+    pass
+
+
+class EventNotAllowed(ApiError, entry=codes.EVENT_NOT_ALLOWED):
+    pass
+
+
+class SessionNotLive(ApiError, entry=codes.SESSION_NOT_LIVE):
+    pass
+
+
+class TooManySubscriptions(ApiError, entry=codes.TOO_MANY_SUBSCRIPTIONS):
+    pass
+
+
 class BadEvent(ApiError, entry=codes.BAD_EVENT):
     pass

@@ -34,7 +34,12 @@
  * - The token is refreshed on the open connection (`auth` again) before `expires_at`.
  * - Heartbeat: a `ping` frame every `heartbeat_s`; hearing nothing for two intervals drops the socket
  *   and reconnects.
+ * - Fallback: after `sseAfterFailures` websockets in a row that close before `auth` completes, the client
+ *   carries on over Server-Sent Events and REST publishes (static/sse-transport.js) with the same API and
+ *   guarantees, and tries websockets again every `wsRetryMs`.
  */
+
+import { httpBaseOf, SseTransport } from "./sse-transport.js";
 
 const DURABLE = /^(feed$|thread:|session:|user:)/;
 const RECONNECT_NOW = new Set([1001, 4008]);
@@ -137,6 +142,11 @@ export class HubClient extends Emitter {
    * @param {typeof WebSocket} [options.WebSocket]
    * @param {"json"|"msgpack"} [options.encoding="json"]  wire encoding (docs/protocol.md, "Encodings")
    * @param {{encode: Function, decode: Function}} [options.codec]  msgpack codec; default: the vendored one
+   * @param {number} [options.sseAfterFailures=3]  websockets in a row that never authenticate before SSE
+   * @param {number} [options.wsRetryMs=60000]  on SSE, how long before trying websockets again
+   * @param {string} [options.httpUrl]  the hub's http(s) origin for SSE and REST (default: from `url`)
+   * @param {typeof EventSource} [options.EventSource]
+   * @param {typeof fetch} [options.fetch]
    */
   constructor(options) {
     super();
@@ -164,6 +174,7 @@ export class HubClient extends Emitter {
     this._forceRefresh = false;
     this._stopped = true;
     this._everOpen = false;
+    this._initFallback(options);
     this._onOnline = () => {
       if (this.state === "reconnecting") this._reconnectIn(0);
     };
@@ -194,6 +205,7 @@ export class HubClient extends Emitter {
     this._stopped = true;
     globalThis.removeEventListener?.("online", this._onOnline);
     this._clearTimers();
+    this._sse.close();
     const ws = this._ws;
     this._ws = null;
     if (ws) {
@@ -210,6 +222,11 @@ export class HubClient extends Emitter {
 
   async _open() {
     if (this._stopped) return;
+    if (this.transport === "sse") {
+      this._sse.open();
+      return;
+    }
+    this._wsAuthed = false;
     this._setState("connecting");
     let token;
     try {
@@ -265,6 +282,8 @@ export class HubClient extends Emitter {
     }
     if (ws !== this._ws) return;
     this.session = result;
+    this._wsAuthed = true;
+    this._wsFailures = 0;
     this.attempt = 0;
     if (this._everOpen) this.reconnects += 1;
     this._everOpen = true;
@@ -287,6 +306,7 @@ export class HubClient extends Emitter {
     }
     this.emit("disconnect", { code, reason });
     if (this._stopped) return;
+    if (this.transport === "websocket" && !this._wsAuthed) this._websocketFailed();
     if (code === 4001 || code === 4003) this._forceRefresh = true;
     this._scheduleReconnect(code);
   }
@@ -405,6 +425,7 @@ export class HubClient extends Emitter {
   /** Send a frame with a fresh `id`; resolves with the reply's `result`. Needs an open connection. */
   request(frame, { timeoutMs } = {}) {
     if (this.state !== "open") return Promise.reject(new HubError("disconnected", "not connected"));
+    if (this.transport === "sse") return this._sse.request(frame, timeoutMs ?? this.requestTimeoutMs);
     return this._send(frame, timeoutMs);
   }
 
@@ -474,6 +495,10 @@ export class HubClient extends Emitter {
   }
 
   _sendSubscribe(sub) {
+    if (this.transport === "sse") {
+      this._sse.reopenSoon(); // its stream's reply settles the subscription
+      return;
+    }
     const frame = { op: "subscribe", channel: sub.channel };
     if (sub.durable && sub.lastSeq !== null) frame.since = sub.lastSeq;
     sub.pending = true;
@@ -531,6 +556,40 @@ export class HubClient extends Emitter {
       .then(() => {
         if (sub.active && this.state === "open") this._sendSubscribe(sub);
       });
+  }
+
+  // ---- fallback to Server-Sent Events (static/sse-transport.js) --------------------------------------
+
+  _initFallback(options) {
+    this.sseAfterFailures = options.sseAfterFailures ?? 3;
+    this.wsRetryMs = options.wsRetryMs ?? 60_000;
+    this.transport = "websocket"; // or "sse"
+    this._wsFailures = 0; // websockets in a row that closed before `auth` completed
+    this._wsAuthed = false;
+    this._sse = new SseTransport(this, {
+      baseUrl: options.httpUrl ?? httpBaseOf(this.url),
+      EventSource: options.EventSource,
+      fetch: options.fetch,
+      HubError,
+    });
+  }
+
+  _websocketFailed() {
+    this._wsFailures += 1;
+    if (this._wsFailures < this.sseAfterFailures || !this._sse.available) return;
+    this.transport = "sse";
+    this.attempt = 0;
+    this.emit("transport", { transport: "sse" });
+  }
+
+  /** On SSE for `wsRetryMs`: try a websocket again; one that fails to authenticate goes back to SSE. */
+  _retryWebsocket() {
+    if (this._stopped || this.transport !== "sse") return;
+    this._sse.close();
+    this._onDisconnect(1001, "trying websockets again"); // still on SSE here: not a websocket failure
+    this.transport = "websocket";
+    this._wsFailures = this.sseAfterFailures - 1;
+    this.emit("transport", { transport: "websocket" });
   }
 
   // ---- incoming frames ----------------------------------------------------------------------------

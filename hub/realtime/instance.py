@@ -44,6 +44,7 @@ from hub.realtime.presence_store import MemoryPresenceStore, Presence, PresenceS
 from hub.realtime.publish import Publishes
 from hub.realtime.state_channels import LeaderboardLoader, StateChannels
 from hub.realtime.subscribe import Subscriptions
+from hub.realtime.tickets import Tickets
 from hub.realtime.user_connections import UserConnections
 from hub.services import Services
 from hub.settings import Settings
@@ -127,6 +128,7 @@ class Realtime:
         self.peers = Peers(s.drain_timeout_s)
         self.accounts = AccountSockets(services, self.peers, self.subscriptions, facts)
         self.deadlines = Deadlines()  # the connections' protocol deadlines, on one timer
+        self.tickets = Tickets(services.redis, services.namespace)  # for `GET /sse` (hub.api.realtime)
         # The per-user cap counts across instances (Redis); a crashed instance's connections stop counting
         # within PRESENCE_TTL, the same liveness window as its presence entries.
         self.user_connections = UserConnections(services.redis, services.namespace, self.instance_id,

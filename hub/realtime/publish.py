@@ -70,7 +70,11 @@ class Publishes:
         ones to the handler registered for `(kind, event)` (`event_not_allowed` if none), refused with
         `email_unverified` for an unverified account while `REQUIRE_EMAIL_VERIFICATION` is on.
         """
-        identity = peer.caller()
+        return await self.publish_as(peer.caller(), name, rule, payload)
+
+    async def publish_as(self, identity: Identity, name: ChannelName, rule: PublishRule,
+                         payload: Any) -> dict[str, Any]:
+        """:meth:`publish` for a caller without a connection (`POST /api/channels/{channel}/publish`)."""
         if rule.stored and self.services.settings.require_email_verification and not identity.email_verified:
             # Durable publishes are the room's writes (chat, questions, announcements, question votes);
             # ephemeral ones (hands, reactions) store nothing and stay open.

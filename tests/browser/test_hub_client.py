@@ -135,7 +135,9 @@ async def _has(page: Page, count: int) -> bool:
 async def test_client_backs_off_exponentially_with_jitter_while_the_server_refuses(
         harness: tuple[Page, FakeHub]) -> None:
     page, hub = harness
-    await connect_with_thread(page, hub, backoff={"initialMs": 100, "factor": 2, "maxMs": 800, "jitter": 0.5})
+    # The fake hub speaks no SSE: the client must stay on websockets (test_sse_fallback.py covers the switch).
+    await connect_with_thread(page, hub, backoff={"initialMs": 100, "factor": 2, "maxMs": 800, "jitter": 0.5},
+                              sseAfterFailures=1000)
     hub.refuse_with = 1011
     await hub.close_all(1011)
     await eventually(lambda: len(hub.connect_times) >= 6, within=10)

@@ -28,11 +28,13 @@ API_ERRORS = {
     "Conflict": (409, "conflict", "Conflict"),
     "EmailTaken": (409, "email_taken", "An account with this email exists"),
     "EmailUnverified": (403, "email_unverified", "Verify your email address first"),
+    "EventNotAllowed": (422, "event_not_allowed", "This event cannot be published on this channel"),
     "FeedbackNotAllowed": (409, "feedback_not_allowed", "Feedback opens when the session has ended"),
     "Forbidden": (403, "forbidden", "Not allowed"),
     "HistoryExpired": (409, "history_expired", "The channel log no longer reaches back that far; refetch its state"),
     "IdempotencyConflict": (422, "idempotency_key_reused", "Idempotency-Key was used for a different request"),
     "InvalidCredentials": (401, "invalid_credentials", "Email or password is wrong"),
+    "InvalidTicket": (401, "invalid_ticket", "The stream ticket is missing, used or expired"),
     "InvalidToken": (400, "invalid_token", "This link is invalid, used or expired"),
     "InvalidTransition": (409, "invalid_transition", "That status change is not allowed"),
     "LessonExists": (409, "lesson_exists", "A lesson already uses this level and gate"),
@@ -47,11 +49,13 @@ API_ERRORS = {
     "PrerequisitesNotMet": (409, "prerequisites_not_met", "Prerequisites are not met"),
     "RateLimited": (429, "rate_limited", "Too many requests"),
     "SessionClosed": (409, "session_closed", "The session does not accept registrations"),
+    "SessionNotLive": (409, "session_not_live", "The session is not live"),
     "StripeUnavailable": (502, "stripe_unavailable", "Stripe could not complete the request; retry shortly"),
     "SubscriptionExists": (409, "subscription_exists",
                            "You already have a subscription; change it in the billing portal"),
     "AlreadyReported": (409, "already_reported", "You already reported this"),
     "Banned": (403, "banned", "This account is banned"),
+    "TooManySubscriptions": (422, "too_many_subscriptions", "Too many channels"),
     "TokenRevoked": (401, "token_revoked", "This token was revoked; sign in again"),
     "TokenReused": (401, "token_reused", "Refresh token was already used; the session is revoked"),
     "Unauthorized": (401, "unauthorized", "Authentication required"),
@@ -86,7 +90,7 @@ def test_a_code_on_both_transports_is_one_entry() -> None:
                 if isinstance(cls, type) and issubclass(cls, protocol_errors.ProtocolError)}
     shared = {cls.code for cls in api_error_classes()} & protocol.keys()
     assert shared == {"unauthorized", "forbidden", "not_found", "unknown_channel", "rate_limited", "token_revoked",
-                      "email_unverified"}
+                      "email_unverified", "event_not_allowed", "session_not_live", "too_many_subscriptions"}
     for cls in api_error_classes():
         if cls.code in shared:
             assert cls.entry is protocol[cls.code]
