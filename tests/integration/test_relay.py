@@ -8,8 +8,10 @@ over), PostgreSQL crash-restarted. Each ends by checking that every client saw e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import asyncpg
@@ -17,7 +19,9 @@ import httpx
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
+from channels.events import decode_durable
 from hub.embedded import APP_ROLE, with_database, with_user
+from hub.realtime.relay import Relay
 from hub.settings import Settings
 from persistence.db import Database, DatabaseUnavailable
 from persistence.events import channel_position
@@ -299,3 +303,60 @@ async def test_a_postgres_crash_restart_under_relay_mode_loses_no_event(
         await db.close()
         for instance in instances:
             await instance.stop()
+
+
+class _Published:
+    """What a relay under test published, by channel."""
+
+    def __init__(self) -> None:
+        self.seqs: dict[str, list[int]] = {}
+
+    async def __call__(self, channel: str, note: bytes) -> None:
+        self.seqs.setdefault(channel, []).append(decode_durable(note).seq)  # type: ignore[union-attr]
+
+
+async def _relay_until(published: _Published, test_db: DatabaseUnderTest, app_db: Database,
+                       done: Callable[[], bool]) -> None:
+    relay = Relay(test_db.app_dsn, app_db, published, standby_poll_s=0.05)
+    task = asyncio.create_task(relay.run())
+    try:
+        await eventually(done, within=20, what="the relay's publishes")
+        await eventually(lambda: relay.holding, within=5, what="the relay holding the lock")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@pytest.mark.relay
+async def test_a_relay_taking_over_publishes_what_was_committed_without_a_relay_and_nothing_twice(
+    test_db: DatabaseUnderTest, app_db: Database, owner_conn: asyncpg.Connection
+) -> None:
+    known, new = f"user:{uuid.uuid4()}", f"user:{uuid.uuid4()}"
+    first = _Published()
+    # A first relay publishes some events and records how far it got (it records before it idles).
+    task_first = asyncio.create_task(_relay_until(first, test_db, app_db, lambda: first.seqs.get(known) == [1, 2, 3]))
+    await eventually(lambda: _relay_listening(owner_conn), within=20, what="a relay listening")
+    await append_events(app_db, known, 3)
+    await task_first
+
+    async def recorded() -> bool:
+        seq = await owner_conn.fetchval("SELECT seq FROM realtime.relay_positions WHERE channel = $1", known)
+        return bool(seq == 3)
+
+    await eventually(recorded, within=10, what="the position recorded")
+    # No relay now: these are committed with nobody listening for them.
+    await append_events(app_db, known, 2)
+    await append_events(app_db, new, 2)
+    second = _Published()
+    await _relay_until(second, test_db, app_db,
+                       lambda: second.seqs.get(known) == [4, 5] and second.seqs.get(new) == [1, 2])
+    assert second.seqs[known] == [4, 5] and second.seqs[new] == [1, 2]
+
+
+async def _relay_listening(owner_conn: asyncpg.Connection) -> bool:
+    held: bool = await owner_conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid "
+        "WHERE a.application_name = 'hub-relay' AND a.datname = current_database() AND l.locktype = 'advisory' "
+        "AND l.granted)")
+    return held
