@@ -52,6 +52,8 @@ class Readiness:
 
     def __init__(self) -> None:
         self._checks: dict[str, ReadinessCheck] = {}
+        # Relay mode: this instance's part in it ("relaying" or "standby"), which a ready `/readyz` shows.
+        self.relay_state: Callable[[], str] | None = None
 
     def add(self, part: str, check: ReadinessCheck) -> None:
         """`part` names the failing part in `/readyz`'s answer."""

@@ -184,6 +184,8 @@ class Realtime:
             self._tasks += [asyncio.create_task(self.relay.run(), name="relay"),
                             asyncio.create_task(self._check_heads(), name="relay-heads")]
             self.services.readiness.add("relay", self._relay_ready)
+            relay = self.relay
+            self.services.readiness.relay_state = lambda: relay.state
         self.services.readiness.add("listener", self._listener_ready)
         self.services.readiness.add("draining", self.peers.ready)
         self.peers.hook_sigterm()

@@ -183,6 +183,9 @@ async def test_sigkill_of_the_relay_holder_mid_stream_a_standby_takes_over_nothi
     assert all(f.closes == [] for f in followers)  # their instances never went away
     async with httpx.AsyncClient(timeout=5) as http:
         assert await _metric(http, new_holder.url, "hub_relay_published_total") > 0
+        states = {i.url: (await http.get(f"{i.url}/readyz")).json().get("relay") for i in others}
+    assert sorted(states.values()) == ["relaying", "standby"]
+    assert states[new_holder.url] == "relaying"
 
 
 @pytest.mark.relay
