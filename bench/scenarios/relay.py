@@ -62,7 +62,9 @@ async def _until(done: Callable[[], bool], within_s: float) -> None:
 
 
 def _env(mode: str, cluster_url: str) -> dict[str, str]:
-    env = {"METRICS_TOKEN": _METRICS_TOKEN, "WS_MAX_SUBSCRIPTIONS": str(CHANNELS), "RELAY_STANDBY_POLL": "0.2"}
+    # One socket subscribes to a quarter of the channels at once: its frame budget must allow it.
+    env = {"METRICS_TOKEN": _METRICS_TOKEN, "WS_MAX_SUBSCRIPTIONS": str(CHANNELS), "RELAY_STANDBY_POLL": "0.2",
+           "WS_FRAME_RATE": "10000", "WS_FRAME_BURST": "100000"}
     if mode == "relay":
         env |= {"FANOUT": "relay", "REDIS_CLUSTER": "1", "REDIS_URL": cluster_url}
     return env
@@ -119,7 +121,8 @@ class _Subscriber:
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-        await self._ws.close()
+        if self._ws is not None:
+            await self._ws.close()
 
 
 async def _unserved(ctx: Context, mode: str, cluster_url: str, channels: list[str], token: str,
@@ -132,6 +135,7 @@ async def _unserved(ctx: Context, mode: str, cluster_url: str, channels: list[st
             await sub.open(hub, token, channels[k::INSTANCES])
         async with httpx.AsyncClient(timeout=10) as http:
             notes = f'hub_durable_notes_received_total{{path="{mode}"}}'
+            holding = [await _metric(http, h, "hub_relay_holding") == 1.0 for h in hubs]
             before = [await _metric(http, h, notes) for h in hubs]
             cpu_before = [_cpu_s(h) for h in hubs]
             started = time.monotonic()
@@ -155,7 +159,10 @@ async def _unserved(ctx: Context, mode: str, cluster_url: str, channels: list[st
         for hub in hubs:
             await ctx.infra.stop(hub)
     served = events / INSTANCES
-    return {"events_per_s": events / committed_s, "elapsed_s": elapsed,
+    others = [c for c, held in zip(cpu, holding, strict=True) if not held]
+    relaying = next((c for c, held in zip(cpu, holding, strict=True) if held), 0.0)
+    return {"cpu_non_relay_pct": sum(others) / len(others), "cpu_relay_pct": relaying,
+            "events_per_s": events / committed_s, "elapsed_s": elapsed,
             "delivered": float(sum(s.received for s in subscribers)),
             "unserved_per_s": sum(max(0.0, r - served) for r in received) / INSTANCES / elapsed,
             "received_per_instance": sum(received) / INSTANCES, "cpu_pct": sum(cpu) / INSTANCES}
@@ -257,9 +264,10 @@ async def run(ctx: Context) -> list[Row]:
                   f"{r['events_per_s']:.0f}/s (relay); delivered {n['delivered']:.0f} / {r['delivered']:.0f}")
         rows.append(Row("relay 1", "notes on unserved channels reaching an instance", "/s", r["unserved_per_s"],
                         "notify mode", n["unserved_per_s"], higher_is_better=False, notes=common))
-        rows.append(Row("relay 1", "CPU per instance during the flood", "% core", r["cpu_pct"], "notify mode",
-                        n["cpu_pct"], higher_is_better=False,
-                        notes=f"notes received per instance: {r['received_per_instance']:.0f} (relay), "
+        rows.append(Row("relay 1", "CPU per instance not relaying, during the flood", "% core",
+                        r["cpu_non_relay_pct"], "notify mode (all 4)", n["cpu_pct"], higher_is_better=False,
+                        notes=f"the relaying instance: {r['cpu_relay_pct']:.1f} % core; notes received per "
+                              f"instance: {r['received_per_instance']:.0f} (relay), "
                               f"{n['received_per_instance']:.0f} (notify)"))
         latencies: dict[str, Collected] = {}
         for mode in ("notify", "relay"):
