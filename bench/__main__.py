@@ -19,10 +19,12 @@ from pathlib import Path
 from bench.context import Context
 from bench.infra import Infra
 from bench.report import Report, machine, skipped, table
-from bench.scenarios import SCENARIOS
+from bench.scenarios import SCENARIOS, relay
 from bench.sizes import SIZES
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# Run by name only, not by `all`: it starts a Redis Cluster and up to 4 instances per mode (minutes).
+ON_DEMAND = {"relay": relay.run}
 
 
 def log(message: str) -> None:
@@ -43,7 +45,7 @@ async def run(names: list[str], size: str, out: Path) -> Report:
             log(f"scenario {name} ({size})")
             started = time.monotonic()
             try:
-                report.rows += await SCENARIOS[name](ctx)
+                report.rows += await (SCENARIOS | ON_DEMAND)[name](ctx)
             except Exception as exc:
                 log(f"scenario {name} failed:\n{traceback.format_exc()}")
                 report.rows.append(skipped(name, "scenario", "-", f"error: {type(exc).__name__}: {exc}"))
@@ -58,7 +60,7 @@ async def run(names: list[str], size: str, out: Path) -> Report:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenario", choices=["all", *SCENARIOS])
+    parser.add_argument("scenario", choices=["all", *SCENARIOS, *ON_DEMAND])
     parser.add_argument("--size", choices=list(SIZES), default="small")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the results file and plot")
     args = parser.parse_args(argv)

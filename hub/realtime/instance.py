@@ -7,6 +7,9 @@ connections (`peers`, `subscriptions`, `publishes`); it registers the readiness
 checks and the SIGTERM drain (`hub.realtime.peers`). Room extensions
 (`hub.realtime.extension`) register with `extend`.
 
+With `REDIS_CLUSTER=1` the broker is a `ShardBus` (sharded pub/sub, one shard channel per hub channel); with
+`FANOUT=relay` durable events come through it too, published by the elected `Relay` (`hub.realtime.relay`).
+
 Revocations (`hub_accounts` notes, `hub.realtime.accounts`) reach the REST cache and the local sockets.
 
 Readiness: "listener" fails while the LISTEN connection is down or catching up

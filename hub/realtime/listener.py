@@ -22,6 +22,10 @@ received, typed. Account notes (``hub_accounts``, revocations) go to ``on_accoun
 ``on_listening`` hears when the connection starts and stops receiving them, since a note sent meanwhile is
 lost (the revocation cache must not be trusted then). Log reads use the :class:`~hub.realtime.fanout.EventLog`
 (service-role transactions from the pool).
+
+In relay mode (``FANOUT=relay``) the connection does not LISTEN on ``hub_events``: the same payloads arrive
+from the channels' Redis shards through :meth:`feed`, and :meth:`catch_up` reads a channel's log from its last
+sequence where the shard may have missed some (see :mod:`hub.realtime.shards`). The ordering is the same.
 """
 
 from __future__ import annotations
