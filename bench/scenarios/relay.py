@@ -32,6 +32,7 @@ from bench.servers import Server
 from channels.names import ChannelName
 
 INSTANCES = 4
+_IDLE_S = 5.0
 CHANNELS = 1000
 _METRICS_TOKEN = secrets.token_urlsafe(24)
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -136,6 +137,10 @@ async def _unserved(ctx: Context, mode: str, cluster_url: str, channels: list[st
         async with httpx.AsyncClient(timeout=10) as http:
             notes = f'hub_durable_notes_received_total{{path="{mode}"}}'
             holding = [await _metric(http, h, "hub_relay_holding") == 1.0 for h in hubs]
+            # What the instances cost doing nothing, subtracted below: the flood's own cost is what is compared.
+            idle_before = [_cpu_s(h) for h in hubs]
+            await asyncio.sleep(_IDLE_S)
+            idle = [(_cpu_s(h) - c) / _IDLE_S for h, c in zip(hubs, idle_before, strict=True)]
             before = [await _metric(http, h, notes) for h in hubs]
             cpu_before = [_cpu_s(h) for h in hubs]
             started = time.monotonic()
@@ -151,6 +156,9 @@ async def _unserved(ctx: Context, mode: str, cluster_url: str, channels: list[st
             await _until(lambda: sum(s.received for s in subscribers) >= events, 60)
             elapsed = time.monotonic() - started
             cpu = [(_cpu_s(h) - c) / elapsed * 100 for h, c in zip(hubs, cpu_before, strict=True)]
+            # CPU seconds above idle, per 1,000 events committed (on all channels), per instance.
+            work = [max(0.0, _cpu_s(h) - c - i * elapsed) * 1000 / events * 1000
+                    for h, c, i in zip(hubs, cpu_before, idle, strict=True)]
             received = [await _metric(http, h, notes) - b for h, b in zip(hubs, before, strict=True)]
     finally:
         await lanes.close()
@@ -161,14 +169,19 @@ async def _unserved(ctx: Context, mode: str, cluster_url: str, channels: list[st
     served = events / INSTANCES
     others = [c for c, held in zip(cpu, holding, strict=True) if not held]
     relaying = next((c for c, held in zip(cpu, holding, strict=True) if held), 0.0)
+    others_work = [w for w, held in zip(work, holding, strict=True) if not held]
     return {"cpu_non_relay_pct": sum(others) / len(others), "cpu_relay_pct": relaying,
+            "work_ms_per_1000": sum(others_work) / len(others_work),
+            "relay_work_ms_per_1000": next((w for w, held in zip(work, holding, strict=True) if held), 0.0),
+            "idle_pct": sum(idle) / len(idle) * 100,
             "events_per_s": events / committed_s, "elapsed_s": elapsed,
             "delivered": float(sum(s.received for s in subscribers)),
             "unserved_per_s": sum(max(0.0, r - served) for r in received) / INSTANCES / elapsed,
             "received_per_instance": sum(received) / INSTANCES, "cpu_pct": sum(cpu) / INSTANCES}
 
 
-async def _e2e(ctx: Context, mode: str, cluster_url: str, channel: str) -> Collected:
+async def _e2e(ctx: Context, mode: str, cluster_url: str, channel: str) -> tuple[Collected, int]:
+    """What the subscribers collected, and how many of them connected."""
     size = ctx.size
     hub_a, hub_b = await _hubs(ctx, mode, cluster_url, 2)
     try:
@@ -184,7 +197,7 @@ async def _e2e(ctx: Context, mode: str, cluster_url: str, channel: str) -> Colle
                 await publish.paced(publisher, 2, 10)  # warm-up
                 await load.collect(2, 20, size.collect_quiet_s)
                 await publish.paced(publisher, size.e2e_writes, size.e2e_rate)
-                return await load.collect(size.e2e_writes, 60, size.collect_quiet_s)
+                return await load.collect(size.e2e_writes, 60, size.collect_quiet_s), ready.connected
             finally:
                 await publisher.close()
     finally:
@@ -264,16 +277,21 @@ async def run(ctx: Context) -> list[Row]:
                   f"{r['events_per_s']:.0f}/s (relay); delivered {n['delivered']:.0f} / {r['delivered']:.0f}")
         rows.append(Row("relay 1", "notes on unserved channels reaching an instance", "/s", r["unserved_per_s"],
                         "notify mode", n["unserved_per_s"], higher_is_better=False, notes=common))
+        rows.append(Row("relay 1", "CPU above idle per 1,000 events committed, per instance not relaying", "ms",
+                        r["work_ms_per_1000"], "notify mode (all 4)", n["work_ms_per_1000"], higher_is_better=False,
+                        notes=f"the relaying instance: {r['relay_work_ms_per_1000']:.0f} ms; idle CPU per "
+                              f"instance {r['idle_pct']:.1f} % (relay), {n['idle_pct']:.1f} % (notify)"))
         rows.append(Row("relay 1", "CPU per instance not relaying, during the flood", "% core",
                         r["cpu_non_relay_pct"], "notify mode (all 4)", n["cpu_pct"], higher_is_better=False,
                         notes=f"the relaying instance: {r['cpu_relay_pct']:.1f} % core; notes received per "
                               f"instance: {r['received_per_instance']:.0f} (relay), "
                               f"{n['received_per_instance']:.0f} (notify)"))
         latencies: dict[str, Collected] = {}
+        connected: dict[str, int] = {}
         for mode in ("notify", "relay"):
             channel = channels[0] if mode == "notify" else channels[1]
             ctx.log(f"relay: end to end, {size.e2e_subscribers} subscribers, {mode} mode")
-            latencies[mode] = await _e2e(ctx, mode, cluster.url, channel)
+            latencies[mode], connected[mode] = await _e2e(ctx, mode, cluster.url, channel)
             ctx.report.latencies[f"end to end ({mode} mode)"] = latencies[mode].histogram
         expected = size.e2e_writes * size.e2e_subscribers
         rows.append(Row("relay 2", f"{size.e2e_subscribers:,} subscribers on B: p99 commit → receipt", "ms",
@@ -281,7 +299,9 @@ async def run(ctx: Context) -> list[Row]:
                         latencies["notify"].histogram.percentile(0.99), higher_is_better=False,
                         notes=f"{size.e2e_writes} writes at {size.e2e_rate:g}/s; delivered "
                               f"{latencies['relay'].received}/{expected} (relay), "
-                              f"{latencies['notify'].received}/{expected} (notify)"))
+                              f"{latencies['notify'].received}/{expected} (notify); subscribers connected "
+                              f"{connected['relay']} / {connected['notify']}; closes "
+                              f"{dict(latencies['relay'].closed)} / {dict(latencies['notify'].closed)}"))
         ctx.log("relay: failover")
         took_over, pause, lost = await _failover(ctx, cluster.url, channels[2],
                                                  token)
