@@ -1,6 +1,6 @@
 """One module per scenario; each has `async def run(ctx) -> list[Row]`."""
 
-from bench.scenarios import e2e, fanout, idle, peers, relay, rest, search, threads, votes
+from bench.scenarios import e2e, fanout, idle, peers, rest, search, threads, votes
 
 SCENARIOS = {
     "fanout": fanout.run,
@@ -11,7 +11,6 @@ SCENARIOS = {
     "rest": rest.run,
     "threads": threads.run,
     "search": search.run,
-    "relay": relay.run,
 }
 
 __all__ = ["SCENARIOS"]
