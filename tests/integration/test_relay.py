@@ -16,12 +16,15 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import msgspec
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
 from channels.events import decode_durable
 from hub.embedded import APP_ROLE, with_database, with_user
+from hub.realtime.incoming import EPHEMERAL_TOPIC, channel_of
 from hub.realtime.relay import Relay
+from hub.realtime.shards import ShardBus
 from hub.settings import Settings
 from persistence.db import Database, DatabaseUnavailable
 from persistence.events import channel_position
@@ -363,3 +366,43 @@ async def _relay_listening(owner_conn: asyncpg.Connection) -> bool:
         "WHERE a.application_name = 'hub-relay' AND a.datname = current_database() AND l.locktype = 'advisory' "
         "AND l.granted)")
     return held
+
+
+@pytest.mark.relay
+async def test_the_shard_bus_delivers_a_channels_messages_in_order_only_to_buses_following_it(
+    cluster: Cluster,
+) -> None:
+    prefix = f"shardtest:{uuid.uuid4().hex[:8]}"
+    clients = [RedisCluster.from_url(cluster.url) for _ in range(2)]
+    got: list[list[tuple[str, str, bytes]]] = [[], []]
+    joined: list[list[str]] = [[], []]
+    buses = [
+        ShardBus(client, prefix, channel_of,
+                 on_durable=lambda payload, i=i: got[i].append(("d", "", payload.encode())),
+                 on_joined=joined[i].append)
+        for i, client in enumerate(clients)
+    ]
+    try:
+        for i, bus in enumerate(buses):
+            await bus.start(lambda topic, data, i=i: got[i].append((topic, data.partition(b"\n")[0].decode(), data)))
+        here, there = "session:" + str(uuid.uuid4()), "session:" + str(uuid.uuid4())
+        buses[0].follow(here)
+        buses[1].follow(there)
+        await eventually(lambda: joined[0] == [here] and joined[1] == [there], within=10, what="subscriptions")
+        for n in range(100):
+            await buses[1].publish(EPHEMERAL_TOPIC, f"{here}\n{n}".encode())
+            await buses[1].publish_durable(here, msgspec.json.encode({"c": here, "s": n + 1}))
+        await eventually(lambda: len(got[0]) == 200, within=15, what="every message on the following bus")
+        ephemeral = [data for topic, _, data in got[0] if topic == EPHEMERAL_TOPIC]
+        durable = [msgspec.json.decode(data)["s"] for topic, _, data in got[0] if topic == "d"]
+        assert ephemeral == [f"{here}\n{n}".encode() for n in range(100)]
+        assert durable == list(range(1, 101))
+        assert got[1] == [] and buses[1].received == 0  # nothing of a channel it does not follow
+        await buses[0].publish(EPHEMERAL_TOPIC, f"{there}\nlast".encode())
+        await eventually(lambda: len(got[1]) == 1, within=10, what="a message on the other channel")
+        assert len(got[0]) == 200
+    finally:
+        for bus in buses:
+            await bus.stop()
+        for client in clients:
+            await client.aclose()
