@@ -36,6 +36,9 @@ class Metrics:
                                      "wanted or not, by path (notify: PostgreSQL; relay: the Redis shards)",
                                      ["path"], registry=r)
         self.relay_holding = Gauge("hub_relay_holding", "1 while this instance is the elected relay", registry=r)
+        self.shard_joins = Counter("hub_shard_joins", "Shard subscriptions confirmed (each reads its channel's log "
+                                   "from the last sequence: a first subscribe, or a resubscribe after a loss)",
+                                   registry=r)
         self.relay_published = Counter("hub_relay_published", "Events this instance published as the relay",
                                        registry=r)
         self.ws_access_lookups = Counter("hub_ws_access_lookups", "Channel access facts for subscribe and publish, "

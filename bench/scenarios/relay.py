@@ -160,6 +160,8 @@ async def _unserved(ctx: Context, mode: str, cluster_url: str, channels: list[st
             work = [max(0.0, _cpu_s(h) - c - i * elapsed) * 1000 / events * 1000
                     for h, c, i in zip(hubs, cpu_before, idle, strict=True)]
             received = [await _metric(http, h, notes) - b for h, b in zip(hubs, before, strict=True)]
+            published = sum([await _metric(http, h, "hub_relay_published_total") for h in hubs])
+            joins = sum([await _metric(http, h, "hub_shard_joins_total") for h in hubs])
     finally:
         await lanes.close()
         for sub in subscribers:
@@ -173,7 +175,7 @@ async def _unserved(ctx: Context, mode: str, cluster_url: str, channels: list[st
     return {"cpu_non_relay_pct": sum(others) / len(others), "cpu_relay_pct": relaying,
             "work_ms_per_1000": sum(others_work) / len(others_work),
             "relay_work_ms_per_1000": next((w for w, held in zip(work, holding, strict=True) if held), 0.0),
-            "idle_pct": sum(idle) / len(idle) * 100,
+            "idle_pct": sum(idle) / len(idle) * 100, "published": published, "joins": joins,
             "events_per_s": events / committed_s, "elapsed_s": elapsed,
             "delivered": float(sum(s.received for s in subscribers)),
             "unserved_per_s": sum(max(0.0, r - served) for r in received) / INSTANCES / elapsed,

@@ -118,7 +118,7 @@ class Realtime:
             self.shards = ShardBus(
                 services.redis_cluster, namespace_for(s, services.db.dsn), channel_of,
                 on_durable=self.listener.feed if relayed else None,
-                on_joined=self.listener.catch_up if relayed else None,
+                on_joined=self._shard_joined if relayed else None,
                 on_reconnect=metrics.redis_reconnects.inc,
             )
             self.broker = self.shards
@@ -212,6 +212,10 @@ class Realtime:
 
     async def _listener_ready(self) -> str | None:
         return None if self.listener.connected else "disconnected"
+
+    def _shard_joined(self, channel: str) -> None:
+        self.services.metrics.shard_joins.inc()
+        self.listener.catch_up(channel)
 
     async def _relay_ready(self) -> str | None:
         """Relayed events arrive while the shard subscriptions are up (the relay itself may be elsewhere)."""
