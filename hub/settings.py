@@ -291,8 +291,8 @@ class Settings:
     relay_standby_poll_s: float = env("RELAY_STANDBY_POLL", _float_in(0.05, 60), 0.5,
         "seconds between a standby relay's tries to take the relay lock: the longest failover adds this")
     relay_check_s: float = env("RELAY_CHECK", _float_in(0.1, 600), 2.0,
-        "relay mode: seconds between an instance's checks of its channels' log heads, the bound on how late an "
-        "event lost in a Redis failover is delivered when no later event of its channel shows the gap")
+        "relay mode: seconds between an instance's checks of its channels' log heads; an event lost in a Redis "
+        "failover is delivered within twice this when no later event of its channel shows the gap")
     listener_retry_max_s: float = env("LISTENER_RETRY_MAX", _float_in(0.01, 5), 0.25,
         "longest pause between LISTEN reconnect attempts while an outage is young: /readyz and deliveries "
         "recover within about this (plus a log catch-up) once the database is back")

@@ -223,13 +223,15 @@ class Realtime:
 
     async def _check_heads(self) -> None:
         """Relay mode's backstop: an event lost on its way through Redis (a failover) shows as a gap at the
-        channel's next event; this finds it within RELAY_CHECK seconds when there is no next event."""
+        channel's next event; this finds it within twice RELAY_CHECK seconds when there is no next event."""
         while True:
             await asyncio.sleep(self.settings.relay_check_s)
             channels = self.listener.tracked()
+            heads: dict[str, int] = {}
             try:
                 for i in range(0, len(channels), 1000):
-                    self.listener.check_heads(await self.log.heads(channels[i:i + 1000]))
+                    heads |= await self.log.heads(channels[i:i + 1000])
+                self.listener.check_heads(heads)
             except Exception as exc:  # the database is away: the listener's reconnect catches up anyway
                 log.debug("relay head check failed: %s", exc or type(exc).__name__)
 

@@ -97,6 +97,7 @@ class Listener:
         # Channels whose log must be read from their last sequence before going on (relay mode: just subscribed
         # on their shard, or their head is past what arrived).
         self._behind: set[str] = set()
+        self._heads_seen: dict[str, int] = {}  # heads past the last sequence at the previous check_heads
         # Last sequence passed on, per tracked channel; None until the first one is known.
         self._last: dict[str, int | None] = {}
         self._pending: deque[DurableNote] = deque()
@@ -202,11 +203,19 @@ class Listener:
         return list(self._last)
 
     def check_heads(self, heads: dict[str, int]) -> None:
-        """Catch up every tracked channel whose log head is past the last sequence passed on."""
+        """Given every tracked channel's log head: catch up those still short of the head the previous check
+        saw. An event on its way through the relay arrives within one interval and costs no log read; one
+        lost on the way is read within two."""
+        earlier, self._heads_seen = self._heads_seen, {}
         for channel, head in heads.items():
             last = self._last.get(channel)
-            if last is not None and head > last:
+            if last is None or head <= last:
+                continue
+            seen = earlier.get(channel)
+            if seen is not None and last < seen:
                 self.catch_up(channel)
+            else:
+                self._heads_seen[channel] = head
 
     def _on_event(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         if self._on_received is not None:
