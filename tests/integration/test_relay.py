@@ -38,9 +38,12 @@ from tests.helpers.own_postgres import OwnPostgres
 from tests.helpers.redis_cluster import Cluster, redis_cluster
 from tests.helpers.services import DatabaseUnderTest
 from tests.helpers.ws import ProtocolClient, append_events, assert_continuous
+from tests.integration import test_postgres_restart
 from tests.integration.test_multi_instance import Follower, _events_flowing, _session_with, _writer, scaled
 
 pytestmark = pytest.mark.slow
+
+own_postgres = test_postgres_restart.own_postgres  # the fixture: a PostgreSQL server of the test's own
 
 INSTANCES = 3
 
@@ -245,17 +248,6 @@ async def test_presence_and_ephemeral_events_cross_instances_on_the_cluster(
     await eventually(reaction_crossed, within=15, what="a reaction from A reaching B")
     await on_a.close()
     await on_b.close()
-
-
-@pytest.fixture
-async def own_postgres() -> AsyncIterator[OwnPostgres]:
-    pg = OwnPostgres()
-    await asyncio.to_thread(pg.initdb)
-    try:
-        await pg.start()
-        yield pg
-    finally:
-        await pg.stop()
 
 
 async def _resilient_writer(db: Database, channel: str, count: int, result: asyncio.Future[int]) -> None:
