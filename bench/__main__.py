@@ -22,12 +22,14 @@ from pathlib import Path
 from bench.context import Context
 from bench.infra import Infra
 from bench.report import Report, Row, machine, merge_latencies, merge_runs, skipped, table
-from bench.scenarios import SCENARIOS
+from bench.scenarios import SCENARIOS, relay
 from bench.sizes import SIZES
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REPEAT = 3
 SMOKE_REPEAT = 1  # at --size tiny, which only proves that every scenario still runs
+# Run by name only, not by `all`: it starts a Redis Cluster and up to 4 instances per mode (minutes).
+ON_DEMAND = {"relay": relay.run}
 
 
 def log(message: str) -> None:
@@ -53,7 +55,7 @@ async def run(names: list[str], size: str, out: Path, repeat: int) -> Report:
                 started = time.monotonic()
                 report.latencies = {}
                 try:
-                    repetitions.append(await SCENARIOS[name](ctx))
+                    repetitions.append(await (SCENARIOS | ON_DEMAND)[name](ctx))
                 except Exception as exc:
                     log(f"scenario {name} failed:\n{traceback.format_exc()}")
                     repetitions.append([skipped(name, "scenario", "-", f"error: {type(exc).__name__}: {exc}")])
@@ -71,7 +73,7 @@ async def run(names: list[str], size: str, out: Path, repeat: int) -> Report:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenario", choices=["all", *SCENARIOS])
+    parser.add_argument("scenario", choices=["all", *SCENARIOS, *ON_DEMAND])
     parser.add_argument("--size", choices=list(SIZES), default="small")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the results file and plot")
     parser.add_argument("--repeat", type=int, choices=range(1, 10), metavar="N",

@@ -32,6 +32,15 @@ class Metrics:
         self.listener_reconnects = Counter("hub_listener_reconnects", "PostgreSQL LISTEN reconnects",
                                            registry=r)
         self.redis_reconnects = Counter("hub_redis_reconnects", "Redis pub/sub reconnects", registry=r)
+        self.durable_notes = Counter("hub_durable_notes_received", "Durable event notes reaching this instance, "
+                                     "wanted or not, by path (notify: PostgreSQL; relay: the Redis shards)",
+                                     ["path"], registry=r)
+        self.relay_holding = Gauge("hub_relay_holding", "1 while this instance is the elected relay", registry=r)
+        self.shard_joins = Counter("hub_shard_joins", "Shard subscriptions confirmed (each reads its channel's log "
+                                   "from the last sequence: a first subscribe, or a resubscribe after a loss)",
+                                   registry=r)
+        self.relay_published = Counter("hub_relay_published", "Events this instance published as the relay",
+                                       registry=r)
         self.ws_access_lookups = Counter("hub_ws_access_lookups", "Channel access facts for subscribe and publish, "
                                          "by source (database, or missing: a remembered unknown id)", ["source"],
                                          registry=r)

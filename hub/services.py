@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from hub.metrics import Metrics
 from hub.passwords import HashPool
@@ -51,6 +52,8 @@ class Readiness:
 
     def __init__(self) -> None:
         self._checks: dict[str, ReadinessCheck] = {}
+        # Relay mode: this instance's part in it ("relaying" or "standby"), which a ready `/readyz` shows.
+        self.relay_state: Callable[[], str] | None = None
 
     def add(self, part: str, check: ReadinessCheck) -> None:
         """`part` names the failing part in `/readyz`'s answer."""
@@ -72,6 +75,8 @@ class Services:
     namespace: str
     cutoffs: TokenCutoffs  # revoked tokens (`hub.revocation`), checked on every authenticated request
     redis: aioredis.Redis | None = None
+    # The same client when REDIS_URL names a Redis Cluster node (REDIS_CLUSTER=1), for sharded pub/sub.
+    redis_cluster: RedisCluster | None = None
     clock: Callable[[], float] = time.time
     started: StartedParts = field(default_factory=StartedParts)
     readiness: Readiness = field(default_factory=Readiness)
@@ -89,8 +94,18 @@ def namespace_for(settings: Settings, database_dsn: str) -> str:
 
 
 def build_services(settings: Settings, database_dsn: str) -> Services:
-    redis_client = aioredis.from_url(settings.redis_url) if settings.redis_url else None
     namespace = namespace_for(settings, database_dsn)
+    cluster: RedisCluster | None = None
+    redis_client: aioredis.Redis | None = None
+    if settings.redis_url and settings.redis_cluster:
+        cluster = RedisCluster.from_url(settings.redis_url)
+        # The key commands the hub sends (single keys, scripts, non-transactional pipelines) are the same on a
+        # cluster client. Its scripts and MGETs touch several keys at once, so every key shares one hash slot
+        # (the braced namespace); the pub/sub traffic, the part that grows with load, is sharded by channel.
+        redis_client = cast(aioredis.Redis, cluster)
+        namespace = "{" + namespace.replace("{", "").replace("}", "") + "}"
+    elif settings.redis_url:
+        redis_client = aioredis.from_url(settings.redis_url)
     db = Database(database_dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
                   statement_timeout_ms=settings.db_statement_timeout_ms,
                   acquire_timeout_s=settings.db_acquire_timeout_s)
@@ -105,4 +120,5 @@ def build_services(settings: Settings, database_dsn: str) -> Services:
         namespace=namespace,
         cutoffs=TokenCutoffs(db),
         redis=redis_client,
+        redis_cluster=cluster,
     )

@@ -280,6 +280,19 @@ class Settings:
         "unread notifications are pruned this long after they were created")
     retention_batch: int = env("RETENTION_BATCH", _int_in(1, 100_000), 1000,
         "rows one prune statement deletes at most, so no prune holds locks for long")
+    # --- fan-out between instances (docs/design.md "Relay mode")
+    fanout: str = env("FANOUT", _choice("notify", "relay"), "notify",
+        "how committed events reach instances: notify (every instance LISTENs to every event) or relay (one "
+        "elected instance reads the log and publishes each event to its channel's Redis Cluster shard; "
+        "instances receive only the channels they serve; needs REDIS_CLUSTER)")
+    redis_cluster: bool = env("REDIS_CLUSTER", lambda v: v.lower() in ("1", "true", "yes"), False,
+        "REDIS_URL names one node of a Redis Cluster (7+): presence, ephemeral events and the relay use "
+        "sharded pub/sub, one shard per channel")
+    relay_standby_poll_s: float = env("RELAY_STANDBY_POLL", _float_in(0.05, 60), 0.5,
+        "seconds between a standby relay's tries to take the relay lock: the longest failover adds this")
+    relay_check_s: float = env("RELAY_CHECK", _float_in(0.1, 600), 2.0,
+        "relay mode: seconds between an instance's checks of its channels' log heads; an event lost in a Redis "
+        "failover is delivered within twice this when no later event of its channel shows the gap")
     listener_retry_max_s: float = env("LISTENER_RETRY_MAX", _float_in(0.01, 5), 0.25,
         "longest pause between LISTEN reconnect attempts while an outage is young: /readyz and deliveries "
         "recover within about this (plus a log catch-up) once the database is back")
@@ -340,6 +353,8 @@ class Settings:
         if self.web_concurrency > 1 and not self.redis_url:
             raise SettingsError("WEB_CONCURRENCY: more than one worker needs REDIS_URL "
                                 "(the in-process broker cannot reach other workers)")
+        if self.fanout == "relay" and not (self.redis_url and self.redis_cluster):
+            raise SettingsError("FANOUT: relay needs REDIS_URL naming a Redis Cluster node and REDIS_CLUSTER=1")
         if self.db_pool_min > self.db_pool_max:
             raise SettingsError("DB_POOL_MIN: must not exceed DB_POOL_MAX")
 

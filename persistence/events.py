@@ -76,3 +76,54 @@ async def notify_state(conn: asyncpg.Connection, payload: Any) -> None:
     """A state signal (not logged) for the realtime layer, delivered at commit like the events:
     `{"k": "leaderboard", "period": "weekly"}` and the vote counts the triggers send."""
     await conn.execute("SELECT pg_notify($1, $2::jsonb::text)", STATE_CHANNEL, payload)
+
+
+async def channel_heads(conn: asyncpg.Connection, channels: list[str]) -> dict[str, int]:
+    """Head seq of each of `channels` that had an event."""
+    rows = await conn.fetch(
+        "SELECT channel, seq FROM realtime.channel_heads WHERE channel = ANY($1::text[])", channels
+    )
+    return {r["channel"]: int(r["seq"]) for r in rows}
+
+
+async def record_relayed(conn: asyncpg.Connection, positions: list[tuple[str, int]]) -> None:
+    """The relay published every event of each channel through the given seq (never moves back)."""
+    await conn.execute(
+        """
+        INSERT INTO realtime.relay_positions AS p (channel, seq)
+        SELECT * FROM unnest($1::text[], $2::bigint[])
+        ON CONFLICT (channel) DO UPDATE SET seq = greatest(p.seq, excluded.seq), relayed_at = now()
+        """,
+        [c for c, _ in positions], [s for _, s in positions],
+    )
+
+
+async def relay_backlog(conn: asyncpg.Connection, margin_s: float) -> list[tuple[str, int]]:
+    """(channel, last relayed seq) of every channel whose log may hold events no relay published: those
+    whose head is past their recorded position, and those with no position whose events were logged after
+    the last recorded publish less `margin_s` (a relay may have published them and died before recording).
+    Empty before any relay recorded anything: a first relay starts from what it hears."""
+    rows = await conn.fetch(
+        """
+        WITH mark AS (SELECT max(relayed_at) - make_interval(secs => $1) AS since FROM realtime.relay_positions)
+        SELECT p.channel, p.seq FROM realtime.relay_positions p
+        JOIN realtime.channel_heads h USING (channel) WHERE h.seq > p.seq
+        UNION ALL
+        SELECT e.channel, min(e.seq) - 1 FROM realtime.events e, mark
+        WHERE e.created_at >= mark.since
+          AND NOT EXISTS (SELECT 1 FROM realtime.relay_positions p WHERE p.channel = e.channel)
+        GROUP BY e.channel
+        """,
+        margin_s,
+    )
+    return [(r["channel"], int(r["seq"])) for r in rows]
+
+
+# One relay per database: the session-level advisory lock on this key, held by the relay's own connection, so
+# it is released the moment that connection (or its process) dies.
+RELAY_LOCK = int.from_bytes(b"hubrelay", "big")
+
+
+async def try_relay_lock(conn: asyncpg.Connection) -> bool:
+    held: bool = await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK)
+    return held

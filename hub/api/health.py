@@ -20,8 +20,9 @@ from persistence.db import DatabaseUnavailable
 from persistence.identity import SERVICE
 
 
-class Status(msgspec.Struct):
+class Status(msgspec.Struct, omit_defaults=True):
     status: str
+    relay: str | None = None  # relay mode (FANOUT=relay) only: "relaying" or "standby"
 
 
 class ReadinessProblem(msgspec.Struct):
@@ -43,7 +44,8 @@ async def readyz(services: AppServices) -> Response[Status | ReadinessProblem]:
     if problems:
         return Response(ReadinessProblem(status="not_ready", code=NOT_READY.code, failing=problems), status_code=503,
                         media_type="application/problem+json")
-    return Response(Status(status="ready"))
+    state = services.readiness.relay_state
+    return Response(Status(status="ready", relay=state() if state is not None else None))
 
 
 @get("/metrics", tags=["operations"], security=[], include_in_schema=False)

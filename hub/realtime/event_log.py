@@ -26,6 +26,10 @@ class DbEventLog:
             rows = await events.events_after_raw(conn, channel, after, through, limit)
         return [_row(channel, r) for r in rows]
 
+    async def heads(self, channels: list[str]) -> dict[str, int]:
+        async with self._db.transaction(SERVICE) as conn:
+            return await events.channel_heads(conn, channels)
+
     async def position(self, channel: str) -> tuple[int, int]:
         async with self._db.transaction(SERVICE) as conn:
             return await events.channel_position(conn, channel)

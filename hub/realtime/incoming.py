@@ -18,9 +18,9 @@ from channels.events import StateNote
 from channels.frames import OutFrame
 from hub.metrics import Metrics
 from hub.realtime.fanout import Fanout
-from hub.realtime.presence_store import Presence
+from hub.realtime.presence_store import Presence, change_channel
 
-__all__ = ["EPHEMERAL_TOPIC", "PRESENCE_TOPIC", "BrokerRoutes", "StateRoutes"]
+__all__ = ["EPHEMERAL_TOPIC", "PRESENCE_TOPIC", "BrokerRoutes", "StateRoutes", "channel_of"]
 
 log = logging.getLogger("hub.realtime")
 
@@ -68,3 +68,12 @@ class BrokerRoutes:
             self._fanout.broadcast(channel.decode(), OutFrame(frame))
         elif topic == PRESENCE_TOPIC:
             self._presence.on_message(data)
+
+
+def channel_of(topic: str, data: bytes) -> str | None:
+    """The channel a broker message is about: what shards it on a Redis Cluster (``hub.realtime.shards``)."""
+    if topic == EPHEMERAL_TOPIC:
+        return data.partition(b"\n")[0].decode()
+    if topic == PRESENCE_TOPIC:
+        return change_channel(data)
+    return None

@@ -7,6 +7,9 @@ connections (`peers`, `subscriptions`, `publishes`); it registers the readiness
 checks and the SIGTERM drain (`hub.realtime.peers`). Room extensions
 (`hub.realtime.extension`) register with `extend`.
 
+With `REDIS_CLUSTER=1` the broker is a `ShardBus` (sharded pub/sub, one shard channel per hub channel); with
+`FANOUT=relay` durable events come through it too, published by the elected `Relay` (`hub.realtime.relay`).
+
 Revocations (`hub_accounts` notes, `hub.realtime.accounts`) reach the REST cache and the local sockets.
 
 Readiness: "listener" fails while the LISTEN connection is down or catching up
@@ -36,17 +39,19 @@ from hub.realtime.event_log import DbEventLog
 from hub.realtime.extension import RoomExtension
 from hub.realtime.facts import FactsLookup
 from hub.realtime.fanout import Fanout
-from hub.realtime.incoming import EPHEMERAL_TOPIC, PRESENCE_TOPIC, BrokerRoutes, StateRoutes
+from hub.realtime.incoming import EPHEMERAL_TOPIC, PRESENCE_TOPIC, BrokerRoutes, StateRoutes, channel_of
 from hub.realtime.leaderboard_top import leaderboard_loader
 from hub.realtime.listener import Listener
 from hub.realtime.peers import Peers
 from hub.realtime.presence_store import MemoryPresenceStore, Presence, PresenceStore, RedisPresenceStore
 from hub.realtime.publish import Publishes
+from hub.realtime.relay import Relay
+from hub.realtime.shards import ShardBus
 from hub.realtime.state_channels import LeaderboardLoader, StateChannels
 from hub.realtime.subscribe import Subscriptions
 from hub.realtime.tickets import Tickets
 from hub.realtime.user_connections import UserConnections
-from hub.services import Services
+from hub.services import Services, namespace_for
 from hub.settings import Settings
 
 __all__ = ["Realtime", "protocol_limits", "start_realtime"]
@@ -96,16 +101,34 @@ class Realtime:
             metrics.listener_reconnects.inc()
             self.accounts.on_reconnect()
 
+        relayed = s.fanout == "relay"
         self.listener = Listener(
             services.db.dsn, self.fanout, self.log, self.state_routes.dispatch,
             on_reconnect=reconnected, on_account=self._on_account, on_listening=services.cutoffs.listening,
             on_latency=observe, wall_clock=time.time,
             backoff=ReconnectBackoff(fast_max_s=s.listener_retry_max_s, fast_for_s=s.listener_retry_fast_for_s),
+            listen_events=not relayed,
+            on_received=metrics.durable_notes.labels("relay" if relayed else "notify").inc,
         )
         topics = (EPHEMERAL_TOPIC, PRESENCE_TOPIC)
         store: PresenceStore
         self.broker: Broker
-        if services.redis is not None:
+        self.shards: ShardBus | None = None
+        self.relay: Relay | None = None
+        if services.redis_cluster is not None and services.redis is not None:
+            self.shards = ShardBus(
+                services.redis_cluster, namespace_for(s, services.db.dsn), channel_of,
+                on_durable=self.listener.feed if relayed else None,
+                on_joined=self._shard_joined if relayed else None,
+                on_reconnect=metrics.redis_reconnects.inc,
+            )
+            self.broker = self.shards
+            store = RedisPresenceStore(services.redis, services.namespace, self.instance_id, s.presence_ttl_s)
+            if relayed:
+                self.relay = Relay(services.db.dsn, services.db, self.shards.publish_durable,
+                                   standby_poll_s=s.relay_standby_poll_s, on_holding=metrics.relay_holding.set,
+                                   on_published=metrics.relay_published.inc)
+        elif services.redis is not None:
             self.broker = RedisBroker(services.redis, services.namespace, topics,
                                       on_reconnect=metrics.redis_reconnects.inc)
             store = RedisPresenceStore(services.redis, services.namespace, self.instance_id, s.presence_ttl_s)
@@ -162,6 +185,12 @@ class Realtime:
             asyncio.create_task(self.state.run(), name="state-channels"),
             asyncio.create_task(self.presence.run(), name="presence"),
         ]
+        if self.relay is not None:
+            self._tasks += [asyncio.create_task(self.relay.run(), name="relay"),
+                            asyncio.create_task(self._check_heads(), name="relay-heads")]
+            self.services.readiness.add("relay", self._relay_ready)
+            relay = self.relay
+            self.services.readiness.relay_state = lambda: relay.state
         self.services.readiness.add("listener", self._listener_ready)
         self.services.readiness.add("draining", self.peers.ready)
         self.peers.hook_sigterm()
@@ -186,6 +215,28 @@ class Realtime:
     async def _listener_ready(self) -> str | None:
         return None if self.listener.connected else "disconnected"
 
+    def _shard_joined(self, channel: str) -> None:
+        self.services.metrics.shard_joins.inc()
+        self.listener.catch_up(channel)
+
+    async def _relay_ready(self) -> str | None:
+        """Relayed events arrive while the shard subscriptions are up (the relay itself may be elsewhere)."""
+        return None if self.shards is not None and self.shards.connected else "shards disconnected"
+
+    async def _check_heads(self) -> None:
+        """Relay mode's backstop: an event lost on its way through Redis (a failover) shows as a gap at the
+        channel's next event; this finds it within twice RELAY_CHECK seconds when there is no next event."""
+        while True:
+            await asyncio.sleep(self.settings.relay_check_s)
+            channels = self.listener.tracked()
+            heads: dict[str, int] = {}
+            try:
+                for i in range(0, len(channels), 1000):
+                    heads |= await self.log.heads(channels[i:i + 1000])
+                self.listener.check_heads(heads)
+            except Exception as exc:  # the database is away: the listener's reconnect catches up anyway
+                log.debug("relay head check failed: %s", exc or type(exc).__name__)
+
     # --- connections -------------------------------------------------------------
 
     async def claim_user(self, user_id: str) -> bool:
@@ -206,9 +257,13 @@ class Realtime:
     def _channel_opened(self, channel: str) -> None:
         if parse_channel(channel).is_durable:
             self.listener.track(channel)
+        if self.shards is not None:
+            self.shards.follow(channel)
 
     def _channel_closed(self, channel: str) -> None:
         self.listener.untrack(channel)
+        if self.shards is not None:
+            self.shards.unfollow(channel)
         self.presence.drop(channel)
 
 

@@ -22,6 +22,10 @@ received, typed. Account notes (``hub_accounts``, revocations) go to ``on_accoun
 ``on_listening`` hears when the connection starts and stops receiving them, since a note sent meanwhile is
 lost (the revocation cache must not be trusted then). Log reads use the :class:`~hub.realtime.fanout.EventLog`
 (service-role transactions from the pool).
+
+In relay mode (``FANOUT=relay``) the connection does not LISTEN on ``hub_events``: the same payloads arrive
+from the channels' Redis shards through :meth:`feed`, and :meth:`catch_up` reads a channel's log from its last
+sequence where the shard may have missed some (see :mod:`hub.realtime.shards`). The ordering is the same.
 """
 
 from __future__ import annotations
@@ -73,6 +77,8 @@ class Listener:
         backoff: ReconnectBackoff = _DEFAULT_BACKOFF,
         health_interval_s: float = 5.0,
         max_pending: int = 10_000,
+        listen_events: bool = True,
+        on_received: Callable[[], None] | None = None,
     ) -> None:
         self._dsn = dsn
         self._fanout = fanout
@@ -86,6 +92,12 @@ class Listener:
         self._backoff = backoff
         self._health_interval_s = health_interval_s
         self._max_pending = max_pending
+        self._listen_events = listen_events
+        self._on_received = on_received
+        # Channels whose log must be read from their last sequence before going on (relay mode: just subscribed
+        # on their shard, or their head is past what arrived).
+        self._behind: set[str] = set()
+        self._heads_seen: dict[str, int] = {}  # heads past the last sequence at the previous check_heads
         # Last sequence passed on, per tracked channel; None until the first one is known.
         self._last: dict[str, int | None] = {}
         self._pending: deque[DurableNote] = deque()
@@ -128,7 +140,8 @@ class Listener:
                 self._lost = False
                 self._pending.clear()
                 conn.add_termination_listener(self._on_terminated)
-                await conn.add_listener(EVENTS_CHANNEL, self._on_event)
+                if self._listen_events:
+                    await conn.add_listener(EVENTS_CHANNEL, self._on_event)
                 await conn.add_listener(STATE_CHANNEL, self._on_state_note)
                 await conn.add_listener(ACCOUNTS_CHANNEL, self._on_account_note)
                 self._listening(True)
@@ -175,7 +188,38 @@ class Listener:
         except Exception:
             log.exception("account notification handler failed")
 
+    def feed(self, payload: str) -> None:
+        """A ``hub_events`` payload that came another way (relay mode: the channel's Redis shard)."""
+        self._on_event(None, 0, EVENTS_CHANNEL, payload)
+
+    def catch_up(self, channel: str) -> None:
+        """Read ``channel``'s log from its last sequence: events may have been sent where this instance did
+        not hear them (before its shard subscription was confirmed, or during a Redis failover)."""
+        if channel in self._last:
+            self._behind.add(channel)
+            self._wake.set()
+
+    def tracked(self) -> list[str]:
+        return list(self._last)
+
+    def check_heads(self, heads: dict[str, int]) -> None:
+        """Given every tracked channel's log head: catch up those still short of the head the previous check
+        saw. An event on its way through the relay arrives within one interval and costs no log read; one
+        lost on the way is read within two."""
+        earlier, self._heads_seen = self._heads_seen, {}
+        for channel, head in heads.items():
+            last = self._last.get(channel)
+            if last is None or head <= last:
+                continue
+            seen = earlier.get(channel)
+            if seen is not None and last < seen:
+                self.catch_up(channel)
+            else:
+                self._heads_seen[channel] = head
+
     def _on_event(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        if self._on_received is not None:
+            self._on_received()
         note = decode_durable(payload)
         if note is None:
             return
@@ -200,7 +244,10 @@ class Listener:
         while not self._lost:
             if self._resync:
                 self._resync = False
+                self._behind.clear()
                 await self._resync_all()
+            while self._behind and not self._lost:
+                await self._resync_one(self._behind.pop())
             handled = 0
             while self._pending and not self._lost:
                 note = self._pending.popleft()
@@ -209,7 +256,7 @@ class Listener:
                 handled += 1
                 if handled % _YIELD_EVERY == 0:
                     await asyncio.sleep(0)  # let the connections' writers drain between bursts
-            if self._lost or self._pending or self._resync:
+            if self._lost or self._pending or self._resync or self._behind:
                 continue
             self._wake.clear()
             try:
@@ -259,13 +306,18 @@ class Listener:
     async def _resync_all(self) -> None:
         """After (re)connecting: everything each tracked channel missed, from the log."""
         for channel in list(self._last):
-            last = self._last.get(channel)
+            await self._resync_one(channel)
+
+    async def _resync_one(self, channel: str) -> None:
+        if channel not in self._last:
+            return
+        last = self._last[channel]
+        if last is None:
+            last = self._fanout.position(channel)
             if last is None:
-                last = self._fanout.position(channel)
-                if last is None:
-                    continue  # no subscriber is positioned yet; each positions itself from the log
-                self._last[channel] = last
-            await self._read_log(channel, last, _NO_LIMIT)
+                return  # no subscriber is positioned yet; each positions itself from the log
+            self._last[channel] = last
+        await self._read_log(channel, last, _NO_LIMIT)
 
     def _observe(self, ts: str | None) -> None:
         if self._on_latency is None or self._wall_clock is None or ts is None:

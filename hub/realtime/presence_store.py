@@ -40,6 +40,7 @@ __all__ = [
     "Presence",
     "PresenceStore",
     "RedisPresenceStore",
+    "change_channel",
 ]
 
 log = logging.getLogger("hub.presence")
@@ -204,6 +205,21 @@ class _Change(msgspec.Struct, frozen=True):
 
 _CHANGE = msgspec.json.Decoder(_Change)
 _ENCODER = msgspec.json.Encoder()
+
+
+class _ChangeChannel(msgspec.Struct):
+    c: str
+
+
+_CHANGE_CHANNEL = msgspec.json.Decoder(_ChangeChannel)
+
+
+def change_channel(data: bytes) -> str | None:
+    """The channel a presence change message is about (what shards it in cluster mode)."""
+    try:
+        return _CHANGE_CHANNEL.decode(data).c
+    except msgspec.DecodeError:
+        return None
 
 
 class _Room:

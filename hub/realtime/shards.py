@@ -1,0 +1,185 @@
+"""Sharded pub/sub on a Redis Cluster (``REDIS_CLUSTER=1``): one shard channel per hub channel.
+
+Everything about hub channel ``c`` travels on the shard channel ``<prefix>:{c}`` (the braces make ``c`` the
+hash tag, so a channel's durable events, ephemeral events and presence changes share one shard and stay in
+order). A message is ``<topic>\\0<data>``: topic ``d`` is a durable event as the relay
+(:mod:`hub.realtime.relay`) publishes it, any other topic is a broker topic (ephemeral, presence).
+
+:class:`ShardBus` is the instance's :class:`~hub.realtime.brokers.Broker` in cluster mode and its receiver of
+relayed events. It ``SSUBSCRIBE``\\ s only to the channels :meth:`follow`\\ ed (those with local
+subscribers), so events of other channels never reach the instance. Each subscribe confirmation, first or
+after the client moved a channel to a new master in a failover, is reported to ``on_joined``: what was
+published before it never reached this instance, and the listener reads it from the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+
+from redis.asyncio.cluster import ClusterPubSub, RedisCluster
+from redis.exceptions import RedisError
+
+from hub.realtime.brokers import BrokerUnavailable, Handler
+
+__all__ = ["DURABLE_TOPIC", "ShardBus"]
+
+log = logging.getLogger("hub.shards")
+# Jitter from a generator of its own: the `random` module's shared state is not this module's to move.
+_JITTER = random.Random()
+
+DURABLE_TOPIC = "d"
+_POLL_S = 0.2
+
+
+class ShardBus:
+    def __init__(
+        self,
+        client: RedisCluster,
+        prefix: str,
+        channel_of: Callable[[str, bytes], str | None],
+        *,
+        on_durable: Callable[[str], None] | None = None,
+        on_joined: Callable[[str], None] | None = None,
+        on_reconnect: Callable[[], None] | None = None,
+        publish_timeout_s: float = 1.0,
+        backoff_max_s: float = 2.0,
+    ) -> None:
+        self._client = client
+        # Braces in the prefix would become the hash tag and put every channel on one shard.
+        self._prefix = prefix.replace("{", "").replace("}", "") + ":{"
+        self._channel_of = channel_of
+        self._on_durable = on_durable
+        self._on_joined = on_joined
+        self._on_reconnect = on_reconnect
+        self._publish_timeout_s = publish_timeout_s
+        self._backoff_max_s = backoff_max_s
+        self._wanted: set[str] = set()
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._connected = False
+        self.received = 0  # messages read off the shards, for /metrics and the tests' "nothing unwanted"
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def shard_channel(self, channel: str) -> str:
+        return f"{self._prefix}{channel}}}"
+
+    def follow(self, channel: str) -> None:
+        self._wanted.add(channel)
+        self._changed.set()
+
+    def unfollow(self, channel: str) -> None:
+        self._wanted.discard(channel)
+        self._changed.set()
+
+    # --- Broker -------------------------------------------------------------------
+
+    async def start(self, handler: Handler) -> None:
+        self._task = asyncio.create_task(self._run(handler), name="shard-bus")
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        channel = self._channel_of(topic, data)
+        if channel is None:
+            raise BrokerUnavailable(f"no channel in a {topic} message")
+        await self._spublish(channel, topic.encode() + b"\0" + data)
+
+    async def publish_durable(self, channel: str, note: bytes) -> None:
+        """One committed event (a ``hub_events`` payload) to the channel's shard."""
+        await self._spublish(channel, DURABLE_TOPIC.encode() + b"\0" + note)
+
+    async def _spublish(self, channel: str, message: bytes) -> None:
+        try:
+            async with asyncio.timeout(self._publish_timeout_s):
+                await self._client.spublish(self.shard_channel(channel), message)
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise BrokerUnavailable(str(exc) or type(exc).__name__) from None
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    # --- receiving ------------------------------------------------------------------
+
+    async def _run(self, handler: Handler) -> None:
+        delay = 0.05
+        reconnecting = False
+        while True:
+            pubsub: ClusterPubSub = self._client.pubsub()
+            subscribed: set[str] = set()
+            try:
+                self._changed.set()
+                while True:
+                    if self._changed.is_set():
+                        self._changed.clear()
+                        await self._sync(pubsub, subscribed)
+                        if not self._connected:
+                            self._connected = True
+                            delay = 0.05
+                            if reconnecting and self._on_reconnect is not None:
+                                self._on_reconnect()
+                    if not subscribed:
+                        try:
+                            async with asyncio.timeout(_POLL_S):
+                                await self._changed.wait()
+                        except TimeoutError:
+                            pass
+                        continue
+                    message = await pubsub.get_sharded_message(timeout=_POLL_S)
+                    if message is not None:
+                        self._dispatch(handler, message)
+            except (RedisError, OSError) as exc:
+                log.warning("sharded pub/sub lost: %s", exc or type(exc).__name__)
+            finally:
+                self._connected = False
+                try:
+                    await pubsub.aclose()
+                except (RedisError, OSError):
+                    pass
+            reconnecting = True
+            await asyncio.sleep(delay * (0.5 + _JITTER.random()))
+            delay = min(delay * 2, self._backoff_max_s)
+
+    async def _sync(self, pubsub: ClusterPubSub, subscribed: set[str]) -> None:
+        wanted = set(self._wanted)
+        gone = subscribed - wanted
+        new = wanted - subscribed
+        if gone:
+            await pubsub.sunsubscribe(*[self.shard_channel(c) for c in gone])
+            subscribed -= gone
+        if new:
+            await pubsub.ssubscribe(*[self.shard_channel(c) for c in new])
+            subscribed |= new
+
+    def _dispatch(self, handler: Handler, message: dict[str, object]) -> None:
+        kind = message.get("type")
+        name = message.get("channel")
+        if not isinstance(name, bytes):
+            return
+        channel = name.decode()[len(self._prefix):-1]
+        if kind in ("ssubscribe", b"ssubscribe"):
+            if self._on_joined is not None:
+                self._on_joined(channel)
+            return
+        data = message.get("data")
+        if kind not in ("smessage", b"smessage") or not isinstance(data, bytes):
+            return
+        self.received += 1
+        topic, _, payload = data.partition(b"\0")
+        try:
+            if topic == b"d":
+                if self._on_durable is not None:
+                    self._on_durable(payload.decode())
+            else:
+                handler(topic.decode(), payload)
+        except Exception:
+            log.exception("shard message handler failed")

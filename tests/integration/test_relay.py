@@ -1,0 +1,400 @@
+"""Relay mode (FANOUT=relay) on a real local Redis Cluster (3 masters + 3 replicas), with 3 hub processes.
+
+The delivery scenario runs in both modes. The fault scenarios are relay mode's own: the relay holder
+SIGKILLed mid-stream (a standby takes over), the master of the channel's shard killed (its replica takes
+over), PostgreSQL crash-restarted. Each ends by checking that every client saw every event once, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import asyncpg
+import httpx
+import msgspec
+import pytest
+from redis.asyncio.cluster import RedisCluster
+
+from channels.events import decode_durable
+from hub.embedded import APP_ROLE, with_database, with_user
+from hub.realtime.incoming import EPHEMERAL_TOPIC, channel_of
+from hub.realtime.relay import Relay
+from hub.realtime.shards import ShardBus
+from hub.settings import Settings
+from persistence.db import Database, DatabaseUnavailable
+from persistence.events import channel_position
+from persistence.identity import SERVICE
+from persistence.migrate import apply_migrations
+from tests.conftest import METRICS_HEADERS
+from tests.helpers.api import signup
+from tests.helpers.eventually import eventually
+from tests.helpers.instances import Instance, start_instance
+from tests.helpers.own_postgres import OwnPostgres
+from tests.helpers.redis_cluster import Cluster, redis_cluster
+from tests.helpers.services import DatabaseUnderTest
+from tests.helpers.ws import ProtocolClient, append_events, assert_continuous
+from tests.integration import test_postgres_restart
+from tests.integration.test_multi_instance import Follower, _events_flowing, _session_with, _writer, scaled
+
+pytestmark = pytest.mark.slow
+
+own_postgres = test_postgres_restart.own_postgres  # the fixture: a PostgreSQL server of the test's own
+
+INSTANCES = 3
+
+
+@pytest.fixture(scope="session")
+async def cluster() -> AsyncIterator[Cluster]:
+    async with redis_cluster() as running:
+        yield running
+
+
+def relay_env(cluster: Cluster) -> dict[str, str]:
+    # RELAY_CHECK short: a test that loses an event in a failover sees it filled within a second.
+    return {"FANOUT": "relay", "REDIS_CLUSTER": "1", "REDIS_URL": cluster.url, "RELAY_STANDBY_POLL": "0.2",
+            "RELAY_CHECK": "1"}
+
+
+async def _start(test_db: DatabaseUnderTest, settings: Settings, tmp_path: Path, env: dict[str, str],
+                 count: int = INSTANCES) -> list[Instance]:
+    env = dict(env)
+    redis_url = env.pop("REDIS_URL", None)
+    return list(await asyncio.gather(*(start_instance(test_db, settings, tmp_path, redis_url=redis_url, **env)
+                                       for _ in range(count))))
+
+
+@pytest.fixture
+async def relayed(cluster: Cluster, test_db: DatabaseUnderTest, base_settings: Settings,
+                  tmp_path: Path) -> AsyncIterator[list[Instance]]:
+    instances = await _start(test_db, base_settings, tmp_path, relay_env(cluster))
+    yield instances
+    for instance in instances:
+        await instance.stop()
+
+
+async def _metric(http: httpx.AsyncClient, url: str, name: str) -> float:
+    text = (await http.get(f"{url}/metrics", headers=METRICS_HEADERS)).text
+    found = re.search(rf"^{re.escape(name)} ([0-9.e+]+)$", text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+async def _holder(instances: list[Instance]) -> Instance:
+    """The one instance relaying (waits until exactly one does)."""
+    holders: list[Instance] = []
+
+    async def one() -> bool:
+        nonlocal holders
+        async with httpx.AsyncClient(timeout=5) as http:
+            holders = [i for i in instances if await _metric(http, i.url, "hub_relay_holding") == 1.0]
+        return len(holders) == 1
+
+    await eventually(one, within=20, what="exactly one relay holder")
+    return holders[0]
+
+
+async def _follow_all(followers: list[Follower], urls: list[str], total: int, app_db: Database,
+                      channel: str) -> tuple[asyncio.Future[int], asyncio.Task[None], list[asyncio.Task[None]]]:
+    done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    writer = asyncio.create_task(_writer(app_db, channel, total, done))
+    readers = [asyncio.create_task(f.follow(urls, done)) for f in followers]
+    await _events_flowing(followers)
+    return done, writer, readers
+
+
+async def _finish(followers: list[Follower], done: asyncio.Future[int], writer: asyncio.Task[None],
+                  readers: list[asyncio.Task[None]]) -> None:
+    await writer
+    await asyncio.wait_for(asyncio.gather(*readers), 60)
+    for follower in followers:
+        assert_continuous([{"seq": s} for s in follower.seqs], 0, done.result())
+        await follower.close()
+
+
+@pytest.mark.relay
+@pytest.mark.parametrize("mode", ["notify", "relay"])
+async def test_events_reach_subscribers_on_every_instance_in_order_exactly_once(
+    mode: str, cluster: Cluster, test_db: DatabaseUnderTest, base_settings: Settings, tmp_path: Path,
+    client: httpx.AsyncClient, app_db: Database,
+) -> None:
+    env = relay_env(cluster) if mode == "relay" else {}
+    instances = await _start(test_db, base_settings, tmp_path, env)
+    try:
+        account = await signup(client)
+        channel = f"user:{account.user_id}"
+        followers = [Follower(account.access_token, channel) for _ in range(2 * INSTANCES)]
+        for i, follower in enumerate(followers):
+            await follower.attach(instances[i % INSTANCES].url)
+        done, writer, readers = await _follow_all(followers, [i.url for i in instances], scaled(200), app_db,
+                                                  channel)
+        await _finish(followers, done, writer, readers)
+        assert all(f.closes == [] for f in followers)
+    finally:
+        for instance in instances:
+            await instance.stop()
+
+
+@pytest.mark.relay
+@pytest.mark.parametrize("mode", ["notify", "relay"])
+async def test_an_instance_without_subscribers_of_a_channel_receives_none_of_its_events_only_in_relay_mode(
+    mode: str, cluster: Cluster, test_db: DatabaseUnderTest, base_settings: Settings, tmp_path: Path,
+    client: httpx.AsyncClient, app_db: Database,
+) -> None:
+    env = relay_env(cluster) if mode == "relay" else {}
+    serving, idle = await _start(test_db, base_settings, tmp_path, env, count=2)
+    try:
+        account = await signup(client)
+        channel = f"user:{account.user_id}"
+        ws = await ProtocolClient.open(serving.url, account.access_token)
+        assert (await ws.subscribe(channel))["ok"]
+        count = 50
+        async with httpx.AsyncClient(timeout=5) as http:
+            before = await _metric(http, idle.url, f'hub_durable_notes_received_total{{path="{mode}"}}')
+            seqs = await append_events(app_db, channel, count)
+            events = await ws.wait_events(channel, count, within=30)
+            assert [e["seq"] for e in events] == seqs
+            received = await _metric(http, serving.url, f'hub_durable_notes_received_total{{path="{mode}"}}')
+            after = await _metric(http, idle.url, f'hub_durable_notes_received_total{{path="{mode}"}}')
+        await ws.close()
+        assert received >= count
+        if mode == "relay":
+            assert after - before == 0, "the idle instance received events of a channel it does not serve"
+        else:
+            assert after - before >= count, "in notify mode every instance hears every event"
+    finally:
+        await serving.stop()
+        await idle.stop()
+
+
+@pytest.mark.relay
+async def test_sigkill_of_the_relay_holder_mid_stream_a_standby_takes_over_nothing_lost_nothing_twice(
+    relayed: list[Instance], client: httpx.AsyncClient, app_db: Database
+) -> None:
+    holder = await _holder(relayed)
+    others = [i for i in relayed if i is not holder]
+    account = await signup(client)
+    channel = f"user:{account.user_id}"
+    followers = [Follower(account.access_token, channel) for _ in range(4)]
+    for i, follower in enumerate(followers):
+        await follower.attach(others[i % len(others)].url)
+    done, writer, readers = await _follow_all(followers, [i.url for i in others], scaled(300), app_db, channel)
+    holder.sigkill()
+    await holder.wait_exit()
+    new_holder = await _holder(others)
+    await _finish(followers, done, writer, readers)
+    assert all(f.closes == [] for f in followers)  # their instances never went away
+    async with httpx.AsyncClient(timeout=5) as http:
+        assert await _metric(http, new_holder.url, "hub_relay_published_total") > 0
+        states = {i.url: (await http.get(f"{i.url}/readyz")).json().get("relay") for i in others}
+    assert sorted(states.values()) == ["relaying", "standby"]
+    assert states[new_holder.url] == "relaying"
+
+
+@pytest.mark.relay
+async def test_a_killed_cluster_master_fails_over_to_its_replica_and_no_event_is_lost_or_doubled(
+    test_db: DatabaseUnderTest, base_settings: Settings, tmp_path: Path, client: httpx.AsyncClient,
+    app_db: Database,
+) -> None:
+    # A cluster of its own: the session's stays whole for the other tests.
+    async with redis_cluster() as own:
+        instances = await _start(test_db, base_settings, tmp_path, relay_env(own))
+        try:
+            account = await signup(client)
+            channel = f"user:{account.user_id}"
+            namespace = base_settings.namespace or ""
+            lookup = RedisCluster.from_url(own.url)
+            try:
+                await lookup.initialize()
+                node = lookup.get_node_from_key(f"{namespace}:{{{channel}}}")
+                assert node is not None
+                shard_port = int(node.port)
+            finally:
+                await lookup.aclose()
+            followers = [Follower(account.access_token, channel) for _ in range(INSTANCES)]
+            for follower, instance in zip(followers, instances, strict=True):
+                await follower.attach(instance.url)
+            done, writer, readers = await _follow_all(followers, [i.url for i in instances], scaled(400), app_db,
+                                                      channel)
+            await own.kill_master(shard_port)
+            await _finish(followers, done, writer, readers)
+        finally:
+            for instance in instances:
+                await instance.stop()
+
+
+@pytest.mark.relay
+async def test_presence_and_ephemeral_events_cross_instances_on_the_cluster(
+    relayed: list[Instance], client: httpx.AsyncClient, owner_conn: asyncpg.Connection
+) -> None:
+    a, b = relayed[0], relayed[1]
+    host, guest = await signup(client), await signup(client)
+    channel = f"session:{await _session_with(owner_conn, host, [guest])}"
+    on_a = await ProtocolClient.open(a.url, host.access_token)
+    await on_a.subscribe(channel)
+    on_b = await ProtocolClient.open(b.url, guest.access_token)
+    reply = await on_b.subscribe(channel)
+    assert set(reply["result"]["presence"]) == {str(host.user_id), str(guest.user_id)}
+    reaction = {"op": "publish", "channel": channel, "event": "reaction", "data": {"emoji": "🎉"}}
+
+    async def reaction_crossed() -> bool:
+        await on_a.request(reaction)
+        await on_b.settle(0.3)
+        return any(e["event"] == "reaction" for e in on_b.events[channel])
+
+    await eventually(reaction_crossed, within=15, what="a reaction from A reaching B")
+    await on_a.close()
+    await on_b.close()
+
+
+async def _resilient_writer(db: Database, channel: str, count: int, result: asyncio.Future[int]) -> None:
+    """Appends `count` events, retrying through an outage; the result is the channel's head (a write that
+    failed at commit may still have committed)."""
+    written = 0
+    while written < count:
+        try:
+            await append_events(db, channel, 1)
+            written += 1
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, DatabaseUnavailable):
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.01)
+    async with db.transaction(SERVICE) as conn:
+        result.set_result((await channel_position(conn, channel))[0])
+
+
+@pytest.mark.relay
+async def test_a_postgres_crash_restart_under_relay_mode_loses_no_event(
+    own_postgres: OwnPostgres, cluster: Cluster, base_settings: Settings, tmp_path: Path
+) -> None:
+    conn = await asyncpg.connect(own_postgres.dsn)
+    try:
+        await conn.execute("CREATE DATABASE hub")
+    finally:
+        await conn.close()
+    owner_dsn = with_database(own_postgres.dsn, "hub")
+    await apply_migrations(owner_dsn, log=lambda _: None)
+    database = DatabaseUnderTest(owner_dsn=owner_dsn, app_dsn=with_user(owner_dsn, APP_ROLE))
+    env = {**relay_env(cluster), "HUB_NAMESPACE": "relay-pg-restart"}
+    instances = await _start(database, base_settings, tmp_path, env, count=2)
+    db = Database(database.app_dsn, min_size=1, max_size=2)
+    await db.open()
+    try:
+        async with httpx.AsyncClient(base_url=instances[0].url, timeout=10) as http:
+            account = await signup(http)
+        channel = f"user:{account.user_id}"
+        followers = [Follower(account.access_token, channel) for _ in range(2)]
+        for follower, instance in zip(followers, instances, strict=True):
+            await follower.attach(instance.url)
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        writer = asyncio.create_task(_resilient_writer(db, channel, scaled(150), done))
+        readers = [asyncio.create_task(f.follow([i.url for i in instances], done)) for f in followers]
+        await _events_flowing(followers)
+        await own_postgres.crash()
+        await asyncio.sleep(1.0)  # the outage's length, not a wait for something
+        await own_postgres.start()
+        await _finish(followers, done, writer, readers)
+        await _holder(instances)
+    finally:
+        await db.close()
+        for instance in instances:
+            await instance.stop()
+
+
+class _Published:
+    """What a relay under test published, by channel."""
+
+    def __init__(self) -> None:
+        self.seqs: dict[str, list[int]] = {}
+
+    async def __call__(self, channel: str, note: bytes) -> None:
+        self.seqs.setdefault(channel, []).append(decode_durable(note).seq)  # type: ignore[union-attr]
+
+
+async def _relay_until(published: _Published, test_db: DatabaseUnderTest, app_db: Database,
+                       done: Callable[[], bool]) -> None:
+    relay = Relay(test_db.app_dsn, app_db, published, standby_poll_s=0.05)
+    task = asyncio.create_task(relay.run())
+    try:
+        await eventually(done, within=20, what="the relay's publishes")
+        await eventually(lambda: relay.holding, within=5, what="the relay holding the lock")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@pytest.mark.relay
+async def test_a_relay_taking_over_publishes_what_was_committed_without_a_relay_and_nothing_twice(
+    test_db: DatabaseUnderTest, app_db: Database, owner_conn: asyncpg.Connection
+) -> None:
+    known, new = f"user:{uuid.uuid4()}", f"user:{uuid.uuid4()}"
+    first = _Published()
+    # A first relay publishes some events and records how far it got (it records before it idles).
+    task_first = asyncio.create_task(_relay_until(first, test_db, app_db, lambda: first.seqs.get(known) == [1, 2, 3]))
+    await eventually(lambda: _relay_listening(owner_conn), within=20, what="a relay listening")
+    await append_events(app_db, known, 3)
+    await task_first
+
+    async def recorded() -> bool:
+        seq = await owner_conn.fetchval("SELECT seq FROM realtime.relay_positions WHERE channel = $1", known)
+        return bool(seq == 3)
+
+    await eventually(recorded, within=10, what="the position recorded")
+    # No relay now: these are committed with nobody listening for them.
+    await append_events(app_db, known, 2)
+    await append_events(app_db, new, 2)
+    second = _Published()
+    await _relay_until(second, test_db, app_db,
+                       lambda: second.seqs.get(known) == [4, 5] and second.seqs.get(new) == [1, 2])
+    assert second.seqs[known] == [4, 5] and second.seqs[new] == [1, 2]
+
+
+async def _relay_listening(owner_conn: asyncpg.Connection) -> bool:
+    held: bool = await owner_conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid "
+        "WHERE a.application_name = 'hub-relay' AND a.datname = current_database() AND l.locktype = 'advisory' "
+        "AND l.granted)")
+    return held
+
+
+@pytest.mark.relay
+async def test_the_shard_bus_delivers_a_channels_messages_in_order_only_to_buses_following_it(
+    cluster: Cluster,
+) -> None:
+    prefix = f"shardtest:{uuid.uuid4().hex[:8]}"
+    clients = [RedisCluster.from_url(cluster.url) for _ in range(2)]
+    got: list[list[tuple[str, str, bytes]]] = [[], []]
+    joined: list[list[str]] = [[], []]
+    buses = [
+        ShardBus(client, prefix, channel_of,
+                 on_durable=lambda payload, i=i: got[i].append(("d", "", payload.encode())),
+                 on_joined=joined[i].append)
+        for i, client in enumerate(clients)
+    ]
+    try:
+        for i, bus in enumerate(buses):
+            await bus.start(lambda topic, data, i=i: got[i].append((topic, data.partition(b"\n")[0].decode(), data)))
+        here, there = "session:" + str(uuid.uuid4()), "session:" + str(uuid.uuid4())
+        buses[0].follow(here)
+        buses[1].follow(there)
+        await eventually(lambda: joined[0] == [here] and joined[1] == [there], within=10, what="subscriptions")
+        for n in range(100):
+            await buses[1].publish(EPHEMERAL_TOPIC, f"{here}\n{n}".encode())
+            await buses[1].publish_durable(here, msgspec.json.encode({"c": here, "s": n + 1}))
+        await eventually(lambda: len(got[0]) == 200, within=15, what="every message on the following bus")
+        ephemeral = [data for topic, _, data in got[0] if topic == EPHEMERAL_TOPIC]
+        durable = [msgspec.json.decode(data)["s"] for topic, _, data in got[0] if topic == "d"]
+        assert ephemeral == [f"{here}\n{n}".encode() for n in range(100)]
+        assert durable == list(range(1, 101))
+        assert got[1] == [] and buses[1].received == 0  # nothing of a channel it does not follow
+        await buses[0].publish(EPHEMERAL_TOPIC, f"{there}\nlast".encode())
+        await eventually(lambda: len(got[1]) == 1, within=10, what="a message on the other channel")
+        assert len(got[0]) == 200
+    finally:
+        for bus in buses:
+            await bus.stop()
+        for client in clients:
+            await client.aclose()
