@@ -101,7 +101,9 @@ async def _follow_all(followers: list[Follower], urls: list[str], total: int, ap
                       channel: str) -> tuple[asyncio.Future[int], asyncio.Task[None], list[asyncio.Task[None]]]:
     done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     writer = asyncio.create_task(_writer(app_db, channel, total, done))
-    readers = [asyncio.create_task(f.follow(urls, done)) for f in followers]
+    for follower in followers:
+        follower.reconnect_to(*urls)
+    readers = [asyncio.create_task(f.follow(done)) for f in followers]
     await _events_flowing(followers)
     return done, writer, readers
 
@@ -149,10 +151,16 @@ async def test_an_instance_without_subscribers_of_a_channel_receives_none_of_its
     try:
         account = await signup(client)
         channel = f"user:{account.user_id}"
-        ws = await ProtocolClient.open(serving.url, account.access_token)
-        assert (await ws.subscribe(channel))["ok"]
         count = 50
         async with httpx.AsyncClient(timeout=5) as http:
+            joins = await _metric(http, serving.url, "hub_shard_joins_total")
+            ws = await ProtocolClient.open(serving.url, account.access_token)
+            assert (await ws.subscribe(channel))["ok"]
+            if mode == "relay":
+                # Until the shard confirms the subscription, events come by the log's catch-up, not the relay.
+                async def joined() -> bool:
+                    return await _metric(http, serving.url, "hub_shard_joins_total") > joins
+                await eventually(joined, within=15, what="the serving instance's shard subscription")
             before = await _metric(http, idle.url, f'hub_durable_notes_received_total{{path="{mode}"}}')
             seqs = await append_events(app_db, channel, count)
             events = await ws.wait_events(channel, count, within=30)
@@ -290,7 +298,9 @@ async def test_a_postgres_crash_restart_under_relay_mode_loses_no_event(
             await follower.attach(instance.url)
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         writer = asyncio.create_task(_resilient_writer(db, channel, scaled(150), done))
-        readers = [asyncio.create_task(f.follow([i.url for i in instances], done)) for f in followers]
+        for follower in followers:
+            follower.reconnect_to(*(i.url for i in instances))
+        readers = [asyncio.create_task(f.follow(done)) for f in followers]
         await _events_flowing(followers)
         await own_postgres.crash()
         await asyncio.sleep(1.0)  # the outage's length, not a wait for something
