@@ -19,7 +19,7 @@ from bench.load import LoadClient, LoadSpec
 from bench.report import Row
 from bench.servers import Server, free_port, python
 
-GOAL_KIB = 20.0
+GOAL_KIB = 14.0
 PER_WORKER = 4000  # connections per load process (each has the same fd limit as the server)
 # Handshakes in flight per load process: the figure is memory at rest, not a reconnect storm.
 CONNECT_CONCURRENCY = 50
