@@ -2,7 +2,7 @@
 and with a way to send frames encoded once per event.
 
 Run the hub with ``uvicorn ... --ws hub.realtime.ws_protocol:IdleLeanProtocol`` (the Procfile, ``hub serve``, the test
-instances and the benchmarks do). Three things are lighter, each measured with ``tracemalloc`` over 900 idle
+instances and the benchmarks do). Four things are lighter, each measured with ``tracemalloc`` over 900 idle
 connections (docs/benchmarks.md, "Where idle memory goes"):
 
 - the receive queue: uvicorn's ``asyncio.Queue`` allocates three deques and an ``Event`` (another deque),
@@ -23,7 +23,8 @@ object (:class:`channels.frames.OutFrame`) builds once for every subscriber, ins
 write at once (paused transport, closing) goes through ``send`` as usual.
 
 uvicorn's internals are what this subclass relies on (the ``queue`` and ``writable`` attributes and their
-``put_nowait``/``get``/``empty`` and ``set``/``clear``/``wait`` methods, ``request``/``response``), so the
+``put_nowait``/``get``/``empty`` and ``set``/``clear``/``wait`` methods, ``request``/``response``, and
+``schedule_ping`` setting a ``ping_timer`` that is only cancelled), so the
 dependency is pinned to a minor version in pyproject.toml, and the whole websocket suite runs on this class.
 """
 
@@ -151,7 +152,7 @@ class _NextPing:
 
 
 class IdleLeanProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's sans-I/O websocket protocol, lighter by ≈ 6 KiB per open connection (see the module doc),
+    """uvicorn's sans-I/O websocket protocol, lighter by ≈ 7.5 KiB per open connection (see the module doc),
     which also takes ready-made frames from the app (``write_wire``) when no extension is negotiated."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
