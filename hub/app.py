@@ -59,7 +59,7 @@ from hub.mail import outgoing as outgoing_mail
 from hub.metrics import metrics_middleware
 from hub.problems import EXCEPTION_HANDLERS
 from hub.realtime import websocket as ws
-from hub.realtime.instance import start_realtime
+from hub.realtime.instance import Realtime, start_realtime
 from hub.realtime.sse import RAW_SEND, SSE_PATH
 from hub.security_headers import refuse_websocket_upgrade, security_headers
 from hub.services import Services, build_services
@@ -106,14 +106,19 @@ JOB_MODULES: tuple[ModuleType, ...] = (outgoing_mail, retention, reminders, noti
 
 
 class HubApp(Litestar):
-    """Litestar, answering a websocket upgrade to any path but `/ws` itself, with the security headers; a
-    request to `/sse` gets the server's own `send` in its scope (`hub.realtime.sse`)."""
+    """Litestar, with `/ws` served by the realtime edge itself, a websocket upgrade to any other path answered
+    with the security headers, and the server's own `send` in the scope of a request to `/sse`
+    (`hub.realtime.sse`)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
-        if (scope["type"] == ScopeType.WEBSOCKET and scope["path"] != ws.WS_PATH
-                and "websocket.http.response" in (scope.get("extensions") or {})):
-            await refuse_websocket_upgrade(send)
-            return
+        if scope["type"] == ScopeType.WEBSOCKET:
+            if scope["path"] == ws.WS_PATH:
+                # Past Litestar's routing: none of its per-connection state stays with every open websocket.
+                await ws.serve(scope, receive, send, self.state.services.started.get(Realtime))
+                return
+            if "websocket.http.response" in (scope.get("extensions") or {}):
+                await refuse_websocket_upgrade(send)
+                return
         if scope["type"] == ScopeType.HTTP and scope["path"] == SSE_PATH:
             scope[RAW_SEND] = send  # type: ignore[literal-required]  # the stream's body bypasses the hooks
         await super().__call__(scope, receive, send)

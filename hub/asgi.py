@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from litestar import Litestar
 
 from hub.app import create_app
@@ -15,4 +17,9 @@ def create() -> Litestar:
     if settings.database_url is None:
         raise SettingsError("DATABASE_URL: required for uvicorn workers (`python -m hub serve` sets it "
                             "when it starts the embedded server)")
-    return create_app(settings, settings.database_url)
+    app = create_app(settings, settings.database_url)
+    # Everything imported and built so far lives as long as the process: out of the collector's reach, a full
+    # collection scans only what connections and requests made since (docs/benchmarks.md, "Where the paced
+    # p99 goes"). Here, not in `create_app`: a test process builds and drops many apps.
+    gc.freeze()
+    return app

@@ -85,7 +85,7 @@ class Outbox:
     """
 
     __slots__ = ("_closed", "_failed", "_frames", "_inflight", "_on_overflow", "_room", "_send", "_send_batch",
-                 "_start_writer", "_writing", "limit", "overflowed")
+                 "_start_writer", "_write_now", "_writing", "limit", "overflowed")
 
     def __init__(self, limit: int, on_overflow: Callable[[], None]) -> None:
         if limit < 1:
@@ -99,6 +99,7 @@ class Outbox:
         self._send: Callable[[OutFrame], Coroutine[Any, Any, None]] | None = None
         self._send_batch: Callable[[list[OutFrame]], Coroutine[Any, Any, None]] | None = None
         self._start_writer: Callable[[], None] | None = None
+        self._write_now: Callable[[OutFrame], bool] | None = None
         self._writing = False  # a writer was started and has not returned from drain() yet
         self._inflight: tuple[Coroutine[Any, Any, None], Any] | None = None  # a send that has to wait
         self._failed: BaseException | None = None
@@ -116,11 +117,15 @@ class Outbox:
         return self._writing
 
     def attach(self, send: Callable[[OutFrame], Coroutine[Any, Any, None]], start_writer: Callable[[], None],
-               send_batch: Callable[[list[OutFrame]], Coroutine[Any, Any, None]] | None = None) -> None:
+               send_batch: Callable[[list[OutFrame]], Coroutine[Any, Any, None]] | None = None,
+               write_now: Callable[[OutFrame], bool] | None = None) -> None:
         """Send frames with ``send``; ``start_writer`` must run :meth:`drain` in a task of its own. With
-        ``send_batch``, the writer hands it up to ``WRITE_BATCH`` queued frames at once (one socket write)."""
+        ``send_batch``, the writer hands it up to ``WRITE_BATCH`` queued frames at once (one socket write).
+        ``write_now``, when given, is tried first for a frame sent at once: True when it wrote the frame without
+        waiting, False to go through ``send`` (no coroutine to create and step on the fan-out's hot path)."""
         self._send = send
         self._send_batch = send_batch
+        self._write_now = write_now
         self._start_writer = start_writer
         if self._frames:
             self._need_writer()
@@ -130,7 +135,8 @@ class Outbox:
         if self._closed:
             return
         if direct and not self._writing and self._send is not None:
-            self._send_now(self._send, frame)
+            if self._write_now is None or not self._write_now(frame):
+                self._send_now(self._send, frame)
             return
         frames = self._frames
         if frames is None:

@@ -34,13 +34,12 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
-from litestar import Litestar, asgi
-from litestar.enums import ScopeType
+from litestar import asgi
 from litestar.exceptions import MethodNotAllowedException
-from litestar.types import Receive, Scope, Send
+from litestar.types import Receive, ReceiveMessage, Scope, Send
 from litestar.types.asgi_types import WebSocketAcceptEvent, WebSocketCloseEvent, WebSocketSendEvent
 
 from channels.connection import Action, Close, Connection, ConnState, SendFrame
@@ -56,7 +55,7 @@ from hub.realtime.ws_protocol import WIRE_EXTENSION
 from persistence.db import DatabaseUnavailable
 from persistence.identity import user_identity
 
-__all__ = ["ROUTES", "WsSession", "ws_endpoint"]
+__all__ = ["ROUTES", "WS_PATH", "WsSession", "serve", "ws_endpoint"]
 
 log = logging.getLogger("hub.ws")
 
@@ -107,26 +106,17 @@ class WsSession:
         metrics = self.services.metrics
         self.realtime.peers.add(self.peer)
         metrics.ws_open.inc()
-        self.outbox.attach(self._send_frame, self._start_writer, self._send_frames if self._wire else None)
+        self.outbox.attach(self._send_frame, self._start_writer, self._send_frames if self._wire else None,
+                           self._write_now if self._wire else None)
         task = self._task = asyncio.current_task()
         assert task is not None
         self._arm_timer()
         try:
             # Read here, not in a task of its own: an idle connection holds this one task and nothing else.
             try:
-                while self._ending is None:
-                    message = await self._receive()
-                    if message["type"] == "websocket.disconnect":
-                        self.request_close(None)
-                        return
-                    if message["type"] != "websocket.receive":
-                        continue
-                    text = message.get("text")
-                    raw: str | bytes = text if text is not None else (message.get("bytes") or b"")
-                    frame, actions = self.conn.receive(raw, time.monotonic(), binary=text is None)
-                    self._apply(actions)
-                    if frame is not None:
-                        await self._handle(frame)
+                # No message in a local of this frame: an idle connection would keep its last one, parsed.
+                while self._ending is None and await self._on_message(await self._receive()):
+                    pass
             except Exception:
                 # The socket itself failed (disconnect mid-receive); there is nobody left to answer.
                 self.request_close(None)
@@ -207,14 +197,21 @@ class WsSession:
 
     # --- reading and writing -----------------------------------------------------------
 
-    async def _send_frame(self, frame: OutFrame) -> None:
+    def _write_now(self, frame: OutFrame) -> bool:
+        """The frame's ready-made bytes written at once, when the server takes them now."""
         wire = self._wire
-        if self.conn.encoding is Encoding.MSGPACK:
-            if wire is None or not wire(frame.binary_wire):
-                await self._send(WebSocketSendEvent(type="websocket.send", bytes=frame.msgpack, text=None))
-        elif wire is None or not wire(frame.wire):
-            await self._send(WebSocketSendEvent(type="websocket.send", text=frame.text, bytes=None))
+        if wire is None or not wire(frame.binary_wire if self.conn.encoding is Encoding.MSGPACK else frame.wire):
+            return False
         self.services.metrics.frames_out.inc()
+        return True
+
+    async def _send_frame(self, frame: OutFrame) -> None:
+        if not self._write_now(frame):
+            if self.conn.encoding is Encoding.MSGPACK:
+                await self._send(WebSocketSendEvent(type="websocket.send", bytes=frame.msgpack, text=None))
+            else:
+                await self._send(WebSocketSendEvent(type="websocket.send", text=frame.text, bytes=None))
+            self.services.metrics.frames_out.inc()
 
     async def _send_frames(self, frames: list[OutFrame]) -> None:
         """Several queued frames in one socket write (only offered when the server takes ready-made frames)."""
@@ -226,6 +223,20 @@ class WsSession:
             return
         for frame in frames:
             await self._send_frame(frame)
+
+    async def _on_message(self, message: ReceiveMessage) -> bool:
+        """One ASGI message from the client; False once it has gone."""
+        if message["type"] == "websocket.disconnect":
+            self.request_close(None)
+            return False
+        if message["type"] == "websocket.receive":
+            text = message.get("text")
+            raw: str | bytes = text if text is not None else (message.get("bytes") or b"")
+            frame, actions = self.conn.receive(raw, time.monotonic(), binary=text is None)
+            self._apply(actions)
+            if frame is not None:
+                await self._handle(frame)
+        return True
 
     def _start_writer(self) -> None:
         self._writer = asyncio.get_running_loop().create_task(self._write())
@@ -352,19 +363,23 @@ class WsSession:
 WS_PATH = "/ws"
 
 
+def serve(scope: Scope, receive: Receive, send: Send, realtime: Realtime) -> Coroutine[Any, Any, None]:
+    """The session of one `/ws` websocket, which the app hands over before Litestar's routing (`hub.app.HubApp`).
+
+    Not through Litestar: its per-connection scope state, scope copy, exception-handler map, `send` wrapper and
+    middleware frames were ≈ 4 KiB of every open connection (docs/benchmarks.md, "Where idle memory goes"), and
+    none of them acts on a websocket the session handles itself (it answers every error). Not a coroutine itself,
+    so the connection's task holds no frame of it.
+    """
+    wire = cast("Callable[[bytes], bool] | None", (scope.get("extensions") or {}).get(WIRE_EXTENSION))
+    encoding, subprotocol = negotiate(scope.get("subprotocols") or ())
+    return WsSession(receive, send, realtime, wire, encoding).run(subprotocol)
+
+
 @asgi(WS_PATH, is_mount=False, copy_scope=False)
 async def ws_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-    # A plain ASGI route rather than Litestar's websocket route: no per-connection WebSocket object or
-    # handler-parameter machinery, and one wrapper less on every frame sent (docs/benchmarks.md).
-    if scope["type"] != ScopeType.WEBSOCKET:
-        raise MethodNotAllowedException("/ws takes websocket upgrades only")
-    realtime = Litestar.from_scope(scope).state.services.started.get(Realtime)
-    wire = cast("Callable[[bytes], bool] | None", (scope.get("extensions") or {}).get(WIRE_EXTENSION))
-    try:
-        encoding, subprotocol = negotiate(scope.get("subprotocols") or ())
-        await WsSession(receive, send, realtime, wire, encoding).run(subprotocol)
-    except Exception:
-        log.exception("websocket session failed")
+    # Routed here only for HTTP: `HubApp` serves every websocket upgrade to this path itself (`serve`).
+    raise MethodNotAllowedException("/ws takes websocket upgrades only")
 
 
 ROUTES = [ws_endpoint]

@@ -2,7 +2,7 @@
 and with a way to send frames encoded once per event.
 
 Run the hub with ``uvicorn ... --ws hub.realtime.ws_protocol:IdleLeanProtocol`` (the Procfile, ``hub serve``, the test
-instances and the benchmarks do). Three things are lighter, each measured with ``tracemalloc`` over 900 idle
+instances and the benchmarks do). Four things are lighter, each measured with ``tracemalloc`` over 900 idle
 connections (docs/benchmarks.md, "Where idle memory goes"):
 
 - the receive queue: uvicorn's ``asyncio.Queue`` allocates three deques and an ``Event`` (another deque),
@@ -10,8 +10,11 @@ connections (docs/benchmarks.md, "Where idle memory goes"):
   :class:`ReceiveQueue` holds a short list and one waiter, both created on use;
 - the ``writable`` flag: an ``asyncio.Event`` (0.76 KiB) that only a paused transport ever waits on;
   :class:`WritableFlag` creates its waiters only then;
-- the upgrade request's and response's headers (≈ 2.5 KiB), which uvicorn and the websockets parser keep for
-  the connection's life although nothing reads them after the handshake: they are emptied once it completes.
+- the keepalive's next ping: a loop timer per connection (≈ 0.6 KiB) in uvicorn, here a place in one timer
+  per event loop (:class:`~hub.realtime.deadlines.Deadlines`, ≈ 0.25 KiB);
+- the upgrade request's and response's headers (≈ 2.5 KiB) and the scope's list of them (≈ 1 KiB), which uvicorn
+  and the websockets parser keep for the connection's life although nothing reads them after the handshake: they
+  are emptied once it completes.
 
 And one thing is added: on a connection with no negotiated extension (no compression) the app finds
 ``write_wire`` under the ``hub.wire`` scope extension and writes each frame's wire bytes, which the frame
@@ -20,19 +23,24 @@ object (:class:`channels.frames.OutFrame`) builds once for every subscriber, ins
 write at once (paused transport, closing) goes through ``send`` as usual.
 
 uvicorn's internals are what this subclass relies on (the ``queue`` and ``writable`` attributes and their
-``put_nowait``/``get``/``empty`` and ``set``/``clear``/``wait`` methods, ``request``/``response``), so the
+``put_nowait``/``get``/``empty`` and ``set``/``clear``/``wait`` methods, ``request``/``response``, and
+``schedule_ping`` setting a ``ping_timer`` that is only cancelled), so the
 dependency is pinned to a minor version in pyproject.toml, and the whole websocket suite runs on this class.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+import weakref
 from typing import Any
 
 from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 from websockets.protocol import State
+
+from hub.realtime.deadlines import Deadlines
 
 __all__ = ["UVICORN_WS", "WIRE_EXTENSION", "IdleLeanProtocol", "ReceiveQueue", "WritableFlag"]
 
@@ -122,8 +130,29 @@ class WritableFlag:
         return True
 
 
+# The keepalive timer of each event loop that runs connections (one per server; tests run several).
+_KEEPALIVE: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Deadlines] = weakref.WeakKeyDictionary()
+
+
+class _NextPing:
+    """uvicorn's ``ping_timer`` (it only calls ``cancel``) as a place in the loop's shared keepalive timer."""
+
+    __slots__ = ("_deadlines", "_protocol")
+
+    def __init__(self, deadlines: Deadlines, protocol: WebSocketsSansIOProtocol, delay: float) -> None:
+        self._deadlines = deadlines
+        self._protocol = protocol
+        deadlines.set(self, time.monotonic() + delay)
+
+    def on_deadline(self) -> None:
+        self._protocol.send_keepalive_ping()
+
+    def cancel(self) -> None:
+        self._deadlines.clear(self)
+
+
 class IdleLeanProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's sans-I/O websocket protocol, lighter by ≈ 6 KiB per open connection (see the module doc),
+    """uvicorn's sans-I/O websocket protocol, lighter by ≈ 7.5 KiB per open connection (see the module doc),
     which also takes ready-made frames from the app (``write_wire``) when no extension is negotiated."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -137,6 +166,13 @@ class IdleLeanProtocol(WebSocketsSansIOProtocol):
             # Frames encoded once for all subscribers are only valid on a connection that transforms nothing.
             # The writer itself, not the usual dict around it: ≈ 0.2 KiB less on every open connection.
             self.scope["extensions"][WIRE_EXTENSION] = self.write_wire  # type: ignore[assignment]
+
+    def schedule_ping(self) -> None:
+        assert self.ping_interval is not None
+        deadlines = _KEEPALIVE.get(self.loop)
+        if deadlines is None:
+            deadlines = _KEEPALIVE[self.loop] = Deadlines()
+        self.ping_timer = _NextPing(deadlines, self, max(0.0, self.ping_interval - self.last_ping_rtt))  # type: ignore[assignment]
 
     def write_wire(self, data: bytes) -> bool:
         """Write ready-made frames now, as ``send`` would write one; False when this is not the moment (not
@@ -152,6 +188,8 @@ class IdleLeanProtocol(WebSocketsSansIOProtocol):
         handshaking = not self.handshake_complete
         await super().send(message)
         if handshaking and self.handshake_complete:
-            # The websockets parser's generator frame keeps the request alive, so empty it rather than drop it.
+            # The websockets parser's generator frame keeps the request alive, so empty it rather than drop it;
+            # the scope's copy of the headers too (≈ 1 KiB): the app reads them before it accepts, if at all.
             self.request.headers.clear()
             self.response.headers.clear()
+            self.scope["headers"].clear()  # type: ignore[attr-defined]

@@ -180,3 +180,29 @@ async def test_a_batch_also_stops_at_its_size_cap_but_always_takes_one_frame() -
         outbox.push(out(frame), direct=False)
     await writers.finished()
     assert [len(batch) for batch in batches] == [2, 1, 1] and socket.sent == ["a"]
+
+
+async def test_a_frame_the_server_takes_at_once_is_written_without_send_and_a_declined_one_goes_through_send() -> None:
+    outbox = Outbox(8, lambda: None)
+    socket, writers = Socket(), Writers(outbox)
+    written: list[str] = []
+    taking = True
+
+    def write_now(frame: OutFrame) -> bool:
+        if taking:
+            written.append(frame.text)
+        return taking
+
+    outbox.attach(socket.send, writers.start, None, write_now)
+    outbox.push(out("a"))
+    assert written == ["a"] and socket.sent == [] and not writers.tasks
+    taking = False  # e.g. the transport paused: `send` waits or raises as it should
+    outbox.push(out("b"))
+    assert written == ["a"] and socket.sent == ["b"] and not writers.tasks
+    socket.block()
+    outbox.push(out("c"))
+    taking = True
+    outbox.push(out("d"))  # behind a send still waiting: queued, not written ahead of it
+    socket.release()
+    await writers.finished()
+    assert written == ["a"] and socket.sent == ["b", "c", "d"]
