@@ -372,7 +372,7 @@ def serve(scope: Scope, receive: Receive, send: Send, realtime: Realtime) -> Cor
     so the connection's task holds no frame of it.
     """
     wire = cast("Callable[[bytes], bool] | None", (scope.get("extensions") or {}).get(WIRE_EXTENSION))
-    encoding, subprotocol = negotiate(scope.get("subprotocols") or ())
+    encoding, subprotocol = negotiate(cast("list[str]", scope.get("subprotocols") or []))
     return WsSession(receive, send, realtime, wire, encoding).run(subprotocol)
 
 
