@@ -46,6 +46,7 @@ from persistence.identity import Identity, user_identity
 __all__ = ["ROUTES"]
 
 _TICKET_LENGTH = 43  # secrets.token_urlsafe(32)
+_DRAINING = "This instance is draining; reconnect"
 
 
 class Ticket(msgspec.Struct):
@@ -121,8 +122,20 @@ class _Stream(ASGIResponse):
         self._channels = channels
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        session = self._session
+        realtime = session.realtime
+        user_id = str(session.peer.caller().require_user_id())
+        # Counted here, not in the route: from the claim to `run`'s `finally`, which releases it, nothing awaits,
+        # so no path between the route and the stream (a client gone, a cancelled task) keeps a slot. The drain
+        # is checked again after the last await: a stream the drain could not see is never added to the peers.
+        if not await realtime.claim_user(user_id):
+            raise api_errors.RateLimited(float(realtime.settings.ws_heartbeat_s))
+        if realtime.peers.draining:
+            realtime.release_user(user_id)
+            raise api_errors.NotReady(_DRAINING)
+        session.claimed = True
         raw_send = cast("Send", scope.get(RAW_SEND, send))
-        await self._session.run(receive, send, raw_send, self._channels)
+        await session.run(receive, send, raw_send, self._channels)
 
 
 class SseResponse(Response[str]):
@@ -193,16 +206,13 @@ async def sse_stream(
     expires or is revoked."""
     realtime = _realtime(services)
     if realtime.peers.draining:
-        raise api_errors.NotReady("This instance is draining; reconnect")
+        raise api_errors.NotReady(_DRAINING)
     channels = _positions(channel or [], since or [], last_event_id, realtime.limits.max_subscriptions)
     identity, exp = await _redeem(services, ticket)
     try:
         session = SseSession(realtime, identity, exp)
     except ws_errors.TokenExpired:
         raise api_errors.AccessTokenExpired() from None
-    if not await realtime.claim_user(str(identity.require_user_id())):
-        raise api_errors.RateLimited(float(realtime.settings.ws_heartbeat_s))
-    session.claimed = True
     return SseResponse(session, channels)
 
 

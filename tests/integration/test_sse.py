@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ import pytest
 from hub.settings import Settings
 from persistence.db import Database
 from tests.helpers.api import admin, login, signup
+from tests.helpers.eventually import eventually
 from tests.helpers.instances import Instance, start_instance
 from tests.helpers.services import DatabaseUnderTest
 from tests.helpers.sse import SseClient, ticket
@@ -318,3 +320,50 @@ async def test_a_stream_that_does_not_read_is_closed_4008_while_a_websocket_gets
         assert received.count(f'"channel":"{channel}"'.encode()) < total
         stream_out.close()
         await ws.close()
+
+
+@contextlib.asynccontextmanager
+async def _cutoffs_locked(owner_conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """Holds every read of the token cutoffs: an instance that has not cached a user's cutoff waits in the
+    route of `GET /sse` (the ticket's check) until the block ends."""
+    async with owner_conn.transaction():
+        await owner_conn.execute("LOCK TABLE private.token_cutoffs IN ACCESS EXCLUSIVE MODE")
+        yield
+
+
+async def _waiting_on_the_lock(owner_conn: asyncpg.Connection) -> bool:
+    return bool(await owner_conn.fetchval(
+        "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'private.token_cutoffs'::regclass"))
+
+
+async def test_a_stream_whose_route_was_under_way_when_the_drain_began_is_refused_not_left_open(
+        test_db: DatabaseUnderTest, base_settings: Settings, tmp_path: Path, client: httpx.AsyncClient,
+        owner_conn: asyncpg.Connection) -> None:
+    # The drain closes the streams it sees; one whose route was still awaiting (the ticket's checks) when it
+    # began must not start afterwards, unseen, and hold the instance's shutdown open.
+    one, two = await asyncio.gather(start_instance(test_db, base_settings, tmp_path),
+                                    start_instance(test_db, base_settings, tmp_path, DRAIN_TIMEOUT="120"))
+    try:
+        reader = await signup(client)
+        issued = await ticket(one.url, reader.access_token)  # `two` has not read this user's cutoff yet
+        async with httpx.AsyncClient(timeout=httpx.Timeout(60, read=None)) as http:
+            async with _cutoffs_locked(owner_conn):
+                request = http.build_request("GET", f"{two.url}/sse", params={"ticket": issued, "channel": "feed"})
+                opening = asyncio.create_task(http.send(request, stream=True))
+                await eventually(lambda: _waiting_on_the_lock(owner_conn), within=30, what="the route at the lock")
+                two.sigterm()
+
+                async def draining() -> bool:
+                    try:
+                        return (await http.get(f"{two.url}/readyz")).status_code != 200
+                    except httpx.TransportError:
+                        return True  # drained (no peers) and handed on to uvicorn, which stopped listening
+
+                await eventually(draining, within=30, what="the instance draining")
+            response = await asyncio.wait_for(opening, 30)
+            body = await asyncio.wait_for(response.aread(), 30)
+        assert response.status_code == 503, body[:300]
+        assert json.loads(body)["code"] == "not_ready"
+        await two.wait_exit(within=30)  # nothing held its shutdown open
+    finally:
+        await asyncio.gather(one.stop(), two.stop())
