@@ -11,7 +11,9 @@
   and streams together, on all instances) 429.
 * `POST /api/channels/{channel}/publish {event, data}`: the websocket `publish` op, for the same table,
   payload checks, per-user and channel rate (`WS_PUBLISH_RATE`/`WS_PUBLISH_BURST`), authorization and
-  handlers; the websocket's error codes become problem documents with the registry's statuses.
+  handlers; the websocket's error codes become problem documents with the registry's statuses. A socket's
+  frames also pay its frame budget (`WS_FRAME_RATE`/`WS_FRAME_BURST`) whatever their channel: a user's REST
+  publishes, on all channels together, pay one such budget per instance.
 """
 
 from __future__ import annotations
@@ -224,12 +226,16 @@ async def publish(channel: FromPath[ChannelText], data: JSONBody[PublishIn], use
                   services: AppServices) -> Published:
     """The websocket `publish` op (docs/protocol.md, "Client publishes") for clients on `GET /sse`."""
     realtime = _realtime(services)
+    user_id = str(user.require_user_id())
+    wait = realtime.rest_publish_limiter.try_acquire(user_id, time.monotonic())
+    if wait > 0:
+        raise api_errors.RateLimited(wait)
     try:
         conn: Connection[None] = Connection(uuid.uuid4().hex, time.monotonic(), realtime.limits,
                                             realtime.publish_limiter)
         # The protocol state of a connection that lives for this request: the `user` dependency checked the
         # token, so any `exp` ahead will do; its publishes share the user's websocket bucket ("<user>|<channel>").
-        conn.on_auth(None, str(user.require_user_id()), float(services.clock()) + 60, time.monotonic(),
+        conn.on_auth(None, user_id, float(services.clock()) + 60, time.monotonic(),
                      services.clock())
         name, rule, payload = conn.check_publish(channel, data.event, data.data, time.monotonic())
         result = await realtime.publishes.publish_as(user, name, rule, payload)

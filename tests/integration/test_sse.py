@@ -249,6 +249,22 @@ async def test_a_rest_publish_reaches_websocket_and_sse_subscribers_on_both_inst
     await asyncio.gather(host_ws.close(), sse.close())
 
 
+async def test_a_users_rest_publishes_over_many_channels_pay_one_budget_as_a_sockets_frames_do(
+        client: httpx.AsyncClient, start_hub: Any, owner_conn: asyncpg.Connection) -> None:
+    # Each channel has its own publish bucket; a socket's frames also pay its frame budget whatever their channel.
+    # Without that over REST, a user could publish a burst on every thread they can read.
+    writer = await signup(client)
+    threads = [f"thread:{await insert_post(owner_conn, writer.user_id)}" for _ in range(5)]
+    headers = {"Authorization": f"Bearer {writer.access_token}"}
+    with start_hub(rate_limit_scale=1.0, ws_frame_burst=3, ws_frame_rate=0.1, ws_publish_burst=4,
+                   ws_publish_rate=0.1) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            answers = [await http.post(f"/api/channels/{channel}/publish", headers=headers,
+                                       json={"event": "typing", "data": {}}) for channel in threads]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429], [a.text for a in answers]
+    assert answers[3].json()["code"] == "rate_limited" and "Retry-After" in answers[3].headers
+
+
 async def test_the_streams_limits_channels_per_stream_and_tickets_per_minute(
         hubs: tuple[str, str], client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
     one, two = hubs
