@@ -42,6 +42,7 @@ from hub.auth import AppServices, Caller
 from hub.realtime.admission import admit
 from hub.realtime.instance import Realtime
 from hub.realtime.sse import RAW_SEND, SSE_PATH, SseSession
+from hub.realtime.tickets import TicketsUnavailable
 from hub.services import Services
 from persistence.identity import Identity, user_identity
 
@@ -103,13 +104,20 @@ def _rest_error(err: ProtocolError) -> Exception:
 # --- tickets ---------------------------------------------------------------------------
 
 
+def _tickets_unavailable() -> api_errors.NotReady:
+    return api_errors.NotReady("Stream tickets are unavailable right now; retry shortly", headers={"Retry-After": "1"})
+
+
 @post("/api/realtime/tickets", status_code=201, tags=["realtime"])
 async def create_ticket(user: Caller, services: AppServices) -> Ticket:
     """A single-use ticket for `GET /sse`, valid 30 s, on any instance."""
     refusal = await admit(services, str(user.require_user_id()))
     if refusal is not None:
         raise api_errors.RateLimited(refusal.retry_after)
-    issued = await _realtime(services).tickets.issue(user, services.clock())
+    try:
+        issued = await _realtime(services).tickets.issue(user, services.clock())
+    except TicketsUnavailable:
+        raise _tickets_unavailable() from None
     return Ticket(issued.ticket, int(issued.expires_at))
 
 
@@ -183,7 +191,10 @@ def _positions(channels: list[str], since: list[str], last_event_id: str | None,
 async def _redeem(services: Services, ticket: str | None) -> tuple[Identity, float]:
     if not ticket or len(ticket) > 2 * _TICKET_LENGTH:
         raise api_errors.InvalidTicket()
-    claims = await _realtime(services).tickets.redeem(ticket)
+    try:
+        claims = await _realtime(services).tickets.redeem(ticket)
+    except TicketsUnavailable:
+        raise _tickets_unavailable() from None
     if claims is None:
         raise api_errors.InvalidTicket()
     identity = user_identity(claims)

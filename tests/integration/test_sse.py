@@ -22,7 +22,7 @@ from hub.settings import Settings
 from persistence.db import Database
 from tests.helpers.api import admin, login, signup
 from tests.helpers.eventually import eventually
-from tests.helpers.instances import Instance, start_instance
+from tests.helpers.instances import Instance, free_port, start_instance
 from tests.helpers.services import DatabaseUnderTest
 from tests.helpers.sse import SseClient, ticket
 from tests.helpers.ws import ProtocolClient, append_events, assert_continuous, insert_post, seqs
@@ -263,6 +263,18 @@ async def test_a_users_rest_publishes_over_many_channels_pay_one_budget_as_a_soc
                                        json={"event": "typing", "data": {}}) for channel in threads]
     assert [a.status_code for a in answers] == [200, 200, 200, 429, 429], [a.text for a in answers]
     assert answers[3].json()["code"] == "rate_limited" and "Retry-After" in answers[3].headers
+
+
+async def test_without_redis_tickets_are_neither_issued_nor_redeemed_and_the_answer_is_503_not_500(
+        client: httpx.AsyncClient, start_hub: Any) -> None:
+    reader = await signup(client)
+    with start_hub(redis_url=f"redis://127.0.0.1:{free_port()}/0") as url:  # nothing listens there
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            issued = await http.post("/api/realtime/tickets", headers=reader.headers)
+            redeemed = await http.get("/sse", params={"ticket": "x" * 43, "channel": "feed"})
+    for answer in (issued, redeemed):
+        assert (answer.status_code, answer.json()["code"]) == (503, "not_ready"), answer.text
+        assert answer.headers["Retry-After"] == "1"
 
 
 async def test_the_streams_limits_channels_per_stream_and_tickets_per_minute(
