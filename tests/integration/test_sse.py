@@ -265,6 +265,26 @@ async def test_a_users_rest_publishes_over_many_channels_pay_one_budget_as_a_soc
     assert answers[3].json()["code"] == "rate_limited" and "Retry-After" in answers[3].headers
 
 
+async def test_a_stream_over_the_users_connection_cap_is_429_and_a_closed_one_frees_its_slot(
+        client: httpx.AsyncClient, start_hub: Any) -> None:
+    reader = await signup(client)
+    with start_hub(ws_max_connections_per_user=1) as url:
+        first = await SseClient.open(url, reader.access_token, ["feed"])
+        await first.until(lambda: bool(first.frames("reply")), what="the reply")
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            over = await http.get("/sse", params={"ticket": await ticket(url, reader.access_token), "channel": "feed"})
+            assert (over.status_code, over.json()["code"]) == (429, "rate_limited"), over.text
+            assert "Retry-After" in over.headers
+            await first.close()
+
+            async def reopened() -> bool:
+                params = {"ticket": await ticket(url, reader.access_token), "channel": "feed"}
+                async with http.stream("GET", "/sse", params=params) as answer:
+                    return answer.status_code == 200
+
+            await eventually(reopened, within=15, what="a stream once the first one ended")
+
+
 async def test_without_redis_tickets_are_neither_issued_nor_redeemed_and_the_answer_is_503_not_500(
         client: httpx.AsyncClient, start_hub: Any) -> None:
     reader = await signup(client)
