@@ -5,8 +5,8 @@
   (`hub.realtime.tickets`). Opening a stream is opening a connection: the ticket spends the user's
   `WS_OPEN_RATE_PER_MINUTE` budget and is refused during a strike cool-off, as a websocket's `auth` is.
 * `GET /sse?ticket=…&channel=…&since=<channel>:<seq>`: the stream (`hub.realtime.sse`). `Last-Event-ID`
-  (`<channel>:<seq>`, sent by a browser's `EventSource` when it reconnects) overrides the `since` of its
-  channel. A missing, spent or expired ticket is 401 `invalid_ticket`; more channels than
+  (`<channel>:<seq>`, sent by a browser's `EventSource` when it reconnects) overrides an earlier `since` of
+  its channel. A missing, spent or expired ticket is 401 `invalid_ticket`; more channels than
   `WS_MAX_SUBSCRIPTIONS` 422 `too_many_subscriptions`; a user at `WS_MAX_CONNECTIONS_PER_USER` (websockets
   and streams together, on all instances) 429.
 * `POST /api/channels/{channel}/publish {event, data}`: the websocket `publish` op, for the same table,
@@ -182,7 +182,9 @@ def _positions(channels: list[str], since: list[str], last_event_id: str | None,
             starts[str(parse_channel(channel))] = seq
         if last_event_id:
             channel, seq = parse_position(last_event_id, "Last-Event-ID")
-            starts[str(parse_channel(channel))] = seq  # newer than the URL's `since`: the stream got this far
+            name = str(parse_channel(channel))
+            # Both say how far the client got on that channel: the later one, or what it has comes again.
+            starts[name] = max(seq, starts.get(name, seq))
     except ProtocolError as err:
         raise _rest_error(err) from None
     return [(name, starts.get(name)) for name in names]

@@ -108,6 +108,20 @@ async def test_a_stream_resumed_with_last_event_id_on_the_other_instance_misses_
     await resumed.close()
 
 
+async def test_a_since_later_than_last_event_id_for_the_same_channel_repeats_nothing(
+        hubs: tuple[str, str], client: httpx.AsyncClient, owner_conn: asyncpg.Connection, app_db: Database) -> None:
+    reader = await signup(client)
+    channel = f"thread:{await insert_post(owner_conn, reader.user_id)}"
+    await append_events(app_db, channel, 5)
+    # A client that kept a stale Last-Event-ID header but names how far it really got in `since`.
+    sse = await SseClient.open(hubs[1], reader.access_token, [channel], since={channel: 4},
+                               last_event_id=f"{channel}:2")
+    await append_events(app_db, channel, 1)
+    events = await sse.wait_events(channel, 2)
+    assert seqs(events) == [5, 6], seqs(events)
+    await sse.close()
+
+
 async def test_a_since_older_than_the_retained_log_gives_reset_then_live_events(
         hubs: tuple[str, str], client: httpx.AsyncClient, owner_conn: asyncpg.Connection, app_db: Database) -> None:
     reader = await signup(client)
