@@ -234,6 +234,27 @@ async def test_a_failed_refresh_meets_4001_and_the_client_reconnects_with_a_fres
         assert [d.code for d in drops] == [4001] and calls == 3
 
 
+async def test_a_token_provider_that_fails_while_the_client_connects_is_retried_after_the_backoff(
+    client: httpx.AsyncClient, hub_url: str
+) -> None:
+    account = await signup(client)
+    calls = 0
+
+    async def provider() -> str:
+        # The identity service is down at first (as after a restart of the hub that serves it), then back.
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("identity service unavailable")
+        return short_token(account, 600)
+
+    drops: list[Disconnect] = []
+    async with HubClient(ws_url(hub_url), token_provider=provider, on_disconnect=drops.append, seed=3) as hub:
+        assert hub.session is not None and hub.error is None
+        assert (await hub.subscribe(f"user:{account.user_id}")).channel == f"user:{account.user_id}"
+    assert calls == 2 and [d.code for d in drops] == [None] and "identity service" in drops[0].reason
+
+
 async def test_a_reader_too_slow_for_its_send_queue_gets_4008_and_resumes_without_loss(
     client: httpx.AsyncClient, start_hub: HubStarter, app_db: Database
 ) -> None:
