@@ -37,7 +37,8 @@ class IssuedTicket:
 
 
 class TicketsUnavailable(Exception):
-    """Redis cannot be reached: no ticket can be issued or redeemed (none is valid on one instance only)."""
+    """Redis cannot be reached: no ticket can be issued or redeemed (a ticket is valid on every instance, so
+    there is no local fallback)."""
 
 
 def _digest(ticket: str) -> str:
