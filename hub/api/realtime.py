@@ -5,13 +5,15 @@
   (`hub.realtime.tickets`). Opening a stream is opening a connection: the ticket spends the user's
   `WS_OPEN_RATE_PER_MINUTE` budget and is refused during a strike cool-off, as a websocket's `auth` is.
 * `GET /sse?ticket=…&channel=…&since=<channel>:<seq>`: the stream (`hub.realtime.sse`). `Last-Event-ID`
-  (`<channel>:<seq>`, sent by a browser's `EventSource` when it reconnects) overrides the `since` of its
-  channel. A missing, spent or expired ticket is 401 `invalid_ticket`; more channels than
+  (`<channel>:<seq>`, sent by a browser's `EventSource` when it reconnects) overrides an earlier `since` of
+  its channel. A missing, spent or expired ticket is 401 `invalid_ticket`; more channels than
   `WS_MAX_SUBSCRIPTIONS` 422 `too_many_subscriptions`; a user at `WS_MAX_CONNECTIONS_PER_USER` (websockets
   and streams together, on all instances) 429.
 * `POST /api/channels/{channel}/publish {event, data}`: the websocket `publish` op, for the same table,
   payload checks, per-user and channel rate (`WS_PUBLISH_RATE`/`WS_PUBLISH_BURST`), authorization and
-  handlers; the websocket's error codes become problem documents with the registry's statuses.
+  handlers; the websocket's error codes become problem documents with the registry's statuses. A socket's
+  frames also pay its frame budget (`WS_FRAME_RATE`/`WS_FRAME_BURST`) whatever their channel: a user's REST
+  publishes, on all channels together, pay one such budget per instance.
 """
 
 from __future__ import annotations
@@ -40,12 +42,14 @@ from hub.auth import AppServices, Caller
 from hub.realtime.admission import admit
 from hub.realtime.instance import Realtime
 from hub.realtime.sse import RAW_SEND, SSE_PATH, SseSession
+from hub.realtime.tickets import TicketsUnavailable
 from hub.services import Services
 from persistence.identity import Identity, user_identity
 
 __all__ = ["ROUTES"]
 
 _TICKET_LENGTH = 43  # secrets.token_urlsafe(32)
+_DRAINING = "This instance is draining; reconnect"
 
 
 class Ticket(msgspec.Struct):
@@ -100,13 +104,20 @@ def _rest_error(err: ProtocolError) -> Exception:
 # --- tickets ---------------------------------------------------------------------------
 
 
+def _tickets_unavailable() -> api_errors.NotReady:
+    return api_errors.NotReady("Stream tickets are unavailable right now; retry shortly", headers={"Retry-After": "1"})
+
+
 @post("/api/realtime/tickets", status_code=201, tags=["realtime"])
 async def create_ticket(user: Caller, services: AppServices) -> Ticket:
     """A single-use ticket for `GET /sse`, valid 30 s, on any instance."""
     refusal = await admit(services, str(user.require_user_id()))
     if refusal is not None:
         raise api_errors.RateLimited(refusal.retry_after)
-    issued = await _realtime(services).tickets.issue(user, services.clock())
+    try:
+        issued = await _realtime(services).tickets.issue(user, services.clock())
+    except TicketsUnavailable:
+        raise _tickets_unavailable() from None
     return Ticket(issued.ticket, int(issued.expires_at))
 
 
@@ -121,8 +132,20 @@ class _Stream(ASGIResponse):
         self._channels = channels
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        session = self._session
+        realtime = session.realtime
+        user_id = str(session.peer.caller().require_user_id())
+        # Counted here, not in the route: from the claim to `run`'s `finally`, which releases it, nothing awaits,
+        # so no path between the route and the stream (a client gone, a cancelled task) keeps a slot. The drain
+        # is checked again after the last await: a stream the drain could not see is never added to the peers.
+        if not await realtime.claim_user(user_id):
+            raise api_errors.RateLimited(float(realtime.settings.ws_heartbeat_s))
+        if realtime.peers.draining:
+            realtime.release_user(user_id)
+            raise api_errors.NotReady(_DRAINING)
+        session.claimed = True
         raw_send = cast("Send", scope.get(RAW_SEND, send))
-        await self._session.run(receive, send, raw_send, self._channels)
+        await session.run(receive, send, raw_send, self._channels)
 
 
 class SseResponse(Response[str]):
@@ -159,7 +182,9 @@ def _positions(channels: list[str], since: list[str], last_event_id: str | None,
             starts[str(parse_channel(channel))] = seq
         if last_event_id:
             channel, seq = parse_position(last_event_id, "Last-Event-ID")
-            starts[str(parse_channel(channel))] = seq  # newer than the URL's `since`: the stream got this far
+            name = str(parse_channel(channel))
+            # Both say how far the client got on that channel: the later one, or what it has comes again.
+            starts[name] = max(seq, starts.get(name, seq))
     except ProtocolError as err:
         raise _rest_error(err) from None
     return [(name, starts.get(name)) for name in names]
@@ -168,7 +193,10 @@ def _positions(channels: list[str], since: list[str], last_event_id: str | None,
 async def _redeem(services: Services, ticket: str | None) -> tuple[Identity, float]:
     if not ticket or len(ticket) > 2 * _TICKET_LENGTH:
         raise api_errors.InvalidTicket()
-    claims = await _realtime(services).tickets.redeem(ticket)
+    try:
+        claims = await _realtime(services).tickets.redeem(ticket)
+    except TicketsUnavailable:
+        raise _tickets_unavailable() from None
     if claims is None:
         raise api_errors.InvalidTicket()
     identity = user_identity(claims)
@@ -193,16 +221,13 @@ async def sse_stream(
     expires or is revoked."""
     realtime = _realtime(services)
     if realtime.peers.draining:
-        raise api_errors.NotReady("This instance is draining; reconnect")
+        raise api_errors.NotReady(_DRAINING)
     channels = _positions(channel or [], since or [], last_event_id, realtime.limits.max_subscriptions)
     identity, exp = await _redeem(services, ticket)
     try:
         session = SseSession(realtime, identity, exp)
     except ws_errors.TokenExpired:
         raise api_errors.AccessTokenExpired() from None
-    if not await realtime.claim_user(str(identity.require_user_id())):
-        raise api_errors.RateLimited(float(realtime.settings.ws_heartbeat_s))
-    session.claimed = True
     return SseResponse(session, channels)
 
 
@@ -214,12 +239,16 @@ async def publish(channel: FromPath[ChannelText], data: JSONBody[PublishIn], use
                   services: AppServices) -> Published:
     """The websocket `publish` op (docs/protocol.md, "Client publishes") for clients on `GET /sse`."""
     realtime = _realtime(services)
+    user_id = str(user.require_user_id())
+    wait = realtime.rest_publish_limiter.try_acquire(user_id, time.monotonic())
+    if wait > 0:
+        raise api_errors.RateLimited(wait)
     try:
         conn: Connection[None] = Connection(uuid.uuid4().hex, time.monotonic(), realtime.limits,
                                             realtime.publish_limiter)
         # The protocol state of a connection that lives for this request: the `user` dependency checked the
         # token, so any `exp` ahead will do; its publishes share the user's websocket bucket ("<user>|<channel>").
-        conn.on_auth(None, str(user.require_user_id()), float(services.clock()) + 60, time.monotonic(),
+        conn.on_auth(None, user_id, float(services.clock()) + 60, time.monotonic(),
                      services.clock())
         name, rule, payload = conn.check_publish(channel, data.event, data.data, time.monotonic())
         result = await realtime.publishes.publish_as(user, name, rule, payload)

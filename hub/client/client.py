@@ -306,7 +306,12 @@ class HubClient:
 
     async def _connection(self, url: str) -> tuple[bool, Disconnect, float]:
         """One connection, until it ends: (whether it authenticated, how it ended, a wait the hub asked for)."""
-        token = await self._fresh_token()
+        try:
+            token = await self._fresh_token()
+        except Unauthenticated as exc:
+            # The identity service may be down with the hub itself (a restart): a failed attempt, retried after
+            # the backoff like a refused connection, never the end of the client.
+            return False, Disconnect(url, None, exc.message), 0.0
         try:
             ws = await connect(url, open_timeout=self._open_timeout, compression=None, subprotocols=self._subprotocols,
                                max_size=self._max_frame_bytes, close_timeout=2)

@@ -86,7 +86,8 @@ class Fatal(HubError):
 
 class Unauthenticated(Fatal):
     """The token was refused (``unauthorized``, ``token_expired``, close 4001) and no fresh one helped: a static
-    token expired, or the token provider failed or returned one the hub refused again."""
+    token expired, or the token provider returned one the hub refused again. Also what ``refresh()`` raises when
+    the provider fails (the connection loop retries such a failure after the backoff instead)."""
 
     def __init__(self, message: str, code: str = UNAUTHORIZED.code, details: Mapping[str, Any] | None = None) -> None:
         super().__init__(code, message, details)

@@ -88,6 +88,10 @@ class Realtime:
         # Shared by every connection of the instance: keys are "<user>|<channel>", so a user's tabs share a bucket.
         self.publish_limiter = KeyedLimiter(self.limits.publish_rate_per_s, self.limits.publish_burst,
                                             max_keys=100_000)
+        # A socket's every frame pays its connection's frame budget, whatever the channel; a user's REST publishes
+        # (hub.api.realtime) pay one such budget together, so spreading them over channels gains nothing.
+        self.rest_publish_limiter = KeyedLimiter(self.limits.frame_rate_per_s, self.limits.frame_burst,
+                                                 max_keys=100_000)
         self.log = DbEventLog(services.db)
         self.fanout = Fanout(self.log, on_open=self._channel_opened, on_close=self._channel_closed)
         # `hub_state` notes by type; room extensions route their own kinds (hub.live_room: question votes).

@@ -73,7 +73,8 @@ def _close_message(code: int, reason: str) -> bytes:
 
 
 class SseSession:
-    """One stream. Made by the route once the ticket is redeemed, `claimed` counted in the user's connections."""
+    """One stream. Made by the route once the ticket is redeemed; `claimed` once its response counted it in the
+    user's connections, just before `run`."""
 
     __slots__ = ("_ending", "_interrupted", "_receive", "_send", "_task", "_writer", "claimed", "conn", "outbox",
                  "peer", "realtime")

@@ -19,10 +19,11 @@ from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from persistence.identity import Identity
 
-__all__ = ["TICKET_TTL_S", "IssuedTicket", "Tickets"]
+__all__ = ["TICKET_TTL_S", "IssuedTicket", "Tickets", "TicketsUnavailable"]
 
 TICKET_TTL_S = 30
 
@@ -33,6 +34,11 @@ _decoder = msgspec.json.Decoder(dict[str, Any])
 class IssuedTicket:
     ticket: str
     expires_at: float  # Unix seconds
+
+
+class TicketsUnavailable(Exception):
+    """Redis cannot be reached: no ticket can be issued or redeemed (a ticket is valid on every instance, so
+    there is no local fallback)."""
 
 
 def _digest(ticket: str) -> str:
@@ -54,17 +60,24 @@ class Tickets:
         digest = _digest(ticket)
         claims = identity.claims_json.encode()
         if self._client is not None:
-            await self._client.set(self._key(digest), claims, nx=True, px=TICKET_TTL_S * 1000)
+            try:
+                await self._client.set(self._key(digest), claims, nx=True, px=TICKET_TTL_S * 1000)
+            except (RedisError, OSError) as exc:
+                raise TicketsUnavailable(str(exc)) from None
         else:
             self._forget_expired()
             self._memory[digest] = (time.monotonic() + TICKET_TTL_S, claims)
         return IssuedTicket(ticket, now + TICKET_TTL_S)
 
     async def redeem(self, ticket: str) -> dict[str, Any] | None:
-        """The claims the ticket was issued for, once; None for an unknown, spent or expired ticket."""
+        """The claims the ticket was issued for, once; None for an unknown, spent or expired ticket.
+        Both raise `TicketsUnavailable` while Redis cannot be reached."""
         digest = _digest(ticket)
         if self._client is not None:
-            raw: bytes | str | None = await self._client.getdel(self._key(digest))
+            try:
+                raw: bytes | str | None = await self._client.getdel(self._key(digest))
+            except (RedisError, OSError) as exc:
+                raise TicketsUnavailable(str(exc)) from None
         else:
             self._forget_expired()
             entry = self._memory.pop(digest, None)

@@ -48,6 +48,23 @@ def short_token(account: Account, ttl_s: int) -> str:
     return token
 
 
+class FlakyProvider:
+    """A token provider whose `failing_call`-th call fails (its identity service down); the first token lives
+    `first_ttl_s`, the others 600 s."""
+
+    def __init__(self, account: Account, *, failing_call: int, first_ttl_s: int = 600) -> None:
+        self.account = account
+        self.failing_call = failing_call
+        self.first_ttl_s = first_ttl_s
+        self.calls = 0
+
+    async def __call__(self) -> str:
+        self.calls += 1
+        if self.calls == self.failing_call:
+            raise RuntimeError("identity service unavailable")
+        return short_token(self.account, self.first_ttl_s if self.calls == 1 else 600)
+
+
 async def test_subscribe_replays_after_since_then_delivers_live_events_in_order(
     client: httpx.AsyncClient, hub_url: str, app_db: Database
 ) -> None:
@@ -213,16 +230,8 @@ async def test_a_failed_refresh_meets_4001_and_the_client_reconnects_with_a_fres
 ) -> None:
     account = await signup(client)
     channel = f"user:{account.user_id}"
-    calls = 0
-
-    async def provider() -> str:
-        # A short first token, an identity service down when the refresh comes, then a good token again.
-        nonlocal calls
-        calls += 1
-        if calls == 2:
-            raise RuntimeError("identity service unavailable")
-        return short_token(account, 3 if calls == 1 else 600)
-
+    # A short first token, an identity service down when the refresh comes, then a good token again.
+    provider = FlakyProvider(account, failing_call=2, first_ttl_s=3)
     drops: list[Disconnect] = []
     async with HubClient(ws_url(hub_url), token_provider=provider, on_disconnect=drops.append) as hub:
         sub = await hub.subscribe(channel)
@@ -231,7 +240,20 @@ async def test_a_failed_refresh_meets_4001_and_the_client_reconnects_with_a_fres
         await eventually(lambda: hub.reconnects == 1, within=20, what="the reconnect after the 4001")
         await append_events(app_db, channel, 2)
         assert [e.seq for e in await next_durable(sub, 2)] == [3, 4]
-        assert [d.code for d in drops] == [4001] and calls == 3
+        assert [d.code for d in drops] == [4001] and provider.calls == 3
+
+
+async def test_a_token_provider_that_fails_while_the_client_connects_is_retried_after_the_backoff(
+    client: httpx.AsyncClient, hub_url: str
+) -> None:
+    account = await signup(client)
+    # The identity service is down at first (as after a restart of the hub that serves it), then back.
+    provider = FlakyProvider(account, failing_call=1)
+    drops: list[Disconnect] = []
+    async with HubClient(ws_url(hub_url), token_provider=provider, on_disconnect=drops.append, seed=3) as hub:
+        assert hub.session is not None and hub.error is None
+        assert (await hub.subscribe(f"user:{account.user_id}")).channel == f"user:{account.user_id}"
+    assert provider.calls == 2 and [d.code for d in drops] == [None] and "identity service" in drops[0].reason
 
 
 async def test_a_reader_too_slow_for_its_send_queue_gets_4008_and_resumes_without_loss(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,8 @@ import pytest
 from hub.settings import Settings
 from persistence.db import Database
 from tests.helpers.api import admin, login, signup
-from tests.helpers.instances import Instance, start_instance
+from tests.helpers.eventually import eventually
+from tests.helpers.instances import Instance, free_port, start_instance
 from tests.helpers.services import DatabaseUnderTest
 from tests.helpers.sse import SseClient, ticket
 from tests.helpers.ws import ProtocolClient, append_events, assert_continuous, insert_post, seqs
@@ -104,6 +106,20 @@ async def test_a_stream_resumed_with_last_event_id_on_the_other_instance_misses_
     assert_continuous(others, after=2, through=5)
     assert resumed.frames("reset") == []
     await resumed.close()
+
+
+async def test_a_since_later_than_last_event_id_for_the_same_channel_repeats_nothing(
+        hubs: tuple[str, str], client: httpx.AsyncClient, owner_conn: asyncpg.Connection, app_db: Database) -> None:
+    reader = await signup(client)
+    channel = f"thread:{await insert_post(owner_conn, reader.user_id)}"
+    await append_events(app_db, channel, 5)
+    # A client that kept a stale Last-Event-ID header but names how far it really got in `since`.
+    sse = await SseClient.open(hubs[1], reader.access_token, [channel], since={channel: 4},
+                               last_event_id=f"{channel}:2")
+    await append_events(app_db, channel, 1)
+    events = await sse.wait_events(channel, 2)
+    assert seqs(events) == [5, 6], seqs(events)
+    await sse.close()
 
 
 async def test_a_since_older_than_the_retained_log_gives_reset_then_live_events(
@@ -247,6 +263,54 @@ async def test_a_rest_publish_reaches_websocket_and_sse_subscribers_on_both_inst
     await asyncio.gather(host_ws.close(), sse.close())
 
 
+async def test_a_users_rest_publishes_over_many_channels_pay_one_budget_as_a_sockets_frames_do(
+        client: httpx.AsyncClient, start_hub: Any, owner_conn: asyncpg.Connection) -> None:
+    # Each channel has its own publish bucket; a socket's frames also pay its frame budget whatever their channel.
+    # Without that over REST, a user could publish a burst on every thread they can read.
+    writer = await signup(client)
+    threads = [f"thread:{await insert_post(owner_conn, writer.user_id)}" for _ in range(5)]
+    headers = {"Authorization": f"Bearer {writer.access_token}"}
+    with start_hub(rate_limit_scale=1.0, ws_frame_burst=3, ws_frame_rate=0.1, ws_publish_burst=4,
+                   ws_publish_rate=0.1) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            answers = [await http.post(f"/api/channels/{channel}/publish", headers=headers,
+                                       json={"event": "typing", "data": {}}) for channel in threads]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429], [a.text for a in answers]
+    assert answers[3].json()["code"] == "rate_limited" and "Retry-After" in answers[3].headers
+
+
+async def test_a_stream_over_the_users_connection_cap_is_429_and_a_closed_one_frees_its_slot(
+        client: httpx.AsyncClient, start_hub: Any) -> None:
+    reader = await signup(client)
+    with start_hub(ws_max_connections_per_user=1) as url:
+        first = await SseClient.open(url, reader.access_token, ["feed"])
+        await first.until(lambda: bool(first.frames("reply")), what="the reply")
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            over = await http.get("/sse", params={"ticket": await ticket(url, reader.access_token), "channel": "feed"})
+            assert (over.status_code, over.json()["code"]) == (429, "rate_limited"), over.text
+            assert "Retry-After" in over.headers
+            await first.close()
+
+            async def reopened() -> bool:
+                params = {"ticket": await ticket(url, reader.access_token), "channel": "feed"}
+                async with http.stream("GET", "/sse", params=params) as answer:
+                    return answer.status_code == 200
+
+            await eventually(reopened, within=15, what="a stream once the first one ended")
+
+
+async def test_without_redis_tickets_are_neither_issued_nor_redeemed_and_the_answer_is_503_not_500(
+        client: httpx.AsyncClient, start_hub: Any) -> None:
+    reader = await signup(client)
+    with start_hub(redis_url=f"redis://127.0.0.1:{free_port()}/0") as url:  # nothing listens there
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            issued = await http.post("/api/realtime/tickets", headers=reader.headers)
+            redeemed = await http.get("/sse", params={"ticket": "x" * 43, "channel": "feed"})
+    for answer in (issued, redeemed):
+        assert (answer.status_code, answer.json()["code"]) == (503, "not_ready"), answer.text
+        assert answer.headers["Retry-After"] == "1"
+
+
 async def test_the_streams_limits_channels_per_stream_and_tickets_per_minute(
         hubs: tuple[str, str], client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
     one, two = hubs
@@ -318,3 +382,50 @@ async def test_a_stream_that_does_not_read_is_closed_4008_while_a_websocket_gets
         assert received.count(f'"channel":"{channel}"'.encode()) < total
         stream_out.close()
         await ws.close()
+
+
+@contextlib.asynccontextmanager
+async def _cutoffs_locked(owner_conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """Holds every read of the token cutoffs: an instance that has not cached a user's cutoff waits in the
+    route of `GET /sse` (the ticket's check) until the block ends."""
+    async with owner_conn.transaction():
+        await owner_conn.execute("LOCK TABLE private.token_cutoffs IN ACCESS EXCLUSIVE MODE")
+        yield
+
+
+async def _waiting_on_the_lock(owner_conn: asyncpg.Connection) -> bool:
+    return bool(await owner_conn.fetchval(
+        "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'private.token_cutoffs'::regclass"))
+
+
+async def test_a_stream_whose_route_was_under_way_when_the_drain_began_is_refused_not_left_open(
+        test_db: DatabaseUnderTest, base_settings: Settings, tmp_path: Path, client: httpx.AsyncClient,
+        owner_conn: asyncpg.Connection) -> None:
+    # The drain closes the streams it sees; one whose route was still awaiting (the ticket's checks) when it
+    # began must not start afterwards, unseen, and hold the instance's shutdown open.
+    one, two = await asyncio.gather(start_instance(test_db, base_settings, tmp_path),
+                                    start_instance(test_db, base_settings, tmp_path, DRAIN_TIMEOUT="120"))
+    try:
+        reader = await signup(client)
+        issued = await ticket(one.url, reader.access_token)  # `two` has not read this user's cutoff yet
+        async with httpx.AsyncClient(timeout=httpx.Timeout(60, read=None)) as http:
+            async with _cutoffs_locked(owner_conn):
+                request = http.build_request("GET", f"{two.url}/sse", params={"ticket": issued, "channel": "feed"})
+                opening = asyncio.create_task(http.send(request, stream=True))
+                await eventually(lambda: _waiting_on_the_lock(owner_conn), within=30, what="the route at the lock")
+                two.sigterm()
+
+                async def draining() -> bool:
+                    try:
+                        return (await http.get(f"{two.url}/readyz")).status_code != 200
+                    except httpx.TransportError:
+                        return True  # drained (no peers) and handed on to uvicorn, which stopped listening
+
+                await eventually(draining, within=30, what="the instance draining")
+            response = await asyncio.wait_for(opening, 30)
+            body = await asyncio.wait_for(response.aread(), 30)
+        assert response.status_code == 503, body[:300]
+        assert json.loads(body)["code"] == "not_ready"
+        await two.wait_exit(within=30)  # nothing held its shutdown open
+    finally:
+        await asyncio.gather(one.stop(), two.stop())
