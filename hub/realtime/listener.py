@@ -208,7 +208,12 @@ class Listener:
         lost on the way is read within two."""
         earlier, self._heads_seen = self._heads_seen, {}
         for channel, head in heads.items():
+            # Not known yet when the shard subscription was confirmed before any subscriber was positioned: an
+            # event relayed between a subscriber's head read and that confirmation reached neither, so the
+            # subscribers' own positions count.
             last = self._last.get(channel)
+            if last is None:
+                last = self._fanout.position(channel)
             if last is None or head <= last:
                 continue
             seen = earlier.get(channel)
