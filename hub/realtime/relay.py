@@ -13,9 +13,11 @@ relay first LISTENs, then republishes from the log everything past the recorded 
 published from the log. So no committed event is left unpublished by a failover; an event may be published
 twice (published, not yet recorded, relay died), and instances drop the repeat by its sequence.
 
-A publish that fails (Redis unreachable) ends the term: the connection closes, which hands the lock on,
-and publishing resumes from the recorded positions. Instances never depend on the relay for correctness
-beyond liveness: each fills gaps from the log (:class:`~hub.realtime.listener.Listener`).
+A relay publishes nothing once it hears its connection (and with it the lock) is gone, not even the rest of
+a backlog: a standby may be relaying by then. A publish that fails (Redis unreachable) ends the term: the
+connection closes, which hands the lock on, and publishing resumes from the recorded positions. Instances
+never depend on the relay for correctness beyond liveness: each fills gaps from the log
+(:class:`~hub.realtime.listener.Listener`).
 """
 
 from __future__ import annotations
@@ -198,6 +200,10 @@ class Relay:
             after = rows[-1][0]
 
     async def _sent(self, channel: str, seq: int, note: bytes) -> None:
+        if self._lost:
+            # The lock ended with its connection: a standby may be relaying already (a backlog or a gap fill
+            # would otherwise go on being published, twice, beside it).
+            raise ConnectionError("relay lock connection lost")
         await self._publish(channel, note)
         if self._on_published is not None:
             self._on_published()

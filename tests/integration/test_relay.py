@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -324,7 +324,7 @@ class _Published:
 
 
 async def _relay_until(published: _Published, test_db: DatabaseUnderTest, app_db: Database,
-                       done: Callable[[], bool]) -> None:
+                       done: Callable[[], bool | Awaitable[bool]]) -> None:
     relay = Relay(test_db.app_dsn, app_db, published, standby_poll_s=0.05)
     task = asyncio.create_task(relay.run())
     try:
@@ -342,17 +342,20 @@ async def test_a_relay_taking_over_publishes_what_was_committed_without_a_relay_
 ) -> None:
     known, new = f"user:{uuid.uuid4()}", f"user:{uuid.uuid4()}"
     first = _Published()
-    # A first relay publishes some events and records how far it got (it records before it idles).
-    task_first = asyncio.create_task(_relay_until(first, test_db, app_db, lambda: first.seqs.get(known) == [1, 2, 3]))
-    await eventually(lambda: _relay_listening(owner_conn), within=20, what="a relay listening")
-    await append_events(app_db, known, 3)
-    await task_first
 
     async def recorded() -> bool:
         seq = await owner_conn.fetchval("SELECT seq FROM realtime.relay_positions WHERE channel = $1", known)
         return bool(seq == 3)
 
-    await eventually(recorded, within=10, what="the position recorded")
+    async def published_and_recorded() -> bool:
+        return first.seqs.get(known) == [1, 2, 3] and await recorded()
+
+    # A first relay publishes some events and records how far it got (it records before it idles); stopped
+    # only then, since a relay stopped between its publishes and their record leaves them unrecorded.
+    task_first = asyncio.create_task(_relay_until(first, test_db, app_db, published_and_recorded))
+    await eventually(lambda: _relay_listening(owner_conn), within=20, what="a relay listening")
+    await append_events(app_db, known, 3)
+    await task_first
     # No relay now: these are committed with nobody listening for them.
     await append_events(app_db, known, 2)
     await append_events(app_db, new, 2)
