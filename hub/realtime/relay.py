@@ -65,6 +65,18 @@ _KEY = msgspec.json.Decoder(_Key)
 _NOTE = msgspec.json.Encoder()
 
 
+# The lock lives as long as this session's backend. A relay host that vanishes without closing the socket
+# would hold it until the server's TCP gives up (≈ 15 min retransmitting notifications, two hours of OS keepalive
+# when quiet); these make the server drop such a session within ≈ 25 s and free the lock for a standby.
+_LOCK_SESSION = {
+    "application_name": APPLICATION_NAME,
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+    "tcp_user_timeout": "20000",  # ms of unacknowledged data (a notification sent to a vanished host)
+}
+
+
 class Relay:
     def __init__(
         self,
@@ -101,9 +113,7 @@ class Relay:
         while True:
             conn: asyncpg.Connection | None = None
             try:
-                conn = await asyncpg.connect(
-                    self._dsn, timeout=5, server_settings={"application_name": APPLICATION_NAME}
-                )
+                conn = await asyncpg.connect(self._dsn, timeout=5, server_settings=_LOCK_SESSION)
                 while True:  # standing by: the lock comes free when the holder's connection ends
                     if await events.try_relay_lock(conn):
                         break

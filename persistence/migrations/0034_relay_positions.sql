@@ -1,4 +1,4 @@
--- 0035: relay mode (FANOUT=relay). The elected relay publishes each committed event to its channel's Redis
+-- 0034: relay mode (FANOUT=relay). The elected relay publishes each committed event to its channel's Redis
 -- Cluster shard and records here, per channel, the last sequence it published. A relay that takes over
 -- republishes from these positions (and, for channels with no row yet, the log's events since shortly before
 -- the last recorded publish), so a failover loses nothing; instances drop repeats by sequence.
