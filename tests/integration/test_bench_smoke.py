@@ -16,7 +16,9 @@ SCENARIOS = ("1 fan-out", "2 end to end", "3 idle connections", "4 vote storm", 
              "7 deep threads", "8 search")
 NUMBER = re.compile(r"^-?[\d,]+(\.\d+)? ")
 RATIO = re.compile(r"^\d+(\.\d+)?×$")
-BUDGET_S = 90
+# A guard against a hung run, not a speed limit: `tiny` takes about a minute on an idle machine and several
+# times that on a machine busy with other work (the suite's default timeout is raised to match).
+BUDGET_S = 600
 
 
 def table_rows(stdout: str) -> list[list[str]]:
@@ -28,6 +30,7 @@ def table_rows(stdout: str) -> list[list[str]]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(BUDGET_S + 60)
 async def test_every_benchmark_scenario_runs_at_tiny_size_and_prints_a_measured_ratio(tmp_path: Path) -> None:
     env = {**os.environ}
     if os.environ.get("TEST_DATABASE_URL"):

@@ -380,6 +380,11 @@ async def test_unsubscribe_stops_delivery_and_twice_is_not_subscribed(
     assert (await ws.request({"op": "unsubscribe", "channel": channel}))["ok"]
     assert (await ws.request({"op": "unsubscribe", "channel": channel}))["error"]["code"] == "not_subscribed"
     await append_events(app_db, channel, 1)
-    await ws.settle(0.3)
+    # An event on a channel still held, committed after: delivered in commit order, so one on the channel
+    # left would have come before it.
+    held = f"thread:{await insert_post(owner_conn, account.user_id)}"
+    assert (await ws.subscribe(held))["ok"]
+    await append_events(app_db, held, 1)
+    await ws.wait_events(held, 1)
     assert len(ws.events[channel]) == 1
     await ws.close()
