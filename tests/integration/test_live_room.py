@@ -208,7 +208,9 @@ async def test_chat_over_the_rate_limit_is_rate_limited_with_retry_after(
         start_hub: Any, client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
     host = await host_account(client, owner_conn)
     channel, [(_, token)] = await live_room(owner_conn, host, 1)
-    with start_hub(rate_limit_scale=1) as url:  # the suite's hub scales every budget out of the way
+    # The suite's hub scales every budget out of the way; this one keeps them, and refills the publish bucket
+    # (a burst of 10) so slowly that a busy machine, taking longer per publish, does not refill it mid-test.
+    with start_hub(rate_limit_scale=1, ws_publish_rate=0.1) as url:
         ws, _ = await joined(url, token, channel)
         replies = [await publish(ws, channel, "chat.message", {"text": f"spam {i}"}) for i in range(15)]
         await ws.close()
