@@ -28,11 +28,12 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
-def test_serve_with_no_environment_starts_embedded_database_with_demo_data(tmp_path: Path) -> None:
+def test_serve_with_no_environment_starts_embedded_database_with_demo_data(tmp_path: Path,
+                                                                          embedded_data_dir: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "REDIS_URL", "JWT_SECRET", "MIGRATION_DATABASE_URL", "HUB_NAMESPACE")}
-    env.update({"HUB_DATA_DIR": str(tmp_path / "data"), "PORT": str(port)})
+    env.update({"HUB_DATA_DIR": str(embedded_data_dir), "PORT": str(port)})
     ticket = secrets.token_hex(16)
     log = (tmp_path / "serve.log").open("w")
     process = subprocess.Popen([sys.executable, "-m", "hub", "serve"], cwd=ROOT, env=env, stdout=log,
@@ -64,7 +65,7 @@ def test_serve_with_no_environment_starts_embedded_database_with_demo_data(tmp_p
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
-    data_dir = str(tmp_path / "data")
+    data_dir = str(embedded_data_dir)
     leftovers = subprocess.run(["pgrep", "-f", data_dir], capture_output=True, text=True).stdout.split()
     for pid in leftovers:  # do not leave a server behind even when the assertion below fails
         subprocess.run(["kill", pid], check=False)
