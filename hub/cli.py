@@ -14,7 +14,7 @@ import asyncpg
 
 from hub.domain import account_actions
 from hub.embedded import APP_ROLE, start_postgres, with_user
-from hub.logs import configure_logging
+from hub.logs import UVICORN_LOG_CONFIG, configure_logging
 from hub.settings import Settings, SettingsError, describe
 from persistence import accounts, seed
 from persistence.db import init_connection
@@ -110,6 +110,7 @@ def cmd_serve(settings: Settings) -> int:
             port=settings.port,
             workers=settings.web_concurrency,
             log_level=settings.log_level,
+            log_config=str(UVICORN_LOG_CONFIG),
             ws_max_size=settings.ws_max_frame_bytes,
             ws_per_message_deflate=settings.ws_compression,
             ws_ping_interval=settings.ws_heartbeat_s,

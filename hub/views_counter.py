@@ -55,8 +55,12 @@ class ViewsCounter:
         """Flushes every `interval_s`, and once more when `stopping` is set, then returns. Never
         cancelled mid-flush, so a batch is never both committed and put back."""
         while not stopping.is_set():
+            # asyncio.timeout, not wait_for: on 3.11 wait_for runs each wait as a task of its own, which comes
+            # and goes every round (the idle-connection test counted it as a connection's when its baseline
+            # was taken mid-flush) and can swallow a cancellation.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), interval_s)
+                async with asyncio.timeout(interval_s):
+                    await stopping.wait()
             try:
                 await self.flush()
             except Exception:

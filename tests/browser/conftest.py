@@ -45,7 +45,10 @@ def _install_with_apt(say: Callable[[str], None]) -> str | None:
     """Installs PACKAGES with apt-get; None when it worked, else what went wrong."""
     say(f"installing Debian's chromium for the browser tests (apt-get install {' '.join(PACKAGES)})…")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *PACKAGES]):
+    # Another apt on the machine (a second checkout's run, unattended upgrades) holds dpkg's lock for a
+    # while: wait for it rather than fail the browser tests.
+    wait = ["-o", f"DPkg::Lock::Timeout={APT_TIMEOUT_S // 2}"]
+    for command in (["apt-get", *wait, "update", "-qq"], ["apt-get", *wait, "install", "-y", "-qq", *PACKAGES]):
         try:
             done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=APT_TIMEOUT_S,
                                   check=False)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.browser.conftest import ROOT
+from tests.browser.conftest import APT_TIMEOUT_S, ROOT
 
 ONE_BROWSER_TEST = "tests/browser/test_hub_client.py::test_client_drops_duplicates_and_refills_a_gap_by_resubscribing"
 
@@ -28,8 +28,9 @@ def test_a_missing_chromium_that_apt_cannot_install_fails_the_browser_tests_sayi
     assert run.returncode != 0, output
     assert "skipped" not in output, output
     assert "installing Debian's chromium for the browser tests" in output, output
-    assert "fake apt-get: update" in output, "the reason apt failed is shown"
-    message = (f"{missing} not found (`apt-get update -qq` exited 1: E: fake apt-get: update -qq): install "
+    update = f"-o DPkg::Lock::Timeout={APT_TIMEOUT_S // 2} update -qq"  # waits for another apt's lock
+    assert f"fake apt-get: {update}" in output, "the reason apt failed is shown"
+    message = (f"{missing} not found (`apt-get {update}` exited 1: E: fake apt-get: {update}): install "
                "Debian's chromium (as root: apt-get install chromium fonts-noto-color-emoji), or set HUB_CHROMIUM "
                "to a Chromium binary")
     assert message in output, output

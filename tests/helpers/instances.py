@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,8 +76,10 @@ async def wait_ready(url: str, within: float = 30.0, process: asyncio.subprocess
 
 
 async def start_instance(test_db: DatabaseUnderTest, settings: Settings, log_dir: Path, *,
-                         redis_url: str | None = None, **env: str) -> Instance:
-    """Starts one instance with the test run's secret, database, Redis and namespace; waits for /readyz."""
+                         redis_url: str | None = None, argv: Callable[[int], Sequence[str]] | None = None,
+                         **env: str) -> Instance:
+    """Starts one instance with the test run's secret, database, Redis and namespace; waits for /readyz.
+    `argv(port)`, when given, is the command instead of the suite's own uvicorn command line."""
     port = free_port()
     environ = {
         **os.environ,
@@ -101,13 +104,14 @@ async def start_instance(test_db: DatabaseUnderTest, settings: Settings, log_dir
         environ["REDIS_URL"] = redis
     log_path = log_dir / f"hub-{port}.log"
     with log_path.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
+        command = argv(port) if argv is not None else (
             sys.executable, "-m", "uvicorn", "hub.asgi:create", "--factory", "--host", "127.0.0.1",
             "--port", str(port), "--ws-max-size", str(settings.ws_max_frame_bytes),
             "--ws-per-message-deflate", str(settings.ws_compression).lower(),
             "--timeout-graceful-shutdown", "5", "--log-level", "warning", "--ws", UVICORN_WS,
-            cwd=ROOT, env=environ, stdout=log_file, stderr=subprocess.STDOUT,
         )
+        process = await asyncio.create_subprocess_exec(*command, cwd=ROOT, env=environ, stdout=log_file,
+                                                       stderr=subprocess.STDOUT)
     instance = Instance(process, f"http://127.0.0.1:{port}", log_path)
     try:
         await wait_ready(instance.url, process=process)

@@ -124,9 +124,16 @@ class ProtocolClient:
         return await self.request(frame, within)
 
     async def settle(self, quiet_s: float = 0.3) -> None:
-        """Read until nothing arrives for `quiet_s`."""
+        """Read until nothing arrives for `quiet_s`: only to collect more, never before asserting that
+        something arrived (a busy machine delays it past any quiet time); for that, wait for it."""
         while await self.pump(quiet_s) is not None:
             pass
+
+    async def barrier(self, within: float = 10.0) -> None:
+        """Until the pong to a ping sent now: every frame the server wrote before answering it has been read."""
+        ping_id = self.new_id()
+        await self.send({"op": "ping", "id": ping_id})
+        await self.until(lambda: any(p.get("id") == ping_id for p in self.pongs), within)
 
     async def wait_events(self, channel: str, count: int, within: float = 10.0) -> list[Frame]:
         """Until `count` durable events (seq not null) of `channel` arrived; all of the channel's events."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -49,3 +52,13 @@ async def lone_db(pg_server_dsn: str) -> AsyncIterator[DatabaseUnderTest]:
     await apply_migrations(database.owner_dsn, log=lambda _: None)
     yield database
     await drop_database(pg_server_dsn, name)
+
+
+@pytest.fixture
+def embedded_data_dir() -> Iterator[Path]:
+    """A data folder for an embedded PostgreSQL, outside pytest's tmp_path: run as root, pgserver opens every
+    parent folder to its `pgserver` user, and a pytest starting meanwhile on the machine (another checkout's
+    run) sets /tmp/pytest-of-root back to 0700, so initdb failed with "Permission denied" mid-way."""
+    folder = Path(tempfile.mkdtemp(prefix="hub-test-embedded-"))
+    yield folder / "data"
+    shutil.rmtree(folder, ignore_errors=True)

@@ -93,8 +93,9 @@ async def test_no_learner_route_or_user_event_carries_an_answer_key_before_a_pas
                                    json={"answers": RIGHT, "time_spent_seconds": 5})
         assert passed.status_code == 201 and passed.json()["passed"] is True
         assert leaks(passed.content, tag) == ["why-", tag], "the pass shows the explanations: the search finds them"
+        await sockets[learner.user_id].wait_events(f"user:{learner.user_id}", 3)
         for ws in sockets.values():
-            await ws.settle()
+            await ws.settle()  # more frames for the leak check below; what it must see was waited for
     finally:
         for ws in sockets.values():
             await ws.close()

@@ -17,9 +17,9 @@ SCENARIOS = ("1 fan-out", "2 end to end", "3 idle connections", "4 vote storm", 
              "7 deep threads", "8 search", "9 encoding")
 NUMBER = re.compile(r"^-?[\d,]+(\.\d+)? ")
 RATIO = re.compile(r"^\d+(\.\d+)?×$")
-# A hang guard, not a speed gate: tiny takes ≈ 50 s on an idle machine and several times that with
-# both cores busy, so the budget leaves room for a loaded CI machine.
-BUDGET_S = 420
+# A guard against a hung run, not a speed limit: `tiny` takes about a minute on an idle machine and several
+# times that on a machine busy with other work (its pytest timeout is raised to match).
+BUDGET_S = 600
 
 
 def table_rows(stdout: str) -> list[list[str]]:

@@ -18,8 +18,9 @@ from persistence.migrate import apply_migrations
 
 
 @pytest.mark.slow
-async def test_embedded_server_enforces_rls_for_the_app_role_and_delivers_notifications(tmp_path: Path) -> None:
-    owner_dsn, server = await asyncio.to_thread(start_postgres, tmp_path / "data")
+async def test_embedded_server_enforces_rls_for_the_app_role_and_delivers_notifications(
+        embedded_data_dir: Path) -> None:
+    owner_dsn, server = await asyncio.to_thread(start_postgres, embedded_data_dir)
     try:
         await apply_migrations(owner_dsn, log=lambda _: None)
         owner = await asyncpg.connect(owner_dsn)

@@ -180,13 +180,23 @@ async def test_an_award_signals_a_change_of_every_leaderboard_period(
             if len(periods) == 4:
                 four.set()
 
+    barrier = asyncio.Event()
+
+    def passed(*_: object) -> None:
+        barrier.set()
+
     await owner_conn.add_listener("hub_state", heard)
+    await owner_conn.add_listener("test_barrier", passed)
     try:
         await attempt(client, learner, lesson, completed=False)
         await attempt(client, learner, lesson)
         await asyncio.wait_for(four.wait(), 10)
         await attempt(client, learner, lesson)
-        await asyncio.sleep(0.3)  # a window for a wrong fifth signal; a slow machine cannot fail a right hub
+        # Notifications arrive in commit order: a wrong fifth signal, committed with the third attempt,
+        # arrives before this one.
+        await owner_conn.execute("NOTIFY test_barrier")
+        await asyncio.wait_for(barrier.wait(), 10)
     finally:
         await owner_conn.remove_listener("hub_state", heard)
+        await owner_conn.remove_listener("test_barrier", passed)
     assert sorted(periods) == ["all_time", "daily", "monthly", "weekly"], "only the first completion signals"

@@ -13,6 +13,8 @@ import asyncpg
 import httpx
 
 from hub.client import HubClient
+from hub.realtime.instance import Realtime
+from tests.conftest import HubStarter
 from tests.helpers.api import Account, signup
 from tests.helpers.eventually import eventually
 from tests.helpers.ws import ProtocolClient, assert_continuous, next_durable, ws_url
@@ -207,7 +209,9 @@ async def test_chat_over_the_rate_limit_is_rate_limited_with_retry_after(
         start_hub: Any, client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
     host = await host_account(client, owner_conn)
     channel, [(_, token)] = await live_room(owner_conn, host, 1)
-    with start_hub(rate_limit_scale=1) as url:  # the suite's hub scales every budget out of the way
+    # The suite's hub scales every budget out of the way; this one keeps them, and refills the publish bucket
+    # (a burst of 10) so slowly that a busy machine, taking longer per publish, does not refill it mid-test.
+    with start_hub(rate_limit_scale=1, ws_publish_rate=0.1) as url:
         ws, _ = await joined(url, token, channel)
         replies = [await publish(ws, channel, "chat.message", {"text": f"spam {i}"}) for i in range(15)]
         await ws.close()
@@ -222,48 +226,53 @@ async def test_chat_over_the_rate_limit_is_rate_limited_with_retry_after(
 
 
 async def test_first_join_marks_attended_unlocks_the_achievement_and_the_last_tab_leaving_sets_left_at(
-        hub_url: str, client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
+        start_hub: HubStarter, client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
     tag = secrets.token_hex(4)
     achievement = await owner_conn.fetchval(
         "INSERT INTO public.achievements (code, title, description, xp_reward, requirements) "
         "VALUES ($1, 'Live learner', 'd', 7, '{\"sessions_attended\": 1}'::jsonb) RETURNING id", f"{tag}-live")
     try:
-        host = await host_account(client, owner_conn)
-        channel, [(user_id, token)] = await live_room(owner_conn, host, 1)
-        row = await participant_row(owner_conn, channel, user_id)
-        assert (row["attendance_status"], row["joined_at"]) == ("registered", None)
+        # A hub of its own: its connections are this test's, so their count is a signal (below).
+        app = start_hub.app()
+        with start_hub.serve(app) as hub_url:
+            realtime = app.state.services.started.get(Realtime)
+            host = await host_account(client, owner_conn)
+            channel, [(user_id, token)] = await live_room(owner_conn, host, 1)
+            row = await participant_row(owner_conn, channel, user_id)
+            assert (row["attendance_status"], row["joined_at"]) == ("registered", None)
 
-        tab1, _ = await joined(hub_url, token, channel)
-        row = await participant_row(owner_conn, channel, user_id)
-        assert row["attendance_status"] == "attended" and row["joined_at"] is not None
-        first_join = row["joined_at"]
-        unlocked = await owner_conn.fetch("SELECT achievement_id FROM public.user_achievements WHERE user_id = $1",
-                                          user_id)
-        assert [r["achievement_id"] for r in unlocked] == [achievement]
-        assert await owner_conn.fetchval("SELECT total_xp FROM public.user_profiles WHERE id = $1", user_id) == 7
-        events = await owner_conn.fetch("SELECT event FROM realtime.events WHERE channel = $1 ORDER BY seq",
-                                        f"user:{user_id}")
-        assert [e["event"] for e in events] == ["achievement.unlocked", "notification.created", "xp.awarded"]
+            tab1, _ = await joined(hub_url, token, channel)
+            row = await participant_row(owner_conn, channel, user_id)
+            assert row["attendance_status"] == "attended" and row["joined_at"] is not None
+            first_join = row["joined_at"]
+            unlocked = await owner_conn.fetch("SELECT achievement_id FROM public.user_achievements WHERE user_id = $1",
+                                              user_id)
+            assert [r["achievement_id"] for r in unlocked] == [achievement]
+            assert await owner_conn.fetchval("SELECT total_xp FROM public.user_profiles WHERE id = $1", user_id) == 7
+            events = await owner_conn.fetch("SELECT event FROM realtime.events WHERE channel = $1 ORDER BY seq",
+                                            f"user:{user_id}")
+            assert [e["event"] for e in events] == ["achievement.unlocked", "notification.created", "xp.awarded"]
 
-        tab2, reply = await joined(hub_url, token, channel)
-        assert list(reply["presence"][str(user_id)]["metas"]) and len(reply["presence"][str(user_id)]["metas"]) == 2
-        await tab1.close()
-        # A window for a wrong left_at to be written; a slow machine cannot fail a right hub. (Tab 1's presence
-        # leave is no signal: it is sent before the leave hook has decided about left_at.)
-        await asyncio.sleep(0.5)
-        row = await participant_row(owner_conn, channel, user_id)
-        assert row["left_at"] is None, "a second tab is still in the room"
-        await tab2.close()
+            tab2, reply = await joined(hub_url, token, channel)
+            assert list(reply["presence"][str(user_id)]["metas"]) and len(reply["presence"][str(user_id)]["metas"]) == 2
+            await tab1.close()
+            # Tab 1's handler leaves the hub's peers after its leave hook decided about left_at (its presence
+            # leave is no signal: it is sent before that).
+            await eventually(lambda: len(list(realtime.peers)) == 1, what="tab 1's connection to end")
+            row = await participant_row(owner_conn, channel, user_id)
+            assert row["left_at"] is None, "a second tab is still in the room"
+            await tab2.close()
 
-        async def left() -> bool:
-            return (await participant_row(owner_conn, channel, user_id))["left_at"] is not None
-        await eventually(left)
+            async def left() -> bool:
+                return (await participant_row(owner_conn, channel, user_id))["left_at"] is not None
+            await eventually(left)
 
-        back, _ = await joined(hub_url, token, channel)
-        row = await participant_row(owner_conn, channel, user_id)
-        assert (row["joined_at"], row["left_at"], row["attendance_status"]) == (first_join, None, "attended")
-        assert len(await owner_conn.fetch("SELECT 1 FROM public.user_achievements WHERE user_id = $1", user_id)) == 1
-        await back.close()
+            back, _ = await joined(hub_url, token, channel)
+            row = await participant_row(owner_conn, channel, user_id)
+            assert (row["joined_at"], row["left_at"], row["attendance_status"]) == (first_join, None, "attended")
+            assert await owner_conn.fetchval("SELECT count(*) FROM public.user_achievements WHERE user_id = $1",
+                                             user_id) == 1
+            await back.close()
     finally:
         await owner_conn.execute("UPDATE public.achievements SET is_active = false WHERE id = $1", achievement)
 

@@ -14,7 +14,14 @@ from channels.frames import OutFrame
 from channels.presence import Meta
 from hub.realtime.brokers import RedisBroker
 from hub.realtime.fanout import Fanout, LogRow, Outbox, Subscriber
-from hub.realtime.presence_store import MemoryPresenceStore, Presence, PresenceStore, RedisPresenceStore
+from hub.realtime.presence_store import (
+    Departure,
+    MemoryPresenceStore,
+    Presence,
+    PresenceStore,
+    RedisPresenceStore,
+)
+from tests.helpers.eventually import eventually
 
 MakeStore = Callable[[str], PresenceStore]
 
@@ -74,9 +81,14 @@ async def test_a_crashed_instances_entries_vanish_within_the_ttl(redis_url: str)
         await survivor.put("session:s", "u1", meta("c1"))
         await crashed.put("session:s", "u2", meta("c2"))
         assert set(await survivor.entries("session:s")) == {"u1", "u2"}
-        # `crashed` stops heartbeating, its liveness expires; a slow machine only lets more time pass.
-        await asyncio.sleep(1.2)
-        departures = await survivor.heartbeat()
+        # `crashed` stops heartbeating; once its liveness expired, the survivor's heartbeat removes its entries.
+        departures: list[Departure] = []
+
+        async def crashed_removed() -> bool:
+            departures.extend(await survivor.heartbeat())
+            return bool(departures)
+
+        await eventually(crashed_removed, within=10, what="the crashed instance's entries removed", every=0.1)
         assert [(d.channel, d.user_id, d.conn_id) for d in departures] == [("session:s", "u2", "c2")]
         assert set(await survivor.entries("session:s")) == {"u1"}
     finally:

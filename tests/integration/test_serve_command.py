@@ -3,7 +3,9 @@ data, and a ready hub on the port it was given."""
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -26,11 +28,13 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
-def test_serve_with_no_environment_starts_embedded_database_with_demo_data(tmp_path: Path) -> None:
+def test_serve_with_no_environment_starts_embedded_database_with_demo_data(tmp_path: Path,
+                                                                          embedded_data_dir: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "REDIS_URL", "JWT_SECRET", "MIGRATION_DATABASE_URL", "HUB_NAMESPACE")}
-    env.update({"HUB_DATA_DIR": str(tmp_path / "data"), "PORT": str(port)})
+    env.update({"HUB_DATA_DIR": str(embedded_data_dir), "PORT": str(port)})
+    ticket = secrets.token_hex(16)
     log = (tmp_path / "serve.log").open("w")
     process = subprocess.Popen([sys.executable, "-m", "hub", "serve"], cwd=ROOT, env=env, stdout=log,
                                stderr=subprocess.STDOUT)
@@ -53,6 +57,7 @@ def test_serve_with_no_environment_starts_embedded_database_with_demo_data(tmp_p
         assert login.status_code == 200, login.text
         me = httpx.get(f"{base}/api/auth/me", headers={"Authorization": f"Bearer {login.json()['access_token']}"})
         assert me.json()["profile"]["full_name"] == "Alice Learner"
+        assert httpx.get(f"{base}/readyz", params={"ticket": ticket}).status_code == 200
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -60,8 +65,15 @@ def test_serve_with_no_environment_starts_embedded_database_with_demo_data(tmp_p
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
-    data_dir = str(tmp_path / "data")
+    data_dir = str(embedded_data_dir)
     leftovers = subprocess.run(["pgrep", "-f", data_dir], capture_output=True, text=True).stdout.split()
     for pid in leftovers:  # do not leave a server behind even when the assertion below fails
         subprocess.run(["kill", pid], check=False)
     assert not leftovers, "SIGTERM must stop the embedded PostgreSQL too"
+    # uvicorn's lines are the app's JSON (the progress lines before them are the command's own output).
+    output = (tmp_path / "serve.log").read_text()
+    assert ticket not in output, output
+    assert not [line for line in output.splitlines() if line.startswith(("INFO:", "WARNING:", "ERROR:"))], output
+    logged = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert any(line["logger"] == "uvicorn.access" and line["path"] == "/readyz?ticket=[redacted]"
+               for line in logged), output

@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from websockets.asyncio.client import connect
 
 from persistence.db import Database
@@ -52,8 +53,9 @@ async def test_appended_events_reach_a_subscriber_once_in_commit_order(
     assert all(e["event"] == "comment.created" and e["ts"].endswith("+00:00") for e in events)
     stored = await owner_conn.fetch("SELECT seq, data FROM realtime.events WHERE channel = $1 ORDER BY seq", channel)
     assert [r["data"] for r in stored] == [e["data"] for e in events]
-    await ws.settle(0.3)
-    assert len(ws.events[channel]) == 30  # nothing twice
+    await append_events(app_db, channel, 1)  # delivered in order: anything twice would come before it
+    await ws.wait_events(channel, 31)
+    assert seqs(ws.events[channel]) == list(range(1, 32))  # nothing twice
     await ws.close()
 
 
@@ -126,11 +128,10 @@ async def test_subscribing_with_since_during_concurrent_writes_has_no_gap_and_no
     finally:
         stop.set()
         await task
-    head = written[-1]
+    # A last event after the writes: delivered in order, so a duplicate or a stray would come before it.
+    head = (await append_events(app_db, channel, 1))[-1]
     for since, ws in clients:
-        events = await ws.wait_events(channel, head - since, within=20)
-        assert_continuous(events, since, head)
-        await ws.settle(0.1)
+        await ws.wait_events(channel, head - since, within=20)
         assert_continuous(ws.events[channel], since, head)
         await ws.close()
 
@@ -206,21 +207,24 @@ async def _silent_client(base_url: str, token: str, channels: list[str]) -> Any:
     return client
 
 
+@pytest.mark.timeout(300)
 async def test_slow_consumer_is_closed_4008_while_other_subscribers_receive_everything(
     client: httpx.AsyncClient, start_hub: Any, owner_conn: asyncpg.Connection, app_db: Database
 ) -> None:
     token, _, channel = await _thread(client, owner_conn)
     # A second channel only the slow client follows carries big events, so its socket buffers
-    # (several MiB on loopback) fill quickly; the shared channel stays light for the 100 others.
+    # (several MiB on loopback) fill quickly; the shared channel stays light for the others.
     _, _, heavy = await _thread(client, owner_conn)
     with start_hub(ws_send_queue=64, ws_max_connections_per_user=500) as url:
         slow = await _silent_client(url, token, [channel, heavy])
-        others = [await ProtocolClient.open(url, token) for _ in range(100)]
+        # 20 readers in this process, beside the hub's thread: on a busy machine 100 of them (40,000 frames
+        # read in Python) missed a 60 s deadline. The deadline bounds a hang, not a speed.
+        others = [await ProtocolClient.open(url, token) for _ in range(20)]
         for ws in others:
             await ws.subscribe(channel)
         rounds = max(40, scaled(40))
         total = rounds * 10
-        readers = [asyncio.create_task(ws.wait_events(channel, total, within=60)) for ws in others]
+        readers = [asyncio.create_task(ws.wait_events(channel, total, within=180)) for ws in others]
         for _ in range(rounds):
             await append_events(app_db, channel, 10, per_transaction=1, pad=200)
             await append_events(app_db, heavy, 5, per_transaction=1, pad=60_000)
@@ -264,11 +268,10 @@ async def test_vote_storm_is_coalesced_and_the_last_counts_equal_the_database(
     storm_s = time.perf_counter() - started
     up, down = await owner_conn.fetchrow(
         "SELECT upvotes_count, downvotes_count FROM public.community_posts WHERE id = $1", post_id)
-    await ws.settle(0.5)
+    final = {"target_type": "post", "target_id": post_id, "upvotes": up, "downvotes": down, "score": up - down}
     frames = ws.events[channel]
+    await ws.until(lambda: bool(frames) and frames[-1]["data"] == final, within=20)
     assert all(f["seq"] is None and f["event"] == "counts" for f in frames)
-    assert frames[-1]["data"] == {"target_type": "post", "target_id": post_id, "upvotes": up, "downvotes": down,
-                                  "score": up - down}
     per_second = len(frames) / storm_s
     print(f"\nvote storm: {flips} changes in {storm_s:.2f} s -> {len(frames)} counts frames ({per_second:.1f}/s)")
     assert len(frames) <= storm_s * 10 + 3

@@ -67,18 +67,20 @@ async def test_replay_read_failing_after_the_ok_reply_keeps_the_channel_and_deli
         assert ok["ok"] and ok["result"]["seq"] == 30
         replay = await _reader_waiting_on_lock(owner_conn, "%FROM realtime.events%", not_pids=[])
         await _terminate(owner_conn, replay)
-        await ws.settle(0.3)
+        # The hub reads the replay again, waiting on the lock like the first read did: the failure was handled.
+        await _reader_waiting_on_lock(owner_conn, "%FROM realtime.events%", not_pids=[replay])
+        await ws.barrier()
         assert _replies_to(ws, frame_id) == [ok], ws.frames  # no second answer to the frame
         assert ws.errors == []
-        # The hub reads the replay again, waiting on the lock like the first read did.
-        await _reader_waiting_on_lock(owner_conn, "%FROM realtime.events%", not_pids=[replay])
         writer = asyncio.create_task(append_events(app_db, channel, 5))  # commits once the lock is gone
         await _reader_waiting_on_lock(owner_conn, "%realtime.append_event%", not_pids=[])  # queued behind it
     assert await writer == [31, 32, 33, 34, 35]
     await append_events(app_db, channel, 2)
     await ws.wait_events(channel, 27, within=15)
-    await ws.settle(0.3)
-    assert_continuous(ws.durable(channel), 10, 37)
+    # One more event: delivery is in order, so a duplicate or a stray would have come before it.
+    await append_events(app_db, channel, 1)
+    await ws.wait_events(channel, 28, within=15)
+    assert_continuous(ws.durable(channel), 10, 38)
     assert _replies_to(ws, frame_id) == [ok] and ws.errors == []
     again = await ws.subscribe(channel)  # the connection still holds the channel
     assert again["error"]["code"] == "already_subscribed"
@@ -97,13 +99,13 @@ async def test_log_read_failing_before_the_reply_answers_one_error_and_drops_the
         head_read = await _reader_waiting_on_lock(owner_conn, "%FROM realtime.channel_heads%", not_pids=[])
         await _terminate(owner_conn, head_read)
         await ws.until(lambda: frame_id in ws.replies)
-    await ws.settle(0.3)
+    await ws.barrier()
     [reply] = _replies_to(ws, frame_id)
     assert not reply["ok"] and reply["error"]["code"] == "internal"
     assert ws.durable(channel) == []
     # Nothing of the failed subscription is left: subscribing again works and replays from `since`.
     assert (await ws.subscribe(channel, since=10))["ok"]
-    await ws.wait_events(channel, 20)
-    await ws.settle(0.3)
-    assert_continuous(ws.durable(channel), 10, 30)
+    await append_events(app_db, channel, 1)  # delivered after the replay: a duplicate would come before it
+    await ws.wait_events(channel, 21)
+    assert_continuous(ws.durable(channel), 10, 31)
     await ws.close()
