@@ -31,6 +31,8 @@ def test_ruff_is_clean() -> None:
 FIXED_WAITS_ALLOWED = {
     ("tests/integration/test_multi_instance.py", "await asyncio.sleep(1.0)"):
         "the Redis outage's length (the fault), not a wait for a state",
+    ("tests/integration/test_relay.py", "await asyncio.sleep(1.0)"):
+        "the PostgreSQL outage's length (the fault), not a wait for a state",
     ("tests/integration/test_postgres_restart.py", "await asyncio.sleep(OUTAGE_S)"):
         "the PostgreSQL outage's length (the fault), not a wait for a state",
     ("tests/integration/test_ws_protocol.py", "await asyncio.sleep(2.5)"):
