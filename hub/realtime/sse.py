@@ -35,6 +35,7 @@ from channels.connection import Action, Close, Connection, SendFrame
 from channels.errors import CloseCode, InternalError, ProtocolError
 from channels.frames import OutFrame, encode_error
 from channels.sse import HEARTBEAT
+from hub.realtime.draining import OutboxWriter
 from hub.realtime.fanout import Outbox, Subscriber
 from hub.realtime.instance import Realtime
 from hub.realtime.peers import Peer
@@ -72,11 +73,11 @@ def _close_message(code: int, reason: str) -> bytes:
     return b"event: close\ndata: %s\n\n" % msgspec.json.encode(_Close(code, reason))
 
 
-class SseSession:
+class SseSession(OutboxWriter):
     """One stream. Made by the route once the ticket is redeemed; `claimed` once its response counted it in the
     user's connections, just before `run`."""
 
-    __slots__ = ("_ending", "_interrupted", "_receive", "_send", "_task", "_writer", "claimed", "conn", "outbox",
+    __slots__ = ("_ending", "_interrupted", "_receive", "_send", "_task", "claimed", "conn", "outbox",
                  "peer", "realtime")
 
     def __init__(self, realtime: Realtime, identity: Identity, exp: float) -> None:
@@ -93,7 +94,7 @@ class SseSession:
         self._ending: tuple[int, str, bool] | None = None  # (close code, reason, send what is queued first)
         self._task: asyncio.Task[Any] | None = None
         self._interrupted = False
-        self._writer: asyncio.Task[None] | None = None
+        super().__init__()
 
     async def run(self, receive: Receive, send: Send, raw_send: Send,
                   channels: list[tuple[str, int | None]]) -> None:
@@ -251,16 +252,3 @@ class SseSession:
         await self._send(HTTPResponseBodyEvent(type="http.response.body", body=body, more_body=True))
         self.realtime.services.metrics.frames_out.inc(len(frames))
 
-    def _start_writer(self) -> None:
-        self._writer = asyncio.get_running_loop().create_task(self._write())
-
-    async def _write(self) -> None:
-        try:
-            await self.outbox.drain()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            self.request_close(None)
-        finally:
-            if self._writer is asyncio.current_task():
-                self._writer = None

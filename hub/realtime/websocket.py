@@ -48,6 +48,7 @@ from channels.errors import CloseCode, InternalError, ProtocolError, TokenExpire
 from channels.frames import Auth, ClientFrame, OutFrame, Publish, Subscribe, Unsubscribe, encode_reply_ok
 from hub import errors as api_errors
 from hub.realtime.admission import admit, cool_off
+from hub.realtime.draining import OutboxWriter
 from hub.realtime.fanout import Outbox, Subscriber
 from hub.realtime.instance import Realtime
 from hub.realtime.peers import Peer
@@ -65,10 +66,10 @@ _FLUSH_TIMEOUT_S = 5.0
 _Ending = tuple[int | None, str, bool]
 
 
-class WsSession:
+class WsSession(OutboxWriter):
     """One websocket connection: the handler's own task reads; a writer task exists only while frames back up."""
 
-    __slots__ = ("_claimed", "_ending", "_interrupted", "_receive", "_send", "_task", "_wire", "_writer", "conn",
+    __slots__ = ("_claimed", "_ending", "_interrupted", "_receive", "_send", "_task", "_wire", "conn",
                  "conn_id", "outbox", "peer", "realtime", "services")
 
     def __init__(self, receive: Receive, send: Send, realtime: Realtime,
@@ -87,7 +88,7 @@ class WsSession:
         # The handler's task while it is in the read loop, where request_close interrupts it.
         self._task: asyncio.Task[Any] | None = None
         self._interrupted = False  # request_close cancelled the handler's task
-        self._writer: asyncio.Task[None] | None = None
+        super().__init__()
         self._claimed: str | None = None
 
     # --- lifecycle -----------------------------------------------------------------
@@ -238,19 +239,6 @@ class WsSession:
                 await self._handle(frame)
         return True
 
-    def _start_writer(self) -> None:
-        self._writer = asyncio.get_running_loop().create_task(self._write())
-
-    async def _write(self) -> None:
-        try:
-            await self.outbox.drain()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            self.request_close(None)
-        finally:
-            if self._writer is asyncio.current_task():
-                self._writer = None  # an idle connection keeps no finished task around
 
     def _arm_timer(self) -> None:
         """Have `on_deadline` called at the protocol's next deadline (replacing any earlier one)."""
