@@ -362,6 +362,13 @@ async def test_a_stream_that_does_not_read_is_closed_4008_while_a_websocket_gets
         request = f"GET /sse?ticket={issued}&channel={channel}&channel={heavy} HTTP/1.1\r\nHost: {host}\r\n\r\n"
         stream_out.write(request.encode())
         await stream_out.drain()
+        # Both subscribes answered before the flood, or a late one would start after it and find nothing to lag on.
+        received = b""
+        async with asyncio.timeout(30):
+            while received.count(b"event: reply\n") < 2:
+                chunk = await stream_in.read(4096)
+                assert chunk, received
+                received += chunk
         ws = await ProtocolClient.open(url, reader.access_token)
         assert (await ws.subscribe(channel))["ok"]
         total = 0
@@ -370,7 +377,6 @@ async def test_a_stream_that_does_not_read_is_closed_4008_while_a_websocket_gets
             await append_events(app_db, heavy, 5, per_transaction=1, pad=60_000)
         assert_continuous(await ws.wait_events(channel, total, within=60), 0, total)
 
-        received = b""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(30):
                 while b"event: close" not in received:
