@@ -1,10 +1,13 @@
 """One instance's job runner: claims due jobs from `private.jobs` and runs their handlers, at most
 JOB_CONCURRENCY at once.
 
-Waking: a dedicated LISTEN connection on `hub_jobs` (the note `persistence.jobs.enqueue` sends at commit)
-wakes the claim loop at once, so a job queued by a request starts within about a round trip on some
-instance. Without a note the loop looks again when the soonest scheduled job is due, and at least every
-JOB_POLL seconds (a note missed while the LISTEN connection was down, a lease that ran out elsewhere).
+Waking: a LISTEN on `hub_jobs` (the note `persistence.jobs.enqueue` sends at commit) wakes the claim loop
+at once, so a job queued by a request starts within about a round trip on some instance. It rides on the
+realtime listener's connection when realtime runs (`Listener.wake_on`): a listening connection of its own
+would run a database transaction for every NOTIFY of the database (every vote's `hub_state` note); only
+without realtime does the runner hold a dedicated one. Without a note the loop looks again when the
+soonest scheduled job is due, and at least every JOB_POLL seconds (a note missed while the LISTEN
+connection was down, a lease that ran out elsewhere).
 
 Leases: a claim holds a job for JOB_LEASE seconds, renewed every third of it while the handler runs. An
 instance that dies stops renewing, and once the lease ends any instance claims the job again. Finishing
@@ -28,6 +31,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import asyncpg
 
 from hub.jobs.registry import HANDLERS, JobHandler
+from hub.realtime.instance import Realtime
 from hub.services import Services
 from persistence import jobs
 from persistence.db import DatabaseUnavailable
@@ -64,8 +68,12 @@ class JobRunner:
     # --- lifecycle ---------------------------------------------------------------
 
     def start(self) -> None:
-        self._feeders = [asyncio.create_task(self._listen(), name="jobs-listen"),
-                         asyncio.create_task(self._claim_loop(), name="jobs-claim")]
+        self._feeders = [asyncio.create_task(self._claim_loop(), name="jobs-claim")]
+        realtime = self._services.started.find(Realtime)
+        if realtime is not None:
+            realtime.listener.wake_on(jobs.WAKE_CHANNEL, self._wake.set)
+        else:
+            self._feeders.append(asyncio.create_task(self._listen(), name="jobs-listen"))
         self._renewer = asyncio.create_task(self._renew_loop(), name="jobs-renew")
 
     async def stop(self) -> None:
