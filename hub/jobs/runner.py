@@ -1,10 +1,13 @@
 """One instance's job runner: claims due jobs from `private.jobs` and runs their handlers, at most
 JOB_CONCURRENCY at once.
 
-Waking: a dedicated LISTEN connection on `hub_jobs` (the note `persistence.jobs.enqueue` sends at commit)
-wakes the claim loop at once, so a job queued by a request starts within about a round trip on some
-instance. Without a note the loop looks again when the soonest scheduled job is due, and at least every
-JOB_POLL seconds (a note missed while the LISTEN connection was down, a lease that ran out elsewhere).
+Waking: a LISTEN on `hub_jobs` (the note `persistence.jobs.enqueue` sends at commit) wakes the claim loop
+at once, so a job queued by a request starts within about a round trip on some instance. It rides on the
+realtime listener's connection (`Listener.wake_on`, which also wakes the loop on every reconnect): a
+listening connection of its own would run a database transaction for every NOTIFY of the database (every
+vote's `hub_state` note). Without a note the loop looks again when the soonest scheduled job is due, and
+at least every JOB_POLL seconds (a note missed while the LISTEN connection was down, a lease that ran out
+elsewhere).
 
 Leases: a claim holds a job for JOB_LEASE seconds, renewed every third of it while the handler runs. An
 instance that dies stops renewing, and once the lease ends any instance claims the job again. Finishing
@@ -28,6 +31,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import asyncpg
 
 from hub.jobs.registry import HANDLERS, JobHandler
+from hub.realtime.instance import Realtime
 from hub.services import Services
 from persistence import jobs
 from persistence.db import DatabaseUnavailable
@@ -36,7 +40,6 @@ from persistence.identity import SERVICE
 log = logging.getLogger("hub.jobs")
 
 _RETRY_CAP_S = 3600.0
-_LISTEN_RETRY_S = (0.1, 5.0)
 
 
 def retry_delay(base_s: float, attempts: int) -> float:
@@ -64,8 +67,8 @@ class JobRunner:
     # --- lifecycle ---------------------------------------------------------------
 
     def start(self) -> None:
-        self._feeders = [asyncio.create_task(self._listen(), name="jobs-listen"),
-                         asyncio.create_task(self._claim_loop(), name="jobs-claim")]
+        self._services.started.get(Realtime).listener.wake_on(jobs.WAKE_CHANNEL, self._wake.set)
+        self._feeders = [asyncio.create_task(self._claim_loop(), name="jobs-claim")]
         self._renewer = asyncio.create_task(self._renew_loop(), name="jobs-renew")
 
     async def stop(self) -> None:
@@ -81,38 +84,6 @@ class JobRunner:
         for job, _ in unfinished:
             await self._finish(functools.partial(jobs.release, job=job, worker=self.worker))
         await _cancel([self._renewer])
-
-    # --- waking ------------------------------------------------------------------
-
-    async def _listen(self) -> None:
-        """Holds a LISTEN connection, reconnecting forever; every (re)connect wakes the claim loop, which
-        covers notes sent while the connection was down."""
-        delay = _LISTEN_RETRY_S[0]
-        while True:
-            try:
-                await self._listen_once()
-                delay = _LISTEN_RETRY_S[0]
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("job wake-up connection failed: %s", type(exc).__name__)
-            await asyncio.sleep(delay)
-            delay = min(_LISTEN_RETRY_S[1], delay * 2)
-
-    async def _listen_once(self) -> None:
-        """Returns when the connection closes."""
-        closed = asyncio.Event()
-        conn = await asyncpg.connect(self._services.db.dsn, timeout=5,
-                                     server_settings={"application_name": "hub-jobs"})
-        try:
-            conn.add_termination_listener(lambda _: closed.set())
-            await conn.add_listener(jobs.WAKE_CHANNEL, lambda *_: self._wake.set())
-            self._wake.set()
-            await closed.wait()
-        finally:
-            if not conn.is_closed():
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(conn.close(timeout=2))
 
     # --- claiming ----------------------------------------------------------------
 

@@ -23,6 +23,11 @@ received, typed. Account notes (``hub_accounts``, revocations) go to ``on_accoun
 lost (the revocation cache must not be trusted then). Log reads use the :class:`~hub.realtime.fanout.EventLog`
 (service-role transactions from the pool).
 
+Other parts' wake-up channels (:meth:`wake_on`: the job runner's ``hub_jobs``) are listened on this same
+connection rather than one of their own: PostgreSQL signals every listening backend of the database on every
+NOTIFY, whatever its channel, and each signalled backend reads the queue in a transaction of its own, so each
+more listening connection costs the database one more transaction per vote, comment or event.
+
 In relay mode (``FANOUT=relay``) the connection does not LISTEN on ``hub_events``: the same payloads arrive
 from the channels' Redis shards through :meth:`feed`, and :meth:`catch_up` reads a channel's log from its last
 sequence where the shard may have missed some (see :mod:`hub.realtime.shards`). The ordering is the same.
@@ -98,6 +103,8 @@ class Listener:
         # on their shard, or their head is past what arrived).
         self._behind: set[str] = set()
         self._heads_seen: dict[str, int] = {}  # heads past the last sequence at the previous check_heads
+        self._wakes: dict[str, Callable[[], None]] = {}
+        self._unlistened: set[str] = set()  # wake channels registered since the connection LISTENed
         # Last sequence passed on, per tracked channel; None until the first one is known.
         self._last: dict[str, int | None] = {}
         self._pending: deque[DurableNote] = deque()
@@ -144,6 +151,9 @@ class Listener:
                     await conn.add_listener(EVENTS_CHANNEL, self._on_event)
                 await conn.add_listener(STATE_CHANNEL, self._on_state_note)
                 await conn.add_listener(ACCOUNTS_CHANNEL, self._on_account_note)
+                self._unlistened.clear()
+                for channel in list(self._wakes):
+                    await self._listen_wake(conn, channel)
                 self._listening(True)
                 self.backend_pid = conn.get_server_pid()
                 if self._ever_connected and self._on_reconnect is not None:
@@ -170,6 +180,19 @@ class Listener:
             lost_at = now if lost_at is None else lost_at
             await asyncio.sleep(self._backoff.delay(attempt, now - lost_at, _JITTER.random()))
             attempt += 1
+
+    def wake_on(self, channel: str, wake: Callable[[], None]) -> None:
+        """Call ``wake`` on every notification on ``channel`` (its payload unread), and on every (re)connect,
+        since a note sent while the connection was down is lost."""
+        self._wakes[channel] = wake
+        self._unlistened.add(channel)  # LISTENed by the processing task: the connection runs one thing at a time
+        self._wake.set()
+
+    async def _listen_wake(self, conn: asyncpg.Connection, channel: str) -> None:
+        self._unlistened.discard(channel)
+        wake = self._wakes[channel]
+        await conn.add_listener(channel, lambda *_: wake())
+        wake()
 
     def _on_terminated(self, _conn: asyncpg.Connection) -> None:
         self._lost = True
@@ -247,6 +270,8 @@ class Listener:
 
     async def _process(self, conn: asyncpg.Connection) -> None:
         while not self._lost:
+            while self._unlistened and not self._lost:
+                await self._listen_wake(conn, next(iter(self._unlistened)))
             if self._resync:
                 self._resync = False
                 self._behind.clear()
@@ -261,7 +286,7 @@ class Listener:
                 handled += 1
                 if handled % _YIELD_EVERY == 0:
                     await asyncio.sleep(0)  # let the connections' writers drain between bursts
-            if self._lost or self._pending or self._resync or self._behind:
+            if self._lost or self._pending or self._resync or self._behind or self._unlistened:
                 continue
             self._wake.clear()
             try:

@@ -19,6 +19,7 @@ import pytest
 from hub.jobs.runner import retry_delay
 from hub.logs import JsonFormatter
 from hub.mail.outgoing import paragraphs_html, queue_mail
+from hub.realtime.instance import Realtime
 from hub.settings import Settings
 from persistence.db import Database
 from persistence.identity import SERVICE
@@ -219,6 +220,41 @@ async def test_a_refused_mail_is_retried_with_backoff_then_left_failed_and_the_g
         assert during["failed"] - before["failed"] == 1
         assert during["running"] - before["running"] == 1
         assert during["queued"] - before["queued"] == 1
+    finally:
+        await owner.close()
+        await db.close()
+
+
+async def test_the_runner_listens_on_the_realtime_listeners_connection_and_wakes_at_once_after_it_is_cut(
+        lone_db: DatabaseUnderTest, base_settings: Settings, mailbox: Mailbox) -> None:
+    """PostgreSQL makes every listening backend of a database run a transaction for each NOTIFY there, whatever
+    its channel (each vote's `hub_state` note): one more listening connection doubled the hub's transactions per
+    vote. With polling all but off (JOB_POLL 600 s) only the shared connection's `hub_jobs` note wakes the
+    runner, also once that connection was cut and reopened."""
+    starter = HubStarter(base_settings, lone_db.app_dsn, lone_db.owner_dsn)
+    app = starter.app(job_poll_s=600)
+    first, second = address("first"), address("second")
+    db = Database(lone_db.app_dsn, min_size=0, max_size=1)
+    await db.open()
+    owner = await asyncpg.connect(lone_db.owner_dsn)
+    try:
+        with starter.serve(app):
+            listener = app.state.services.started.get(Realtime).listener
+            await eventually(lambda: listener.connected, what="the listener connected")
+            names = await owner.fetch("SELECT application_name FROM pg_stat_activity "
+                                      "WHERE datname = current_database() AND application_name LIKE 'hub-%'")
+            assert sorted(row["application_name"] for row in names) == ["hub-listener"]
+            async with db.transaction(SERVICE) as conn:
+                await queue_mail(conn, to=first, subject="first", text="woken")
+            await mailbox.wait_for(first, within=2.0)
+
+            cut = listener.backend_pid
+            assert await owner.fetchval("SELECT pg_terminate_backend($1)", cut)
+            await eventually(lambda: listener.connected and listener.backend_pid != cut,
+                             what="the listener reconnected")
+            async with db.transaction(SERVICE) as conn:
+                await queue_mail(conn, to=second, subject="second", text="woken again")
+            await mailbox.wait_for(second, within=2.0)
     finally:
         await owner.close()
         await db.close()
