@@ -99,4 +99,4 @@ async def test_comments_written_while_the_hub_was_down_appear_after_reconnect_on
 
     # A live comment after the resume: a duplicate delivered late would show up before it.
     await write_comment(page, "after the outage")
-    await expect(bodies).to_have_text(["before the outage", *written, "after the outage"])
+    await expect(bodies).to_have_text(["before the outage", *written, "after the outage"], timeout=30_000)
