@@ -17,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-__all__ = ["Broker", "BrokerUnavailable", "Handler", "InProcessBroker", "InProcessBus", "RedisBroker"]
+__all__ = ["Broker", "BrokerUnavailable", "Handler", "InProcessBroker", "InProcessBus", "RedisBroker", "cancel_task",
+           "send_within"]
 
 log = logging.getLogger("hub.broker")
 # Jitter from a generator of its own: the `random` module's shared state is not this module's to move.
@@ -34,6 +35,25 @@ Handler = Callable[[str, bytes], None]
 
 class BrokerUnavailable(Exception):
     """The message could not be handed to the broker (e.g. Redis is down)."""
+
+
+async def send_within(timeout_s: float, send: Awaitable[Any]) -> None:
+    """Await one Redis publish, turning a slow or failed Redis into :class:`BrokerUnavailable`."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await send
+    except (RedisError, OSError, TimeoutError) as exc:
+        raise BrokerUnavailable(str(exc) or type(exc).__name__) from None
+
+
+async def cancel_task(task: asyncio.Task[None] | None) -> None:
+    """Cancel a subscriber loop and wait until it has ended."""
+    if task is not None:
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
 
 
 class Broker(Protocol):
@@ -121,20 +141,11 @@ class RedisBroker:
         await first
 
     async def publish(self, topic: str, data: bytes) -> None:
-        try:
-            async with asyncio.timeout(self._publish_timeout_s):
-                await self._client.publish(self._prefix + topic, data)
-        except (RedisError, OSError, TimeoutError) as exc:
-            raise BrokerUnavailable(str(exc) or type(exc).__name__) from None
+        await send_within(self._publish_timeout_s, self._client.publish(self._prefix + topic, data))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
 
     async def _run(self, handler: Handler, first: asyncio.Future[None]) -> None:
         delay = 0.05

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from redis.asyncio.cluster import ClusterPubSub, RedisCluster
 from redis.exceptions import RedisError
 
-from hub.realtime.brokers import BrokerUnavailable, Handler
+from hub.realtime.brokers import BrokerUnavailable, Handler, cancel_task, send_within
 
 __all__ = ["DURABLE_TOPIC", "ShardBus"]
 
@@ -93,20 +93,11 @@ class ShardBus:
         await self._spublish(channel, DURABLE_TOPIC.encode() + b"\0" + note)
 
     async def _spublish(self, channel: str, message: bytes) -> None:
-        try:
-            async with asyncio.timeout(self._publish_timeout_s):
-                await self._client.spublish(self.shard_channel(channel), message)
-        except (RedisError, OSError, TimeoutError) as exc:
-            raise BrokerUnavailable(str(exc) or type(exc).__name__) from None
+        await send_within(self._publish_timeout_s, self._client.spublish(self.shard_channel(channel), message))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
 
     # --- receiving ------------------------------------------------------------------
 
