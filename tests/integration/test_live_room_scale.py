@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -126,10 +127,11 @@ class Member:
         await self.ws.close()
 
 
-async def until(done: Any, within: float = 20.0) -> None:
+async def until(done: Any, within: float = 40.0, seen: Any = None) -> None:
+    """Waits for ``done()``; on timeout the failure shows ``seen()`` (what the clients hold)."""
     deadline = time.monotonic() + within
     while not done():
-        assert time.monotonic() < deadline, "timed out"
+        assert time.monotonic() < deadline, f"timed out; {seen() if seen is not None else ''}"
         await asyncio.sleep(0.05)
 
 
@@ -295,7 +297,9 @@ async def test_a_thousand_connections_join_and_counts_converge_with_bounded_fram
         single = await Member.join(pair[1].url, last_token, channel)
         single.read_on()
         members.append(single)
-        await until(lambda: all(m.count() == everyone + 1 for m in members) and len(host_m.users()) == everyone + 1)
+        await until(lambda: all(m.count() == everyone + 1 for m in members) and len(host_m.users()) == everyone + 1,
+                    seen=lambda: (f"counts held {Counter(m.count() for m in members)}, "
+                                  f"host lists {len(host_m.users())} of {everyone + 1}"))
         await asyncio.sleep(0.6)  # as in _join_storm: the last window closes; the count is bounded from above
         one_join = await frames_sent(pair) - before - 2
         print(f"\nlive room, {size} connections: storm of {joins} joins in {took:.2f} s ({windows:.0f} presence "
