@@ -24,6 +24,7 @@ Driving a subscription from the I/O layer::
         step = sub.finish_replay(rows)
         send(step.frames)
     # live: step = sub.offer_live(seq, frame); send(step.frames); handle step.fill the same way
+    #       (or first sub.take_next(seq): True means send the frame, nothing else to do)
 
 If a fill's rows do not start at ``fill.after + 1`` the log has been pruned past
 it: send ``reset`` and reposition with ``finish_replay([], after=head)``.
@@ -152,6 +153,16 @@ class Subscription(Generic[F]):
     def begin_replay(self) -> None:
         """Start buffering live events, e.g. before a gap fill the I/O layer starts itself."""
         self._buffering = True
+
+    def take_next(self, seq: int) -> bool:
+        """The usual live case without a :class:`Step`: True when ``seq`` is the next event and the subscription
+        is live, recorded as delivered (send its frame); False when :meth:`offer_live` must decide. The fan-out
+        asks this for every subscriber of every event, so it allocates nothing."""
+        gate = self._gate
+        if self._buffering or gate is None or seq != gate.last + 1:
+            return False
+        gate.last = seq
+        return True
 
     def offer_live(self, seq: int, frame: F) -> Step[F]:
         """A live event arrived. Deliver it, drop it as a duplicate, or buffer it."""

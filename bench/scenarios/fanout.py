@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from bench import publish
 from bench.context import Context
 from bench.load import Collected, LoadClient, LoadError, LoadSpec
+from bench.notify_probe import NotifyProbe
 from bench.report import Row, skipped
 from bench.servers import free_port, python, uvicorn
 from bench.sizes import paced_events, paced_rate
+from bench.stats import Histogram
 from channels.names import ChannelName
 
 FEED = str(ChannelName.feed())  # the channel every fan-out run uses
@@ -32,6 +34,7 @@ class FanoutResult:
     fixed: Collected
     flood: Collected
     flood_started: float
+    hop: Histogram | None = None  # the hub's paced events: created_at → a LISTEN connection's receipt
 
     @property
     def deliveries_per_s(self) -> float:
@@ -46,8 +49,10 @@ class FanoutResult:
 
 
 async def measure(ctx: Context, spec: LoadSpec,
-                  open_publisher: Callable[[], Awaitable[publish.FloodPublisher]]) -> FanoutResult:
-    """Connects `spec`, then: a warm-up, the paced phase, the flood phase."""
+                  open_publisher: Callable[[], Awaitable[publish.FloodPublisher]],
+                  probe_dsn: str | None = None) -> FanoutResult:
+    """Connects `spec`, then: a warm-up, the paced phase, the flood phase. With `probe_dsn` (the hub), the
+    paced phase's database hop is measured too (:mod:`bench.notify_probe`)."""
     size = ctx.size
     rate, events = paced_rate(size, spec.connections), paced_events(size, spec.connections)
     async with LoadClient(spec) as load:
@@ -57,17 +62,27 @@ async def measure(ctx: Context, spec: LoadSpec,
         if ready.failed:
             ctx.log(f"  {ready.failed} of {spec.connections} subscribers failed: {'; '.join(ready.reasons)}")
         publisher = await open_publisher()
+        probe = await NotifyProbe.open(probe_dsn) if probe_dsn else None
+        hop = None
         try:
             await publish.paced(publisher, WARMUP_EVENTS, 10)
             await load.collect(WARMUP_EVENTS, 20, size.collect_quiet_s)
+            if probe is not None:
+                probe.take()
             await publish.paced(publisher, events, rate)
             fixed = await load.collect(events, 60, size.collect_quiet_s)
+            if probe is not None:
+                hop = probe.take()
+                await probe.close()
+                probe = None  # its LISTEN would cost the database one more transaction per flood event
             flood_started = time.time()
             await publish.flood(publisher, size.max_events)
             flood = await load.collect(size.max_events, 120, size.collect_quiet_s)
         finally:
+            if probe is not None:
+                await probe.close()
             await publisher.close()
-    return FanoutResult(ready.connected, rate, events, size.max_events, fixed, flood, flood_started)
+    return FanoutResult(ready.connected, rate, events, size.max_events, fixed, flood, flood_started, hop)
 
 
 async def client_delay(ctx: Context, url: str, connections: int) -> Collected:
@@ -100,7 +115,8 @@ async def measure_hub(ctx: Context, url: str, subscribers: int) -> FanoutResult:
     key = f"hub-fanout-{subscribers}-{ctx.repetition}"
     if key not in ctx.cache:
         spec = await hub_spec(url, subscribers, ctx)
-        ctx.cache[key] = await measure(ctx, spec, lambda: publish.HubPublisher.open(ctx.infra.owner_dsn, FEED))
+        ctx.cache[key] = await measure(ctx, spec, lambda: publish.HubPublisher.open(ctx.infra.owner_dsn, FEED),
+                                       probe_dsn=ctx.infra.owner_dsn)
     result: FanoutResult = ctx.cache[key]
     return result
 
@@ -120,7 +136,7 @@ def compare(ctx: Context, scenario: str, hub: FanoutResult | None, unavailable: 
         closed = f", closed {dict(result.flood.closed | result.fixed.closed)}" if (result.flood.closed or
                                                                                     result.fixed.closed) else ""
         return (f"{who}: p50 {_ms(p50)}, p99 {_ms(p99)} at {result.rate:g}/s; p99 {_ms(flood_p99)} at max"
-                f"{f', lost {lost}' if lost else ''}{closed}")
+                f"{f', lost {lost}' if lost else ''}{closed}{_hop_notes(result)}")
 
     notes = "; ".join(filter(None, [latency_notes(hub, "hub"), latency_notes(base, baseline)]))
     return [
@@ -133,6 +149,19 @@ def compare(ctx: Context, scenario: str, hub: FanoutResult | None, unavailable: 
             base.fixed.histogram.percentile(0.99), higher_is_better=False, goal=latency_goal, notes=notes,
             unavailable=unavailable),
     ]
+
+
+def _hop_notes(result: FanoutResult) -> str:
+    """The database hop of the paced phase and what the hub's latency is without it (percentile minus
+    percentile: the hop varies little, so this is close to the hub's own part)."""
+    if result.hop is None or result.hop.total == 0:
+        return ""
+    parts = []
+    for label, fraction in (("p50", 0.5), ("p99", 0.99)):
+        hop, total = result.hop.percentile(fraction), result.fixed.histogram.percentile(fraction)
+        parts.append(f"{label} {_ms(hop)}" + (f" (hub minus it {_ms(total - hop)})"
+                                                if hop is not None and total is not None else ""))
+    return f"; of which database hop (created_at → LISTEN receipt) {', '.join(parts)}"
 
 
 def _ms(value: float | None) -> str:

@@ -341,12 +341,17 @@ class Fanout:
 
     def deliver(self, seq: int, frame: EventFrame) -> None:
         """A durable event of ``frame.channel``, passed on in sequence order by the listener."""
+        direct = self.direct
         for sub in self._subs.get(frame.channel, ()):
-            if sub.seq is None:
+            order = sub.seq
+            if order is None:
                 continue
-            step = sub.seq.offer_live(seq, frame)
+            if order.take_next(seq):
+                sub.outbox.push(frame, direct=direct)
+                continue
+            step = order.offer_live(seq, frame)
             for out in step.frames:
-                sub.outbox.push(out, direct=self.direct)
+                sub.outbox.push(out, direct=direct)
             if step.fill is not None:
                 self.fill_later(sub, step.fill)
         self.observers.notify(frame)

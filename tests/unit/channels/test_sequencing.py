@@ -70,6 +70,19 @@ def test_overflowing_buffer_is_refilled_from_the_log_not_lost() -> None:
     assert sub.finish_replay(log(2, 4)) == Step([ev(3), ev(4)])
 
 
+def test_take_next_passes_only_the_next_live_event_and_records_it() -> None:
+    sub: Subscription[str] = Subscription()
+    assert not sub.take_next(1)  # not positioned yet: offer_live buffers it
+    sub.finish_replay([], after=3)
+    assert sub.take_next(4)
+    assert sub.last_seq == 4
+    assert not sub.take_next(4)  # a duplicate
+    assert not sub.take_next(6)  # a gap: offer_live asks for the fill
+    assert sub.offer_live(6, ev(6)) == Step([], NeedsFill(after=4, through=5))
+    assert not sub.take_next(7)  # buffering until the fill is answered
+    assert sub.last_seq == 4
+
+
 def test_first_finish_needs_a_position() -> None:
     sub: Subscription[str] = Subscription()
     with pytest.raises(ValueError):
@@ -117,10 +130,16 @@ def test_replay_live_boundary_delivers_exactly_since_plus_one_to_n_in_order(data
         fill = fills.popleft()
         run(sub.finish_replay(log(fill.after, fill.through)))
 
+    def offer(seq: int) -> Step[str]:
+        # As the fan-out does, sometimes: the allocation-free check first, the full decision only when it says no.
+        if data.draw(st.booleans(), label="take_next first") and sub.take_next(seq):
+            return Step([ev(seq)])
+        return sub.offer_live(seq, ev(seq))
+
     for i, seq in enumerate(arrivals):
         if i == finish_at:
             run(sub.finish_replay(log(since, head), after=since))
-        run(sub.offer_live(seq, ev(seq)))
+        run(offer(seq))
         if len(fills) > 0 and data.draw(st.booleans(), label="answer fill now"):
             answer()
     if finish_at == len(arrivals):
@@ -131,7 +150,7 @@ def test_replay_live_boundary_delivers_exactly_since_plus_one_to_n_in_order(data
     newest = max([head, *arrivals])
     assert out == [ev(s) for s in range(since + 1, newest + 1)]
     # The newest event eventually arrives live (or is noticed by the listener).
-    run(sub.offer_live(n, ev(n)))
+    run(offer(n))
     while fills:
         answer()
     assert out == expected
