@@ -14,7 +14,7 @@ from litestar.handlers.base import BaseRouteHandler
 from hub.errors import EmailUnverified, Forbidden, Unauthorized
 from hub.rules.addresses import budget_subject
 from hub.services import Services
-from persistence.identity import ANON, SERVICE, Identity, user_identity
+from persistence.identity import ANON, SERVICE, Identity
 
 
 def services_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:
@@ -50,7 +50,7 @@ async def _caller(connection: ASGIConnection[Any, Any, Any, Any], services: Serv
     token = bearer_token(connection)
     if token is None:
         return ANON
-    identity = user_identity(services.tokens.verify(token))
+    identity = services.tokens.identity(token)
     await services.cutoffs.check(identity)
     return identity
 

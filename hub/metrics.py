@@ -56,6 +56,11 @@ class Metrics:
 def metrics_middleware(metrics: Metrics) -> Any:
     """ASGI middleware counting requests by route template (not raw path: ids would explode the labels)."""
 
+    # Each (route, method, status)'s series, kept: prometheus_client's `labels()` takes a lock and builds the
+    # child's key on every call, ≈ 10 µs a request (2 % of a thread page's CPU). Bounded as the labels are:
+    # route templates, the HTTP methods the parser knows, statuses.
+    series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
     def factory(app: ASGIApp) -> ASGIApp:
         async def instrumented(scope: Scope, receive: Receive, send: Send) -> None:
             started = time.perf_counter()
@@ -70,10 +75,14 @@ def metrics_middleware(metrics: Metrics) -> Any:
             try:
                 await app(scope, receive, capture)
             finally:
-                route = scope.get("path_template") or "unmatched"
-                method = scope.get("method", "")
-                metrics.http_requests.labels(route, method, str(status)).inc()
-                metrics.http_latency.labels(route, method).observe(time.perf_counter() - started)
+                key = (scope.get("path_template") or "unmatched", str(scope.get("method", "")), status)
+                found = series.get(key)
+                if found is None:
+                    route, method, _ = key
+                    found = series[key] = (metrics.http_requests.labels(route, method, str(status)),
+                                           metrics.http_latency.labels(route, method))
+                found[0].inc()
+                found[1].observe(time.perf_counter() - started)
 
         def middleware(scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
             # Not a coroutine itself: a websocket's scope goes straight to the app, so no frame of this

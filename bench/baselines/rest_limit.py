@@ -32,7 +32,6 @@ from hub.rules.threads import first_post_key
 from hub.tokens import TokenService
 from persistence import community
 from persistence.db import Database
-from persistence.identity import user_identity
 
 PAGE = 20
 
@@ -50,7 +49,7 @@ def _query(route: str, post_id: uuid.UUID | None) -> Callable[[asyncpg.Connectio
 
 async def measure(route: str, post_id: uuid.UUID | None, connections: int, seconds: float,
                   pool_max: int) -> dict[str, Any]:
-    identity = user_identity(TokenService(os.environ["JWT_SECRET"], "hub", 3600).verify(os.environ["BENCH_TOKEN"]))
+    identity = TokenService(os.environ["JWT_SECRET"], "hub", 3600).identity(os.environ["BENCH_TOKEN"])
     query = _query(route, post_id)
     db = Database(os.environ["DATABASE_URL"], max_size=pool_max)
     await db.open()

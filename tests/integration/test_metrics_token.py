@@ -27,3 +27,15 @@ def test_without_a_metrics_token_the_route_is_not_served(start_hub: Any) -> None
         for headers in ({}, METRICS_HEADERS):
             response = httpx.get(f"{url}/metrics", headers=headers)
             assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+def test_each_request_is_counted_under_its_route_method_and_status(start_hub: Any) -> None:
+    """The middleware keeps each series it has seen: a repeated series keeps counting, a new one starts."""
+    with start_hub() as url:
+        for _ in range(3):
+            assert httpx.get(f"{url}/healthz").status_code == 200
+        assert httpx.get(f"{url}/api/posts").status_code == 401
+        scraped = httpx.get(f"{url}/metrics", headers=METRICS_HEADERS).text
+    assert 'hub_http_requests_total{method="GET",route="/healthz",status="200"} 3.0' in scraped
+    assert 'hub_http_request_seconds_count{method="GET",route="/healthz"} 3.0' in scraped
+    assert 'hub_http_requests_total{method="GET",route="/api/posts",status="401"} 1.0' in scraped

@@ -128,6 +128,33 @@ async def test_logout_all_revokes_every_access_token_and_refresh_family_and_a_ne
     assert (await client.post("/api/auth/logout-all")).status_code == 401
 
 
+async def test_a_token_the_hub_keeps_verified_is_refused_once_revoked_here_or_elsewhere(
+        start_hub: HubStarter, owner_conn: asyncpg.Connection) -> None:
+    """REST keeps verified tokens as their identities (`TokenService.identity`); the account's cutoff is still
+    checked on every request, so a kept token is refused at once after a revocation this instance committed,
+    and once the note arrives after one committed elsewhere."""
+    app = start_hub.app()
+    with start_hub.serve(app) as url:
+        kept = app.state.services.tokens._verified
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            account = await signup(http)
+            other = await login(http, account)
+            assert await me_status(http, account.access_token) == (200, None)
+            assert account.access_token in kept
+            response = await http.post("/api/auth/logout-all", headers=other.headers)
+            assert response.status_code == 204, response.text
+            assert other.access_token in kept
+            assert await me_status(http, account.access_token) == (401, "token_revoked")
+            assert await me_status(http, other.access_token) == (401, "token_revoked")
+
+            fresh = await login(http, account)
+            assert await me_status(http, fresh.access_token) == (200, None)
+            assert fresh.access_token in kept
+            await revoke(owner_conn, account.user_id)  # committed outside this instance: it learns by note
+            await eventually(lambda: me_is(http, fresh.access_token, 401), what="the kept token refused")
+            assert await me_status(http, fresh.access_token) == (401, "token_revoked")
+
+
 async def test_a_refresh_after_a_revocation_yields_a_working_token(
         client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
     account = await signup(client)

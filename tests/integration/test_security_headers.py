@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 
 from hub.app import STATIC_DIR
 from hub.security_headers import API_POLICY, app_policy
+from tests.conftest import HubStarter
 
 
 def directives(policy: str) -> dict[str, str]:
@@ -59,3 +61,9 @@ async def test_a_websocket_upgrade_to_a_path_without_a_websocket_is_a_404_with_t
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["referrer-policy"] == "no-referrer"
     assert (json.loads(body)["status"], json.loads(body)["code"]) == (404, "not_found")
+
+
+def test_the_headers_are_added_on_the_event_loop_not_in_a_worker_thread(start_hub: HubStarter) -> None:
+    """Litestar runs a plain-function `before_send` hook in its thread pool: two thread hops per response."""
+    hooks = start_hub.app().before_send
+    assert hooks and all(inspect.iscoroutinefunction(hook) for hook in hooks)

@@ -1,4 +1,4 @@
-"""Access-token verification, including the per-process cache of verified tokens."""
+"""Access-token verification, including the per-process cache of verified tokens (as their identities)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from hub.errors import AccessTokenExpired, Unauthorized
 from hub.tokens import VERIFIED_CACHE_SIZE, TokenService
+from persistence.identity import DbRole, user_identity
 
 SECRET = "s" * 32
 
@@ -24,18 +25,21 @@ def issue(service: TokenService, *, expires_in: float | None = None) -> str:
 def test_a_verified_token_is_refused_once_it_expires_even_when_cached() -> None:
     service = TokenService(SECRET, "hub", 60)
     token = issue(service, expires_in=1.2)
-    assert service.verify(token)["role"] == "authenticated"
-    assert service.verify(token)["role"] == "authenticated"  # a cache hit
+    assert service.identity(token).role is DbRole.AUTHENTICATED
+    assert token in service._verified
+    assert service.identity(token).role is DbRole.AUTHENTICATED  # a cache hit
+    exp = jwt.decode(token, options={"verify_signature": False})["exp"]
     # Lets the expiry pass (what the test is about); a slow machine only lets more time pass.
-    time.sleep(max(0.0, service.verify(token)["exp"] - time.time()) + 0.05)
+    time.sleep(max(0.0, exp - time.time()) + 0.05)
     with pytest.raises(Unauthorized, match="expired"):
-        service.verify(token)
+        service.identity(token)
+    assert token not in service._verified
 
 
 def test_an_expired_token_raises_the_typed_error_and_no_other_refusal_does() -> None:
     service = TokenService(SECRET, "hub", 60)
     expired = issue(service, expires_in=-10)
-    for verify in (service.verify, service.verify_once):
+    for verify in (service.identity, service.verify_once):
         with pytest.raises(AccessTokenExpired):
             verify(expired)
     refused = [
@@ -54,30 +58,30 @@ def test_an_expired_token_raises_the_typed_error_and_no_other_refusal_does() -> 
 def test_a_changed_token_is_verified_afresh_not_served_from_the_cache() -> None:
     service = TokenService(SECRET, "hub", 60)
     token = issue(service)
-    service.verify(token)
+    service.identity(token)
     header, payload, signature = token.split(".")
     tampered = ".".join((header, payload, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")))
     with pytest.raises(Unauthorized):
-        service.verify(tampered)
+        service.identity(tampered)
     other_secret = TokenService("t" * 32, "hub", 60)
     with pytest.raises(Unauthorized):
-        other_secret.verify(token)  # the cache is per service (per secret)
+        other_secret.identity(token)  # the cache is per service (per secret)
 
 
 def test_the_cache_keeps_at_most_its_size_and_drops_the_least_recently_used() -> None:
     service = TokenService(SECRET, "hub", 60)
     first = issue(service)
-    service.verify(first)
+    service.identity(first)
     for _ in range(VERIFIED_CACHE_SIZE):
-        service.verify(issue(service))
+        service.identity(issue(service))
     assert len(service._verified) == VERIFIED_CACHE_SIZE
     assert first not in service._verified
 
 
-def test_verify_once_checks_like_verify_but_keeps_nothing() -> None:
+def test_verify_once_checks_like_identity_but_keeps_nothing() -> None:
     service = TokenService(SECRET, "hub", 60)
     token = issue(service)
-    assert service.verify_once(token)["sub"] == service.verify(token)["sub"]
+    assert user_identity(service.verify_once(token)) == service.identity(token)
     other = issue(service)
     service.verify_once(other)
     assert other not in service._verified
@@ -111,11 +115,11 @@ def test_signed_tokens_with_mistyped_claims_are_refused_every_time(changes: dict
     token = signed(**changes)
     for _ in range(2):
         with pytest.raises(Unauthorized):
-            service.verify(token)
+            service.identity(token)
     with pytest.raises(Unauthorized):
         service.verify_once(token)
 
 
 def test_well_typed_claims_pass_including_a_fractional_exp() -> None:
     service = TokenService(SECRET, "hub", 60)
-    assert service.verify(signed(exp=time.time() + 600.5, nbf=0))["role"] == "authenticated"
+    assert service.identity(signed(exp=time.time() + 600.5, nbf=0)).role is DbRole.AUTHENTICATED
