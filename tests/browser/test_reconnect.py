@@ -21,7 +21,8 @@ from tests.browser.pages import open_as, wait_live
 from tests.browser.test_community_live import create_post, thread_ready, write_comment
 from tests.conftest import TEST_SECRET
 from tests.helpers.api import signup
-from tests.helpers.instances import free_port, wait_ready
+from tests.helpers.instances import wait_ready
+from tests.helpers.ports import free_port
 from tests.helpers.services import DatabaseUnderTest
 
 pytestmark = pytest.mark.browser

@@ -26,7 +26,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from tests.helpers.instances import free_port
+from tests.helpers.ports import free_port
 
 _LINK = re.compile(r"https?://[^\s<>\"']+")
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from tests.helpers.instances import free_port
+from tests.helpers.ports import free_port
 
 SLOTS = 16384
 MASTERS = 3

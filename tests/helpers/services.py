@@ -1,10 +1,12 @@
-"""Real PostgreSQL and Redis for tests: the machine's (TEST_DATABASE_URL / TEST_REDIS_URL) or embedded.
+"""Real PostgreSQL and Redis for tests: the machine's (TEST_DATABASE_URL / TEST_REDIS_URL), or else a
+throwaway PostgreSQL cluster of the run's own (tests/helpers/own_postgres.py) and an embedded Redis.
 
 Each test run gets a database of its own (and a Redis namespace of its own), so runs never collide.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import tempfile
@@ -15,8 +17,9 @@ from pathlib import Path
 
 import asyncpg
 
-from hub.embedded import APP_ROLE, start_postgres, start_redis, with_database, with_user
+from hub.embedded import APP_ROLE, start_redis, with_database, with_user
 from persistence.migrate import apply_migrations, migration_files
+from tests.helpers.own_postgres import OwnPostgres
 
 
 @dataclass(frozen=True)
@@ -37,12 +40,14 @@ def postgres_server() -> Iterator[str]:
     if url:
         yield url
         return
-    folder = Path(tempfile.mkdtemp(prefix="hub-test-pg-"))
-    dsn, server = start_postgres(folder)
+    # Room for the run's hubs: each keeps a pool and a listener, and some tests start several at once.
+    server = OwnPostgres(max_connections=200)
     try:
-        yield dsn
+        server.initdb()
+        asyncio.run(server.start())
+        yield server.dsn
     finally:
-        server.cleanup()
+        server.stop_blocking()
 
 
 async def create_database(server_dsn: str, name: str) -> DatabaseUnderTest:

@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from hub.realtime.brokers import Broker, BrokerUnavailable, InProcessBroker, InProcessBus, RedisBroker
-from tests.helpers.instances import free_port
+from tests.helpers.ports import free_port
 
 
 class Inbox(list[tuple[str, bytes]]):

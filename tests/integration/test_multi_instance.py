@@ -27,7 +27,8 @@ from persistence.db import Database
 from tests.conftest import METRICS_HEADERS
 from tests.helpers.api import Account, signup
 from tests.helpers.eventually import eventually
-from tests.helpers.instances import Instance, free_port, start_instance
+from tests.helpers.instances import Instance, start_instance
+from tests.helpers.ports import free_port
 from tests.helpers.services import DatabaseUnderTest
 from tests.helpers.ws import ProtocolClient, append_events, assert_continuous, insert_post, ws_url
 

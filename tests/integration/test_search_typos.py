@@ -22,6 +22,7 @@ from persistence.db import Database
 from persistence.identity import Identity
 from tests.conftest import HubStarter
 from tests.helpers.api import signup
+from tests.helpers.own_postgres import MISSING_CONTRIB
 from tests.helpers.server import serve_in_thread
 from tests.helpers.services import DatabaseUnderTest
 from tests.integration.test_search import found, new_post, search
@@ -43,8 +44,7 @@ async def install_pg_trgm(owner_dsn: str) -> None:
     conn = await asyncpg.connect(owner_dsn)
     try:
         if not await conn.fetchval("SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pg_trgm')"):
-            pytest.fail("pg_trgm is not available on this PostgreSQL server: the typo-tolerance tests need it "
-                        "(install the server's contrib modules)")
+            pytest.fail(f"pg_trgm {MISSING_CONTRIB}")
         await conn.execute("CREATE EXTENSION pg_trgm")
     finally:
         await conn.close()

@@ -21,6 +21,7 @@ from persistence.db import Database
 from persistence.identity import SERVICE
 from tests.conftest import TEST_SECRET
 from tests.helpers.api import Account, signup, with_role
+from tests.helpers.own_postgres import MISSING_CONTRIB
 
 TOKENS = TokenService(TEST_SECRET, "hub", 3600)
 
@@ -303,7 +304,7 @@ async def test_every_session_list_query_walks_an_index_in_order(owner_conn: asyn
     try:
         await owner_conn.execute("LOAD 'auto_explain'")
     except asyncpg.PostgresError as exc:
-        pytest.skip(f"auto_explain is not available on this server: {exc}")
+        pytest.fail(f"auto_explain {MISSING_CONTRIB} ({exc})")
     plans: list[str] = []
 
     def collect(_conn: object, message: Any) -> None:

@@ -22,7 +22,8 @@ from hub.settings import Settings
 from persistence.db import Database
 from tests.helpers.api import admin, login, signup
 from tests.helpers.eventually import eventually
-from tests.helpers.instances import Instance, free_port, start_instance
+from tests.helpers.instances import Instance, start_instance
+from tests.helpers.ports import free_port
 from tests.helpers.services import DatabaseUnderTest
 from tests.helpers.sse import SseClient, ticket
 from tests.helpers.ws import ProtocolClient, append_events, assert_continuous, insert_post, seqs
