@@ -254,7 +254,8 @@ async def test_a_rest_publish_reaches_websocket_and_sse_subscribers_on_both_inst
     assert "Retry-After" in limited.headers
 
     def said_by(frames: list[dict[str, Any]]) -> list[str]:
-        return [f["event"] for f in frames if f["event"] in ("chat.message", "hand.raised")]
+        # Sorted: the chat message is durable (PostgreSQL), the hand ephemeral (Redis); nothing orders the two.
+        return sorted(f["event"] for f in frames if f["event"] in ("chat.message", "hand.raised"))
 
     await host_ws.until(lambda: said_by(host_ws.events[channel]) == ["chat.message", "hand.raised"])
     await sse.until(lambda: said_by(sse.events(channel)) == ["chat.message", "hand.raised"], what="both events")
