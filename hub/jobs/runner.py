@@ -26,13 +26,14 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
 from hub.jobs.registry import HANDLERS, JobHandler
 from hub.realtime.instance import Realtime
 from hub.services import Services
+from hub.tasks import cancel_and_wait
 from persistence import jobs
 from persistence.db import DatabaseUnavailable
 from persistence.identity import SERVICE
@@ -75,15 +76,15 @@ class JobRunner:
         """Claims nothing more, lets running jobs finish within DRAIN_TIMEOUT (their leases still renewed),
         then cancels and hands back the rest."""
         self._stopping = True
-        await _cancel(self._feeders)
+        await cancel_and_wait(self._feeders)
         in_flight = [task for _, task in self._running.values()]
         if in_flight:
             await asyncio.wait(in_flight, timeout=self._settings.drain_timeout_s)
         unfinished = list(self._running.values())
-        await _cancel([task for _, task in unfinished])
+        await cancel_and_wait([task for _, task in unfinished])
         for job, _ in unfinished:
             await self._finish(functools.partial(jobs.release, job=job, worker=self.worker))
-        await _cancel([self._renewer])
+        await cancel_and_wait([self._renewer])
 
     # --- claiming ----------------------------------------------------------------
 
@@ -174,16 +175,6 @@ class JobRunner:
                     return False
                 await asyncio.sleep(pause)
                 pause = min(1.0, pause * 2)
-
-
-async def _cancel(tasks: Sequence[asyncio.Task[None] | None]) -> None:
-    for task in tasks:
-        if task is not None:
-            task.cancel()
-    for task in tasks:
-        if task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 async def start_jobs(services: Services) -> Callable[[], Awaitable[None]]:

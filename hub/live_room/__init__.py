@@ -12,7 +12,6 @@ layer's (`hub.realtime.presence_store`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 
 from channels.access import ChannelFacts
@@ -28,6 +27,7 @@ from hub.realtime.instance import Realtime
 from hub.realtime.observers import DurableObserver
 from hub.realtime.publish import PublishHandler
 from hub.services import Services
+from hub.tasks import cancel_and_wait
 
 __all__ = ["LiveRoom", "start_live_room"]
 
@@ -70,9 +70,7 @@ async def start_live_room(services: Services) -> Callable[[], Awaitable[None]]:
     task = asyncio.create_task(room.votes.run(), name="question-votes")
 
     async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait([task])
         await room.stop()
 
     return stop

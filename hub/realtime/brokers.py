@@ -23,8 +23,9 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-__all__ = ["Broker", "BrokerUnavailable", "Handler", "InProcessBroker", "InProcessBus", "RedisBroker", "cancel_task",
-           "send_within"]
+from hub.tasks import cancel_and_wait
+
+__all__ = ["Broker", "BrokerUnavailable", "Handler", "InProcessBroker", "InProcessBus", "RedisBroker", "send_within"]
 
 log = logging.getLogger("hub.broker")
 # Jitter from a generator of its own: the `random` module's shared state is not this module's to move.
@@ -44,16 +45,6 @@ async def send_within(timeout_s: float, send: Awaitable[Any]) -> None:
             await send
     except (RedisError, OSError, TimeoutError) as exc:
         raise BrokerUnavailable(str(exc) or type(exc).__name__) from None
-
-
-async def cancel_task(task: asyncio.Task[None] | None) -> None:
-    """Cancel a subscriber loop and wait until it has ended."""
-    if task is not None:
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
 
 
 class Broker(Protocol):
@@ -144,7 +135,7 @@ class RedisBroker:
         await send_within(self._publish_timeout_s, self._client.publish(self._prefix + topic, data))
 
     async def stop(self) -> None:
-        await cancel_task(self._task)
+        await cancel_and_wait([self._task])
         self._task = None
 
     async def _run(self, handler: Handler, first: asyncio.Future[None]) -> None:

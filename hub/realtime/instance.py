@@ -53,6 +53,7 @@ from hub.realtime.tickets import Tickets
 from hub.realtime.user_connections import UserConnections
 from hub.services import Services, namespace_for
 from hub.settings import Settings
+from hub.tasks import cancel_and_wait
 
 __all__ = ["Realtime", "protocol_limits", "start_realtime"]
 
@@ -202,11 +203,7 @@ class Realtime:
     async def stop(self) -> None:
         await self.peers.stop()
         await self.accounts.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         with contextlib.suppress(Exception):
             async with asyncio.timeout(2):
                 await self.presence.store.clear()

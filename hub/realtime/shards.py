@@ -22,7 +22,8 @@ from collections.abc import Callable
 from redis.asyncio.cluster import ClusterPubSub, RedisCluster
 from redis.exceptions import RedisError
 
-from hub.realtime.brokers import BrokerUnavailable, Handler, cancel_task, send_within
+from hub.realtime.brokers import BrokerUnavailable, Handler, send_within
+from hub.tasks import cancel_and_wait
 
 __all__ = ["DURABLE_TOPIC", "ShardBus"]
 
@@ -96,7 +97,7 @@ class ShardBus:
         await send_within(self._publish_timeout_s, self._client.spublish(self.shard_channel(channel), message))
 
     async def stop(self) -> None:
-        await cancel_task(self._task)
+        await cancel_and_wait([self._task])
         self._task = None
 
     # --- receiving ------------------------------------------------------------------
