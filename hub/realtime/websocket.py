@@ -239,7 +239,6 @@ class WsSession(OutboxWriter):
                 await self._handle(frame)
         return True
 
-
     def _arm_timer(self) -> None:
         """Have `on_deadline` called at the protocol's next deadline (replacing any earlier one)."""
         deadline = None if self._ending is not None else self.conn.next_deadline()
