@@ -53,7 +53,8 @@ def _has_contrib(bin_dir: Path) -> bool:
                                     capture_output=True, timeout=10).stdout.split()
     except (OSError, ValueError, subprocess.SubprocessError):
         return False
-    return (Path(lib) / "auto_explain.so").is_file() and (Path(lib) / "pg_trgm.so").is_file() \
+    # pg_trgm is an extension (a control file besides its library), auto_explain a plain loadable module.
+    return all((Path(lib) / f"{module}.so").is_file() for module in CONTRIB) \
         and (Path(share) / "extension" / "pg_trgm.control").is_file()
 
 
