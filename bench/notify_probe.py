@@ -17,8 +17,7 @@ import asyncpg
 import msgspec
 
 from bench.stats import Histogram
-
-EVENTS_CHANNEL = "hub_events"
+from persistence.events import NOTIFY_CHANNEL
 
 
 class _Note(msgspec.Struct):
@@ -36,7 +35,7 @@ class NotifyProbe:
     @classmethod
     async def open(cls, dsn: str) -> NotifyProbe:
         probe = cls(await asyncpg.connect(dsn))
-        await probe._conn.add_listener(EVENTS_CHANNEL, probe._on_note)
+        await probe._conn.add_listener(NOTIFY_CHANNEL, probe._on_note)
         return probe
 
     def take(self) -> Histogram:

@@ -50,6 +50,7 @@ from channels.events import DurableNote, StateNote, decode_durable, decode_state
 from channels.frames import EventFrame
 from hub.realtime.fanout import EventLog, Fanout
 from persistence.account_state import ACCOUNTS_CHANNEL
+from persistence.events import NOTIFY_CHANNEL, STATE_CHANNEL
 
 __all__ = ["APPLICATION_NAME", "EVENTS_CHANNEL", "STATE_CHANNEL", "Listener"]
 
@@ -57,8 +58,7 @@ log = logging.getLogger("hub.listener")
 # Jitter from a generator of its own: the `random` module's shared state is not this module's to move.
 _JITTER = random.Random()
 
-EVENTS_CHANNEL = "hub_events"
-STATE_CHANNEL = "hub_state"
+EVENTS_CHANNEL = NOTIFY_CHANNEL  # the channel `realtime.append_event` notifies at commit
 APPLICATION_NAME = "hub-listener"
 _READ_CHUNK = 1000
 _NO_LIMIT = 2**62
