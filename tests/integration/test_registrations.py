@@ -17,6 +17,7 @@ from persistence import sessions
 from persistence.db import Database
 from persistence.identity import SERVICE
 from tests.helpers.api import signup
+from tests.helpers.lessons import unique_level
 from tests.integration.test_sessions import create_session, events_on, host_account, mint_users, set_status
 
 
@@ -127,7 +128,7 @@ async def test_plan_is_checked_first_then_level_and_lessons_with_what_is_missing
     host = await host_account(client, owner_conn)
     lesson = await owner_conn.fetchval(
         """INSERT INTO public.lessons (level_id, gate_id, title, content_data)
-           VALUES ((random() * 1e6)::int + 2000000, 1, 'needed', '{}') RETURNING id""")
+           VALUES ($1, 1, 'needed', '{}') RETURNING id""", unique_level())
     session = await create_session(client, host, prerequisites={"min_level": 3, "required_lessons": [str(lesson)]})
     member = await signup(client)
 

@@ -12,6 +12,7 @@ from hub.rules.threads import first_post_key
 from persistence import community
 from persistence.db import Database, set_identity
 from persistence.identity import ANON, SERVICE, user_identity
+from tests.helpers.lessons import unique_level
 from tests.helpers.services import DatabaseUnderTest
 
 
@@ -33,7 +34,7 @@ async def two_users_with_private_rows(owner_conn: asyncpg.Connection) -> tuple[u
     alice, bob = await make_user(owner_conn), await make_user(owner_conn)
     lesson = await owner_conn.fetchval(
         """INSERT INTO public.lessons (level_id, gate_id, title, content_data)
-           VALUES ((random() * 1e6)::int + 1000, 1, 'rls lesson', '{}') RETURNING id""")
+           VALUES ($1, 1, 'rls lesson', '{}') RETURNING id""", unique_level())
     plan = await owner_conn.fetchval(
         "INSERT INTO public.subscription_plans (name, price, features) VALUES ('p', 1, '{}') RETURNING id")
     for user in (alice, bob):
@@ -106,7 +107,7 @@ async def test_users_cannot_write_server_owned_fields_by_any_statement(
 
 async def test_anon_sees_only_active_lessons_and_admins_see_all(app_db: Database,
                                                                 owner_conn: asyncpg.Connection) -> None:
-    level = 500_000 + int(uuid.uuid4().int % 100_000)
+    level = unique_level()
     await owner_conn.execute(
         """INSERT INTO public.lessons (level_id, gate_id, title, content_data, is_active)
            VALUES ($1, 1, 'on', '{}', true), ($1, 2, 'off', '{}', false)""", level)
@@ -121,7 +122,7 @@ async def test_anon_sees_only_active_lessons_and_admins_see_all(app_db: Database
 async def test_only_admins_write_lessons(app_db: Database, owner_conn: asyncpg.Connection) -> None:
     learner = await make_user(owner_conn)
     insert = "INSERT INTO public.lessons (level_id, gate_id, title, content_data) VALUES ($1, 1, 't', '{}')"
-    level = 700_000 + int(uuid.uuid4().int % 100_000)
+    level = unique_level()
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         async with app_db.transaction(as_user(learner)) as conn:
             await conn.execute(insert, level)

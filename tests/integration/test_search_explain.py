@@ -16,6 +16,7 @@ import pytest
 
 from hub.rules.search import MARK_END, MARK_START
 from tests.helpers.api import signup
+from tests.helpers.lessons import unique_levels
 from tests.integration.test_community_explain import nodes
 
 ROWS = 2000
@@ -28,6 +29,7 @@ TABLES = {"community_posts", "community_comments", "lessons", "live_sessions"}
 async def corpus(hub_url: str, test_db: Any) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=hub_url) as http:
         author = await signup(http)
+    levels = unique_levels(ROWS)
     conn = await asyncpg.connect(test_db.owner_dsn)
     try:
         await conn.execute(
@@ -40,8 +42,8 @@ async def corpus(hub_url: str, test_db: Any) -> dict[str, Any]:
                FROM generate_series(1, $2) AS n""", author.user_id, ROWS * 2)
         await conn.execute(
             """INSERT INTO lessons (level_id, gate_id, title, description, content_data)
-               SELECT 700000 + n, 1, 'lesson topic' || n, 'about subject' || (n % 499), '{}'
-               FROM generate_series(1, $1) AS n""", ROWS)
+               SELECT $1 + n, 1, 'lesson topic' || n, 'about subject' || (n % 499), '{}'
+               FROM generate_series(1, $2) AS n""", levels.start - 1, ROWS)
         await conn.execute(
             """INSERT INTO live_sessions (title, description, host_id, scheduled_at, duration)
                SELECT 'session topic' || n, 'we cover subject' || (n % 499), $1, now(), interval '1 hour'
