@@ -14,6 +14,7 @@ from playwright.async_api import expect
 from tests.browser.conftest import PHONE, NewContext, screenshot
 from tests.browser.pages import channel_ready, open_as
 from tests.helpers.api import admin, signup
+from tests.helpers.lessons import api_gate, api_gates
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +24,7 @@ async def test_completing_a_lesson_toasts_xp_and_level_up_and_moves_another_user
     boss = await admin(client, owner_conn)
     title = f"Reading order flow {secrets.token_hex(3)}"
     response = await client.post("/api/lessons", headers=boss.headers, json={
-        "level_id": 1, "gate_id": 100_000 + secrets.randbelow(800_000), "title": title,
+        "level_id": 1, "gate_id": api_gate(), "title": title,
         "content_data": {"sections": []}, "xp_reward": 50_000, "difficulty": "beginner"})
     assert response.status_code == 201, response.text
     learner = await signup(client, full_name=f"Lena {secrets.token_hex(2)}")
@@ -69,11 +70,10 @@ async def test_the_lesson_player_grades_a_quiz_wrong_then_right_and_the_xp_arriv
         new_context: NewContext, client: httpx.AsyncClient, hub_url: str, owner_conn: asyncpg.Connection) -> None:
     boss = await admin(client, owner_conn)
     title = f"Candles {secrets.token_hex(3)}"
-    level = 500_000 + secrets.randbelow(400_000)
     lessons = []
-    for n, name in enumerate((title, f"After {title}")):
+    for gate, name in zip(api_gates(2), (title, f"After {title}"), strict=True):
         response = await client.post("/api/lessons", headers=boss.headers, json={
-            "level_id": 1, "gate_id": level + n, "title": name, "xp_reward": 1234, "assessment_data": QUIZ,
+            "level_id": 1, "gate_id": gate, "title": name, "xp_reward": 1234, "assessment_data": QUIZ,
             "content_data": {"sections": [{"kind": "text", "body": MARKDOWN},
                                           {"kind": "image", "url": "javascript:alert(1)"},
                                           {"kind": "video", "url": "https://www.youtube.com/watch?v=abc",

@@ -16,6 +16,7 @@ from playwright.async_api import expect
 from tests.browser.conftest import PHONE, NewContext, screenshot
 from tests.browser.pages import channel_ready, open_as
 from tests.helpers.api import admin, signup
+from tests.helpers.lessons import api_gate
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +31,7 @@ async def test_the_heat_map_and_achievement_progress_update_live_after_a_complet
     try:
         boss = await admin(client, owner_conn)
         response = await client.post("/api/lessons", headers=boss.headers, json={
-            "level_id": 1, "gate_id": 100_000 + secrets.randbelow(800_000), "title": f"Heat {tag}",
+            "level_id": 1, "gate_id": api_gate(), "title": f"Heat {tag}",
             "content_data": {"sections": []}, "xp_reward": 7, "difficulty": "beginner"})
         assert response.status_code == 201, response.text
         lesson = response.json()

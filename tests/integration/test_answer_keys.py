@@ -12,8 +12,9 @@ import asyncpg
 import httpx
 
 from tests.helpers.api import Account, admin, signup
+from tests.helpers.lessons import api_level
 from tests.helpers.ws import ProtocolClient
-from tests.integration.test_lessons import make_lesson, subscribe, unique_level
+from tests.integration.test_lessons import make_lesson, subscribe
 
 NUMERIC_ANSWER = 98765.4321
 MULTIPLE_ANSWER = [0, 3]
@@ -42,7 +43,7 @@ async def test_no_learner_route_or_user_event_carries_an_answer_key_before_a_pas
         client: httpx.AsyncClient, hub_url: str, owner_conn: asyncpg.Connection) -> None:
     boss = await admin(client, owner_conn)
     tag = secrets.token_hex(6)
-    level = unique_level()
+    level = api_level()
     free = await make_lesson(client, boss, level_id=1, assessment_data=quiz(tag), xp_reward=5)
     paid = await make_lesson(client, boss, level_id=level, assessment_data=quiz(tag), xp_reward=5)
     warm_up = await make_lesson(client, boss, level_id=1, xp_reward=7)

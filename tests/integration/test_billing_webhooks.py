@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.helpers.api import Account, admin, signup
+from tests.helpers.lessons import api_gate
 from tests.helpers.stripe_stub import (
     StripeStub,
     deliver,
@@ -137,7 +138,7 @@ async def test_subscription_status_moves_level_access_and_lesson_gating_at_once(
         INSERT INTO public.lessons (level_id, gate_id, title, content_data)
         VALUES ($1, $2, 'Gated', '{"body": "paid"}') RETURNING id
         """,
-        secrets.randbelow(LEVELS - 2) + 2, secrets.randbelow(2_000_000_000))
+        secrets.randbelow(LEVELS - 2) + 2, api_gate())
     headers = subscriber.account.headers
 
     async def access() -> tuple[int, int, str]:

@@ -11,19 +11,11 @@ import httpx
 
 from hub.pagination import encode_cursor
 from tests.helpers.api import Account, admin, signup
-
-
-def unique_gate() -> int:
-    return 1 + secrets.randbelow(999_999)
-
-
-def unique_level() -> int:
-    """A level no other test uses, for tests that list one level's lessons."""
-    return 1000 + secrets.randbelow(998_000)
+from tests.helpers.lessons import api_gate, api_level
 
 
 async def make_lesson(client: httpx.AsyncClient, by: Account, **fields: Any) -> dict[str, Any]:
-    body = {"level_id": 1, "gate_id": unique_gate(), "title": "A lesson", "content_data": {"steps": ["read"]},
+    body = {"level_id": 1, "gate_id": api_gate(), "title": "A lesson", "content_data": {"steps": ["read"]},
             **fields}
     response = await client.post("/api/lessons", json=body, headers=by.headers)
     assert response.status_code == 201, response.text
@@ -44,7 +36,7 @@ async def subscribe(owner_conn: asyncpg.Connection, user_id: UUID, level_access_
 async def test_lesson_list_is_public_and_never_carries_content(client: httpx.AsyncClient,
                                                                owner_conn: asyncpg.Connection) -> None:
     boss = await admin(client, owner_conn)
-    level = unique_level()
+    level = api_level()
     lesson = await make_lesson(client, boss, level_id=level,
                                assessment_data={"questions": [{"q": "?", "choices": ["a", "b"], "answer": 1}]})
     response = await client.get("/api/lessons", params={"level_id": level})
@@ -77,7 +69,7 @@ async def test_lesson_content_needs_a_plan_reaching_its_level(client: httpx.Asyn
 
 async def test_only_admins_write_lessons(client: httpx.AsyncClient) -> None:
     learner = await signup(client)
-    body = {"level_id": 1, "gate_id": unique_gate(), "title": "t", "content_data": {}}
+    body = {"level_id": 1, "gate_id": api_gate(), "title": "t", "content_data": {}}
     assert (await client.post("/api/lessons", json=body)).status_code == 401
     forbidden = await client.post("/api/lessons", json=body, headers=learner.headers)
     assert forbidden.status_code == 403
@@ -86,7 +78,7 @@ async def test_only_admins_write_lessons(client: httpx.AsyncClient) -> None:
 
 async def test_lesson_fields_are_validated(client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
     boss = await admin(client, owner_conn)
-    base = {"level_id": 1, "gate_id": unique_gate(), "title": "t", "content_data": {}}
+    base = {"level_id": 1, "gate_id": api_gate(), "title": "t", "content_data": {}}
     bad_fields: list[dict[str, Any]] = [
         {"level_id": 0}, {"gate_id": -1}, {"xp_reward": 100_001}, {"xp_reward": -1},
         {"difficulty": "expert"}, {"estimated_time": "90 minutes"}, {"estimated_time": "-PT1H"},
@@ -137,7 +129,7 @@ async def test_a_taken_level_and_gate_is_a_conflict(client: httpx.AsyncClient, o
 async def test_create_with_the_same_idempotency_key_creates_once(client: httpx.AsyncClient,
                                                                  owner_conn: asyncpg.Connection) -> None:
     boss = await admin(client, owner_conn)
-    gate = unique_gate()
+    gate = api_gate()
     body = {"level_id": 1, "gate_id": gate, "title": "once", "content_data": {}}
     headers = {**boss.headers, "Idempotency-Key": secrets.token_hex(8)}
     first = await client.post("/api/lessons", json=body, headers=headers)
@@ -153,7 +145,7 @@ async def test_patch_changes_given_fields_and_inactive_lessons_are_admin_only(
         client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
     boss = await admin(client, owner_conn)
     learner = await signup(client)
-    level = unique_level()
+    level = api_level()
     lesson = await make_lesson(client, boss, level_id=level, subtitle="keep me")
     patched = await client.patch(f"/api/lessons/{lesson['id']}", json={"title": "Renamed", "is_active": False,
                                                                        "estimated_time": "PT10M"},
@@ -200,7 +192,7 @@ async def test_delete_removes_the_lesson_and_refuses_when_learners_have_progress
 async def test_lesson_pages_neither_repeat_nor_skip_rows_while_lessons_are_added(
         client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
     boss = await admin(client, owner_conn)
-    level = unique_level()
+    level = api_level()
     original = [await make_lesson(client, boss, level_id=level, gate_id=gate) for gate in (10, 20, 30, 40, 50, 60, 70)]
     seen: list[dict[str, Any]] = []
     cursor: str | None = None

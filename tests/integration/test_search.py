@@ -16,6 +16,7 @@ from persistence.db import Database
 from persistence.identity import user_identity
 from tests.conftest import HubStarter
 from tests.helpers.api import Account, signup
+from tests.helpers.lessons import api_gate
 from tests.integration.test_blocks import comment
 
 
@@ -47,7 +48,7 @@ async def new_lesson(owner_conn: asyncpg.Connection, *, level: int, title: str, 
     lesson_id = await owner_conn.fetchval(
         """INSERT INTO public.lessons (level_id, gate_id, title, description, content_data, is_active)
            VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING id""",
-        level, 1 + secrets.randbelow(999_000), title, description, json.dumps({"text": body}), active)
+        level, api_gate(), title, description, json.dumps({"text": body}), active)
     return str(lesson_id)
 
 

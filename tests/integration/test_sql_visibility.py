@@ -22,6 +22,7 @@ import pytest
 from persistence.db import Database
 from persistence.identity import ANON, SERVICE, Identity, user_identity
 from tests.helpers.api import admin, signup
+from tests.helpers.lessons import api_gate, unique_levels
 from tests.integration.test_rls import as_user, make_user
 
 SECRET_URL = "https://meet.example/secret-room"
@@ -79,13 +80,13 @@ async def world(owner_conn: asyncpg.Connection) -> World:
         "UPDATE public.user_profiles SET full_name = 'Ann', bio = 'hi', timezone = 'Asia/Tokyo', "
         "trading_goals = ARRAY['retire early'] WHERE id = $1", author)
 
-    paid_level = 900_000 + secrets.randbelow(90_000)
-    gate = 1 + secrets.randbelow(999_000)
+    paid_level, hidden_level = unique_levels(2)
+    gate = api_gate()
     lesson_sql = """INSERT INTO public.lessons (level_id, gate_id, title, content_data, assessment_data, is_active)
                     VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6) RETURNING id"""
     free = await owner_conn.fetchval(lesson_sql, 1, gate, "free", CONTENT, ASSESSMENT, True)
     paid = await owner_conn.fetchval(lesson_sql, paid_level, gate, "paid", CONTENT, ASSESSMENT, True)
-    hidden = await owner_conn.fetchval(lesson_sql, paid_level + 1, gate, "hidden", CONTENT, ASSESSMENT, False)
+    hidden = await owner_conn.fetchval(lesson_sql, hidden_level, gate, "hidden", CONTENT, ASSESSMENT, False)
     plan = await owner_conn.fetchval(
         "INSERT INTO public.subscription_plans (name, price, features, level_access_limit) "
         "VALUES ('pro', 10, '{}', $1) RETURNING id", paid_level)
@@ -178,7 +179,7 @@ async def test_rest_lesson_content_hides_answers_from_subscribers_and_shows_them
         client: httpx.AsyncClient, owner_conn: asyncpg.Connection) -> None:
     boss = await admin(client, owner_conn)
     learner = await signup(client)
-    body = {"level_id": 1, "gate_id": 1 + secrets.randbelow(999_999), "title": "quiz", "content_data": CONTENT,
+    body = {"level_id": 1, "gate_id": api_gate(), "title": "quiz", "content_data": CONTENT,
             "assessment_data": ASSESSMENT}
     created = await client.post("/api/lessons", json=body, headers=boss.headers)
     assert created.status_code == 201, created.text
