@@ -14,6 +14,7 @@ import httpx
 from hub.pagination import encode_cursor
 from hub.rules import xp_to_reach
 from tests.helpers.api import Account, admin, signup
+from tests.helpers.far_dates import far_day
 from tests.integration.test_budgets import assert_rate_limited, budget_hub
 from tests.integration.test_lessons import make_lesson, subscribe
 
@@ -29,11 +30,6 @@ class FakeClock:
 
     def advance(self, days: int) -> None:
         self.now += timedelta(days=days)
-
-
-def far_day() -> datetime:
-    """Noon UTC of a random day no other test uses, so its periods start empty."""
-    return datetime(2300, 1, 1, 12, tzinfo=UTC) + timedelta(days=secrets.randbelow(200_000))
 
 
 async def attempt(client: httpx.AsyncClient, account: Account, lesson: dict[str, Any], *, completed: bool = True,

@@ -16,7 +16,8 @@ from persistence import leaderboard
 from persistence.db import Database
 from persistence.identity import SERVICE
 from tests.helpers.api import Account, admin, signup
-from tests.integration.test_attempts import FakeClock, attempt, far_day
+from tests.helpers.far_dates import far_day
+from tests.integration.test_attempts import FakeClock, attempt
 from tests.integration.test_lessons import make_lesson
 
 

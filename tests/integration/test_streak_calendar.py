@@ -4,7 +4,6 @@ Lessons here have no assessment, so a completion is `{score, time_spent_seconds,
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +12,7 @@ import asyncpg
 import httpx
 
 from tests.helpers.api import Account, admin, signup
+from tests.helpers.far_dates import far_date
 from tests.integration.test_lessons import make_lesson
 
 LA = "America/Los_Angeles"
@@ -26,11 +26,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now.timestamp()
-
-
-def far_date() -> date:
-    """A random day no other test uses, so the leaderboard periods the completions touch start empty."""
-    return date(2300, 1, 1) + timedelta(days=secrets.randbelow(200_000))
 
 
 async def set_zone(client: httpx.AsyncClient, account: Account, zone: str) -> None:
