@@ -7,10 +7,8 @@ scales every budget out of the way)."""
 from __future__ import annotations
 
 import contextlib
-import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -18,12 +16,8 @@ import httpx
 from litestar import Litestar
 from websockets.exceptions import ConnectionClosed
 
-from hub.app import create_app
-from hub.realtime.ws_protocol import UVICORN_WS
-from hub.settings import Settings
+from tests.conftest import HubStarter
 from tests.helpers.api import signup
-from tests.helpers.server import serve_in_thread
-from tests.helpers.services import DatabaseUnderTest
 from tests.helpers.ws import ProtocolClient, insert_post
 from tests.integration.test_budgets import Clock, budget_hub
 
@@ -65,15 +59,15 @@ async def test_a_reconnect_loop_of_one_user_is_refused_after_its_open_budget_whi
 
 
 @contextmanager
-def _hubs(test_db: DatabaseUnderTest, settings: Settings, count: int) -> Iterator[list[tuple[str, Litestar]]]:
-    """`count` in-thread instances sharing one database and one Redis namespace."""
+def _hubs(start_hub: HubStarter, count: int, **changes: Any) -> Iterator[list[tuple[str, Litestar]]]:
+    """`count` in-thread instances sharing one database and one Redis namespace. Served by `start_hub`, so the
+    suite's budgets go back into the shared database's `private.hub_settings` after them: a hub stores its
+    own (here scaled 1) at startup, and later tests' plain-SQL writes would meet them."""
     with ExitStack() as stack:
         hubs = []
         for _ in range(count):
-            app = create_app(settings, test_db.app_dsn)
-            url = stack.enter_context(serve_in_thread(app, ws_max_size=settings.ws_max_frame_bytes, ws=UVICORN_WS,
-                                                      ws_per_message_deflate=settings.ws_compression))
-            hubs.append((url, app))
+            app = start_hub.app(**changes)
+            hubs.append((stack.enter_context(start_hub.serve(app)), app))
         yield hubs
 
 
@@ -84,14 +78,13 @@ def _database_lookups(app: Litestar) -> float:
 
 
 async def test_subscribes_spread_over_connections_on_two_instances_meet_the_users_lookup_budget_and_strike(
-    test_db: DatabaseUnderTest, base_settings: Settings, client: httpx.AsyncClient, owner_conn: asyncpg.Connection,
+    start_hub: HubStarter, client: httpx.AsyncClient, owner_conn: asyncpg.Connection,
 ) -> None:
     user, other = await signup(client), await signup(client)
     posts = [await insert_post(owner_conn, user.user_id) for _ in range(3)]
     channels = [f"{kind}:{post}" for post in posts for kind in ("thread", "votes")]  # one lookup each
-    settings = replace(base_settings, rate_limit_scale=1, namespace=f"hubtest:ws-lookups:{secrets.token_hex(6)}",
-                       ws_lookups_per_minute=6, ws_strike_limit=4)
-    with _hubs(test_db, settings, 2) as [(url_a, app_a), (url_b, app_b)]:
+    with _hubs(start_hub, 2, rate_limit_scale=1, namespace=start_hub.new_namespace("ws-lookups"),
+               ws_lookups_per_minute=6, ws_strike_limit=4) as [(url_a, app_a), (url_b, app_b)]:
         on_a, _ = await _open(url_a, user.access_token)
         for channel in channels:  # the whole budget, on instance A
             assert (await on_a.subscribe(channel))["ok"]
