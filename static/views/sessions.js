@@ -4,6 +4,7 @@ import { newIdempotencyKey } from "../api.js";
 import { busy, field, formatDuration, formatTime, h, itemsOf, nameOf, replace, showError } from "../dom.js";
 
 const LIVE_LOOKBACK_MS = 12 * 60 * 60 * 1000;
+const PAGE_SIZE = 50;
 
 /**
  * The caller's own registration status per session. The API reports it on `POST …/registration`
@@ -47,14 +48,14 @@ export async function render(root, ctx) {
       busy(register, async () => {
         const participant = await ctx.api.post(`/api/sessions/${session.id}/registration`, undefined, { idempotencyKey: newIdempotencyKey() });
         registrations.set(me.id, session.id, participant);
-        await load();
+        await refresh(session.id);
       }).catch((err) => showError(error, err)),
     );
     cancel.addEventListener("click", () =>
       busy(cancel, async () => {
         await ctx.api.del(`/api/sessions/${session.id}/registration`);
         registrations.set(me.id, session.id, null);
-        await load();
+        await refresh(session.id);
       }).catch((err) => showError(error, err)),
     );
     const open = ["scheduled", "live"].includes(session.status);
@@ -80,22 +81,40 @@ export async function render(root, ctx) {
     );
   };
 
-  const load = async () => {
-    // Upcoming and live ones, soonest first: a session still live started at most a few hours ago.
-    const from = new Date(Date.now() - LIVE_LOOKBACK_MS).toISOString();
-    const sessions = itemsOf(await ctx.api.get("/api/sessions", { limit: 50, from }));
-    replace(list, sessions.length ? sessions.map(row) : h("li", { class: "card muted" }, "No workshops scheduled."));
+  // Upcoming and live ones, soonest first (a session still live started at most a few hours ago), a page at
+  // a time: a busy week holds more than one page, and a session past the first must still be reachable.
+  let from = null;
+  let cursor = null;
+  const more = h("button", { type: "button", hidden: true, onclick: () => load(false).catch((err) => showError(error, err)) }, "Load more");
+  const load = async (fresh = true) => {
+    if (fresh) {
+      from = new Date(Date.now() - LIVE_LOOKBACK_MS).toISOString();
+      cursor = null;
+    }
+    const page = await ctx.api.get("/api/sessions", { limit: PAGE_SIZE, from, cursor });
+    const rows = itemsOf(page).map(row);
+    if (fresh) replace(list, rows.length ? rows : h("li", { class: "card muted" }, "No workshops scheduled."));
+    else list.append(...rows);
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+  };
+
+  // One session's card again, in place: a registration, a cancellation or a promotion changes that session
+  // alone, and reloading the list would drop the pages loaded past the first.
+  const refresh = async (sessionId) => {
+    const session = await ctx.api.get(`/api/sessions/${sessionId}`);
+    list.querySelector(`[data-session-id="${sessionId}"]`)?.replaceWith(row(session));
   };
 
   const onPromoted = (e) => {
     const { session, participant } = e.detail || {};
     if (session && participant) registrations.set(me.id, session.id, participant);
-    load();
+    if (session) refresh(session.id).catch((err) => showError(error, err));
   };
   ctx.userEvents.addEventListener("session.promoted", onPromoted);
 
   root.appendChild(
-    h("section", { class: "page" }, h("div", { class: "page-head" }, h("h1", {}, "Live workshops")), isHost ? scheduler(ctx, load) : null, error, list),
+    h("section", { class: "page" }, h("div", { class: "page-head" }, h("h1", {}, "Live workshops")), isHost ? scheduler(ctx, load) : null, error, list, more),
   );
   await load();
   return () => ctx.userEvents.removeEventListener("session.promoted", onPromoted);

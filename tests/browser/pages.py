@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import BrowserContext, Locator, Page, expect
 
 from tests.helpers.api import Account
 
@@ -33,3 +33,16 @@ async def channel_ready(page: Page, channel: str) -> None:
     """Waits until the page has subscribed to `channel` and the server confirmed it."""
     await page.wait_for_function("ch => Boolean(window.hubClient && window.hubClient.subscription(ch))", arg=channel)
     await page.evaluate("ch => window.hubClient.subscription(ch).ready.then(() => true)", channel)
+
+
+async def session_card(page: Page, session_id: str) -> Locator:
+    """The workshops page's card of one session, loading further pages until it is there: the run's other
+    tests schedule sessions too, and whether theirs fill the first page depends on the order tests ran in."""
+    card = page.locator(f'.session-card[data-session-id="{session_id}"]')
+    cards = page.locator(".session-card")
+    await expect(cards.first).to_be_visible()
+    while not await card.count():
+        shown = await cards.count()
+        await page.get_by_role("button", name="Load more").click()
+        await expect(cards).not_to_have_count(shown)
+    return card

@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.browser.conftest import PHONE, NewContext, screenshot
-from tests.browser.pages import channel_ready, open_as, wait_live
+from tests.browser.pages import channel_ready, open_as, session_card, wait_live
 from tests.helpers.api import signup, with_role
 
 pytestmark = pytest.mark.browser
@@ -56,7 +56,6 @@ async def test_registering_shows_seat_or_waitlist_and_a_promotion_arrives_live(
     host = await with_role(client, owner_conn, await signup(client, full_name="Sam Host"), "host")
     title = f"Risk clinic {secrets.token_hex(3)}"
     response = await client.post("/api/sessions", headers=host.headers, json={
-        # Soon, so that the page's first 50 upcoming sessions hold it whatever other tests scheduled later.
         "title": title, "scheduled_at": (datetime.now(UTC) + timedelta(minutes=30)).isoformat(),
         "duration": "PT45M", "max_participants": 1})
     assert response.status_code == 201, response.text
@@ -67,8 +66,8 @@ async def test_registering_shows_seat_or_waitlist_and_a_promotion_arrives_live(
     page_1 = await open_as(await new_context(), hub_url, first, "sessions")
     page_2 = await open_as(await new_context(viewport=PHONE), hub_url, second, "sessions")
     await channel_ready(page_2, f"user:{second.user_id}")
-    card_1 = page_1.locator(f'.session-card[data-session-id="{session_id}"]')
-    card_2 = page_2.locator(f'.session-card[data-session-id="{session_id}"]')
+    card_1 = await session_card(page_1, session_id)
+    card_2 = await session_card(page_2, session_id)
     await card_1.get_by_role("button", name="Register").click()
     await expect(card_1.locator(".status-registered")).to_have_text("Registered")
     await expect(card_1.get_by_role("link", name="Open the room")).to_be_visible()
@@ -84,6 +83,33 @@ async def test_registering_shows_seat_or_waitlist_and_a_promotion_arrives_live(
         "SELECT user_id, attendance_status FROM session_participants WHERE session_id = $1", session_id)
     assert {(r["user_id"], r["attendance_status"]) for r in statuses} == {(second.user_id, "registered")}
     await screenshot(page_1, "sessions-desktop")
+
+
+async def test_a_session_past_the_first_page_is_reached_with_load_more_and_registering_keeps_the_pages_shown(
+        new_context: NewContext, client: httpx.AsyncClient, hub_url: str, owner_conn: asyncpg.Connection) -> None:
+    host = await with_role(client, owner_conn, await signup(client, full_name="Pat Busy"), "host")
+    # Fifty sessions sooner than ours, in the page's window, fill its first page whatever else the run holds.
+    await owner_conn.execute(
+        """INSERT INTO public.live_sessions (title, host_id, scheduled_at, duration)
+           SELECT 'Filler ' || n, $1, now() - interval '1 hour', interval '2 hours' FROM generate_series(1, 50) AS n""",
+        host.user_id)
+    response = await client.post("/api/sessions", headers=host.headers, json={
+        "title": f"Late clinic {secrets.token_hex(3)}", "duration": "PT45M", "max_participants": 5,
+        "scheduled_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()})
+    assert response.status_code == 201, response.text
+    session_id = response.json()["id"]
+    learner = await signup(client)
+
+    page = await open_as(await new_context(), hub_url, learner, "sessions")
+    cards = page.locator(".session-card")
+    await expect(cards).to_have_count(50)
+    assert await page.locator(f'.session-card[data-session-id="{session_id}"]').count() == 0
+    card = await session_card(page, session_id)
+    shown = await cards.count()
+    assert shown > 50
+    await card.get_by_role("button", name="Register").click()
+    await expect(card.locator(".status-registered")).to_have_text("Registered")
+    await expect(cards).to_have_count(shown)  # the card changed in place; the list did not fall back to page one
 
 
 async def test_the_live_connection_outlives_short_access_tokens_by_refreshing_them_in_place(
