@@ -26,7 +26,7 @@ import msgspec
 
 from bench import publish
 from bench.context import Context
-from bench.load import Collected, LoadClient, LoadError, LoadSpec
+from bench.load import Collected, LoadClient, LoadError, LoadSpec, Ready
 from bench.report import Row
 from bench.servers import Server
 from channels.names import ChannelName
@@ -71,8 +71,9 @@ def _env(mode: str, cluster_url: str) -> dict[str, str]:
     return env
 
 
-async def _hubs(ctx: Context, mode: str, cluster_url: str, count: int) -> list[Server]:
-    hubs = [await ctx.infra.start_hub(f"{mode}-{i}", **_env(mode, cluster_url)) for i in range(count)]
+async def _hubs(ctx: Context, phase: str, mode: str, cluster_url: str, count: int) -> list[Server]:
+    # Named by phase too: each phase's logs stay for a look after the run.
+    hubs = [await ctx.infra.start_hub(f"{phase}-{mode}-{i}", **_env(mode, cluster_url)) for i in range(count)]
     async with httpx.AsyncClient(timeout=5) as http:
         deadline = time.monotonic() + 60
         while True:
@@ -128,7 +129,7 @@ class _Subscriber:
 
 async def _unserved(ctx: Context, mode: str, cluster_url: str, channels: list[str], token: str,
                     events: int) -> dict[str, float]:
-    hubs = await _hubs(ctx, mode, cluster_url, INSTANCES)
+    hubs = await _hubs(ctx, "unserved", mode, cluster_url, INSTANCES)
     subscribers = [_Subscriber() for _ in hubs]
     lanes = await publish.Lanes.open(ctx.infra.owner_dsn, 4)
     try:
@@ -182,10 +183,18 @@ async def _unserved(ctx: Context, mode: str, cluster_url: str, channels: list[st
             "received_per_instance": sum(received) / INSTANCES, "cpu_pct": sum(cpu) / INSTANCES}
 
 
-async def _e2e(ctx: Context, mode: str, cluster_url: str, channel: str) -> tuple[Collected, int]:
-    """What the subscribers collected, and how many of them connected."""
+def _refusals(ready: Ready) -> str:
+    """How many subscribers did not connect and why (the distinct reasons the load workers sampled)."""
+    if not ready.failed:
+        return ""
+    reasons = sorted({re.sub(r"\s+", " ", reason)[:120] for reason in ready.reasons})
+    return f" ({ready.failed} failed: {'; '.join(reasons)})"
+
+
+async def _e2e(ctx: Context, mode: str, cluster_url: str, channel: str) -> tuple[Collected, Ready]:
+    """What the subscribers collected, and how many of them connected (or why not)."""
     size = ctx.size
-    hub_a, hub_b = await _hubs(ctx, mode, cluster_url, 2)
+    hub_a, hub_b = await _hubs(ctx, "e2e", mode, cluster_url, 2)
     try:
         spec = LoadSpec(url=hub_b.ws_url(), kind="hub", connections=size.e2e_subscribers, workers=size.workers,
                         channel=channel, tokens=tuple(await ctx.infra.tokens(size.e2e_subscribers)),
@@ -195,11 +204,13 @@ async def _e2e(ctx: Context, mode: str, cluster_url: str, channel: str) -> tuple
             ready = await load.start()
             if ready.connected == 0:
                 raise LoadError(f"no subscriber connected: {'; '.join(ready.reasons)}")
+            if ready.failed:
+                ctx.log(f"  {mode}: {ready.connected} of {spec.connections} subscribers connected{_refusals(ready)}")
             try:
                 await publish.paced(publisher, 2, 10)  # warm-up
                 await load.collect(2, 20, size.collect_quiet_s)
                 await publish.paced(publisher, size.e2e_writes, size.e2e_rate)
-                return await load.collect(size.e2e_writes, 60, size.collect_quiet_s), ready.connected
+                return await load.collect(size.e2e_writes, 60, size.collect_quiet_s), ready
             finally:
                 await publisher.close()
     finally:
@@ -209,7 +220,7 @@ async def _e2e(ctx: Context, mode: str, cluster_url: str, channel: str) -> tuple
 
 async def _failover(ctx: Context, cluster_url: str, channel: str, token: str) -> tuple[float, float, int]:
     """(kill → a standby relaying, s; longest pause between deliveries, s; events lost)."""
-    hubs = await _hubs(ctx, "relay", cluster_url, 3)
+    hubs = await _hubs(ctx, "failover", "relay", cluster_url, 3)
     sub = _Subscriber()
     lanes = await publish.Lanes.open(ctx.infra.owner_dsn, 1)
     try:
@@ -289,11 +300,11 @@ async def run(ctx: Context) -> list[Row]:
                               f"instance: {r['received_per_instance']:.0f} (relay), "
                               f"{n['received_per_instance']:.0f} (notify)"))
         latencies: dict[str, Collected] = {}
-        connected: dict[str, int] = {}
+        ready: dict[str, Ready] = {}
         for mode in ("notify", "relay"):
             channel = channels[0] if mode == "notify" else channels[1]
             ctx.log(f"relay: end to end, {size.e2e_subscribers} subscribers, {mode} mode")
-            latencies[mode], connected[mode] = await _e2e(ctx, mode, cluster.url, channel)
+            latencies[mode], ready[mode] = await _e2e(ctx, mode, cluster.url, channel)
             ctx.report.latencies[f"end to end ({mode} mode)"] = latencies[mode].histogram
         expected = size.e2e_writes * size.e2e_subscribers
         rows.append(Row("relay 2", f"{size.e2e_subscribers:,} subscribers on B: p99 commit → receipt", "ms",
@@ -302,7 +313,8 @@ async def run(ctx: Context) -> list[Row]:
                         notes=f"{size.e2e_writes} writes at {size.e2e_rate:g}/s; delivered "
                               f"{latencies['relay'].received}/{expected} (relay), "
                               f"{latencies['notify'].received}/{expected} (notify); subscribers connected "
-                              f"{connected['relay']} / {connected['notify']}; closes "
+                              f"{ready['relay'].connected}{_refusals(ready['relay'])} / "
+                              f"{ready['notify'].connected}{_refusals(ready['notify'])}; closes "
                               f"{dict(latencies['relay'].closed)} / {dict(latencies['notify'].closed)}"))
         ctx.log("relay: failover")
         took_over, pause, lost = await _failover(ctx, cluster.url, channels[2],
