@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from channels.events import decode_durable
 from hub.embedded import APP_ROLE, with_database, with_user
+from hub.ratelimit import RedisLimiter
 from hub.realtime.incoming import EPHEMERAL_TOPIC, channel_of
 from hub.realtime.relay import Relay
 from hub.realtime.shards import ShardBus
@@ -422,3 +424,33 @@ async def test_the_shard_bus_delivers_a_channels_messages_in_order_only_to_buses
             await bus.stop()
         for client in clients:
             await client.aclose()
+
+
+@pytest.mark.relay
+@pytest.mark.xfail(strict=True, reason="hub/ratelimit.py (not this branch's to change): RedisLimiter.hit still counts "
+                   "through a MULTI pipeline; a script instead passes this")
+async def test_a_budget_hit_on_the_cluster_client_runs_on_the_instances_own_loop(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Relay mode runs on REDIS_CLUSTER=1, so every websocket open and subscribe spends its budget through the
+    cluster client. redis-py's transactional cluster pipeline queues each command through a thread of its own,
+    joined while the instance's loop waits: in a connection storm that stalled the loop for seconds, and
+    subscribers failed with authentication timeouts and pool timeouts (the relay bench's 894 of 1,000)."""
+    client = RedisCluster.from_url(cluster.url)
+    limiter = RedisLimiter(client, "{limitertest-" + uuid.uuid4().hex[:8] + "}")
+    try:
+        await limiter.hit("warm-up", 1, 60)  # the client's first command finds the cluster's nodes
+        started: list[str] = []
+        original = threading.Thread.start
+
+        def counting(thread: threading.Thread) -> None:
+            started.append(thread.name)
+            original(thread)
+
+        monkeypatch.setattr(threading.Thread, "start", counting)
+        waits = [await limiter.hit("user", 2, 60) for _ in range(3)]
+        monkeypatch.undo()
+    finally:
+        await client.aclose()
+    assert waits[:2] == [0.0, 0.0] and 55 < waits[2] <= 60  # the third hit of two allowed waits out the window
+    assert started == []
