@@ -454,3 +454,39 @@ async def test_a_budget_hit_on_the_cluster_client_runs_on_the_instances_own_loop
         await client.aclose()
     assert waits[:2] == [0.0, 0.0] and 55 < waits[2] <= 60  # the third hit of two allowed waits out the window
     assert started == []
+
+
+@pytest.mark.relay
+async def test_durable_publishes_started_together_reach_each_channels_followers_in_order(cluster: Cluster) -> None:
+    """The relay starts many publishes before awaiting the first; the bus sends them in pipelines (one
+    connection per node), and each channel's events must still arrive in the order they were started."""
+    prefix = f"shardtest:{uuid.uuid4().hex[:8]}"
+    channels = [f"session:{uuid.uuid4()}" for _ in range(40)]  # spread over the 3 masters' slots
+    publisher, follower = RedisCluster.from_url(cluster.url), RedisCluster.from_url(cluster.url)
+    got: dict[str, list[int]] = {channel: [] for channel in channels}
+    joined: list[str] = []
+
+    def received(payload: str) -> None:
+        note = decode_durable(payload)
+        assert note is not None
+        got[note.channel].append(note.seq)
+
+    sender = ShardBus(publisher, prefix, channel_of)
+    bus = ShardBus(follower, prefix, channel_of, on_durable=received, on_joined=joined.append)
+    try:
+        await bus.start(lambda _topic, _data: None)
+        for channel in channels:
+            bus.follow(channel)
+        await eventually(lambda: sorted(joined) == sorted(channels), within=10, what="subscriptions")
+        per_channel = 100
+        started = [sender.publish_durable(channel, msgspec.json.encode({"c": channel, "s": seq}))
+                   for seq in range(1, per_channel + 1) for channel in channels]
+        await asyncio.gather(*started)
+        await eventually(lambda: sum(map(len, got.values())) == per_channel * len(channels), within=15,
+                         what="every event on the follower")
+        assert all(seqs == list(range(1, per_channel + 1)) for seqs in got.values())
+    finally:
+        await bus.stop()
+        await sender.stop()
+        await publisher.aclose()
+        await follower.aclose()
