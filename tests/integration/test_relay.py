@@ -490,3 +490,33 @@ async def test_durable_publishes_started_together_reach_each_channels_followers_
         await sender.stop()
         await publisher.aclose()
         await follower.aclose()
+
+
+@pytest.mark.relay
+async def test_a_durable_publish_withdrawn_before_its_pipeline_left_is_never_sent(cluster: Cluster) -> None:
+    """What a relay that heard its lock is gone relies on: cancelling a started publish's future keeps it off
+    the shard when the bus has not sent it yet."""
+    prefix = f"shardtest:{uuid.uuid4().hex[:8]}"
+    channel = f"session:{uuid.uuid4()}"
+    publisher, follower = RedisCluster.from_url(cluster.url), RedisCluster.from_url(cluster.url)
+    got: list[int] = []
+    joined: list[str] = []
+    sender = ShardBus(publisher, prefix, channel_of)
+    bus = ShardBus(follower, prefix, channel_of, on_joined=joined.append,
+                   on_durable=lambda payload: got.append(msgspec.json.decode(payload)["s"]))
+    try:
+        await bus.start(lambda _topic, _data: None)
+        bus.follow(channel)
+        await eventually(lambda: joined == [channel], within=10, what="the subscription")
+        started = [sender.publish_durable(channel, msgspec.json.encode({"c": channel, "s": seq}))
+                   for seq in (1, 2, 3)]
+        started[1].cancel()  # before the bus's sender ran: nothing of this batch has gone yet
+        await asyncio.gather(started[0], started[2])
+        await sender.publish_durable(channel, msgspec.json.encode({"c": channel, "s": 4}))
+        await eventually(lambda: got[-1:] == [4], within=10, what="the last event")
+        assert got == [1, 3, 4]
+    finally:
+        await bus.stop()
+        await sender.stop()
+        await publisher.aclose()
+        await follower.aclose()
