@@ -7,6 +7,8 @@
 2. End to end: p99 commit → receipt at N subscribers of one channel on instance B, writes on A, both modes.
 3. Relay failover: events committed every 10 ms, a subscriber on a standby; the relay holder is SIGKILLed.
    Reported: kill → a standby relaying (its /readyz), and the longest pause between two deliveries.
+4. Relay throughput: the events of phase 1 committed in one transaction over the 1,000 channels, so the relay
+   gets them as one burst of notifications; time from the commit until its published counter has them all.
 
 The cluster comes from the test harness (tests/helpers/redis_cluster.py): the same servers the relay tests use.
 """
@@ -26,7 +28,7 @@ import msgspec
 
 from bench import publish
 from bench.context import Context
-from bench.load import Collected, LoadClient, LoadError, LoadSpec
+from bench.load import Collected, LoadClient, LoadError, LoadSpec, Ready
 from bench.report import Row
 from bench.servers import Server
 from channels.names import ChannelName
@@ -71,8 +73,9 @@ def _env(mode: str, cluster_url: str) -> dict[str, str]:
     return env
 
 
-async def _hubs(ctx: Context, mode: str, cluster_url: str, count: int) -> list[Server]:
-    hubs = [await ctx.infra.start_hub(f"{mode}-{i}", **_env(mode, cluster_url)) for i in range(count)]
+async def _hubs(ctx: Context, phase: str, mode: str, cluster_url: str, count: int) -> list[Server]:
+    # Named by phase too: each phase's logs stay for a look after the run.
+    hubs = [await ctx.infra.start_hub(f"{phase}-{mode}-{i}", **_env(mode, cluster_url)) for i in range(count)]
     async with httpx.AsyncClient(timeout=5) as http:
         deadline = time.monotonic() + 60
         while True:
@@ -128,7 +131,7 @@ class _Subscriber:
 
 async def _unserved(ctx: Context, mode: str, cluster_url: str, channels: list[str], token: str,
                     events: int) -> dict[str, float]:
-    hubs = await _hubs(ctx, mode, cluster_url, INSTANCES)
+    hubs = await _hubs(ctx, "unserved", mode, cluster_url, INSTANCES)
     subscribers = [_Subscriber() for _ in hubs]
     lanes = await publish.Lanes.open(ctx.infra.owner_dsn, 4)
     try:
@@ -182,10 +185,18 @@ async def _unserved(ctx: Context, mode: str, cluster_url: str, channels: list[st
             "received_per_instance": sum(received) / INSTANCES, "cpu_pct": sum(cpu) / INSTANCES}
 
 
-async def _e2e(ctx: Context, mode: str, cluster_url: str, channel: str) -> tuple[Collected, int]:
-    """What the subscribers collected, and how many of them connected."""
+def _refusals(ready: Ready) -> str:
+    """How many subscribers did not connect and why (the distinct reasons the load workers sampled)."""
+    if not ready.failed:
+        return ""
+    reasons = sorted({re.sub(r"\s+", " ", reason)[:120] for reason in ready.reasons})
+    return f" ({ready.failed} failed: {'; '.join(reasons)})"
+
+
+async def _e2e(ctx: Context, mode: str, cluster_url: str, channel: str) -> tuple[Collected, Ready]:
+    """What the subscribers collected, and how many of them connected (or why not)."""
     size = ctx.size
-    hub_a, hub_b = await _hubs(ctx, mode, cluster_url, 2)
+    hub_a, hub_b = await _hubs(ctx, "e2e", mode, cluster_url, 2)
     try:
         spec = LoadSpec(url=hub_b.ws_url(), kind="hub", connections=size.e2e_subscribers, workers=size.workers,
                         channel=channel, tokens=tuple(await ctx.infra.tokens(size.e2e_subscribers)),
@@ -195,11 +206,13 @@ async def _e2e(ctx: Context, mode: str, cluster_url: str, channel: str) -> tuple
             ready = await load.start()
             if ready.connected == 0:
                 raise LoadError(f"no subscriber connected: {'; '.join(ready.reasons)}")
+            if ready.failed:
+                ctx.log(f"  {mode}: {ready.connected} of {spec.connections} subscribers connected{_refusals(ready)}")
             try:
                 await publish.paced(publisher, 2, 10)  # warm-up
                 await load.collect(2, 20, size.collect_quiet_s)
                 await publish.paced(publisher, size.e2e_writes, size.e2e_rate)
-                return await load.collect(size.e2e_writes, 60, size.collect_quiet_s), ready.connected
+                return await load.collect(size.e2e_writes, 60, size.collect_quiet_s), ready
             finally:
                 await publisher.close()
     finally:
@@ -209,7 +222,7 @@ async def _e2e(ctx: Context, mode: str, cluster_url: str, channel: str) -> tuple
 
 async def _failover(ctx: Context, cluster_url: str, channel: str, token: str) -> tuple[float, float, int]:
     """(kill → a standby relaying, s; longest pause between deliveries, s; events lost)."""
-    hubs = await _hubs(ctx, "relay", cluster_url, 3)
+    hubs = await _hubs(ctx, "failover", "relay", cluster_url, 3)
     sub = _Subscriber()
     lanes = await publish.Lanes.open(ctx.infra.owner_dsn, 1)
     try:
@@ -255,6 +268,34 @@ async def _failover(ctx: Context, cluster_url: str, channel: str, token: str) ->
             await ctx.infra.stop(hub)
 
 
+_BURST = """
+SELECT realtime.append_event(($1::text[])[g % array_length($1::text[], 1) + 1], 'post.created',
+                             jsonb_build_object('n', g, 'body', $3::text))
+FROM generate_series(1, $2::int) AS g
+"""
+
+
+async def _throughput(ctx: Context, cluster_url: str, channels: list[str], events: int) -> tuple[float, float]:
+    """(events the relay published per second from one committed burst, its CPU per event in µs)."""
+    (hub,) = await _hubs(ctx, "throughput", "relay", cluster_url, 1)
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            before = await _metric(http, hub, "hub_relay_published_total")
+            cpu_before = _cpu_s(hub)
+            async with ctx.infra.owner() as conn:
+                async with conn.transaction():
+                    await conn.execute(_BURST, channels, events, publish.BODY)
+                committed = time.monotonic()
+            while await _metric(http, hub, "hub_relay_published_total") - before < events:
+                if time.monotonic() - committed > 60:
+                    raise LoadError("the relay did not publish the burst within 60 s")
+                await asyncio.sleep(0.01)
+            took = time.monotonic() - committed
+            return events / took, (_cpu_s(hub) - cpu_before) / events * 1e6
+    finally:
+        await ctx.infra.stop(hub)
+
+
 async def run(ctx: Context) -> list[Row]:
     from tests.helpers.redis_cluster import redis_cluster
 
@@ -289,11 +330,11 @@ async def run(ctx: Context) -> list[Row]:
                               f"instance: {r['received_per_instance']:.0f} (relay), "
                               f"{n['received_per_instance']:.0f} (notify)"))
         latencies: dict[str, Collected] = {}
-        connected: dict[str, int] = {}
+        ready: dict[str, Ready] = {}
         for mode in ("notify", "relay"):
             channel = channels[0] if mode == "notify" else channels[1]
             ctx.log(f"relay: end to end, {size.e2e_subscribers} subscribers, {mode} mode")
-            latencies[mode], connected[mode] = await _e2e(ctx, mode, cluster.url, channel)
+            latencies[mode], ready[mode] = await _e2e(ctx, mode, cluster.url, channel)
             ctx.report.latencies[f"end to end ({mode} mode)"] = latencies[mode].histogram
         expected = size.e2e_writes * size.e2e_subscribers
         rows.append(Row("relay 2", f"{size.e2e_subscribers:,} subscribers on B: p99 commit → receipt", "ms",
@@ -302,7 +343,8 @@ async def run(ctx: Context) -> list[Row]:
                         notes=f"{size.e2e_writes} writes at {size.e2e_rate:g}/s; delivered "
                               f"{latencies['relay'].received}/{expected} (relay), "
                               f"{latencies['notify'].received}/{expected} (notify); subscribers connected "
-                              f"{connected['relay']} / {connected['notify']}; closes "
+                              f"{ready['relay'].connected}{_refusals(ready['relay'])} / "
+                              f"{ready['notify'].connected}{_refusals(ready['notify'])}; closes "
                               f"{dict(latencies['relay'].closed)} / {dict(latencies['notify'].closed)}"))
         ctx.log("relay: failover")
         took_over, pause, lost = await _failover(ctx, cluster.url, channels[2],
@@ -311,4 +353,9 @@ async def run(ctx: Context) -> list[Row]:
                         higher_is_better=False,
                         notes=f"RELAY_STANDBY_POLL 0.2 s; longest pause between deliveries {pause:.3f} s; "
                               f"events not delivered: {lost}"))
+        ctx.log("relay: throughput")
+        rate, cpu_us = await _throughput(ctx, cluster.url, channels, events)
+        rows.append(Row("relay 4", f"relay throughput, {events} events committed at once", "events/s", rate, "-",
+                        None, notes=f"commit → the relay's published counter at {events}, polled every 10 ms; "
+                                    f"the relaying instance's CPU {cpu_us:.0f} µs per event"))
     return rows

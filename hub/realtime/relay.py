@@ -7,17 +7,21 @@ a standby, trying every ``RELAY_STANDBY_POLL`` seconds, takes it.
 
 The holder LISTENs on ``hub_events`` on that same connection and publishes each notification, in arrival
 (= commit) order, to its channel's shard (:meth:`~hub.realtime.shards.ShardBus.publish_durable`), then
-records per channel the last sequence published (``realtime.relay_positions``, batched). Taking over, a
-relay first LISTENs, then republishes from the log everything past the recorded positions
-(:func:`persistence.events.relay_backlog`), then goes on with the notifications, skipping those it already
+records per channel the last sequence published (``realtime.relay_positions``, batched). Publishes are
+started for up to ``_BATCH`` notifications before the first is awaited, in order: the shard bus sends what
+was started together in one pipeline, which keeps each channel's order (see there); a publisher that is a
+plain coroutine function still runs one publish at a time, at its await. Only an awaited publish counts as
+published. Taking over, a relay first LISTENs, then republishes from the log everything past the recorded
+positions (:func:`persistence.events.relay_backlog`), then goes on with the notifications, skipping those it already
 published from the log. So no committed event is left unpublished by a failover; an event may be published
 twice (published, not yet recorded, relay died), and instances drop the repeat by its sequence.
 
 A relay publishes nothing once it hears its connection (and with it the lock) is gone, not even the rest of
-a backlog: a standby may be relaying by then. A publish that fails (Redis unreachable) ends the term: the
-connection closes, which hands the lock on, and publishing resumes from the recorded positions. Instances
-never depend on the relay for correctness beyond liveness: each fills gaps from the log
-(:class:`~hub.realtime.listener.Listener`).
+a backlog: a standby may be relaying by then. Publishes started but not sent are withdrawn then (a future
+cancelled, a coroutine closed); only what is already on its way to Redis goes, as one publish did before.
+A publish that fails (Redis unreachable) ends the term: the connection closes, which hands the lock on, and
+publishing resumes from the recorded positions. Instances never depend on the relay for correctness beyond
+liveness: each fills gaps from the log (:class:`~hub.realtime.listener.Listener`).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 
 import asyncpg
 import msgspec
@@ -46,6 +50,7 @@ _JITTER = random.Random()
 
 APPLICATION_NAME = "hub-relay"
 _READ_CHUNK = 1000
+_BATCH = 500  # notifications whose publishes are started before the first is awaited
 _NO_LIMIT = 2**62
 _RECORD_EVERY_S = 0.2
 # A relay may publish an event and die before recording it; a channel with no recorded position is
@@ -96,6 +101,9 @@ class Relay:
         self._on_holding = on_holding
         self._on_published = on_published
         self._pending: deque[str] = deque()
+        # Publishes started and not awaited yet, in order, with what each one publishes (channel, seq).
+        self._started: deque[tuple[Awaitable[None], str, int]] = deque()
+        self._awaiting: Awaitable[None] | None = None
         self._wake = asyncio.Event()
         self._lost = False
         self._last: dict[str, int] = {}
@@ -150,6 +158,12 @@ class Relay:
         started = time.monotonic()
         async with self._db.transaction(SERVICE) as tx:
             backlog = await events.relay_backlog(tx, _UNRECORDED_MARGIN_S)
+        try:
+            await self._relay_all(conn, backlog, started)
+        finally:
+            self._withdraw()
+
+    async def _relay_all(self, conn: asyncpg.Connection, backlog: list[tuple[str, int]], started: float) -> None:
         for channel, after in backlog:
             await self._from_log(channel, after)
         await self._record()
@@ -158,7 +172,9 @@ class Relay:
         recorded_at = time.monotonic()
         while not self._lost:
             while self._pending and not self._lost:
-                await self._relay(self._pending.popleft())
+                for _ in range(min(_BATCH, len(self._pending))):
+                    await self._relay(self._pending.popleft())
+                await self._settle()
                 if time.monotonic() - recorded_at >= _RECORD_EVERY_S:
                     await self._record()
                     recorded_at = time.monotonic()
@@ -179,6 +195,9 @@ class Relay:
     def _on_terminated(self, _conn: asyncpg.Connection) -> None:
         self._lost = True
         self._set_holding(False)
+        self._withdraw()
+        if isinstance(self._awaiting, asyncio.Future):
+            self._awaiting.cancel()  # still queued on the bus: not sent at all
         self._wake.set()
 
     def _on_note(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
@@ -197,30 +216,62 @@ class Relay:
                 return  # published already, from the log while taking over
             if key.seq > last + 1:
                 await self._from_log(key.channel, last, key.seq - 1)
-        await self._sent(key.channel, key.seq, payload.encode())
+        self._sent(key.channel, key.seq, payload.encode())
 
     async def _from_log(self, channel: str, after: int, through: int = _NO_LIMIT) -> None:
         while after < through:
             rows = await self._log.read(channel, after, through, _READ_CHUNK)
             for seq, frame in rows:
                 note = DurableNote(channel, seq, frame.event, frame.data, str(frame.created_at))
-                await self._sent(channel, seq, _NOTE.encode(note))
+                self._sent(channel, seq, _NOTE.encode(note))
+            await self._settle()
             if len(rows) < _READ_CHUNK:
                 return
             after = rows[-1][0]
 
-    async def _sent(self, channel: str, seq: int, note: bytes) -> None:
+    def _sent(self, channel: str, seq: int, note: bytes) -> None:
+        """Start publishing one event; `_settle` awaits it."""
+        self._check_lock()
+        self._started.append((self._publish(channel, note), channel, seq))
+        if len(self._last) >= _MAX_REMEMBERED:
+            self._last.clear()
+        self._last[channel] = seq  # the next notification of the channel follows this one
+
+    async def _settle(self) -> None:
+        """Await the started publishes in order; each one done counts as published (and gets recorded)."""
+        while self._started:
+            self._check_lock()
+            sending, channel, seq = self._started.popleft()
+            self._awaiting = sending
+            try:
+                await sending
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if self._lost and task is not None and not task.cancelling():
+                    raise ConnectionError("relay lock connection lost") from None  # withdrawn when it was heard
+                raise
+            finally:
+                self._awaiting = None
+            if self._on_published is not None:
+                self._on_published()
+            self._unrecorded[channel] = seq
+
+    def _check_lock(self) -> None:
         if self._lost:
             # The lock ended with its connection: a standby may be relaying already (a backlog or a gap fill
             # would otherwise go on being published, twice, beside it).
             raise ConnectionError("relay lock connection lost")
-        await self._publish(channel, note)
-        if self._on_published is not None:
-            self._on_published()
-        if len(self._last) >= _MAX_REMEMBERED:
-            self._last.clear()
-        self._last[channel] = seq
-        self._unrecorded[channel] = seq
+
+    def _withdraw(self) -> None:
+        """Publishes started and not awaited: not sent, when they have not gone yet."""
+        while self._started:
+            sending = self._started.popleft()[0]
+            if isinstance(sending, asyncio.Future):
+                if sending.done() and not sending.cancelled():
+                    sending.exception()  # a failure behind the one that ended the term: seen, not raised
+                sending.cancel()
+            elif isinstance(sending, Coroutine):
+                sending.close()
 
     async def _record(self) -> None:
         if not self._unrecorded:

@@ -33,6 +33,7 @@ _JITTER = random.Random()
 
 DURABLE_TOPIC = "d"
 _POLL_S = 0.2
+_DURABLE_BATCH = 1000  # committed events per pipeline (one round trip per shard node)
 
 
 class ShardBus:
@@ -60,6 +61,9 @@ class ShardBus:
         self._wanted: set[str] = set()
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Committed events queued to go, each with the future its publisher awaits; one sender at a time.
+        self._durables: list[tuple[str, bytes, asyncio.Future[None]]] = []
+        self._sender: asyncio.Task[None] | None = None
         self._connected = False
         self.received = 0  # messages read off the shards, for /metrics and the tests' "nothing unwanted"
 
@@ -89,15 +93,54 @@ class ShardBus:
             raise BrokerUnavailable(f"no channel in a {topic} message")
         await self._spublish(channel, topic.encode() + b"\0" + data)
 
-    async def publish_durable(self, channel: str, note: bytes) -> None:
-        """One committed event (a ``hub_events`` payload) to the channel's shard."""
-        await self._spublish(channel, DURABLE_TOPIC.encode() + b"\0" + note)
+    def publish_durable(self, channel: str, note: bytes) -> asyncio.Future[None]:
+        """One committed event (a ``hub_events`` payload) to the channel's shard, queued at once; the future
+        ends when Redis took it, or fails as the send failed (and so does everything queued behind it).
+
+        What is queued by the next send goes in one non-transactional cluster pipeline: redis-py groups its
+        commands by node and writes each node's share, in queued order, on one connection, so a channel's
+        events (one shard) reach it in the order queued. One send at a time, or two pipelines could overtake
+        each other. Cancelling the future withdraws an event not sent yet.
+        """
+        sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._durables.append((self.shard_channel(channel), DURABLE_TOPIC.encode() + b"\0" + note, sent))
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send_durables(), name="shard-bus-durables")
+        return sent
+
+    async def _send_durables(self) -> None:
+        batch: list[tuple[str, bytes, asyncio.Future[None]]] = []
+        try:
+            while self._durables:
+                batch = [item for item in self._durables[:_DURABLE_BATCH] if not item[2].done()]
+                del self._durables[:_DURABLE_BATCH]
+                if not batch:
+                    continue
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for name, message, _ in batch:
+                        pipe.spublish(name, message)
+                    await send_within(self._publish_timeout_s, pipe.execute())
+                for *_, sent in batch:
+                    if not sent.done():
+                        sent.set_result(None)
+                batch = []
+        except Exception as exc:
+            _settle(batch + self._durables, exc)
+            self._durables = []
+        except asyncio.CancelledError:
+            _settle(batch + self._durables, None)
+            self._durables = []
+            raise
+        finally:
+            self._sender = None
 
     async def _spublish(self, channel: str, message: bytes) -> None:
         await send_within(self._publish_timeout_s, self._client.spublish(self.shard_channel(channel), message))
 
     async def stop(self) -> None:
-        await cancel_and_wait([self._task])
+        await cancel_and_wait([self._task, self._sender])
+        _settle(self._durables, None)
+        self._durables = []
         self._task = None
 
     # --- receiving ------------------------------------------------------------------
@@ -175,3 +218,14 @@ class ShardBus:
                 handler(topic.decode(), payload)
         except Exception:
             log.exception("shard message handler failed")
+
+
+def _settle(queued: list[tuple[str, bytes, asyncio.Future[None]]], error: Exception | None) -> None:
+    """Events that will not be sent: their futures fail with `error`, or are cancelled (the bus stopped)."""
+    for *_, sent in queued:
+        if sent.done():
+            continue
+        if error is None:
+            sent.cancel()
+        else:
+            sent.set_exception(error)
