@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Protocol
 
 import redis.asyncio as aioredis
-from redis.exceptions import WatchError
 
 # The wait before the next attempt, given the failures already in the streak (`hub.rules.login_backoff`).
 WaitRule = Callable[[int], float]
@@ -101,8 +100,15 @@ class MemoryLimiter:
         return held[0] if held is not None and held[1] > self._clock() else None
 
 
+# The window starts at the first hit (EXPIRE NX); the count and the time left come back together, atomically.
+_HIT = ("local n = redis.call('incr', KEYS[1]) redis.call('expire', KEYS[1], ARGV[1], 'NX') "
+        "return {n, redis.call('pttl', KEYS[1])}")
 # Decrements only a key that still exists: a bare DECR/HINCRBY on an expired key would create one without a TTL.
 _UNDO_HIT = "if redis.call('exists', KEYS[1]) == 1 then redis.call('decr', KEYS[1]) end"
+# Counts one more failure only if the streak still holds the count the caller decided on.
+_NEXT_ATTEMPT = ("if (tonumber(redis.call('hget', KEYS[1], 'n')) or 0) ~= tonumber(ARGV[1]) then return 0 end "
+                 "redis.call('hset', KEYS[1], 'n', ARGV[1] + 1, 't', ARGV[2]) "
+                 "redis.call('expire', KEYS[1], ARGV[3]) return 1")
 _UNDO_ATTEMPT = "if redis.call('exists', KEYS[1]) == 1 then redis.call('hincrby', KEYS[1], 'n', -1) end"
 
 
@@ -112,12 +118,10 @@ class RedisLimiter:
         self._prefix = f"{namespace}:rl:"
 
     async def hit(self, key: str, limit: int, window_s: int) -> float:
-        name = self._prefix + key
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.incr(name)
-            pipe.expire(name, window_s, nx=True)
-            pipe.pttl(name)
-            count, _, ttl_ms = await pipe.execute()
+        # One script, not a MULTI pipeline: on a Redis Cluster client (REDIS_CLUSTER=1) redis-py's transactional
+        # pipeline queues each command through a thread with an event loop of its own and joins it, blocking
+        # the instance's loop for every hit (three threads per hit; a connection storm stalled it for seconds).
+        count, ttl_ms = await self._client.eval(_HIT, 1, self._prefix + key, window_s)
         return 0.0 if int(count) <= limit else max(int(ttl_ms), 0) / 1000
 
     async def undo(self, key: str) -> None:
@@ -125,26 +129,18 @@ class RedisLimiter:
 
     async def begin_attempt(self, key: str, now: float, wait: WaitRule, forget_s: int) -> float:
         name = self._prefix + key
-        async with self._client.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    # Optimistic: read the streak, decide in Python (the rule stays pure), write only if
-                    # no other attempt wrote in between; otherwise decide again on what it wrote.
-                    await pipe.watch(name)
-                    failures_raw, last_raw = await pipe.hmget(name, ["n", "t"])
-                    failures = int(failures_raw or 0)
-                    if failures:
-                        remaining = float(last_raw or 0) + wait(failures) - now
-                        if remaining > 0:
-                            await pipe.unwatch()  # type: ignore[no-untyped-call]
-                            return remaining
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.hset(name, mapping={"n": failures + 1, "t": now})
-                    pipe.expire(name, forget_s)
-                    await pipe.execute()
-                    return 0.0
-                except WatchError:
-                    continue
+        while True:
+            # Optimistic: read the streak, decide in Python (the rule stays pure), and write only if no other
+            # attempt changed it in between (compare and set in one script: WATCH/MULTI would take the
+            # cluster client's thread bridge, as `hit` explains); otherwise decide again on what it wrote.
+            failures_raw, last_raw = await self._client.hmget(name, ["n", "t"])
+            failures = int(failures_raw or 0)
+            if failures:
+                remaining = float(last_raw or 0) + wait(failures) - now
+                if remaining > 0:
+                    return remaining
+            if await self._client.eval(_NEXT_ATTEMPT, 1, name, failures, repr(now), forget_s):
+                return 0.0
 
     async def undo_attempt(self, key: str) -> None:
         await self._client.eval(_UNDO_ATTEMPT, 1, self._prefix + key)

@@ -13,6 +13,7 @@ import re
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 import asyncpg
@@ -27,6 +28,7 @@ from hub.ratelimit import RedisLimiter
 from hub.realtime.incoming import EPHEMERAL_TOPIC, channel_of
 from hub.realtime.relay import Relay
 from hub.realtime.shards import ShardBus
+from hub.rules.login_backoff import login_wait
 from hub.settings import Settings
 from persistence.db import Database, DatabaseUnavailable
 from persistence.events import channel_position
@@ -427,15 +429,15 @@ async def test_the_shard_bus_delivers_a_channels_messages_in_order_only_to_buses
 
 
 @pytest.mark.relay
-@pytest.mark.xfail(strict=True, reason="hub/ratelimit.py (not this branch's to change): RedisLimiter.hit still counts "
-                   "through a MULTI pipeline; a script instead passes this")
 async def test_a_budget_hit_on_the_cluster_client_runs_on_the_instances_own_loop(
     cluster: Cluster, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Relay mode runs on REDIS_CLUSTER=1, so every websocket open and subscribe spends its budget through the
     cluster client. redis-py's transactional cluster pipeline queues each command through a thread of its own,
     joined while the instance's loop waits: in a connection storm that stalled the loop for seconds, and
-    subscribers failed with authentication timeouts and pool timeouts (the relay bench's 894 of 1,000)."""
+    subscribers failed with authentication timeouts and pool timeouts (the relay bench's 894 of 1,000). A login
+    failure's streak (WATCH/MULTI before) must not take that bridge either."""
+    rule = partial(login_wait, free=2, base_s=10.0, max_s=100.0)
     client = RedisCluster.from_url(cluster.url)
     limiter = RedisLimiter(client, "{limitertest-" + uuid.uuid4().hex[:8] + "}")
     try:
@@ -449,10 +451,12 @@ async def test_a_budget_hit_on_the_cluster_client_runs_on_the_instances_own_loop
 
         monkeypatch.setattr(threading.Thread, "start", counting)
         waits = [await limiter.hit("user", 2, 60) for _ in range(3)]
+        streak = [await limiter.begin_attempt("login", 100.0, rule, 3600) for _ in range(3)]
         monkeypatch.undo()
     finally:
         await client.aclose()
     assert waits[:2] == [0.0, 0.0] and 55 < waits[2] <= 60  # the third hit of two allowed waits out the window
+    assert streak == [0.0, 0.0, 10.0]  # login failures: two free, then the rule's wait
     assert started == []
 
 
