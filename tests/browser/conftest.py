@@ -26,6 +26,9 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 ROOT = Path(__file__).resolve().parents[2]
 STATIC_DIR = ROOT / "static"
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+# Chromium cannot capture a page taller than its largest texture (16,384 px): a list the run's other tests
+# made long (the workshops page after hundreds of sessions, paged in) is pictured from the top.
+SCREENSHOT_MAX_HEIGHT = 8_000
 CHROMIUM = os.environ.get("HUB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -134,9 +137,13 @@ async def new_context(browser: Browser) -> AsyncIterator[NewContext]:
 
 
 async def screenshot(page: Page, name: str) -> Path:
-    """Saves a full-page screenshot as a test artifact and returns its path."""
+    """Saves a full-page screenshot as a test artifact, its top `SCREENSHOT_MAX_HEIGHT` pixels at most, and
+    returns its path."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     await page.evaluate("window.scrollTo(0, 0)")  # the sticky header belongs at the top of the picture
-    await page.screenshot(path=str(path), full_page=True)
+    width, height = await page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+    await page.screenshot(path=str(path), full_page=True,
+                          clip={"x": 0, "y": 0, "width": width, "height": min(height, SCREENSHOT_MAX_HEIGHT)})
     return path
