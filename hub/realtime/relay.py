@@ -247,8 +247,10 @@ class Relay:
                 await sending
             except asyncio.CancelledError:
                 task = asyncio.current_task()
-                if self._lost and task is not None and not task.cancelling():
-                    raise ConnectionError("relay lock connection lost") from None  # withdrawn when it was heard
+                if task is not None and not task.cancelling():
+                    # Withdrawn, not this task cancelled: when the lock was heard gone, or by the bus stopping;
+                    # either ends the term (a bare CancelledError would end `run` for good).
+                    raise ConnectionError("relay publish withdrawn") from None
                 raise
             finally:
                 self._awaiting = None

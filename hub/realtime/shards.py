@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from redis.asyncio.cluster import ClusterPubSub, RedisCluster
 from redis.exceptions import RedisError
@@ -119,13 +119,14 @@ class ShardBus:
                 async with self._client.pipeline(transaction=False) as pipe:
                     for name, message, _ in batch:
                         pipe.spublish(name, message)
-                    await send_within(self._publish_timeout_s, pipe.execute())
+                    await self._execute_unless_withdrawn(pipe.execute(), [sent for *_, sent in batch])
                 for *_, sent in batch:
                     if not sent.done():
                         sent.set_result(None)
                 batch = []
         except Exception as exc:
-            _settle(batch + self._durables, exc)
+            if not _settle(batch + self._durables, exc):
+                log.warning("durable publish failed after its events were withdrawn: %s", exc)
             self._durables = []
         except asyncio.CancelledError:
             _settle(batch + self._durables, None)
@@ -134,6 +135,22 @@ class ShardBus:
         finally:
             self._sender = None
 
+    async def _execute_unless_withdrawn(self, execute: Awaitable[object], events: list[asyncio.Future[None]]) -> None:
+        """A pipeline's send, abandoned once every event in it is withdrawn: redis-py retries a failed send
+        inside `execute` (after backoff sleeps), and a retry must not publish what the relay withdrew on
+        hearing its lock was gone."""
+        sending = asyncio.ensure_future(send_within(self._publish_timeout_s, execute))
+        waiting = set(events)
+        try:
+            while waiting and not sending.done():
+                done, _ = await asyncio.wait({sending, *waiting}, return_when=asyncio.FIRST_COMPLETED)
+                waiting -= done
+        finally:
+            if not sending.done():
+                await cancel_and_wait([sending])
+        if not sending.cancelled():
+            sending.result()
+
     async def _spublish(self, channel: str, message: bytes) -> None:
         await send_within(self._publish_timeout_s, self._client.spublish(self.shard_channel(channel), message))
 
@@ -141,7 +158,7 @@ class ShardBus:
         await cancel_and_wait([self._task, self._sender])
         _settle(self._durables, None)
         self._durables = []
-        self._task = None
+        self._task = self._sender = None  # a sender cancelled before its first step never ran its `finally`
 
     # --- receiving ------------------------------------------------------------------
 
@@ -220,12 +237,16 @@ class ShardBus:
             log.exception("shard message handler failed")
 
 
-def _settle(queued: list[tuple[str, bytes, asyncio.Future[None]]], error: Exception | None) -> None:
-    """Events that will not be sent: their futures fail with `error`, or are cancelled (the bus stopped)."""
+def _settle(queued: list[tuple[str, bytes, asyncio.Future[None]]], error: Exception | None) -> int:
+    """Events that will not be sent: their futures fail with `error`, or are cancelled (the bus stopped).
+    Returns how many were still awaited."""
+    settled = 0
     for *_, sent in queued:
         if sent.done():
             continue
+        settled += 1
         if error is None:
             sent.cancel()
         else:
             sent.set_exception(error)
+    return settled

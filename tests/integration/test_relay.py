@@ -524,3 +524,42 @@ async def test_a_durable_publish_withdrawn_before_its_pipeline_left_is_never_sen
         await sender.stop()
         await publisher.aclose()
         await follower.aclose()
+
+
+@pytest.mark.relay
+async def test_a_pipeline_send_in_flight_is_abandoned_once_every_event_in_it_is_withdrawn(cluster: Cluster) -> None:
+    """redis-py retries a failed pipeline send inside `execute`, after backoff sleeps; once the relay withdrew
+    every event of the send (its lock gone), the send must not go on (a retry would publish them beside a
+    standby), while a send with one event still awaited goes on to its end."""
+    client = RedisCluster.from_url(cluster.url)
+    bus = ShardBus(client, f"shardtest:{uuid.uuid4().hex[:8]}", channel_of)
+    loop = asyncio.get_running_loop()
+
+    async def abandoned_after(withdrawn: int) -> tuple[bool, bool]:
+        """Whether the send was cancelled, and whether it ran to its end, with `withdrawn` of 3 withdrawn."""
+        started, finish, ended, cancelled = asyncio.Event(), asyncio.Event(), [], []
+
+        async def send() -> None:  # stands for `execute` between a failed attempt and its retry
+            started.set()
+            try:
+                await finish.wait()
+                ended.append(True)
+            except asyncio.CancelledError:
+                cancelled.append(True)
+                raise
+
+        events: list[asyncio.Future[None]] = [loop.create_future() for _ in range(3)]
+        sending = asyncio.ensure_future(bus._execute_unless_withdrawn(send(), events))
+        await asyncio.wait_for(started.wait(), 5)
+        for event in events[:withdrawn]:
+            event.cancel()
+        if withdrawn < len(events):
+            finish.set()
+        await asyncio.wait_for(sending, 5)
+        return bool(cancelled), bool(ended)
+
+    try:
+        assert await abandoned_after(3) == (True, False)
+        assert await abandoned_after(2) == (False, True)
+    finally:
+        await client.aclose()
