@@ -105,10 +105,12 @@ _HIT = ("local n = redis.call('incr', KEYS[1]) redis.call('expire', KEYS[1], ARG
         "return {n, redis.call('pttl', KEYS[1])}")
 # Decrements only a key that still exists: a bare DECR/HINCRBY on an expired key would create one without a TTL.
 _UNDO_HIT = "if redis.call('exists', KEYS[1]) == 1 then redis.call('decr', KEYS[1]) end"
-# Counts one more failure only if the streak still holds the count the caller decided on.
-_NEXT_ATTEMPT = ("if (tonumber(redis.call('hget', KEYS[1], 'n')) or 0) ~= tonumber(ARGV[1]) then return 0 end "
-                 "redis.call('hset', KEYS[1], 'n', ARGV[1] + 1, 't', ARGV[2]) "
-                 "redis.call('expire', KEYS[1], ARGV[3]) return 1")
+# Counts one more failure only if the streak is still what the caller decided on: its count and the time of its
+# last failure (an attempt and its undo in between leave the count as it was, not the time).
+_NEXT_ATTEMPT = ("local n, t = unpack(redis.call('hmget', KEYS[1], 'n', 't')) "
+                 "if (tonumber(n) or 0) ~= tonumber(ARGV[1]) or (t or '') ~= ARGV[2] then return 0 end "
+                 "redis.call('hset', KEYS[1], 'n', ARGV[1] + 1, 't', ARGV[3]) "
+                 "redis.call('expire', KEYS[1], ARGV[4]) return 1")
 _UNDO_ATTEMPT = "if redis.call('exists', KEYS[1]) == 1 then redis.call('hincrby', KEYS[1], 'n', -1) end"
 
 
@@ -139,7 +141,7 @@ class RedisLimiter:
                 remaining = float(last_raw or 0) + wait(failures) - now
                 if remaining > 0:
                     return remaining
-            if await self._client.eval(_NEXT_ATTEMPT, 1, name, failures, repr(now), forget_s):
+            if await self._client.eval(_NEXT_ATTEMPT, 1, name, failures, last_raw or b"", repr(now), forget_s):
                 return 0.0
 
     async def undo_attempt(self, key: str) -> None:
