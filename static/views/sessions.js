@@ -85,13 +85,19 @@ export async function render(root, ctx) {
   // a time: a busy week holds more than one page, and a session past the first must still be reachable.
   let from = null;
   let cursor = null;
-  const more = h("button", { type: "button", hidden: true, onclick: () => load(false).catch((err) => showError(error, err)) }, "Load more");
+  let generation = 0; // a fresh load starts a new list: a page still on its way for the old one is dropped
+  const more = h("button", { type: "button", hidden: true }, "Load more");
+  more.addEventListener("click", () => busy(more, () => load(false), error));
   const load = async (fresh = true) => {
+    if (!fresh && !cursor) return; // a fresh load is under way: its first page comes first
     if (fresh) {
+      generation += 1;
       from = new Date(Date.now() - LIVE_LOOKBACK_MS).toISOString();
       cursor = null;
     }
+    const asked = generation;
     const page = await ctx.api.get("/api/sessions", { limit: PAGE_SIZE, from, cursor });
+    if (asked !== generation) return;
     const rows = itemsOf(page).map(row);
     if (fresh) replace(list, rows.length ? rows : h("li", { class: "card muted" }, "No workshops scheduled."));
     else list.append(...rows);
@@ -102,8 +108,10 @@ export async function render(root, ctx) {
   // One session's card again, in place: a registration, a cancellation or a promotion changes that session
   // alone, and reloading the list would drop the pages loaded past the first.
   const refresh = async (sessionId) => {
+    const card = () => list.querySelector(`[data-session-id="${sessionId}"]`);
+    if (!card()) return; // not on a page loaded here
     const session = await ctx.api.get(`/api/sessions/${sessionId}`);
-    list.querySelector(`[data-session-id="${sessionId}"]`)?.replaceWith(row(session));
+    card()?.replaceWith(row(session));
   };
 
   const onPromoted = (e) => {
