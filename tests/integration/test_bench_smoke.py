@@ -55,18 +55,36 @@ async def run_bench(scenario: str, out: Path) -> str:
     return stdout.decode()
 
 
+class BenchRuns:
+    """`python -m bench <scenario> --size tiny` runs of the module, each started once."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._tmp = tmp_path_factory
+        self.tasks: dict[str, asyncio.Task[str]] = {}
+
+    def start(self, scenario: str) -> asyncio.Task[str]:
+        if scenario not in self.tasks:
+            out = self._tmp.mktemp(f"bench-{scenario}")
+            self.tasks[scenario] = asyncio.create_task(run_bench(scenario, out))
+        return self.tasks[scenario]
+
+
 @pytest.fixture(scope="module")
 async def bench_runs(request: pytest.FixtureRequest,
-                     tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, asyncio.Task[str]]]:
+                     tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[BenchRuns]:
     """The selected runs started together, so the suite waits for the longer one only (59 s for both against
-    61 s + 43 s one after the other, idle): they are smoke runs and nothing asserts what they measure."""
-    selected = {item.name for item in request.session.items}
-    runs = {scenario: asyncio.create_task(run_bench(scenario, tmp_path_factory.mktemp(f"bench-{scenario}")))
-            for scenario, test in (("all", ALL_TEST), ("relay", RELAY_TEST)) if test in selected}
+    61 s + 43 s one after the other, idle): they are smoke runs and nothing asserts what they measure. Under
+    pytest-xdist a worker does not know which tests it will get, so each run starts when its test asks."""
+    runs = BenchRuns(tmp_path_factory)
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        selected = {item.name for item in request.session.items}
+        for scenario, test in (("all", ALL_TEST), ("relay", RELAY_TEST)):
+            if test in selected:
+                runs.start(scenario)
     yield runs
-    for task in runs.values():
+    for task in runs.tasks.values():
         task.cancel()
-    await asyncio.gather(*runs.values(), return_exceptions=True)
+    await asyncio.gather(*runs.tasks.values(), return_exceptions=True)
 
 
 def measured_rows(rows: list[list[str]], scenario: str) -> list[list[str]]:
@@ -76,8 +94,8 @@ def measured_rows(rows: list[list[str]], scenario: str) -> list[list[str]]:
 @pytest.mark.slow
 @pytest.mark.timeout(BUDGET_S + 60)
 async def test_every_benchmark_scenario_runs_at_tiny_size_and_prints_a_measured_ratio(
-        bench_runs: dict[str, asyncio.Task[str]], tmp_path_factory: pytest.TempPathFactory) -> None:
-    output = await bench_runs["all"]
+        bench_runs: BenchRuns, tmp_path_factory: pytest.TempPathFactory) -> None:
+    output = await bench_runs.start("all")
     rows = table_rows(output)
     for scenario in SCENARIOS:
         mine = [row for row in rows if row[0] == scenario]
@@ -93,8 +111,8 @@ async def test_every_benchmark_scenario_runs_at_tiny_size_and_prints_a_measured_
 @pytest.mark.relay
 @pytest.mark.timeout(BUDGET_S + 60)
 async def test_the_relay_benchmark_runs_on_a_local_cluster_and_relay_mode_delivers_nothing_unserved(
-        bench_runs: dict[str, asyncio.Task[str]]) -> None:
-    output = await bench_runs["relay"]
+        bench_runs: BenchRuns) -> None:
+    output = await bench_runs.start("relay")
     rows = table_rows(output)
     assert measured_rows(rows, "relay 1") and measured_rows(rows, "relay 2"), output
     unserved = next(row for row in rows if row[0] == "relay 1" and row[1].startswith("notes on unserved"))
