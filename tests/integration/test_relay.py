@@ -411,7 +411,7 @@ async def test_the_shard_bus_delivers_a_channels_messages_in_order_only_to_buses
         await eventually(lambda: joined[0] == [here] and joined[1] == [there], within=10, what="subscriptions")
         for n in range(100):
             await buses[1].publish(EPHEMERAL_TOPIC, f"{here}\n{n}".encode())
-            await buses[1].publish_durable(here, msgspec.json.encode({"c": here, "s": n + 1}))
+            await buses[1].publish_durable(here, durable_note(here, n + 1))
         await eventually(lambda: len(got[0]) == 200, within=15, what="every message on the following bus")
         ephemeral = [data for topic, _, data in got[0] if topic == EPHEMERAL_TOPIC]
         durable = [msgspec.json.decode(data)["s"] for topic, _, data in got[0] if topic == "d"]
@@ -460,12 +460,15 @@ async def test_a_budget_hit_on_the_cluster_client_runs_on_the_instances_own_loop
     assert started == []
 
 
-@pytest.mark.relay
-async def test_durable_publishes_started_together_reach_each_channels_followers_in_order(cluster: Cluster) -> None:
-    """The relay starts many publishes before awaiting the first; the bus sends them in pipelines (one
-    connection per node), and each channel's events must still arrive in the order they were started."""
+def durable_note(channel: str, seq: int) -> bytes:
+    return msgspec.json.encode({"c": channel, "s": seq})
+
+
+@contextlib.asynccontextmanager
+async def followed(cluster: Cluster, channels: list[str]) -> AsyncIterator[tuple[ShardBus, dict[str, list[int]]]]:
+    """A bus to publish durable events with, and what a second bus following `channels` receives of them: each
+    channel's sequence numbers in arrival order."""
     prefix = f"shardtest:{uuid.uuid4().hex[:8]}"
-    channels = [f"session:{uuid.uuid4()}" for _ in range(40)]  # spread over the 3 masters' slots
     publisher, follower = RedisCluster.from_url(cluster.url), RedisCluster.from_url(cluster.url)
     got: dict[str, list[int]] = {channel: [] for channel in channels}
     joined: list[str] = []
@@ -482,13 +485,7 @@ async def test_durable_publishes_started_together_reach_each_channels_followers_
         for channel in channels:
             bus.follow(channel)
         await eventually(lambda: sorted(joined) == sorted(channels), within=10, what="subscriptions")
-        per_channel = 100
-        started = [sender.publish_durable(channel, msgspec.json.encode({"c": channel, "s": seq}))
-                   for seq in range(1, per_channel + 1) for channel in channels]
-        await asyncio.gather(*started)
-        await eventually(lambda: sum(map(len, got.values())) == per_channel * len(channels), within=15,
-                         what="every event on the follower")
-        assert all(seqs == list(range(1, per_channel + 1)) for seqs in got.values())
+        yield sender, got
     finally:
         await bus.stop()
         await sender.stop()
@@ -497,33 +494,32 @@ async def test_durable_publishes_started_together_reach_each_channels_followers_
 
 
 @pytest.mark.relay
+async def test_durable_publishes_started_together_reach_each_channels_followers_in_order(cluster: Cluster) -> None:
+    """The relay starts many publishes before awaiting the first; the bus sends them in pipelines (one
+    connection per node), and each channel's events must still arrive in the order they were started."""
+    channels = [f"session:{uuid.uuid4()}" for _ in range(40)]  # spread over the 3 masters' slots
+    per_channel = 100
+    async with followed(cluster, channels) as (sender, got):
+        started = [sender.publish_durable(channel, durable_note(channel, seq))
+                   for seq in range(1, per_channel + 1) for channel in channels]
+        await asyncio.gather(*started)
+        await eventually(lambda: sum(map(len, got.values())) == per_channel * len(channels), within=15,
+                         what="every event on the follower")
+    assert all(seqs == list(range(1, per_channel + 1)) for seqs in got.values())
+
+
+@pytest.mark.relay
 async def test_a_durable_publish_withdrawn_before_its_pipeline_left_is_never_sent(cluster: Cluster) -> None:
     """What a relay that heard its lock is gone relies on: cancelling a started publish's future keeps it off
     the shard when the bus has not sent it yet."""
-    prefix = f"shardtest:{uuid.uuid4().hex[:8]}"
     channel = f"session:{uuid.uuid4()}"
-    publisher, follower = RedisCluster.from_url(cluster.url), RedisCluster.from_url(cluster.url)
-    got: list[int] = []
-    joined: list[str] = []
-    sender = ShardBus(publisher, prefix, channel_of)
-    bus = ShardBus(follower, prefix, channel_of, on_joined=joined.append,
-                   on_durable=lambda payload: got.append(msgspec.json.decode(payload)["s"]))
-    try:
-        await bus.start(lambda _topic, _data: None)
-        bus.follow(channel)
-        await eventually(lambda: joined == [channel], within=10, what="the subscription")
-        started = [sender.publish_durable(channel, msgspec.json.encode({"c": channel, "s": seq}))
-                   for seq in (1, 2, 3)]
+    async with followed(cluster, [channel]) as (sender, got):
+        started = [sender.publish_durable(channel, durable_note(channel, seq)) for seq in (1, 2, 3)]
         started[1].cancel()  # before the bus's sender ran: nothing of this batch has gone yet
         await asyncio.gather(started[0], started[2])
-        await sender.publish_durable(channel, msgspec.json.encode({"c": channel, "s": 4}))
-        await eventually(lambda: got[-1:] == [4], within=10, what="the last event")
-        assert got == [1, 3, 4]
-    finally:
-        await bus.stop()
-        await sender.stop()
-        await publisher.aclose()
-        await follower.aclose()
+        await sender.publish_durable(channel, durable_note(channel, 4))
+        await eventually(lambda: got[channel][-1:] == [4], within=10, what="the last event")
+    assert got[channel] == [1, 3, 4]
 
 
 @pytest.mark.relay
