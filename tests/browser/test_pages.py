@@ -104,6 +104,15 @@ async def test_a_session_past_the_first_page_is_reached_with_load_more_and_regis
     cards = page.locator(".session-card")
     await expect(cards).to_have_count(50)
     assert await page.locator(f'.session-card[data-session-id="{session_id}"]').count() == 0
+    later_pages: list[str] = []
+    page.on("request", lambda request: later_pages.append(request.url) if "cursor=" in request.url else None)
+    more = page.get_by_role("button", name="Load more")
+    await more.evaluate("button => { button.click(); button.click(); }")  # a double click, as fast as it comes
+    await expect(cards).not_to_have_count(50)
+    await expect(page.locator("button", has_text="Load more")).to_be_enabled()  # hidden too, when no page is left
+    assert len(later_pages) == 1, later_pages  # the button was busy: the second page was asked for once
+    ids = await cards.evaluate_all("cards => cards.map(card => card.dataset.sessionId)")
+    assert len(ids) == len(set(ids))
     card = await session_card(page, session_id)
     shown = await cards.count()
     assert shown > 50
