@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Route, expect
 
 from tests.browser.conftest import PHONE, NewContext, screenshot
 from tests.browser.pages import channel_ready, open_as, session_card, wait_live
@@ -119,6 +120,32 @@ async def test_a_session_past_the_first_page_is_reached_with_load_more_and_regis
     await card.get_by_role("button", name="Register").click()
     await expect(card.locator(".status-registered")).to_have_text("Registered")
     await expect(cards).to_have_count(shown)  # the card changed in place; the list did not fall back to page one
+
+
+async def test_a_page_asked_for_before_the_list_was_reloaded_is_dropped_when_it_arrives(
+        new_context: NewContext, client: httpx.AsyncClient, hub_url: str, owner_conn: asyncpg.Connection) -> None:
+    host = await with_role(client, owner_conn, await signup(client, full_name="Rae Hold"), "host")
+    await owner_conn.execute(  # a second page, whatever else the run holds
+        """INSERT INTO public.live_sessions (title, host_id, scheduled_at, duration)
+           SELECT 'Filler ' || n, $1, now() - interval '1 hour', interval '2 hours' FROM generate_series(1, 60) AS n""",
+        host.user_id)
+    page = await open_as(await new_context(), hub_url, host, "sessions")
+    cards = page.locator(".session-card")
+    await expect(cards).to_have_count(50)
+    held: asyncio.Future[Route] = asyncio.get_running_loop().create_future()
+    await page.route(lambda url: "cursor=" in url, lambda route: held.set_result(route) if not held.done() else None)
+    await page.get_by_role("button", name="Load more").click()
+    second_page = await asyncio.wait_for(held, 15)  # asked for, its answer held back
+
+    await cards.evaluate_all("cards => cards.forEach(card => { card.dataset.old = '1'; })")
+    await page.get_by_label("Title").fill(f"Fresh {secrets.token_hex(3)}")
+    await page.get_by_role("button", name="Schedule").click()  # a new session reloads the list
+    await expect(page.locator(".session-card[data-old]")).to_have_count(0)
+    await expect(cards).to_have_count(50)
+    async with page.expect_response(lambda r: "cursor=" in r.url):
+        await second_page.continue_()
+    await expect(page.get_by_role("button", name="Load more")).to_be_enabled()  # busy until that page was handled
+    assert await cards.count() == 50  # the old list's second page was not appended to the new one
 
 
 async def test_the_live_connection_outlives_short_access_tokens_by_refreshing_them_in_place(
